@@ -1,0 +1,108 @@
+"""Calibrate the consumer response so the simulated truth hits a target multiplier."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy as np
+from scipy.optimize import brentq
+
+from models.consumer import DEFAULT_CHUNK_SIZE, ConsumerSpendModel
+from models.consumer_draws import Seed, chunk_bounds
+from models.truth import per_yuan_effects, victim_expected_effects
+
+
+def calibrate_loss_per_yuan(
+    model: ConsumerSpendModel,
+    target_multiplier: float,
+    n_consumers: int,
+    n_weeks: int,
+    seed: Seed,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress: Callable[[Iterable], Iterable] | None = None,
+    xtol: float = 1e-10,
+) -> float:
+    """Find ``response.loss_per_yuan`` at which the panel's true multiplier equals a target.
+
+    The multiplier (see ``models.truth``) is the expected spend change over the response
+    horizon per yuan of counterfeit. Everything but the response is drawn once for the
+    given population and seed; the multiplier is then monotone in ``loss_per_yuan`` and the
+    root is found by Brent's method. Simulating the same population and seed with the
+    returned value gives ``truth.multiplier == target_multiplier`` up to ``xtol``.
+
+    Parameters
+    ----------
+    model : ConsumerSpendModel
+        The process; its own ``response.loss_per_yuan`` is ignored.
+    target_multiplier : float
+        Signed target, e.g. -3.57 (the study: 3,570 yuan lost per 1,000-yuan fake).
+    n_consumers, n_weeks, seed, chunk_size, progress
+        As in :meth:`ConsumerSpendModel.simulate`.
+    xtol : float
+        Absolute tolerance on ``loss_per_yuan``.
+
+    Returns
+    -------
+    float
+        The calibrated ``loss_per_yuan``.
+
+    Raises
+    ------
+    ValueError
+        If the target cannot be reached: no victims, a panel too short for the horizon, or a
+        target beyond what churn plus a fully capped response can remove.
+    """
+    parts = []
+    for start, stop in (
+        progress(chunk_bounds(n_consumers, chunk_size))
+        if progress
+        else (chunk_bounds(n_consumers, chunk_size))
+    ):
+        draws = model.draw(start, stop, n_weeks, seed)
+        victims = draws.victims
+        event_spend, _ = draws.victim_event_spend()
+        parts.append(
+            (
+                event_spend,
+                draws.first_fake_value,
+                draws.response_multiplier[victims],
+                draws.churned[victims],
+            )
+        )
+    event_spend, fake_value, multiplier, churned = (
+        np.concatenate(column) for column in zip(*parts, strict=True)
+    )
+    resp = model.response
+    horizon = resp.horizon
+    if fake_value.size == 0:
+        raise ValueError("calibration: the panel has no counterfeit buyers; raise fake_rate")
+    if np.isnan(event_spend[:, horizon - 1]).all():
+        raise ValueError(
+            f"calibration: no victim is observed {horizon} weeks after the fake in a "
+            f"{n_weeks}-week panel"
+        )
+    weights = resp.weights()
+
+    def gap(loss_per_yuan: float) -> float:
+        expected, _, _ = victim_expected_effects(
+            loss_per_yuan, event_spend, fake_value, multiplier, churned, weights, resp.max_share
+        )
+        return float(per_yuan_effects(expected, fake_value)[:horizon].sum()) - target_multiplier
+
+    if gap(0.0) <= 0:
+        raise ValueError(
+            f"calibration.target_multiplier = {target_multiplier} is smaller in size than the "
+            f"loss from churn alone ({gap(0.0) + target_multiplier:.4g}); lower "
+            "churn.probability or raise the target"
+        )
+    upper = 1.0
+    while gap(upper) > 0:
+        upper *= 2.0
+        if upper > 1e6:
+            reachable = gap(upper) + target_multiplier
+            raise ValueError(
+                f"calibration.target_multiplier = {target_multiplier} is out of reach: with "
+                f"response.max_share = {resp.max_share} the loss per yuan saturates at "
+                f"{reachable:.4g}"
+            )
+    return float(brentq(gap, 0.0, upper, xtol=xtol))

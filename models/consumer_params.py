@@ -1,0 +1,218 @@
+"""Parameters of the consumer-spend data-generating process.
+
+Each group is a frozen pydantic model: the defaults, their units and the allowed ranges live
+here, next to each other, and a bad value is rejected on construction with a message that
+names the field. The defaults are the calibrated study values documented in
+``configs/baseline.toml`` (sources there) and in README.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Parameters(BaseModel):
+    """Base of every parameter group: immutable, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Segment(Parameters):
+    """A consumer segment: its population share and how its members behave."""
+
+    name: str = Field(min_length=1, description="label stored in the panel's segment column")
+    share: float = Field(gt=0, le=1, description="share of consumers in the segment")
+    purchase_prob: float = Field(
+        gt=0, lt=1, description="mean weekly probability of a purchase occasion"
+    )
+    basket_median: float = Field(gt=0, description="median yuan spent on a purchase occasion")
+    fake_rate_multiplier: float = Field(
+        1.0, ge=0, description="multiplies exposure.fake_rate for members"
+    )
+    response_multiplier: float = Field(
+        1.0, ge=0, description="multiplies the per-yuan spend loss for members"
+    )
+    churn_multiplier: float = Field(
+        1.0, ge=0, description="multiplies churn.probability for members"
+    )
+
+
+DEFAULT_SEGMENTS = (
+    Segment(
+        name="occasional",
+        share=0.50,
+        purchase_prob=0.25,
+        basket_median=220.0,
+        fake_rate_multiplier=1.0,
+        response_multiplier=1.3,
+        churn_multiplier=1.5,
+    ),
+    Segment(
+        name="regular",
+        share=0.35,
+        purchase_prob=0.55,
+        basket_median=220.0,
+        fake_rate_multiplier=1.0,
+        response_multiplier=1.0,
+        churn_multiplier=1.0,
+    ),
+    Segment(
+        name="heavy",
+        share=0.15,
+        purchase_prob=0.85,
+        basket_median=220.0,
+        fake_rate_multiplier=1.0,
+        response_multiplier=0.7,
+        churn_multiplier=0.5,
+    ),
+)
+
+
+class Baseline(Parameters):
+    """Heterogeneity of baseline weekly spend and of account tenure."""
+
+    purchase_concentration: float = Field(
+        4.0,
+        gt=0,
+        description="concentration of the Beta distribution of consumers' weekly purchase "
+        "probability around their segment mean (larger: less heterogeneity)",
+    )
+    basket_consumer_sd: float = Field(
+        0.5, ge=0, description="standard deviation across consumers of the log basket median"
+    )
+    basket_week_sd: float = Field(
+        0.8, ge=0, description="standard deviation of a consumer's log basket across weeks"
+    )
+    tenure_mean: float = Field(4.0, gt=0, description="mean account tenure in years")
+    tenure_shape: float = Field(2.0, gt=0, description="Gamma shape of account tenure")
+
+
+class Promotion(Parameters):
+    """A calendar week with a promotion (a shopping festival, say)."""
+
+    week: int = Field(ge=1, description="panel week (1-based) of the promotion")
+    purchase_multiplier: float = Field(
+        1.0, gt=0, description="multiplies every consumer's purchase probability that week"
+    )
+    basket_multiplier: float = Field(1.0, gt=0, description="multiplies every basket that week")
+
+
+class Calendar(Parameters):
+    """Calendar-week effects common to all consumers."""
+
+    weekly_trend: float = Field(
+        0.0, gt=-1, lt=1, description="growth of purchase probability per week (0.01 = 1%)"
+    )
+    promotions: tuple[Promotion, ...] = Field((), description="weeks with a promotion spike")
+
+    @model_validator(mode="after")
+    def _unique_weeks(self) -> Calendar:
+        weeks = [p.week for p in self.promotions]
+        if len(set(weeks)) != len(weeks):
+            raise ValueError(f"promotions must name each week at most once, got weeks {weeks}")
+        return self
+
+
+class Exposure(Parameters):
+    """How counterfeits reach consumers."""
+
+    fake_rate: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="probability that a purchase occasion includes a counterfeit order",
+    )
+    fake_rate_dispersion: float = Field(
+        1.0,
+        ge=0,
+        description="standard deviation of the log of a consumer's own multiplier of fake_rate "
+        "(mean-one lognormal; 0 = every consumer faces the same rate)",
+    )
+    value_ratio: float = Field(
+        0.5,
+        gt=0,
+        description="price of a counterfeit order relative to a genuine basket of the consumer",
+    )
+
+
+class Response(Parameters):
+    """The victim's intensive spend response to the first counterfeit."""
+
+    loss_per_yuan: float = Field(
+        3.4,
+        ge=0,
+        description="yuan of the victim's spend lost over the horizon per yuan of counterfeit, "
+        "before the cap at max_share and before churn (the calibration target sets it)",
+    )
+    horizon: int = Field(12, ge=1, le=104, description="weeks over which the response acts")
+    decay: float = Field(
+        0.85,
+        gt=0,
+        le=1,
+        description="geometric decay of the weekly loss (week k has weight decay**k); "
+        "ignored when path is given",
+    )
+    path: tuple[float, ...] | None = Field(
+        None,
+        description="explicit relative weekly loss for event weeks 0..horizon-1 "
+        "(normalised to sum to one); replaces the geometric decay",
+    )
+    dispersion: float = Field(
+        0.5, ge=0, description="standard deviation of a victim's log response multiplier"
+    )
+    tenure_slope: float = Field(
+        -0.05, description="change in the log response per year of tenure above the mean"
+    )
+    max_share: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="largest share of a week's expected spend the intensive response can remove",
+    )
+
+    @model_validator(mode="after")
+    def _check_path(self) -> Response:
+        if self.path is not None:
+            if len(self.path) != self.horizon:
+                raise ValueError(
+                    f"path must have horizon = {self.horizon} entries, got {len(self.path)}"
+                )
+            if min(self.path) < 0 or not math.isfinite(sum(self.path)) or sum(self.path) <= 0:
+                raise ValueError("path entries must be >= 0 with a positive finite sum")
+        return self
+
+    def weights(self) -> np.ndarray:
+        """Share of the horizon's loss that falls in each event week 0..horizon-1 (sums to 1)."""
+        if self.path is not None:
+            raw = np.asarray(self.path, dtype=float)
+        else:
+            raw = self.decay ** np.arange(self.horizon, dtype=float)
+        return raw / raw.sum()
+
+
+class Churn(Parameters):
+    """Extensive margin: a victim stops buying altogether."""
+
+    probability: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="probability that a victim stops buying from the week after the fake on",
+    )
+
+
+class Spillover(Parameters):
+    """Word of mouth: victims' contacts outside the panel cut their spend too."""
+
+    contacts: float = Field(
+        0.0, ge=0, description="mean number of other consumers a victim tells (Poisson)"
+    )
+    share: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="each contact's spend loss as a share of the victim's intended loss",
+    )

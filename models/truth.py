@@ -1,0 +1,192 @@
+"""Ground truth of a simulated spend panel: the effects of counterfeits by event time.
+
+Estimand. The per-yuan effect at event week k is the yuan-weighted average over the victims
+observed at k (first fake at least k weeks before the panel's end),
+
+    tau_k = sum_i effect_ik / sum_i fake_value_i,
+
+and the multiplier is sum_{k=0}^{horizon-1} tau_k, the spend change over the response
+horizon per yuan of counterfeit (signed: a loss is negative). The study's number is -3.57.
+``expected`` effects integrate out the weekly purchase noise given each victim's draws
+(purchase probability, basket level, fake value, response multiplier, churn); ``realized``
+effects are ``spend - spend_cf`` of the simulated rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+def victim_expected_effects(
+    loss_per_yuan: float,
+    event_spend: np.ndarray,
+    fake_value: np.ndarray,
+    multiplier: np.ndarray,
+    churned: np.ndarray,
+    weights: np.ndarray,
+    max_share: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Victims' expected spend change and response share by event week.
+
+    Parameters
+    ----------
+    loss_per_yuan : float
+        Intended yuan lost over the horizon per yuan of counterfeit (L).
+    event_spend : ndarray, shape (n_victims, n_weeks)
+        Expected counterfactual spend at event weeks 0..n_weeks-1, NaN past the panel.
+    fake_value : ndarray, shape (n_victims,)
+        Yuan of each victim's first counterfeit.
+    multiplier : ndarray, shape (n_victims,)
+        Victim-specific response multiplier m_i.
+    churned : ndarray of bool, shape (n_victims,)
+        Victims who stop buying from event week 1 on.
+    weights : ndarray, shape (horizon,)
+        Path weights h_k, summing to one.
+    max_share : float
+        Cap on the share of a week's expected spend the intensive response removes.
+
+    Returns
+    -------
+    expected : ndarray
+        Signed expected spend change -E_ik rho_ik (NaN past the panel).
+    share : ndarray
+        Share rho_ik of the purchase probability removed.
+    capped : ndarray of bool
+        Intensive-margin cells where the cap binds.
+    """
+    n_weeks = event_spend.shape[1]
+    path = np.zeros(n_weeks)
+    path[: min(len(weights), n_weeks)] = weights[:n_weeks]
+    intended = (loss_per_yuan * multiplier * fake_value)[:, None] * path
+    with np.errstate(invalid="ignore"):
+        ratio = intended / event_spend
+        capped = ratio > max_share
+    share = np.minimum(ratio, max_share)
+    stopped = churned[:, None] & (np.arange(n_weeks) >= 1)
+    share = np.where(stopped, 1.0, share)
+    capped &= ~stopped
+    return -event_spend * share, share, capped
+
+
+def per_yuan_effects(effects: np.ndarray, fake_value: np.ndarray) -> np.ndarray:
+    """Yuan-weighted effect per yuan of counterfeit at each event week (columns of effects).
+
+    ``effects`` is (n_victims, n_weeks) with NaN where a victim is not observed; the
+    denominator at each event week is the fake value of the victims observed there.
+    """
+    observed = ~np.isnan(effects)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nansum(effects, axis=0) / (observed.T @ fake_value)
+
+
+@dataclass(frozen=True)
+class SpendTruth:
+    """The known effects of counterfeits in a simulated panel.
+
+    Attributes
+    ----------
+    consumers : pandas.DataFrame
+        One row per consumer (index ``consumer_id``): segment, tenure (years),
+        purchase_prob, fake_rate, response_multiplier, fake_week (NaN if never), fake_value
+        (yuan, 0 if never), n_fakes, churned, contacts.
+    expected, realized : ndarray, shape (n_victims, n_weeks)
+        Signed spend change of each victim (ordered by consumer id) at event weeks
+        0..n_weeks-1; NaN past the panel's end.
+    spillover : ndarray, shape (n_victims, horizon)
+        Signed expected spend change among each victim's contacts outside the panel.
+    capped : ndarray of bool, shape (n_victims, n_weeks)
+        Where the intensive response hit its cap (``response.max_share``).
+    horizon : int
+        Weeks of the response path (12 in the study).
+    n_weeks : int
+        Panel length.
+    """
+
+    consumers: pd.DataFrame
+    expected: np.ndarray
+    realized: np.ndarray
+    spillover: np.ndarray
+    capped: np.ndarray
+    horizon: int
+    n_weeks: int
+
+    @property
+    def victims(self) -> pd.DataFrame:
+        """Consumers who bought a counterfeit, in the row order of the effect arrays."""
+        return self.consumers[self.consumers["fake_week"].notna()]
+
+    def event_time_effects(self, per_yuan: bool = True) -> pd.DataFrame:
+        """True effects by event time, laid out like the estimators' ``event_time_effects``.
+
+        Parameters
+        ----------
+        per_yuan : bool
+            True: yuan-weighted effect per yuan of counterfeit (see module docstring).
+            False: mean effect in yuan per victim.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by integer ``event_time`` (leads are exactly zero), with columns
+            ``estimate`` (expected effect, the estimand), ``realized`` (from the simulated
+            rows) and ``n_treated`` (victims observed at that event time).
+        """
+        victims = self.victims
+        first = victims["fake_week"].to_numpy() - 1
+        value = victims["fake_value"].to_numpy()
+        n_post = (~np.isnan(self.expected)).sum(axis=0)
+        if per_yuan:
+            post_expected = per_yuan_effects(self.expected, value)
+            post_realized = per_yuan_effects(self.realized, value)
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                post_expected = np.nansum(self.expected, axis=0) / n_post
+                post_realized = np.nansum(self.realized, axis=0) / n_post
+        leads = np.arange(-(self.n_weeks - 1), 0)
+        n_pre = np.array([(first >= -k).sum() for k in leads])
+        frame = pd.DataFrame(
+            {
+                "estimate": np.concatenate([np.zeros(len(leads)), post_expected]),
+                "realized": np.concatenate([np.zeros(len(leads)), post_realized]),
+                "n_treated": np.concatenate([n_pre, n_post]),
+            },
+            index=pd.Index(np.arange(-(self.n_weeks - 1), self.n_weeks), name="event_time"),
+        )
+        return frame[frame["n_treated"] > 0]
+
+    def _horizon_sum(self, column: str) -> float:
+        effects = self.event_time_effects(per_yuan=True)
+        missing = sorted(set(range(self.horizon)) - set(effects.index))
+        if missing:
+            raise ValueError(
+                f"no victim is observed at event weeks {missing}: the {self.n_weeks}-week panel "
+                f"is too short for a {self.horizon}-week multiplier"
+            )
+        return float(effects.loc[0 : self.horizon - 1, column].sum())
+
+    @property
+    def multiplier(self) -> float:
+        """True spend change over the horizon per yuan of counterfeit (expected; -3.57)."""
+        return self._horizon_sum("estimate")
+
+    @property
+    def realized_multiplier(self) -> float:
+        """The same multiplier computed from the simulated rows' ``spend - spend_cf``."""
+        return self._horizon_sum("realized")
+
+    @property
+    def spillover_multiplier(self) -> float:
+        """Spend change among contacts outside the panel per yuan of counterfeit."""
+        value = self.victims["fake_value"].to_numpy()
+        return float(self.spillover.sum() / value.sum()) if value.size else 0.0
+
+    @property
+    def capped_share(self) -> float:
+        """Share of victims' intensive-response weeks (within the horizon) at the cap."""
+        observed = ~np.isnan(self.expected[:, : self.horizon])
+        churned = self.victims["churned"].to_numpy()[:, None]
+        intensive = observed & ~(churned & (np.arange(observed.shape[1]) >= 1))
+        return float(self.capped[:, : self.horizon][intensive].mean()) if intensive.any() else 0.0
