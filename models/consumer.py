@@ -223,8 +223,8 @@ class ConsumerSpendModel(Parameters):
         )
         victims = {k: np.concatenate([p[k] for p in victim_parts]) for k in victim_parts[0]}
         truth = SpendTruth(
+            model=self,
             consumers=consumers,
-            horizon=self.response.horizon,
             n_weeks=n_weeks,
             **victims,
         )

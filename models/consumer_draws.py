@@ -3,9 +3,11 @@
 Consumers are grouped in fixed blocks of ``RNG_BLOCK``. Block b draws from the PCG64 stream of
 ``SeedSequence(seed, spawn_key=(b,))`` in a fixed order: per-consumer traits, purchase and
 counterfeit uniforms, counterfeit order values, and last the baskets of counterfeit-free
-purchases. A consumer's draws therefore depend neither on the chunk size used to process the
-panel nor on the number of consumers, and a pass that needs no baskets (calibration) can stop
-before drawing them.
+purchases; word-of-mouth contacts come from a second stream of the block. A consumer's draws
+therefore depend neither on the chunk size used to process the panel nor on the number of
+consumers, and a pass that needs no baskets (calibration) can stop before drawing them. The
+response, churn and spillover settings never change the counterfactual spend (common random
+numbers across scenarios).
 """
 
 from __future__ import annotations
@@ -24,11 +26,15 @@ RNG_BLOCK = 1024
 Seed = int | np.random.SeedSequence
 
 
-def block_generator(seed: Seed, block: int) -> np.random.Generator:
-    """The PCG64 generator of one consumer block, derived from the root seed and its index."""
+def block_generator(seed: Seed, block: int, stream: int = 0) -> np.random.Generator:
+    """The PCG64 generator of one consumer block, derived from the root seed and its index.
+
+    ``stream`` 1 is the block's separate stream for word-of-mouth contacts, so that the
+    spillover settings, which act outside the panel, leave every panel draw unchanged.
+    """
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    child = np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, block))
-    return np.random.Generator(np.random.PCG64(child))
+    key = (*root.spawn_key, block) if stream == 0 else (*root.spawn_key, block, stream)
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(root.entropy, spawn_key=key)))
 
 
 def chunk_bounds(n_consumers: int, chunk_size: int) -> list[tuple[int, int]]:
@@ -123,7 +129,7 @@ def _draw_block(
     )
     churn_prob = model.churn.probability * np.array([s.churn_multiplier for s in seg])[segment]
     churned = rng.random(n) < churn_prob
-    contacts = rng.poisson(model.spillover.contacts, n)
+    contacts = block_generator(seed, block, stream=1).poisson(model.spillover.contacts, n)
 
     week_purchase, week_basket = calendar
     log_week_basket = np.log(week_basket)

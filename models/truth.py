@@ -15,9 +15,13 @@ effects are ``spend - spend_cf`` of the simulated rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from models.consumer import ConsumerSpendModel
 
 
 def victim_expected_effects(
@@ -99,19 +103,24 @@ class SpendTruth:
         Signed expected spend change among each victim's contacts outside the panel.
     capped : ndarray of bool, shape (n_victims, n_weeks)
         Where the intensive response hit its cap (``response.max_share``).
-    horizon : int
-        Weeks of the response path (12 in the study).
+    model : ConsumerSpendModel
+        The process that generated the panel (with the response scale actually used).
     n_weeks : int
         Panel length.
     """
 
+    model: ConsumerSpendModel
     consumers: pd.DataFrame
     expected: np.ndarray
     realized: np.ndarray
     spillover: np.ndarray
     capped: np.ndarray
-    horizon: int
     n_weeks: int
+
+    @property
+    def horizon(self) -> int:
+        """Weeks of the response path (12 in the study); the multiplier sums over them."""
+        return self.model.response.horizon
 
     @property
     def victims(self) -> pd.DataFrame:

@@ -1,0 +1,130 @@
+"""The ``goodwill`` command: a thin shell over the library.
+
+Each subcommand calls one public function. Any error reaches the user as one line on stderr
+and exit status 2, without a traceback (``--traceback`` shows it, for bug reports).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from models.calibration import calibrate_loss_per_yuan
+from sim.config import load_config
+from sim.panel import describe_panel, simulate_panel
+from sim.pipeline import run
+from sim.store import write_parquet
+
+EXIT_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _validate(args: argparse.Namespace) -> None:
+    config = load_config(args.config)
+    panel = config.panel
+    print(
+        f"{args.config}: valid ({panel.n_consumers:,} consumers x {panel.n_weeks} weeks, "
+        f"seed {config.seed})"
+    )
+
+
+def _simulate(args: argparse.Namespace) -> None:
+    config = load_config(args.config)
+    started = time.perf_counter()
+    panel, truth = simulate_panel(
+        config, n_consumers=args.n_consumers, seed=args.seed, progress=True
+    )
+    write_parquet(args.out, panel)
+    print(describe_panel(panel, truth))
+    print(f"wrote {args.out} in {time.perf_counter() - started:.1f} s")
+
+
+def _calibrate(args: argparse.Namespace) -> None:
+    config = load_config(args.config)
+    target = args.target
+    if target is None:
+        if config.calibration is None:
+            raise ValueError(
+                f"{args.config}: no calibration.target_multiplier; pass --target (e.g. -3.57)"
+            )
+        target = config.calibration.target_multiplier
+    panel = config.panel
+    loss_per_yuan = calibrate_loss_per_yuan(
+        config.consumer, target, panel.n_consumers, panel.n_weeks, config.seed, panel.chunk_size
+    )
+    print(f"consumer.response.loss_per_yuan = {loss_per_yuan:.6f}  # hits {target:+g}")
+
+
+def _run(args: argparse.Namespace) -> None:
+    started = time.perf_counter()
+    result = run(args.config)
+    print(result.summary)
+    names = ", ".join(f.name for f in result.files)
+    print(f"wrote {result.directory}/ ({names}) in {time.perf_counter() - started:.1f} s")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``goodwill`` command."""
+    parser = _Parser(
+        prog="goodwill",
+        description="Simulate, estimate and project what counterfeits cost a marketplace.",
+    )
+    parser.add_argument(
+        "--traceback", action="store_true", help="show the full traceback of an error"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = commands.add_parser("validate", help="check a config and report its panel")
+    validate.add_argument("config", type=Path, help="TOML config")
+    validate.set_defaults(handler=_validate)
+
+    simulate = commands.add_parser("simulate", help="simulate a panel and write it as Parquet")
+    simulate.add_argument("config", type=Path, help="TOML config")
+    simulate.add_argument("--out", type=Path, required=True, help="output Parquet file")
+    simulate.add_argument("--n-consumers", type=int, help="override panel.n_consumers")
+    simulate.add_argument("--seed", type=int, help="override the config's seed")
+    simulate.set_defaults(handler=_simulate)
+
+    calibrate = commands.add_parser(
+        "calibrate", help="find the response scale that hits a target multiplier"
+    )
+    calibrate.add_argument("config", type=Path, help="TOML config")
+    calibrate.add_argument(
+        "--target", type=float, help="signed target (default: calibration.target_multiplier)"
+    )
+    calibrate.set_defaults(handler=_calibrate)
+
+    run_parser = commands.add_parser("run", help="run the main job and write its run directory")
+    run_parser.add_argument("config", type=Path, help="TOML config")
+    run_parser.set_defaults(handler=_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``goodwill`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except Exception as exc:
+        if args.traceback:
+            raise
+        message = " ".join(str(exc).split())
+        if not isinstance(exc, ValueError | OSError):
+            message = f"{type(exc).__name__}: {message}"
+        print(f"goodwill: error: {message}", file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

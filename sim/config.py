@@ -1,0 +1,145 @@
+"""Run configuration: TOML validated into frozen pydantic models.
+
+A config names the seed, the panel to simulate, the consumer-spend process (the fields of
+``models.ConsumerSpendModel``), an optional calibration target and where outputs go. Every
+default lives in the schema next to its description; ``configs/baseline.toml`` documents the
+source of each number.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import typing
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError
+
+from models import ConsumerSpendModel
+from models.consumer_params import Parameters
+
+
+class ConfigError(ValueError):
+    """A config that cannot be read or does not validate; the message is one line."""
+
+
+class PanelSettings(Parameters):
+    """Size of the simulated panel."""
+
+    n_consumers: int = Field(603_000, ge=1, description="consumers in the panel (study: 603,000)")
+    n_weeks: int = Field(22, ge=2, le=520, description="weeks in the panel (study: five months)")
+    chunk_size: int = Field(
+        65_536, ge=1, description="consumers simulated at once; changes memory, not results"
+    )
+
+
+class CalibrationSettings(Parameters):
+    """Calibrate ``consumer.response.loss_per_yuan`` to a target before simulating."""
+
+    target_multiplier: float = Field(
+        lt=0,
+        description="true spend change over the response horizon per yuan of counterfeit "
+        "(signed; the study: -3.57)",
+    )
+
+
+class OutputSettings(Parameters):
+    """Where a run writes its files."""
+
+    directory: Path = Field(
+        Path("runs/baseline"), description="run directory, relative to the working directory"
+    )
+    save_panel: bool = Field(True, description="write the simulated panel as panel.parquet")
+
+
+class Config(Parameters):
+    """A complete run configuration."""
+
+    seed: int = Field(ge=0, description="root seed of every random draw of the run")
+    panel: PanelSettings = PanelSettings()
+    consumer: ConsumerSpendModel = ConsumerSpendModel()
+    calibration: CalibrationSettings | None = None
+    output: OutputSettings = OutputSettings()
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a TOML config.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The TOML file.
+
+    Returns
+    -------
+    Config
+        The validated, frozen config.
+
+    Raises
+    ------
+    ConfigError
+        If the file cannot be read, is not TOML, or a key is unknown, of the wrong type or
+        out of range; the one-line message names the file, the key and what is allowed.
+
+    Examples
+    --------
+    >>> config = load_config("configs/quick.toml")  # doctest: +SKIP
+    >>> config.panel.n_consumers  # doctest: +SKIP
+    20000
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {describe_validation_error(exc, Config)}") from None
+
+
+def describe_validation_error(error: ValidationError, schema: type[BaseModel]) -> str:
+    """One line naming each invalid key, what was wrong and what is allowed."""
+    return "; ".join(_describe(item, schema) for item in error.errors())
+
+
+def _describe(item: dict, schema: type[BaseModel]) -> str:
+    loc = item["loc"]
+    key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+    kind = item["type"]
+    if kind == "extra_forbidden":
+        owner = _model_at(schema, loc[:-1])
+        allowed = ", ".join(owner.model_fields) if owner else "none"
+        return f"{key}: unknown key (allowed here: {allowed})"
+    if kind == "missing":
+        return f"{key}: required key is missing"
+    message = item["msg"].removeprefix("Value error, ")
+    value = item.get("input")
+    if isinstance(value, dict | list):
+        return f"{key or 'config'}: {message}"
+    return f"{key}: {message}, got {value!r}"
+
+
+def _model_at(schema: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model that holds the fields at a location (list indices skipped)."""
+    current: type[BaseModel] | None = schema
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if current is None or part not in current.model_fields:
+            return None
+        current = _model_type(current.model_fields[part].annotation)
+    return current
+
+
+def _model_type(annotation: object) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in typing.get_args(annotation):
+        found = _model_type(argument)
+        if found is not None:
+            return found
+    return None
