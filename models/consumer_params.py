@@ -142,7 +142,7 @@ class Response(Parameters):
     """The victim's intensive spend response to the first counterfeit."""
 
     loss_per_yuan: float = Field(
-        3.4,
+        3.5664,
         ge=0,
         description="yuan of the victim's spend lost over the horizon per yuan of counterfeit, "
         "before the cap at max_share and before churn (the calibration target sets it)",

@@ -26,3 +26,24 @@ def baseline_model(baseline_config) -> ConsumerSpendModel:
 def small_panel(baseline_model):
     """5,000 consumers x 22 weeks of the baseline model (about 430 counterfeit buyers)."""
     return baseline_model.simulate(n_consumers=5_000, n_weeks=22, seed=11)
+
+
+@pytest.fixture
+def write_config(tmp_path):
+    """Write a variant of configs/quick.toml: ``write_config(old=new, ...)`` edits its text."""
+
+    def write(name: str = "config.toml", **replace: str) -> Path:
+        text = (ROOT / "configs" / "quick.toml").read_text()
+        text = text.replace('directory = "runs/quick"', f'directory = "{tmp_path / "run"}"')
+        for old, new in replace.items():
+            assert old in text, f"{old!r} is not in configs/quick.toml"
+            text = text.replace(old, new)
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return write
+
+
+TINY = {"n_consumers = 20000": "n_consumers = 1500"}
+"""Replacement that makes the quick config tiny (1,500 consumers)."""

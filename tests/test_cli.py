@@ -1,0 +1,90 @@
+"""The goodwill command: subcommands, run directory, and one-line errors with exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from sim import load_config, simulate_panel
+from sim.cli import main
+from tests.conftest import TINY
+
+
+def test_validate(write_config, capsys):
+    path = write_config(**TINY)
+    assert main(["validate", str(path)]) == 0
+    assert "valid (1,500 consumers x 22 weeks, seed 20170301)" in capsys.readouterr().out
+
+
+def test_simulate_writes_the_panel(write_config, tmp_path, capsys):
+    path = write_config(**TINY)
+    out = tmp_path / "panel.parquet"
+    assert main(["simulate", str(path), "--out", str(out), "--n-consumers", "900"]) == 0
+    expected, truth = simulate_panel(load_config(path), n_consumers=900)
+    pd.testing.assert_frame_equal(pd.read_parquet(out), expected)
+    assert f"{truth.multiplier:+.4f}" in capsys.readouterr().out
+
+
+def test_calibrate_prints_the_scale(write_config, capsys):
+    path = write_config(**TINY)
+    assert main(["calibrate", str(path), "--target", "-2"]) == 0
+    assert "consumer.response.loss_per_yuan = " in capsys.readouterr().out
+
+
+def test_run_writes_a_complete_run_directory(write_config, tmp_path, capsys):
+    path = write_config(**TINY)
+    assert main(["run", str(path)]) == 0
+    directory = tmp_path / "run"
+    names = sorted(p.name for p in directory.iterdir())
+    assert names == sorted(
+        ["panel.parquet", "consumers.parquet", "truth_event_time.csv", "summary.txt",
+         "config.json", "manifest.json"]
+    )  # fmt: skip
+    manifest = json.loads((directory / "manifest.json").read_text())
+    assert manifest["seed"] == 20170301 and manifest["n_consumers"] == 1500
+    assert manifest["true_multiplier"] == pytest.approx(-3.57, abs=1e-8)
+    truth = pd.read_csv(directory / "truth_event_time.csv", index_col="event_time")
+    assert truth.loc[0:11, "per_yuan"].sum() == pytest.approx(-3.57, abs=1e-8)
+    panel = pd.read_parquet(directory / "panel.parquet")
+    assert len(panel) == 1500 * 22
+    assert "truth: 12-week spend change per yuan of counterfeit -3.5700" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["validate", "missing.toml"], "missing.toml: config file not found"),
+        (["simulate", "CONFIG"], "the following arguments are required: --out"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["calibrate", "CONFIG"], "no calibration.target_multiplier; pass --target"),
+    ],
+)
+def test_errors_are_one_line_with_exit_2(write_config, capsys, argv, message):
+    path = write_config(**{"[calibration]\n": "", "target_multiplier = -3.57\n": ""})
+    argv = [str(path) if a == "CONFIG" else a for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_console_script_reports_config_errors_without_traceback(write_config):
+    path = write_config(**{"fake_rate = 0.01": "fake_rate = 2"})
+    done = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "run", str(path)], capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"goodwill: error: {path}: consumer.exposure.fake_rate: Input should be less than or "
+        "equal to 1, got 2\n"
+    )
+    assert not (path.parent / "run").exists()  # nothing written
+
+
+def test_help_exits_zero(capsys):
+    assert main(["--help"]) == 0
+    assert "simulate" in capsys.readouterr().out

@@ -1,0 +1,89 @@
+"""Config loading: the shipped configs validate and every bad key is named."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim import ConfigError, load_config
+from sim.config import Config
+from tests.conftest import ROOT
+
+
+def test_shipped_configs_are_valid():
+    baseline = load_config(ROOT / "configs" / "baseline.toml")
+    quick = load_config(ROOT / "configs" / "quick.toml")
+    assert baseline.panel.n_consumers == 603_000 and baseline.panel.n_weeks == 22
+    assert baseline.calibration.target_multiplier == -3.57
+    assert quick.consumer == baseline.consumer  # same model, smaller panel
+    assert quick.panel.n_consumers < baseline.panel.n_consumers
+
+
+def test_schema_defaults_are_the_baseline_model():
+    """ConsumerSpendModel() is the baseline but for the promotion week (a calendar choice)."""
+    baseline = load_config(ROOT / "configs" / "baseline.toml").consumer
+    default = Config(seed=1).consumer
+    assert default.model_dump(exclude={"calendar"}) == baseline.model_dump(exclude={"calendar"})
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("seed = 20170301", "sed = 1",
+         r"seed: required key is missing; sed: unknown key \(allowed here: seed, panel, "),
+        ("horizon = 12", "horizn = 12",
+         r"consumer.response.horizn: unknown key \(allowed here: loss_per_yuan, horizon, decay"),
+        ("n_consumers = 20000", 'n_consumers = "many"',
+         r"panel.n_consumers: Input should be a valid integer.*got 'many'"),
+        ("n_consumers = 20000", "n_consumers = -5",
+         r"panel.n_consumers: Input should be greater than or equal to 1, got -5"),
+        ("fake_rate = 0.01", "fake_rate = 1.5",
+         r"consumer.exposure.fake_rate: Input should be less than or equal to 1, got 1.5"),
+        ("share = 0.35", "share = 0.45",
+         r"consumer: segments: shares must sum to 1, got 1.1"),
+        ("purchase_prob = 0.55", "purchase_prob = 1.2",
+         r"consumer.segments\[1\].purchase_prob: Input should be less than 1, got 1.2"),
+        ("target_multiplier = -3.57", "target_multiplier = 3.57",
+         r"calibration.target_multiplier: Input should be less than 0, got 3.57"),
+        ("decay = 0.85", "decay = [0.85]",
+         r"consumer.response.decay: Input should be a valid number"),
+        ("[consumer.churn]", "[consumer.churn]\nrate = 0.1",
+         r"consumer.churn.rate: unknown key \(allowed here: probability\)"),
+    ],
+)  # fmt: skip
+def test_bad_values_name_their_key(write_config, old, new, message):
+    path = write_config(**{old: new})
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_unreadable_configs(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("seed = = 1\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+
+
+def load_config_text(text: str) -> Config:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "c.toml"
+        path.write_text(text)
+        return load_config(path)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    key=st.sampled_from(["n_consumers", "n_weeks", "chunk_size"]),
+    value=st.integers(-(10**6), 0),
+)
+def test_non_positive_panel_sizes_are_rejected(key, value):
+    with pytest.raises(ConfigError, match=rf"panel.{key}: Input should be greater than or equal"):
+        load_config_text(f"seed = 1\n[panel]\n{key} = {value}\n")

@@ -1,0 +1,294 @@
+"""ConsumerSpendModel: panel layout, reproducibility, the response and the recorded truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from models import ConsumerSpendModel
+
+
+def _replace(model: ConsumerSpendModel, **groups: dict) -> ConsumerSpendModel:
+    """A copy of ``model`` with fields of parameter groups replaced (validated)."""
+    data = model.model_dump()
+    for group, values in groups.items():
+        data[group] = data[group] | values
+    return ConsumerSpendModel.model_validate(data)
+
+
+def _homogeneous(model: ConsumerSpendModel, loss_per_yuan: float) -> ConsumerSpendModel:
+    """Every victim responds alike (m_i = 1) and nobody churns.
+
+    Purchase probabilities sit at their segment means, so with a small loss_per_yuan the cap
+    never binds (the tests check ``capped_share == 0``).
+    """
+    data = model.model_dump()
+    data["segments"] = [s | {"response_multiplier": 1.0} for s in data["segments"]]
+    data["baseline"] |= {"purchase_concentration": 1e4}
+    data["response"] |= {"loss_per_yuan": loss_per_yuan, "dispersion": 0.0, "tenure_slope": 0.0}
+    data["churn"] |= {"probability": 0.0}
+    return ConsumerSpendModel.model_validate(data)
+
+
+def _with_event_time(panel: pd.DataFrame) -> pd.DataFrame:
+    return panel.assign(event_time=panel["week"] - panel["fake_week"])
+
+
+def test_panel_layout(small_panel):
+    panel, truth = small_panel
+    assert list(panel.columns) == [
+        "consumer_id", "week", "spend", "fake_week", "fake_value", "fake_spend", "segment",
+        "tenure", "spend_cf",
+    ]  # fmt: skip
+    assert len(panel) == 5_000 * 22
+    assert panel["week"].min() == 1 and panel["week"].max() == 22
+    assert not panel.duplicated(["consumer_id", "week"]).any()
+    assert panel.equals(panel.sort_values(["consumer_id", "week"]))
+    assert panel["segment"].cat.categories.tolist() == ["occasional", "regular", "heavy"]
+    never = panel["fake_week"].isna()
+    assert (panel.loc[never, "fake_value"] == 0).all()
+    assert (panel.loc[~never, "fake_value"] > 0).all()
+    # one cohort and one value per consumer, matching the consumer table
+    per_consumer = panel.groupby("consumer_id")[["fake_week", "fake_value"]].nunique(dropna=False)
+    assert (per_consumer <= 1).all().all()
+    first = panel.groupby("consumer_id")[["fake_week", "fake_value"]].first()
+    pd.testing.assert_frame_equal(
+        first, truth.consumers[["fake_week", "fake_value"]], check_index_type=False
+    )
+
+
+@pytest.mark.parametrize("chunk_size", [7, 1000, 1024, 2500, 100_000])
+def test_panel_is_bit_identical_for_any_chunk_size(baseline_model, chunk_size):
+    reference, truth = baseline_model.simulate(n_consumers=3_000, n_weeks=22, seed=5)
+    panel, other = baseline_model.simulate(
+        n_consumers=3_000, n_weeks=22, seed=5, chunk_size=chunk_size
+    )
+    pd.testing.assert_frame_equal(panel, reference, check_exact=True)
+    pd.testing.assert_frame_equal(other.consumers, truth.consumers, check_exact=True)
+    np.testing.assert_array_equal(other.expected, truth.expected)
+    np.testing.assert_array_equal(other.realized, truth.realized)
+
+
+def test_consumers_do_not_depend_on_panel_size(baseline_model):
+    small, _ = baseline_model.simulate(n_consumers=1_500, n_weeks=22, seed=5)
+    large, _ = baseline_model.simulate(n_consumers=4_000, n_weeks=22, seed=5)
+    pd.testing.assert_frame_equal(small, large.iloc[: len(small)], check_exact=True)
+
+
+def test_seed_changes_the_panel(baseline_model):
+    one, _ = baseline_model.simulate(n_consumers=500, n_weeks=22, seed=1)
+    two, _ = baseline_model.simulate(n_consumers=500, n_weeks=22, seed=2)
+    assert not np.array_equal(one["spend"].to_numpy(), two["spend"].to_numpy())
+
+
+def test_response_settings_keep_the_counterfactual(baseline_model):
+    """Common random numbers: response, churn and spillover leave spend_cf untouched."""
+    panel, _ = baseline_model.simulate(n_consumers=3_000, n_weeks=22, seed=8)
+    changed = _replace(
+        baseline_model,
+        response={"loss_per_yuan": 9.0, "dispersion": 1.2, "decay": 0.5},
+        churn={"probability": 0.3},
+        spillover={"contacts": 4.0, "share": 1.0},
+    )
+    other, _ = changed.simulate(n_consumers=3_000, n_weeks=22, seed=8)
+    for column in ("spend_cf", "fake_week", "fake_value", "segment", "tenure"):
+        pd.testing.assert_series_equal(other[column], panel[column], check_exact=True)
+    assert not other["spend"].equals(panel["spend"])
+
+
+def test_untreated_rows_are_untouched(small_panel):
+    panel, _ = small_panel
+    panel = _with_event_time(panel)
+    untreated = panel["fake_week"].isna() | (panel["event_time"] < 0)
+    assert untreated.sum() > 0.5 * len(panel)
+    rows = panel[untreated]
+    np.testing.assert_array_equal(rows["spend"], rows["spend_cf"])
+    assert (rows["fake_spend"] == 0).all()
+
+
+def test_first_fake_and_repeats_are_recorded(small_panel):
+    panel, truth = small_panel
+    at_fake = panel[panel["week"] == panel["fake_week"]]
+    np.testing.assert_array_equal(at_fake["fake_spend"], at_fake["fake_value"])
+    n_fakes = (panel["fake_spend"] > 0).groupby(panel["consumer_id"]).sum()
+    np.testing.assert_array_equal(n_fakes.to_numpy(), truth.consumers["n_fakes"].to_numpy())
+    assert truth.consumers["n_fakes"].max() > 1  # some victims buy a second fake
+    assert (truth.consumers.loc[truth.consumers["fake_week"].isna(), "n_fakes"] == 0).all()
+
+
+def test_spend_change_equals_recorded_effect(small_panel):
+    """spend - spend_cf, aggregated independently with pandas, equals the truth's record."""
+    panel, truth = small_panel
+    panel = _with_event_time(panel).dropna(subset=["fake_week"])
+    panel["effect"] = panel["spend"] - panel["spend_cf"]
+    by_time = panel.groupby("event_time").agg(
+        effect=("effect", "sum"), value=("fake_value", "sum"), n=("effect", "size")
+    )
+    by_time.index = by_time.index.astype(int)
+    per_yuan = truth.event_time_effects(per_yuan=True)
+    in_yuan = truth.event_time_effects(per_yuan=False)
+    pd.testing.assert_index_equal(per_yuan.index, by_time.index, check_names=False)
+    np.testing.assert_allclose(per_yuan["realized"], by_time["effect"] / by_time["value"],
+                               rtol=1e-10, atol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(in_yuan["realized"], by_time["effect"] / by_time["n"],
+                               rtol=1e-10, atol=1e-12)  # fmt: skip
+    np.testing.assert_array_equal(per_yuan["n_treated"], by_time["n"])
+    assert (per_yuan.loc[per_yuan.index < 0, ["estimate", "realized"]] == 0).all().all()
+    horizon = by_time.loc[0:11]
+    assert truth.realized_multiplier == pytest.approx(
+        (horizon["effect"] / horizon["value"]).sum(), rel=1e-10
+    )
+
+
+def test_realized_effects_agree_with_expected(baseline_model):
+    """Given the draws, E[realised] = expected: per-victim sums over the horizon, z-test.
+
+    Victims are independent, so z = mean(d) / se(d) is approximately N(0, 1); |z| < 4 fails
+    with probability 6e-5 if the bookkeeping is right, and a wrong sign, scale or week
+    alignment of the expected effects moves z by far more.
+    """
+    _, truth = baseline_model.simulate(n_consumers=40_000, n_weeks=22, seed=21)
+    within = slice(0, truth.horizon)
+    d = np.nansum(truth.realized[:, within] - truth.expected[:, within], axis=1)
+    z = d.mean() / (d.std(ddof=1) / np.sqrt(d.size))
+    assert abs(z) < 4
+    assert truth.multiplier == pytest.approx(truth.realized_multiplier, rel=0.05)
+
+
+def test_churned_victims_stop_buying(small_panel):
+    panel, truth = small_panel
+    churned = truth.consumers.index[truth.consumers["churned"]]
+    assert len(churned) > 0
+    rows = panel[panel["consumer_id"].isin(churned) & (panel["week"] > panel["fake_week"])]
+    assert (rows["spend"] == 0).all() and (rows["fake_spend"] == 0).all()
+
+
+def test_homogeneous_response_has_the_analytic_truth(baseline_model):
+    """With m_i = 1, no churn and no capping the per-yuan effect at k is -L h_k exactly."""
+    model = _homogeneous(baseline_model, loss_per_yuan=0.1)
+    _, truth = model.simulate(n_consumers=4_000, n_weeks=22, seed=3)
+    assert truth.capped_share == 0
+    effects = truth.event_time_effects(per_yuan=True)["estimate"]
+    expected = -0.1 * model.response.weights()
+    np.testing.assert_allclose(effects.loc[0:11].to_numpy(), expected, rtol=1e-10)
+    assert (effects.loc[12:] == 0).all()
+    assert truth.multiplier == pytest.approx(-0.1, rel=1e-10)
+
+
+def test_explicit_path_puts_the_loss_where_it_says(baseline_model):
+    path = [0.0, 1.0] + [0.0] * 10
+    model = _replace(_homogeneous(baseline_model, 0.1), response={"path": path})
+    _, truth = model.simulate(n_consumers=4_000, n_weeks=22, seed=3)
+    assert truth.capped_share == 0
+    effects = truth.event_time_effects(per_yuan=True)["estimate"]
+    assert effects.loc[1] == pytest.approx(-0.1, rel=1e-10)
+    assert (effects.drop(1) == 0).all()
+
+
+def test_spillover_truth(baseline_model):
+    model = _replace(_homogeneous(baseline_model, 2.0), spillover={"contacts": 4.0, "share": 0.25})
+    _, truth = model.simulate(n_consumers=4_000, n_weeks=22, seed=4)
+    victims = truth.victims
+    expected = -0.25 * 2.0 * (victims["contacts"] * victims["fake_value"]).sum()
+    assert truth.spillover_multiplier == pytest.approx(
+        expected / victims["fake_value"].sum(), rel=1e-10
+    )
+    assert victims["contacts"].mean() == pytest.approx(4.0, rel=0.1)
+
+
+def test_promotion_raises_spend_in_its_week(baseline_model):
+    panel, _ = baseline_model.simulate(n_consumers=5_000, n_weeks=22, seed=2)
+    weekly = panel.groupby("week")["spend_cf"].mean()
+    promotion = baseline_model.calendar.promotions[0]
+    others = weekly.drop(promotion.week)
+    ratio = weekly[promotion.week] / others.mean()
+    # purchase probability x1.6 (capped at 1 for a few) and basket x1.2: about 1.9
+    assert 1.6 < ratio < 2.1
+
+
+def test_segments_differ_as_configured(small_panel):
+    panel, _ = small_panel
+    rate = (panel["spend_cf"] > 0).groupby(panel["segment"], observed=True).mean()
+    assert rate["occasional"] < rate["regular"] < rate["heavy"]
+    assert rate["heavy"] == pytest.approx(0.85, abs=0.03)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    loss_per_yuan=st.floats(0, 50),
+    max_share=st.floats(0.01, 1),
+    churn=st.floats(0, 0.6),
+    fake_rate=st.floats(0, 1),
+    value_ratio=st.floats(0.01, 10),
+    n_weeks=st.integers(2, 30),
+)
+def test_spend_is_never_negative(
+    baseline_model, loss_per_yuan, max_share, churn, fake_rate, value_ratio, n_weeks
+):
+    model = _replace(
+        baseline_model,
+        response={"loss_per_yuan": loss_per_yuan, "max_share": max_share},
+        churn={"probability": churn},
+        exposure={"fake_rate": fake_rate, "value_ratio": value_ratio},
+        calendar={"promotions": []},
+    )
+    panel, truth = model.simulate(n_consumers=300, n_weeks=n_weeks, seed=9)
+    spend, spend_cf = panel["spend"].to_numpy(), panel["spend_cf"].to_numpy()
+    assert np.isfinite(spend).all() and (spend >= 0).all()
+    assert (spend <= spend_cf).all()  # the response only removes purchases
+    assert (panel["fake_spend"] >= 0).all()
+    observed = ~np.isnan(truth.expected)
+    assert (truth.expected[observed] <= 0).all()
+
+
+@pytest.mark.parametrize(
+    ("groups", "message"),
+    [
+        ({"response": {"path": [1.0, 2.0]}}, "path must have horizon = 12 entries"),
+        ({"response": {"horizon": 0}}, "horizon"),
+        ({"exposure": {"fake_rate": -0.1}}, "fake_rate"),
+        ({"churn": {"probability": 0.9}}, "churn_multiplier must be <= 1"),
+        ({"calendar": {"promotions": [{"week": 3}, {"week": 3}]}}, "at most once"),
+    ],
+)
+def test_invalid_parameters_are_named(baseline_model, groups, message):
+    with pytest.raises(ValidationError, match=message):
+        _replace(baseline_model, **groups)
+
+
+def test_segment_shares_must_sum_to_one():
+    with pytest.raises(ValidationError, match=r"shares must sum to 1, got 0\.9"):
+        ConsumerSpendModel(
+            segments=[
+                {"name": "a", "share": 0.5, "purchase_prob": 0.5, "basket_median": 100},
+                {"name": "b", "share": 0.4, "purchase_prob": 0.5, "basket_median": 100},
+            ]
+        )
+
+
+def test_promotion_outside_panel_is_named(baseline_model):
+    with pytest.raises(ValueError, match=r"calendar.promotions\[0\].week must be <= n_weeks"):
+        baseline_model.simulate(n_consumers=100, n_weeks=10, seed=1)
+
+
+def test_short_panel_has_no_multiplier(baseline_model):
+    model = _replace(baseline_model, calendar={"promotions": []})
+    _, truth = model.simulate(n_consumers=2_000, n_weeks=11, seed=1)
+    with pytest.raises(ValueError, match="too short for a 12-week multiplier"):
+        _ = truth.multiplier
+
+
+def test_model_is_immutable_and_truth_pickles(baseline_model, small_panel):
+    """The model is an immutable specification; results survive a pickle round trip."""
+    import pickle
+
+    before = baseline_model.model_dump()
+    baseline_model.simulate(n_consumers=200, n_weeks=22, seed=1)
+    assert baseline_model.model_dump() == before
+    _, truth = small_panel
+    again = pickle.loads(pickle.dumps(truth))
+    assert again.multiplier == truth.multiplier
