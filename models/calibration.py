@@ -76,7 +76,7 @@ def calibrate_loss_per_yuan(
     horizon = resp.horizon
     if fake_value.size == 0:
         raise ValueError("calibration: the panel has no counterfeit buyers; raise fake_rate")
-    if np.isnan(event_spend[:, horizon - 1]).all():
+    if n_weeks < horizon or np.isnan(event_spend[:, horizon - 1]).all():
         raise ValueError(
             f"calibration: no victim is observed {horizon} weeks after the fake in a "
             f"{n_weeks}-week panel"

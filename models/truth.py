@@ -166,14 +166,20 @@ class SpendTruth:
         )
         return frame[frame["n_treated"] > 0]
 
+    @property
+    def horizon_observed(self) -> bool:
+        """Whether some victim is observed at every event week of the horizon."""
+        if self.n_weeks < self.horizon:
+            return False
+        return bool((~np.isnan(self.expected[:, self.horizon - 1])).any())
+
     def _horizon_sum(self, column: str) -> float:
-        effects = self.event_time_effects(per_yuan=True)
-        missing = sorted(set(range(self.horizon)) - set(effects.index))
-        if missing:
+        if not self.horizon_observed:
             raise ValueError(
-                f"no victim is observed at event weeks {missing}: the {self.n_weeks}-week panel "
-                f"is too short for a {self.horizon}-week multiplier"
+                f"no victim is observed {self.horizon - 1} weeks after the fake: the "
+                f"{self.n_weeks}-week panel is too short for a {self.horizon}-week multiplier"
             )
+        effects = self.event_time_effects(per_yuan=True)
         return float(effects.loc[0 : self.horizon - 1, column].sum())
 
     @property

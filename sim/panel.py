@@ -102,8 +102,16 @@ def describe_panel(panel: pd.DataFrame, truth: SpendTruth) -> str:
         f"response: loss_per_yuan {response.loss_per_yuan:.4f} over {response.horizon} weeks; "
         f"{truth.capped_share:.1%} of response weeks at the cap (max_share "
         f"{response.max_share:g})",
-        f"truth: {truth.horizon}-week spend change per yuan of counterfeit "
-        f"{truth.multiplier:+.4f} (realised in the panel {truth.realized_multiplier:+.4f}); "
-        f"spillover to contacts {truth.spillover_multiplier:+.4f}",
     ]
+    if truth.horizon_observed:
+        lines.append(
+            f"truth: {truth.horizon}-week spend change per yuan of counterfeit "
+            f"{truth.multiplier:+.4f} (realised in the panel {truth.realized_multiplier:+.4f}); "
+            f"spillover to contacts {truth.spillover_multiplier:+.4f}"
+        )
+    else:
+        lines.append(
+            f"truth: the {n_weeks}-week panel observes no victim {truth.horizon} weeks after "
+            "the fake, so it has no multiplier (see truth_event_time.csv)"
+        )
     return "\n".join(lines)

@@ -57,6 +57,16 @@ class RunResult:
     truth: SpendTruth
 
 
+def horizon_multipliers(truth: SpendTruth) -> dict[str, float | None]:
+    """The true multipliers, or None where the panel is too short for the horizon."""
+    observed = truth.horizon_observed
+    return {
+        "true_multiplier": truth.multiplier if observed else None,
+        "realized_multiplier": truth.realized_multiplier if observed else None,
+        "spillover_multiplier": truth.spillover_multiplier,
+    }
+
+
 def truth_table(truth: SpendTruth) -> pd.DataFrame:
     """True effects by event time: per yuan of counterfeit and in yuan per victim."""
     per_yuan = truth.event_time_effects(per_yuan=True)
@@ -102,6 +112,8 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
 
     directory = config.output.directory
     directory.mkdir(parents=True, exist_ok=True)
+    # A manifest vouches for the files beside it: drop a previous run's before rewriting them.
+    (directory / "manifest.json").unlink(missing_ok=True)
     written = time.perf_counter()
     files = []
     if config.output.save_panel:
@@ -123,9 +135,7 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
         "calibration_target": (
             None if config.calibration is None else config.calibration.target_multiplier
         ),
-        "true_multiplier": truth.multiplier,
-        "realized_multiplier": truth.realized_multiplier,
-        "spillover_multiplier": truth.spillover_multiplier,
+        **horizon_multipliers(truth),
         "timings": timings,
         "files": [f.name for f in files],
     }

@@ -57,6 +57,14 @@ def test_no_victims_is_explained(baseline_model):
         calibrate_loss_per_yuan(model, STUDY_MULTIPLIER, 3_000, 22, seed=1)
 
 
+@pytest.mark.parametrize("n_weeks", [8, 11])
+def test_panel_too_short_for_the_horizon_is_explained(baseline_model, n_weeks):
+    model = _with(baseline_model, "calendar", promotions=[])
+    with pytest.raises(ValueError, match=f"no victim is observed 12 weeks after the fake in a "
+                                         f"{n_weeks}-week panel"):  # fmt: skip
+        calibrate_loss_per_yuan(model, STUDY_MULTIPLIER, 2_000, n_weeks, seed=1)
+
+
 @pytest.mark.slow
 def test_baseline_config_reproduces_the_study(baseline_config):
     """The full 603,000 x 22 baseline: multiplier -3.57 within 1%, and the scale written in

@@ -88,3 +88,16 @@ def test_console_script_reports_config_errors_without_traceback(write_config):
 def test_help_exits_zero(capsys):
     assert main(["--help"]) == 0
     assert "simulate" in capsys.readouterr().out
+
+
+def test_run_on_a_panel_shorter_than_the_horizon(write_config, tmp_path, capsys):
+    """Without calibration a short panel still runs; it just has no 12-week multiplier."""
+    path = write_config(
+        **TINY,
+        **{"n_weeks = 22": "n_weeks = 8", "[calibration]\n": "", "target_multiplier = -3.57\n": "",
+           "week = 16": "week = 5"},
+    )  # fmt: skip
+    assert main(["run", str(path)]) == 0
+    assert "has no multiplier" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["true_multiplier"] is None and manifest["n_weeks"] == 8
