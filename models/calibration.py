@@ -8,7 +8,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from models.consumer import DEFAULT_CHUNK_SIZE, ConsumerSpendModel
-from models.consumer_draws import Seed, chunk_bounds
+from models.consumer_draws import Seed, check_seed, chunk_bounds
 from models.truth import per_yuan_effects, victim_expected_effects
 
 
@@ -52,6 +52,7 @@ def calibrate_loss_per_yuan(
         If the target cannot be reached: no victims, a panel too short for the horizon, or a
         target beyond what churn plus a fully capped response can remove.
     """
+    check_seed(seed)
     parts = []
     for start, stop in (
         progress(chunk_bounds(n_consumers, chunk_size))

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from models.consumer_draws import ConsumerDraws, Seed, chunk_bounds, draw_consumers
+from models.consumer_draws import ConsumerDraws, Seed, check_seed, chunk_bounds, draw_consumers
 from models.consumer_params import (
     DEFAULT_SEGMENTS,
     Baseline,
@@ -181,6 +181,7 @@ class ConsumerSpendModel(Parameters):
             raise ValueError(f"n_consumers must be >= 1, got {n_consumers}")
         if n_weeks < 2:
             raise ValueError(f"n_weeks must be >= 2, got {n_weeks}")
+        check_seed(seed)
         bounds = chunk_bounds(n_consumers, chunk_size)
         weekly = {name: np.empty((n_consumers, n_weeks)) for name in _WEEKLY_OUTPUTS}
         traits: dict[str, np.ndarray] = {}

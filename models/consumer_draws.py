@@ -37,6 +37,15 @@ def block_generator(seed: Seed, block: int, stream: int = 0) -> np.random.Genera
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(root.entropy, spawn_key=key)))
 
 
+def check_seed(seed: Seed) -> None:
+    """Raise a clear error unless ``seed`` is a non-negative int or a SeedSequence."""
+    valid_int = isinstance(seed, int | np.integer) and not isinstance(seed, bool) and seed >= 0
+    if not (valid_int or isinstance(seed, np.random.SeedSequence)):
+        raise ValueError(
+            f"seed must be a non-negative integer or a numpy SeedSequence, got {seed!r}"
+        )
+
+
 def chunk_bounds(n_consumers: int, chunk_size: int) -> list[tuple[int, int]]:
     """Half-open consumer ranges [start, stop) covering 0..n_consumers in chunks."""
     if chunk_size < 1:

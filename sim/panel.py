@@ -96,9 +96,14 @@ def describe_panel(panel: pd.DataFrame, truth: SpendTruth) -> str:
         f"panel: {n_consumers:,} consumers x {n_weeks} weeks = {len(panel):,} rows; "
         f"mean weekly spend {panel['spend_cf'].mean():.1f} yuan without counterfeits, "
         f"{panel['spend'].mean():.1f} with",
-        f"counterfeit buyers: {len(victims):,} ({len(victims) / n_consumers:.1%}); first fake "
-        f"mean {victims['fake_value'].mean():.1f} yuan, {int(victims['n_fakes'].sum()):,} "
-        f"counterfeit orders in all; {victims['churned'].mean():.1%} of buyers churned",
+        f"counterfeit buyers: {len(victims):,} ({len(victims) / n_consumers:.1%})"
+        + (
+            f"; first fake mean {victims['fake_value'].mean():.1f} yuan, "
+            f"{int(victims['n_fakes'].sum()):,} counterfeit orders in all; "
+            f"{victims['churned'].mean():.1%} of buyers churned"
+            if len(victims)
+            else ""
+        ),
         f"response: loss_per_yuan {response.loss_per_yuan:.4f} over {response.horizon} weeks; "
         f"{truth.capped_share:.1%} of response weeks at the cap (max_share "
         f"{response.max_share:g})",
@@ -111,7 +116,8 @@ def describe_panel(panel: pd.DataFrame, truth: SpendTruth) -> str:
         )
     else:
         lines.append(
-            f"truth: the {n_weeks}-week panel observes no victim {truth.horizon} weeks after "
-            "the fake, so it has no multiplier (see truth_event_time.csv)"
+            f"truth: no victim is observed {truth.horizon - 1} weeks after the fake in this "
+            f"{n_weeks}-week panel, so it has no {truth.horizon}-week multiplier "
+            "(see truth_event_time.csv)"
         )
     return "\n".join(lines)

@@ -98,6 +98,6 @@ def test_run_on_a_panel_shorter_than_the_horizon(write_config, tmp_path, capsys)
            "week = 16": "week = 5"},
     )  # fmt: skip
     assert main(["run", str(path)]) == 0
-    assert "has no multiplier" in capsys.readouterr().out
+    assert "so it has no 12-week multiplier" in capsys.readouterr().out
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["true_multiplier"] is None and manifest["n_weeks"] == 8

@@ -275,6 +275,20 @@ def test_promotion_outside_panel_is_named(baseline_model):
         baseline_model.simulate(n_consumers=100, n_weeks=10, seed=1)
 
 
+@pytest.mark.parametrize("seed", [-1, 1.5, True, "7"])
+def test_bad_seed_is_named(baseline_model, seed):
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        baseline_model.simulate(n_consumers=10, n_weeks=22, seed=seed)
+
+
+def test_no_victims_gives_an_empty_truth(baseline_model):
+    model = _replace(baseline_model, exposure={"fake_rate": 0.0})
+    panel, truth = model.simulate(n_consumers=2_000, n_weeks=22, seed=1)
+    assert panel["fake_week"].isna().all() and truth.victims.empty
+    assert truth.event_time_effects().empty and not truth.horizon_observed
+    np.testing.assert_array_equal(panel["spend"], panel["spend_cf"])
+
+
 def test_short_panel_has_no_multiplier(baseline_model):
     model = _replace(baseline_model, calendar={"promotions": []})
     _, truth = model.simulate(n_consumers=2_000, n_weeks=11, seed=1)
