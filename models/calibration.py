@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -9,7 +10,7 @@ from scipy.optimize import brentq
 
 from models.consumer import DEFAULT_CHUNK_SIZE, ConsumerSpendModel
 from models.consumer_draws import Seed, check_seed, chunk_bounds
-from models.truth import per_yuan_effects, victim_expected_effects
+from models.truth import WEIGHTINGS, per_yuan_effects, victim_expected_effects
 
 
 def calibrate_loss_per_yuan(
@@ -21,6 +22,7 @@ def calibrate_loss_per_yuan(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: Callable[[Iterable], Iterable] | None = None,
     xtol: float = 1e-10,
+    weighting: str = "value",
 ) -> float:
     """Find ``response.loss_per_yuan`` at which the panel's true multiplier equals a target.
 
@@ -40,6 +42,10 @@ def calibrate_loss_per_yuan(
         As in :meth:`ConsumerSpendModel.simulate`.
     xtol : float
         Absolute tolerance on ``loss_per_yuan``.
+    weighting : {"value", "intensity"}
+        Which multiplier to calibrate: "value" (``truth.multiplier``, spend lost per yuan
+        sold) or "intensity" (``truth.intensity_multiplier``, the target of a per-yuan event
+        study); see ``models.truth``.
 
     Returns
     -------
@@ -49,16 +55,25 @@ def calibrate_loss_per_yuan(
     Raises
     ------
     ValueError
-        If the target cannot be reached: no victims, a panel too short for the horizon, or a
-        target beyond what churn plus a fully capped response can remove.
+        If an input is invalid or the target cannot be reached: no victims, a panel too
+        short for the horizon, or a target beyond what churn plus a fully capped response can
+        remove, or below what churn alone removes.
     """
     check_seed(seed)
+    if n_consumers < 1 or n_weeks < 2:
+        raise ValueError(
+            f"calibration needs n_consumers >= 1 and n_weeks >= 2, got {n_consumers} and {n_weeks}"
+        )
+    if not (math.isfinite(target_multiplier) and target_multiplier < 0):
+        raise ValueError(
+            f"the target multiplier must be a finite negative number (a loss), "
+            f"got {target_multiplier}"
+        )
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
     parts = []
-    for start, stop in (
-        progress(chunk_bounds(n_consumers, chunk_size))
-        if progress
-        else (chunk_bounds(n_consumers, chunk_size))
-    ):
+    chunks = chunk_bounds(n_consumers, chunk_size)
+    for start, stop in progress(chunks) if progress else chunks:
         draws = model.draw(start, stop, n_weeks, seed)
         victims = draws.victims
         event_spend, _ = draws.victim_event_spend()
@@ -76,11 +91,13 @@ def calibrate_loss_per_yuan(
     resp = model.response
     horizon = resp.horizon
     if fake_value.size == 0:
-        raise ValueError("calibration: the panel has no counterfeit buyers; raise fake_rate")
+        raise ValueError(
+            "calibration: the panel has no counterfeit buyers; raise consumer.exposure.fake_rate"
+        )
     if n_weeks < horizon or np.isnan(event_spend[:, horizon - 1]).all():
         raise ValueError(
-            f"calibration: no victim is observed {horizon} weeks after the fake in a "
-            f"{n_weeks}-week panel"
+            f"calibration: no victim is observed at event week {horizon - 1} in a "
+            f"{n_weeks}-week panel; lengthen panel.n_weeks or shorten consumer.response.horizon"
         )
     weights = resp.weights()
 
@@ -88,13 +105,14 @@ def calibrate_loss_per_yuan(
         expected, _, _ = victim_expected_effects(
             loss_per_yuan, event_spend, fake_value, multiplier, churned, weights, resp.max_share
         )
-        return float(per_yuan_effects(expected, fake_value)[:horizon].sum()) - target_multiplier
+        per_yuan = per_yuan_effects(expected, fake_value, weighting)
+        return float(per_yuan[:horizon].sum()) - target_multiplier
 
     if gap(0.0) <= 0:
         raise ValueError(
-            f"calibration.target_multiplier = {target_multiplier} is smaller in size than the "
-            f"loss from churn alone ({gap(0.0) + target_multiplier:.4g}); lower "
-            "churn.probability or raise the target"
+            f"the target multiplier {target_multiplier} is smaller in size than the loss from "
+            f"churn alone ({gap(0.0) + target_multiplier:.4g}); lower "
+            "consumer.churn.probability or aim for a larger loss"
         )
     upper = 1.0
     while gap(upper) > 0:
@@ -102,8 +120,8 @@ def calibrate_loss_per_yuan(
         if upper > 1e6:
             reachable = gap(upper) + target_multiplier
             raise ValueError(
-                f"calibration.target_multiplier = {target_multiplier} is out of reach: with "
-                f"response.max_share = {resp.max_share} the loss per yuan saturates at "
-                f"{reachable:.4g}"
+                f"the target multiplier {target_multiplier} is out of reach: with "
+                f"consumer.response.max_share = {resp.max_share} the loss per yuan saturates "
+                f"at {reachable:.4g}"
             )
     return float(brentq(gap, 0.0, upper, xtol=xtol))

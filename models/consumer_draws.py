@@ -1,9 +1,9 @@
 """Random draws of the consumer-spend process that do not depend on the response.
 
 Consumers are grouped in fixed blocks of ``RNG_BLOCK``. Block b draws from the PCG64 stream of
-``SeedSequence(seed, spawn_key=(b,))`` in a fixed order: per-consumer traits, purchase and
+``SeedSequence(seed, spawn_key=(b, 0))`` in a fixed order: per-consumer traits, purchase and
 counterfeit uniforms, counterfeit order values, and last the baskets of counterfeit-free
-purchases; word-of-mouth contacts come from a second stream of the block. A consumer's draws
+purchases; word-of-mouth contacts come from the block's stream ``(b, 1)``. A consumer's draws
 therefore depend neither on the chunk size used to process the panel nor on the number of
 consumers, and a pass that needs no baskets (calibration) can stop before drawing them. The
 response, churn and spillover settings never change the counterfactual spend (common random
@@ -30,10 +30,12 @@ def block_generator(seed: Seed, block: int, stream: int = 0) -> np.random.Genera
     """The PCG64 generator of one consumer block, derived from the root seed and its index.
 
     ``stream`` 1 is the block's separate stream for word-of-mouth contacts, so that the
-    spillover settings, which act outside the panel, leave every panel draw unchanged.
+    spillover settings, which act outside the panel, leave every panel draw unchanged. The
+    key always ends in (block, stream), so a seed spawned from another never shares a stream
+    with it.
     """
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    key = (*root.spawn_key, block) if stream == 0 else (*root.spawn_key, block, stream)
+    key = (*root.spawn_key, block, stream)
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(root.entropy, spawn_key=key)))
 
 
@@ -47,10 +49,15 @@ def check_seed(seed: Seed) -> None:
 
 
 def chunk_bounds(n_consumers: int, chunk_size: int) -> list[tuple[int, int]]:
-    """Half-open consumer ranges [start, stop) covering 0..n_consumers in chunks."""
+    """Half-open consumer ranges [start, stop) covering 0..n_consumers in chunks.
+
+    ``chunk_size`` is rounded up to a whole number of RNG blocks, since a chunk draws every
+    block it touches in full; the panel is the same for any chunk size.
+    """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    return [(a, min(a + chunk_size, n_consumers)) for a in range(0, n_consumers, chunk_size)]
+    size = -(-chunk_size // RNG_BLOCK) * RNG_BLOCK
+    return [(a, min(a + size, n_consumers)) for a in range(0, n_consumers, size)]
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,19 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Parameters(BaseModel):
-    """Base of every parameter group: immutable, unknown keys rejected."""
+    """Base of every parameter group: immutable, unknown keys rejected, no booleans for numbers."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_booleans_as_numbers(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for name, value in data.items():
+                field = cls.model_fields.get(name)
+                if isinstance(value, bool) and field and field.annotation in (int, float):
+                    raise ValueError(f"{name} must be a number, got {value}")
+        return data
 
 
 class Segment(Parameters):
@@ -123,13 +133,16 @@ class Exposure(Parameters):
         0.01,
         ge=0,
         le=1,
-        description="probability that a purchase occasion includes a counterfeit order",
+        description="counterfeit orders per purchase occasion: a counterfeit arrives in a week "
+        "with probability fake_rate times the week's purchase probability, independently of "
+        "genuine purchases",
     )
     fake_rate_dispersion: float = Field(
         1.0,
         ge=0,
         description="standard deviation of the log of a consumer's own multiplier of fake_rate "
-        "(mean-one lognormal; 0 = every consumer faces the same rate)",
+        "(mean-one lognormal; 0 = every consumer faces the same rate); a consumer's rate is "
+        "capped at 1",
     )
     value_ratio: float = Field(
         0.5,
@@ -142,7 +155,7 @@ class Response(Parameters):
     """The victim's intensive spend response to the first counterfeit."""
 
     loss_per_yuan: float = Field(
-        3.5664,
+        3.598,
         ge=0,
         description="yuan of the victim's spend lost over the horizon per yuan of counterfeit, "
         "before the cap at max_share and before churn (the calibration target sets it)",

@@ -1,12 +1,18 @@
 """Ground truth of a simulated spend panel: the effects of counterfeits by event time.
 
-Estimand. The per-yuan effect at event week k is the yuan-weighted average over the victims
-observed at k (first fake at least k weeks before the panel's end),
+Estimands. Over the victims observed at event week k (first fake at least k weeks before the
+panel's end), with effect e_ik and first-fake value v_i,
 
-    tau_k = sum_i effect_ik / sum_i fake_value_i,
+    tau_k = sum_i e_ik / sum_i v_i            (weighting "value": spend lost per yuan sold)
+    tau_k = sum_i v_i e_ik / sum_i v_i^2      (weighting "intensity")
 
-and the multiplier is sum_{k=0}^{horizon-1} tau_k, the spend change over the response
-horizon per yuan of counterfeit (signed: a loss is negative). The study's number is -3.57.
+and a multiplier is sum_{k=0}^{horizon-1} tau_k (signed: a loss is negative; the study's
+number is -3.57). The "value" multiplier is the platform's spend change per yuan of
+counterfeit sold, what a goodwill projection multiplies by fake sales. The "intensity" one is
+the population target of a regression on event dummies times v_i (the study's per-yuan design)
+when effects are not proportional to v_i, as churn and the cap make them; the two coincide
+when every victim loses the same amount per yuan.
+
 ``expected`` effects integrate out the weekly purchase noise given each victim's draws
 (purchase probability, basket level, fake value, response multiplier, churn); ``realized``
 effects are ``spend - spend_cf`` of the simulated rows.
@@ -75,15 +81,25 @@ def victim_expected_effects(
     return -event_spend * share, share, capped
 
 
-def per_yuan_effects(effects: np.ndarray, fake_value: np.ndarray) -> np.ndarray:
-    """Yuan-weighted effect per yuan of counterfeit at each event week (columns of effects).
+WEIGHTINGS = ("value", "intensity")
+"""How per-yuan effects weight victims; see the module docstring."""
 
-    ``effects`` is (n_victims, n_weeks) with NaN where a victim is not observed; the
-    denominator at each event week is the fake value of the victims observed there.
+
+def per_yuan_effects(
+    effects: np.ndarray, fake_value: np.ndarray, weighting: str = "value"
+) -> np.ndarray:
+    """Effect per yuan of counterfeit at each event week (columns of ``effects``).
+
+    ``effects`` is (n_victims, n_weeks) with NaN where a victim is not observed. With
+    weighting "value" the result is sum_i e_ik / sum_i v_i, with "intensity"
+    sum_i v_i e_ik / sum_i v_i^2, both over the victims observed at k.
     """
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+    weight = np.ones_like(fake_value) if weighting == "value" else fake_value
     observed = ~np.isnan(effects)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.nansum(effects, axis=0) / (observed.T @ fake_value)
+        return (weight @ np.nan_to_num(effects)) / (observed.T @ (weight * fake_value))
 
 
 @dataclass(frozen=True)
@@ -127,14 +143,16 @@ class SpendTruth:
         """Consumers who bought a counterfeit, in the row order of the effect arrays."""
         return self.consumers[self.consumers["fake_week"].notna()]
 
-    def event_time_effects(self, per_yuan: bool = True) -> pd.DataFrame:
+    def event_time_effects(self, per_yuan: bool = True, weighting: str = "value") -> pd.DataFrame:
         """True effects by event time, laid out like the estimators' ``event_time_effects``.
 
         Parameters
         ----------
         per_yuan : bool
-            True: yuan-weighted effect per yuan of counterfeit (see module docstring).
+            True: effect per yuan of counterfeit, weighted as ``weighting`` says.
             False: mean effect in yuan per victim.
+        weighting : {"value", "intensity"}
+            Victim weights of the per-yuan effect (see the module docstring).
 
         Returns
         -------
@@ -148,8 +166,8 @@ class SpendTruth:
         value = victims["fake_value"].to_numpy()
         n_post = (~np.isnan(self.expected)).sum(axis=0)
         if per_yuan:
-            post_expected = per_yuan_effects(self.expected, value)
-            post_realized = per_yuan_effects(self.realized, value)
+            post_expected = per_yuan_effects(self.expected, value, weighting)
+            post_realized = per_yuan_effects(self.realized, value, weighting)
         else:
             with np.errstate(invalid="ignore", divide="ignore"):
                 post_expected = np.nansum(self.expected, axis=0) / n_post
@@ -173,24 +191,29 @@ class SpendTruth:
             return False
         return bool((~np.isnan(self.expected[:, self.horizon - 1])).any())
 
-    def _horizon_sum(self, column: str) -> float:
+    def _horizon_sum(self, column: str, weighting: str = "value") -> float:
         if not self.horizon_observed:
             raise ValueError(
-                f"no victim is observed {self.horizon - 1} weeks after the fake: the "
-                f"{self.n_weeks}-week panel is too short for a {self.horizon}-week multiplier"
+                f"no victim is observed at event week {self.horizon - 1} in this "
+                f"{self.n_weeks}-week panel, too short for a {self.horizon}-week multiplier"
             )
-        effects = self.event_time_effects(per_yuan=True)
+        effects = self.event_time_effects(per_yuan=True, weighting=weighting)
         return float(effects.loc[0 : self.horizon - 1, column].sum())
 
     @property
     def multiplier(self) -> float:
-        """True spend change over the horizon per yuan of counterfeit (expected; -3.57)."""
+        """True spend change over the horizon per yuan of counterfeit sold (expected; -3.57)."""
         return self._horizon_sum("estimate")
 
     @property
     def realized_multiplier(self) -> float:
         """The same multiplier computed from the simulated rows' ``spend - spend_cf``."""
         return self._horizon_sum("realized")
+
+    @property
+    def intensity_multiplier(self) -> float:
+        """The multiplier with "intensity" weights: what a per-yuan event study targets."""
+        return self._horizon_sum("estimate", weighting="intensity")
 
     @property
     def spillover_multiplier(self) -> float:

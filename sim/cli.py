@@ -7,6 +7,7 @@ and exit status 2, without a traceback (``--traceback`` shows it, for bug report
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -20,6 +21,27 @@ from sim.pipeline import run
 from sim.store import write_parquet
 
 EXIT_ERROR = 2
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
+    return value
+
+
+def _loss(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value < 0):
+        raise argparse.ArgumentTypeError(f"must be a finite negative number (a loss), got {text}")
+    return value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,16 +73,21 @@ def _simulate(args: argparse.Namespace) -> None:
 
 def _calibrate(args: argparse.Namespace) -> None:
     config = load_config(args.config)
-    target = args.target
-    if target is None:
-        if config.calibration is None:
-            raise ValueError(
-                f"{args.config}: no calibration.target_multiplier; pass --target (e.g. -3.57)"
-            )
-        target = config.calibration.target_multiplier
+    calibration = config.calibration
+    if args.target is None and calibration is None:
+        raise ValueError(
+            f"{args.config}: no calibration.target_multiplier; pass --target (e.g. -3.57)"
+        )
+    target = calibration.target_multiplier if args.target is None else args.target
     panel = config.panel
     loss_per_yuan = calibrate_loss_per_yuan(
-        config.consumer, target, panel.n_consumers, panel.n_weeks, config.seed, panel.chunk_size
+        config.consumer,
+        target,
+        panel.n_consumers,
+        panel.n_weeks,
+        config.seed,
+        panel.chunk_size,
+        weighting="value" if calibration is None else calibration.weighting,
     )
     print(f"consumer.response.loss_per_yuan = {loss_per_yuan:.6f}  # hits {target:+g}")
 
@@ -91,8 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = commands.add_parser("simulate", help="simulate a panel and write it as Parquet")
     simulate.add_argument("config", type=Path, help="TOML config")
     simulate.add_argument("--out", type=Path, required=True, help="output Parquet file")
-    simulate.add_argument("--n-consumers", type=int, help="override panel.n_consumers")
-    simulate.add_argument("--seed", type=int, help="override the config's seed")
+    simulate.add_argument("--n-consumers", type=_positive_int, help="override panel.n_consumers")
+    simulate.add_argument("--seed", type=_seed, help="override the config's seed")
     simulate.set_defaults(handler=_simulate)
 
     calibrate = commands.add_parser(
@@ -100,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     calibrate.add_argument("config", type=Path, help="TOML config")
     calibrate.add_argument(
-        "--target", type=float, help="signed target (default: calibration.target_multiplier)"
+        "--target", type=_loss, help="signed target (default: calibration.target_multiplier)"
     )
     calibrate.set_defaults(handler=_calibrate)
 

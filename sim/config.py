@@ -11,8 +11,9 @@ from __future__ import annotations
 import tomllib
 import typing
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from models import ConsumerSpendModel
 from models.consumer_params import Parameters
@@ -37,8 +38,15 @@ class CalibrationSettings(Parameters):
 
     target_multiplier: float = Field(
         lt=0,
+        allow_inf_nan=False,
         description="true spend change over the response horizon per yuan of counterfeit "
         "(signed; the study: -3.57)",
+    )
+    weighting: Literal["value", "intensity"] = Field(
+        "value",
+        description="which multiplier hits the target: 'value' (truth.multiplier, spend lost "
+        "per yuan sold) or 'intensity' (truth.intensity_multiplier, the per-yuan event "
+        "study's target)",
     )
 
 
@@ -59,6 +67,23 @@ class Config(Parameters):
     consumer: ConsumerSpendModel = ConsumerSpendModel()
     calibration: CalibrationSettings | None = None
     output: OutputSettings = OutputSettings()
+
+    @model_validator(mode="after")
+    def _fits_the_panel(self) -> Config:
+        n_weeks = self.panel.n_weeks
+        for i, promotion in enumerate(self.consumer.calendar.promotions):
+            if promotion.week > n_weeks:
+                raise ValueError(
+                    f"consumer.calendar.promotions[{i}].week = {promotion.week} is after the "
+                    f"panel's last week (panel.n_weeks = {n_weeks})"
+                )
+        horizon = self.consumer.response.horizon
+        if self.calibration is not None and horizon > n_weeks:
+            raise ValueError(
+                f"calibration needs consumer.response.horizon = {horizon} weeks inside the "
+                f"panel, but panel.n_weeks = {n_weeks}"
+            )
+        return self
 
 
 def load_config(path: str | Path) -> Config:

@@ -80,6 +80,7 @@ def simulate_panel(
             model,
             config.calibration.target_multiplier,
             progress=_progress_bar("calibrate", progress),
+            weighting=config.calibration.weighting,
             **size,
         )
         model = model.with_loss_per_yuan(loss_per_yuan)
@@ -111,12 +112,13 @@ def describe_panel(panel: pd.DataFrame, truth: SpendTruth) -> str:
     if truth.horizon_observed:
         lines.append(
             f"truth: {truth.horizon}-week spend change per yuan of counterfeit "
-            f"{truth.multiplier:+.4f} (realised in the panel {truth.realized_multiplier:+.4f}); "
-            f"spillover to contacts {truth.spillover_multiplier:+.4f}"
+            f"{truth.multiplier:+.4f} (realised in the panel {truth.realized_multiplier:+.4f}; "
+            f"intensity-weighted {truth.intensity_multiplier:+.4f}); spillover to contacts "
+            f"{truth.spillover_multiplier:+.4f}"
         )
     else:
         lines.append(
-            f"truth: no victim is observed {truth.horizon - 1} weeks after the fake in this "
+            f"truth: no victim is observed at event week {truth.horizon - 1} in this "
             f"{n_weeks}-week panel, so it has no {truth.horizon}-week multiplier "
             "(see truth_event_time.csv)"
         )

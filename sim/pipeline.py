@@ -63,18 +63,22 @@ def horizon_multipliers(truth: SpendTruth) -> dict[str, float | None]:
     return {
         "true_multiplier": truth.multiplier if observed else None,
         "realized_multiplier": truth.realized_multiplier if observed else None,
+        "intensity_multiplier": truth.intensity_multiplier if observed else None,
         "spillover_multiplier": truth.spillover_multiplier,
     }
 
 
 def truth_table(truth: SpendTruth) -> pd.DataFrame:
-    """True effects by event time: per yuan of counterfeit and in yuan per victim."""
+    """True effects by event time: per yuan of counterfeit (value and intensity weighting)
+    and in yuan per victim."""
     per_yuan = truth.event_time_effects(per_yuan=True)
+    intensity = truth.event_time_effects(per_yuan=True, weighting="intensity")
     in_yuan = truth.event_time_effects(per_yuan=False)
     return pd.DataFrame(
         {
             "per_yuan": per_yuan["estimate"],
             "per_yuan_realized": per_yuan["realized"],
+            "per_yuan_intensity": intensity["estimate"],
             "yuan": in_yuan["estimate"],
             "yuan_realized": in_yuan["realized"],
             "n_treated": per_yuan["n_treated"],
@@ -118,6 +122,8 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
     files = []
     if config.output.save_panel:
         files.append(write_parquet(directory / "panel.parquet", panel))
+    else:
+        (directory / "panel.parquet").unlink(missing_ok=True)  # not a previous run's
     files.append(write_parquet(directory / "consumers.parquet", truth.consumers, index=True))
     files.append(write_csv(directory / "truth_event_time.csv", truth_table(truth)))
     files.append(write_text(directory / "summary.txt", summary + "\n"))
@@ -132,9 +138,7 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
         "n_consumers": len(truth.consumers),
         "n_weeks": truth.n_weeks,
         "loss_per_yuan": truth.model.response.loss_per_yuan,
-        "calibration_target": (
-            None if config.calibration is None else config.calibration.target_multiplier
-        ),
+        "calibration": None if config.calibration is None else config.calibration.model_dump(),
         **horizon_multipliers(truth),
         "timings": timings,
         "files": [f.name for f in files],

@@ -47,3 +47,10 @@ def write_config(tmp_path):
 
 TINY = {"n_consumers = 20000": "n_consumers = 1500"}
 """Replacement that makes the quick config tiny (1,500 consumers)."""
+
+NO_CALIBRATION = {
+    "[calibration]\n": "",
+    "target_multiplier = -3.57\n": "",
+    'weighting = "value"\n': "",
+}
+"""Replacements that drop the calibration section of the quick config."""

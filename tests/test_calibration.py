@@ -41,7 +41,7 @@ def test_config_calibration_applies_to_its_own_panel(baseline_config):
 
 def test_unreachable_target_is_explained(baseline_model):
     model = _with(baseline_model, "response", max_share=0.05)
-    with pytest.raises(ValueError, match=r"target_multiplier = -3.57 is out of reach.*saturates"):
+    with pytest.raises(ValueError, match=r"target multiplier -3.57 is out of reach.*saturates"):
         calibrate_loss_per_yuan(model, STUDY_MULTIPLIER, 3_000, 22, seed=1)
 
 
@@ -60,7 +60,7 @@ def test_no_victims_is_explained(baseline_model):
 @pytest.mark.parametrize("n_weeks", [8, 11])
 def test_panel_too_short_for_the_horizon_is_explained(baseline_model, n_weeks):
     model = _with(baseline_model, "calendar", promotions=[])
-    with pytest.raises(ValueError, match=f"no victim is observed 12 weeks after the fake in a "
+    with pytest.raises(ValueError, match=f"no victim is observed at event week 11 in a "
                                          f"{n_weeks}-week panel"):  # fmt: skip
         calibrate_loss_per_yuan(model, STUDY_MULTIPLIER, 2_000, n_weeks, seed=1)
 

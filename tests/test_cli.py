@@ -11,7 +11,7 @@ import pytest
 
 from sim import load_config, simulate_panel
 from sim.cli import main
-from tests.conftest import TINY
+from tests.conftest import NO_CALIBRATION, TINY
 
 
 def test_validate(write_config, capsys):
@@ -61,10 +61,26 @@ def test_run_writes_a_complete_run_directory(write_config, tmp_path, capsys):
         (["simulate", "CONFIG"], "the following arguments are required: --out"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["calibrate", "CONFIG"], "no calibration.target_multiplier; pass --target"),
+        (
+            ["simulate", "CONFIG", "--out", "x.parquet", "--n-consumers", "0"],
+            "argument --n-consumers: must be a positive integer, got 0",
+        ),
+        (
+            ["simulate", "CONFIG", "--out", "x.parquet", "--seed", "-3"],
+            "argument --seed: must be a non-negative integer, got -3",
+        ),
+        (
+            ["calibrate", "CONFIG", "--target", "0.5"],
+            "argument --target: must be a finite negative number (a loss), got 0.5",
+        ),
+        (
+            ["calibrate", "CONFIG", "--target", "nan"],
+            "argument --target: must be a finite negative number (a loss), got nan",
+        ),
     ],
 )
 def test_errors_are_one_line_with_exit_2(write_config, capsys, argv, message):
-    path = write_config(**{"[calibration]\n": "", "target_multiplier = -3.57\n": ""})
+    path = write_config(**NO_CALIBRATION)
     argv = [str(path) if a == "CONFIG" else a for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -92,11 +108,8 @@ def test_help_exits_zero(capsys):
 
 def test_run_on_a_panel_shorter_than_the_horizon(write_config, tmp_path, capsys):
     """Without calibration a short panel still runs; it just has no 12-week multiplier."""
-    path = write_config(
-        **TINY,
-        **{"n_weeks = 22": "n_weeks = 8", "[calibration]\n": "", "target_multiplier = -3.57\n": "",
-           "week = 16": "week = 5"},
-    )  # fmt: skip
+    path = write_config(**TINY, **NO_CALIBRATION, **{"n_weeks = 22": "n_weeks = 8",
+                                                     "week = 16": "week = 5"})  # fmt: skip
     assert main(["run", str(path)]) == 0
     assert "so it has no 12-week multiplier" in capsys.readouterr().out
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())

@@ -53,6 +53,19 @@ def test_schema_defaults_are_the_baseline_model():
          r"consumer.response.decay: Input should be a valid number"),
         ("[consumer.churn]", "[consumer.churn]\nrate = 0.1",
          r"consumer.churn.rate: unknown key \(allowed here: probability\)"),
+        ("seed = 20170301", "seed = true", r"config: seed must be a number, got True"),
+        ("max_share = 1.0", "max_share = true",
+         r"consumer.response: max_share must be a number, got True"),
+        ("target_multiplier = -3.57", "target_multiplier = -inf",
+         r"calibration.target_multiplier: Input should be a finite number"),
+        ('weighting = "value"', 'weighting = "mean"',
+         r"calibration.weighting: Input should be 'value' or 'intensity', got 'mean'"),
+        ("n_weeks = 22", "n_weeks = 14",
+         r"config: consumer.calendar.promotions\[0\].week = 16 is after the panel's last week "
+         r"\(panel.n_weeks = 14\)"),
+        ("horizon = 12", "horizon = 30",
+         r"config: calibration needs consumer.response.horizon = 30 weeks inside the panel, "
+         r"but panel.n_weeks = 22"),
     ],
 )  # fmt: skip
 def test_bad_values_name_their_key(write_config, old, new, message):

@@ -137,6 +137,13 @@ def test_spend_change_equals_recorded_effect(small_panel):
     np.testing.assert_allclose(in_yuan["realized"], by_time["effect"] / by_time["n"],
                                rtol=1e-10, atol=1e-12)  # fmt: skip
     np.testing.assert_array_equal(per_yuan["n_treated"], by_time["n"])
+    # intensity weighting: sum v e / sum v^2
+    panel["v_effect"] = panel["fake_value"] * panel["effect"]
+    panel["v2"] = panel["fake_value"] ** 2
+    weighted = panel.groupby("event_time")[["v_effect", "v2"]].sum()
+    intensity = truth.event_time_effects(per_yuan=True, weighting="intensity")
+    np.testing.assert_allclose(intensity["realized"], weighted["v_effect"] / weighted["v2"],
+                               rtol=1e-10, atol=1e-12)  # fmt: skip
     assert (per_yuan.loc[per_yuan.index < 0, ["estimate", "realized"]] == 0).all().all()
     horizon = by_time.loc[0:11]
     assert truth.realized_multiplier == pytest.approx(
@@ -157,6 +164,112 @@ def test_realized_effects_agree_with_expected(baseline_model):
     z = d.mean() / (d.std(ddof=1) / np.sqrt(d.size))
     assert abs(z) < 4
     assert truth.multiplier == pytest.approx(truth.realized_multiplier, rel=0.05)
+
+
+def test_expected_effects_track_each_calendar_week(baseline_model):
+    """Realised minus expected, summed over the victims in each calendar week, is noise.
+
+    A strong promotion (purchase x1.3, basket x2 in week 12) makes a misaligned expected
+    spend E_it (off by a week, or missing the basket multiplier) show up as |z| of 6 or more
+    in the weeks around it; the right alignment keeps every week's |z| below 4.
+    """
+    model = _replace(
+        baseline_model,
+        calendar={"promotions": [{"week": 12, "purchase_multiplier": 1.3,
+                                  "basket_multiplier": 2.0}]},
+    )  # fmt: skip
+    _, truth = model.simulate(n_consumers=60_000, n_weeks=22, seed=13)
+    first = truth.victims["fake_week"].to_numpy().astype(int) - 1
+    weeks = first[:, None] + np.arange(truth.n_weeks)
+    gap = truth.realized - truth.expected
+    inside = ~np.isnan(gap)
+    z = []
+    for week in range(truth.n_weeks):
+        cells = gap[inside & (weeks == week)]
+        z.append(cells.sum() / np.sqrt((cells**2).sum()))
+    assert np.max(np.abs(z)) < 4, np.round(z, 2)
+
+
+def test_churn_starts_the_week_after_the_fake(baseline_model):
+    """Common random numbers: churners respond like everyone else at k = 0, fully after."""
+    no_churn = _replace(baseline_model, churn={"probability": 0.0})
+    churn = _replace(baseline_model, churn={"probability": 0.4})
+    _, with_churn = churn.simulate(n_consumers=5_000, n_weeks=22, seed=6)
+    _, without = no_churn.simulate(n_consumers=5_000, n_weeks=22, seed=6)
+    churned = with_churn.victims["churned"].to_numpy()
+    assert churned.sum() > 100
+    np.testing.assert_array_equal(with_churn.expected[:, 0], without.expected[:, 0])
+    later = with_churn.expected[churned, 1:], without.expected[churned, 1:]
+    observed = ~np.isnan(later[0])
+    assert (later[0][observed] <= later[1][observed]).all()
+    assert (later[0][observed] < later[1][observed]).mean() > 0.9
+    np.testing.assert_array_equal(with_churn.expected[~churned], without.expected[~churned])
+
+
+def test_response_multiplier_follows_segment_tenure_and_dispersion(baseline_model):
+    segment_multiplier = {"occasional": 1.3, "regular": 1.0, "heavy": 0.7}
+    flat = _replace(baseline_model, response={"dispersion": 0.0, "tenure_slope": 0.0})
+    _, truth = flat.simulate(n_consumers=3_000, n_weeks=22, seed=2)
+    consumers = truth.consumers
+    expected = consumers["segment"].map(segment_multiplier).astype(float)
+    np.testing.assert_allclose(consumers["response_multiplier"], expected, rtol=1e-12)
+
+    sloped = _replace(baseline_model, response={"dispersion": 0.0, "tenure_slope": -0.1})
+    _, truth = sloped.simulate(n_consumers=3_000, n_weeks=22, seed=2)
+    consumers = truth.consumers
+    tenure_effect = np.exp(-0.1 * (consumers["tenure"] - baseline_model.baseline.tenure_mean))
+    np.testing.assert_allclose(consumers["response_multiplier"], expected * tenure_effect,
+                               rtol=1e-12)  # fmt: skip
+
+    spread = _replace(baseline_model, response={"dispersion": 0.8, "tenure_slope": 0.0})
+    _, truth = spread.simulate(n_consumers=40_000, n_weeks=22, seed=2)
+    consumers = truth.consumers
+    scale = consumers["segment"].map(segment_multiplier).astype(float)
+    factor = consumers["response_multiplier"] / scale
+    # mean-one lognormal with sd 0.8: sd of the factor is sqrt(exp(0.64) - 1) = 0.94
+    assert factor.mean() == pytest.approx(1.0, abs=4 * 0.94 / np.sqrt(len(factor)))
+    assert np.log(factor).std() == pytest.approx(0.8, rel=0.02)
+
+
+def test_churn_probability_follows_segments(baseline_model):
+    model = _replace(baseline_model, churn={"probability": 0.4})
+    _, truth = model.simulate(n_consumers=60_000, n_weeks=22, seed=5)
+    victims = truth.victims
+    share = victims.groupby("segment", observed=True)["churned"].agg(["mean", "size"])
+    for name, probability in {"occasional": 0.6, "regular": 0.4, "heavy": 0.2}.items():
+        se = np.sqrt(probability * (1 - probability) / share.loc[name, "size"])
+        assert share.loc[name, "mean"] == pytest.approx(probability, abs=4 * se)
+
+
+def test_fake_rate_multiplier_scales_exposure(baseline_model):
+    """Raising a segment's multiplier only adds victims in that segment (common numbers)."""
+    segments = baseline_model.model_dump()["segments"]
+    low = [s | {"fake_rate_multiplier": m} for s, m in zip(segments, (0.0, 1.0, 1.0), strict=True)]
+    high = [s | {"fake_rate_multiplier": m} for s, m in zip(segments, (0.0, 3.0, 1.0), strict=True)]
+    truths = [
+        ConsumerSpendModel.model_validate(
+            baseline_model.model_dump() | {"segments": segs}
+        ).simulate(n_consumers=20_000, n_weeks=22, seed=7)[1]
+        for segs in (low, high)
+    ]
+    victims = [t.consumers["fake_week"].notna() for t in truths]
+    segment = truths[0].consumers["segment"]
+    assert not victims[0][segment == "occasional"].any()
+    assert not victims[1][segment == "occasional"].any()
+    assert (victims[1] | ~victims[0]).all()  # a superset
+    regular = segment == "regular"
+    assert victims[1][regular].sum() > 2 * victims[0][regular].sum()
+    assert (victims[1] == victims[0])[segment == "heavy"].all()
+
+
+def test_partial_block_draws_match_the_whole_block(baseline_model):
+    whole = baseline_model.draw(0, 4096, 22, seed=3)
+    part = baseline_model.draw(1000, 3000, 22, seed=3)
+    np.testing.assert_array_equal(part.purchase_prob, whole.purchase_prob[1000:3000])
+    np.testing.assert_array_equal(part.fake_first, whole.fake_first[1000:3000])
+    rows = (whole.victims >= 1000) & (whole.victims < 3000)
+    np.testing.assert_array_equal(part.victims, whole.victims[rows] - 1000)
+    np.testing.assert_array_equal(part.victim_fake_value, whole.victim_fake_value[rows])
 
 
 def test_churned_victims_stop_buying(small_panel):
@@ -181,19 +294,24 @@ def test_homogeneous_response_has_the_analytic_truth(baseline_model):
 
 def test_explicit_path_puts_the_loss_where_it_says(baseline_model):
     path = [0.0, 1.0] + [0.0] * 10
-    model = _replace(_homogeneous(baseline_model, 0.1), response={"path": path})
+    model = _replace(_homogeneous(baseline_model, 0.02), response={"path": path})
     _, truth = model.simulate(n_consumers=4_000, n_weeks=22, seed=3)
     assert truth.capped_share == 0
     effects = truth.event_time_effects(per_yuan=True)["estimate"]
-    assert effects.loc[1] == pytest.approx(-0.1, rel=1e-10)
+    assert effects.loc[1] == pytest.approx(-0.02, rel=1e-10)
     assert (effects.drop(1) == 0).all()
 
 
 def test_spillover_truth(baseline_model):
-    model = _replace(_homogeneous(baseline_model, 2.0), spillover={"contacts": 4.0, "share": 0.25})
+    model = _replace(baseline_model, spillover={"contacts": 4.0, "share": 0.25})
     _, truth = model.simulate(n_consumers=4_000, n_weeks=22, seed=4)
     victims = truth.victims
-    expected = -0.25 * 2.0 * (victims["contacts"] * victims["fake_value"]).sum()
+    loss = model.response.loss_per_yuan
+    expected = (
+        -0.25
+        * loss
+        * (victims["contacts"] * victims["response_multiplier"] * victims["fake_value"]).sum()
+    )
     assert truth.spillover_multiplier == pytest.approx(
         expected / victims["fake_value"].sum(), rel=1e-10
     )
@@ -292,7 +410,10 @@ def test_no_victims_gives_an_empty_truth(baseline_model):
 def test_short_panel_has_no_multiplier(baseline_model):
     model = _replace(baseline_model, calendar={"promotions": []})
     _, truth = model.simulate(n_consumers=2_000, n_weeks=11, seed=1)
-    with pytest.raises(ValueError, match="too short for a 12-week multiplier"):
+    with pytest.raises(
+        ValueError,
+        match="at event week 11 in this 11-week panel, too short for a 12-week multiplier",
+    ):
         _ = truth.multiplier
 
 
