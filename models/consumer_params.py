@@ -11,41 +11,34 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
 
 
 class Parameters(BaseModel):
-    """Base of every parameter group: immutable, unknown keys rejected, no booleans for numbers."""
+    """Base of every parameter group: immutable, unknown keys rejected.
+
+    Numbers are ``StrictFloat``/``StrictInt``: a boolean or a string is not a number.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _reject_booleans_as_numbers(cls, data: object) -> object:
-        if isinstance(data, dict):
-            for name, value in data.items():
-                field = cls.model_fields.get(name)
-                if isinstance(value, bool) and field and field.annotation in (int, float):
-                    raise ValueError(f"{name} must be a number, got {value}")
-        return data
 
 
 class Segment(Parameters):
     """A consumer segment: its population share and how its members behave."""
 
     name: str = Field(min_length=1, description="label stored in the panel's segment column")
-    share: float = Field(gt=0, le=1, description="share of consumers in the segment")
-    purchase_prob: float = Field(
+    share: StrictFloat = Field(gt=0, le=1, description="share of consumers in the segment")
+    purchase_prob: StrictFloat = Field(
         gt=0, lt=1, description="mean weekly probability of a purchase occasion"
     )
-    basket_median: float = Field(gt=0, description="median yuan spent on a purchase occasion")
-    fake_rate_multiplier: float = Field(
+    basket_median: StrictFloat = Field(gt=0, description="median yuan spent on a purchase occasion")
+    fake_rate_multiplier: StrictFloat = Field(
         1.0, ge=0, description="multiplies exposure.fake_rate for members"
     )
-    response_multiplier: float = Field(
+    response_multiplier: StrictFloat = Field(
         1.0, ge=0, description="multiplies the per-yuan spend loss for members"
     )
-    churn_multiplier: float = Field(
+    churn_multiplier: StrictFloat = Field(
         1.0, ge=0, description="multiplies churn.probability for members"
     )
 
@@ -84,36 +77,38 @@ DEFAULT_SEGMENTS = (
 class Baseline(Parameters):
     """Heterogeneity of baseline weekly spend and of account tenure."""
 
-    purchase_concentration: float = Field(
+    purchase_concentration: StrictFloat = Field(
         4.0,
         gt=0,
         description="concentration of the Beta distribution of consumers' weekly purchase "
         "probability around their segment mean (larger: less heterogeneity)",
     )
-    basket_consumer_sd: float = Field(
+    basket_consumer_sd: StrictFloat = Field(
         0.5, ge=0, description="standard deviation across consumers of the log basket median"
     )
-    basket_week_sd: float = Field(
+    basket_week_sd: StrictFloat = Field(
         0.8, ge=0, description="standard deviation of a consumer's log basket across weeks"
     )
-    tenure_mean: float = Field(4.0, gt=0, description="mean account tenure in years")
-    tenure_shape: float = Field(2.0, gt=0, description="Gamma shape of account tenure")
+    tenure_mean: StrictFloat = Field(4.0, gt=0, description="mean account tenure in years")
+    tenure_shape: StrictFloat = Field(2.0, gt=0, description="Gamma shape of account tenure")
 
 
 class Promotion(Parameters):
     """A calendar week with a promotion (a shopping festival, say)."""
 
-    week: int = Field(ge=1, description="panel week (1-based) of the promotion")
-    purchase_multiplier: float = Field(
+    week: StrictInt = Field(ge=1, description="panel week (1-based) of the promotion")
+    purchase_multiplier: StrictFloat = Field(
         1.0, gt=0, description="multiplies every consumer's purchase probability that week"
     )
-    basket_multiplier: float = Field(1.0, gt=0, description="multiplies every basket that week")
+    basket_multiplier: StrictFloat = Field(
+        1.0, gt=0, description="multiplies every basket that week"
+    )
 
 
 class Calendar(Parameters):
     """Calendar-week effects common to all consumers."""
 
-    weekly_trend: float = Field(
+    weekly_trend: StrictFloat = Field(
         0.0, gt=-1, lt=1, description="growth of purchase probability per week (0.01 = 1%)"
     )
     promotions: tuple[Promotion, ...] = Field((), description="weeks with a promotion spike")
@@ -129,7 +124,7 @@ class Calendar(Parameters):
 class Exposure(Parameters):
     """How counterfeits reach consumers."""
 
-    fake_rate: float = Field(
+    fake_rate: StrictFloat = Field(
         0.01,
         ge=0,
         le=1,
@@ -137,14 +132,14 @@ class Exposure(Parameters):
         "with probability fake_rate times the week's purchase probability, independently of "
         "genuine purchases",
     )
-    fake_rate_dispersion: float = Field(
+    fake_rate_dispersion: StrictFloat = Field(
         1.0,
         ge=0,
         description="standard deviation of the log of a consumer's own multiplier of fake_rate "
         "(mean-one lognormal; 0 = every consumer faces the same rate); a consumer's rate is "
         "capped at 1",
     )
-    value_ratio: float = Field(
+    value_ratio: StrictFloat = Field(
         0.5,
         gt=0,
         description="price of a counterfeit order relative to a genuine basket of the consumer",
@@ -154,32 +149,32 @@ class Exposure(Parameters):
 class Response(Parameters):
     """The victim's intensive spend response to the first counterfeit."""
 
-    loss_per_yuan: float = Field(
+    loss_per_yuan: StrictFloat = Field(
         3.598,
         ge=0,
         description="yuan of the victim's spend lost over the horizon per yuan of counterfeit, "
         "before the cap at max_share and before churn (the calibration target sets it)",
     )
-    horizon: int = Field(12, ge=1, le=104, description="weeks over which the response acts")
-    decay: float = Field(
+    horizon: StrictInt = Field(12, ge=1, le=104, description="weeks over which the response acts")
+    decay: StrictFloat = Field(
         0.85,
         gt=0,
         le=1,
         description="geometric decay of the weekly loss (week k has weight decay**k); "
         "ignored when path is given",
     )
-    path: tuple[float, ...] | None = Field(
+    path: tuple[StrictFloat, ...] | None = Field(
         None,
         description="explicit relative weekly loss for event weeks 0..horizon-1 "
         "(normalised to sum to one); replaces the geometric decay",
     )
-    dispersion: float = Field(
+    dispersion: StrictFloat = Field(
         0.5, ge=0, description="standard deviation of a victim's log response multiplier"
     )
-    tenure_slope: float = Field(
+    tenure_slope: StrictFloat = Field(
         -0.05, description="change in the log response per year of tenure above the mean"
     )
-    max_share: float = Field(
+    max_share: StrictFloat = Field(
         1.0,
         gt=0,
         le=1,
@@ -209,7 +204,7 @@ class Response(Parameters):
 class Churn(Parameters):
     """Extensive margin: a victim stops buying altogether."""
 
-    probability: float = Field(
+    probability: StrictFloat = Field(
         0.05,
         ge=0,
         le=1,
@@ -220,10 +215,10 @@ class Churn(Parameters):
 class Spillover(Parameters):
     """Word of mouth: victims' contacts outside the panel cut their spend too."""
 
-    contacts: float = Field(
+    contacts: StrictFloat = Field(
         0.0, ge=0, description="mean number of other consumers a victim tells (Poisson)"
     )
-    share: float = Field(
+    share: StrictFloat = Field(
         0.2,
         ge=0,
         le=1,

@@ -13,7 +13,7 @@ import typing
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, StrictFloat, StrictInt, ValidationError, model_validator
 
 from models import ConsumerSpendModel
 from models.consumer_params import Parameters
@@ -26,9 +26,13 @@ class ConfigError(ValueError):
 class PanelSettings(Parameters):
     """Size of the simulated panel."""
 
-    n_consumers: int = Field(603_000, ge=1, description="consumers in the panel (study: 603,000)")
-    n_weeks: int = Field(22, ge=2, le=520, description="weeks in the panel (study: five months)")
-    chunk_size: int = Field(
+    n_consumers: StrictInt = Field(
+        603_000, ge=1, description="consumers in the panel (study: 603,000)"
+    )
+    n_weeks: StrictInt = Field(
+        22, ge=2, le=520, description="weeks in the panel (study: five months)"
+    )
+    chunk_size: StrictInt = Field(
         65_536, ge=1, description="consumers simulated at once; changes memory, not results"
     )
 
@@ -36,7 +40,7 @@ class PanelSettings(Parameters):
 class CalibrationSettings(Parameters):
     """Calibrate ``consumer.response.loss_per_yuan`` to a target before simulating."""
 
-    target_multiplier: float = Field(
+    target_multiplier: StrictFloat = Field(
         lt=0,
         allow_inf_nan=False,
         description="true spend change over the response horizon per yuan of counterfeit "
@@ -62,7 +66,7 @@ class OutputSettings(Parameters):
 class Config(Parameters):
     """A complete run configuration."""
 
-    seed: int = Field(ge=0, description="root seed of every random draw of the run")
+    seed: StrictInt = Field(ge=0, description="root seed of every random draw of the run")
     panel: PanelSettings = PanelSettings()
     consumer: ConsumerSpendModel = ConsumerSpendModel()
     calibration: CalibrationSettings | None = None
