@@ -17,10 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model
 class Parameters(BaseModel):
     """Base of every parameter group: immutable, unknown keys rejected.
 
-    Numbers are ``StrictFloat``/``StrictInt``: a boolean or a string is not a number.
+    Numbers are ``StrictFloat``/``StrictInt``: a boolean or a string is not a number, and
+    NaN or infinity is never a valid parameter.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Segment(Parameters):

@@ -13,7 +13,15 @@ import typing
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, StrictFloat, StrictInt, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    model_validator,
+)
 
 from models import ConsumerSpendModel
 from models.consumer_params import Parameters
@@ -60,7 +68,7 @@ class OutputSettings(Parameters):
     directory: Path = Field(
         Path("runs/baseline"), description="run directory, relative to the working directory"
     )
-    save_panel: bool = Field(True, description="write the simulated panel as panel.parquet")
+    save_panel: StrictBool = Field(True, description="write the simulated panel as panel.parquet")
 
 
 class Config(Parameters):
