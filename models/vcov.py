@@ -1,0 +1,197 @@
+"""Variance estimators for fixed-effects least squares: iid, HC1, CRV1 (one- and two-way).
+
+Each estimator is the sandwich ``c B M B`` with bread ``B = (X~'X~)^-1`` on the within-transformed
+regressors, a meat ``M`` and fixest's default small-sample factor ``c`` (``ssc(adj = TRUE,
+fixef.K = "nested", cluster.adj = TRUE, cluster.df = "min", t.df = "min")``, also pyfixest's
+default). With n observations, k estimated coefficients and F identified fixed-effect
+coefficients (see :attr:`models.absorb.FixedEffects.dof`):
+
+``iid``
+    ``c M = e'e / (n - k - F) * X~'X~``: the classical estimator.
+``HC1``
+    ``M = sum_i e_i^2 X~_i X~_i'`` and ``c = n / (n - k - F)``.
+``CRV1``
+    ``M = sum_g s_g s_g'`` with cluster scores ``s_g = sum_{i in g} X~_i e_i`` and
+    ``c = G / (G - 1) * (n - 1) / (n - k - F_c)``, where F_c leaves out the coefficients of
+    fixed effects nested in the cluster variable (every level inside one cluster), except one:
+    such an effect is already accounted for by the cluster adjustment.
+    Two-way clustering by A and B is ``V_A + V_B - V_{A and B}`` (Cameron, Gelbach and Miller,
+    2011) with G = min(G_A, G_B) in every term.
+
+Inference uses the t distribution with ``n - k - F`` degrees of freedom for iid and HC1 and
+``G - 1`` (the smallest G for two-way clustering) for CRV1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.absorb import FixedEffects, combine_codes
+from models.design import DenseDesign, IndicatorDesign
+
+Design = DenseDesign | IndicatorDesign
+VcovSpec = str | Mapping[str, str | Sequence[str]]
+
+
+@dataclass(frozen=True)
+class VcovRequest:
+    """A parsed variance request: its kind and, for CRV1, the cluster columns."""
+
+    kind: str
+    clusters: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """Human-readable name, e.g. ``CRV1 by consumer_id``."""
+        if self.clusters:
+            return f"{self.kind} by {' and '.join(self.clusters)}"
+        return self.kind
+
+
+@dataclass(frozen=True)
+class Covariance:
+    """An estimated covariance matrix with the degrees of freedom for t inference."""
+
+    matrix: np.ndarray
+    df_t: float
+    request: VcovRequest
+    n_clusters: tuple[int, ...] = ()
+
+
+def parse_vcov(spec: VcovSpec, default_clusters: Sequence[str]) -> VcovRequest:
+    """Read ``"iid"``, ``"HC1"``, ``"CRV1"`` or ``{"CRV1": "col"}`` / ``{"CRV1": "a+b"}``.
+
+    ``"CRV1"`` alone clusters by ``default_clusters`` (the estimator's unit).
+    """
+    if isinstance(spec, str):
+        kind, clusters = spec, tuple(default_clusters)
+    elif isinstance(spec, Mapping) and len(spec) == 1:
+        ((kind, value),) = spec.items()
+        columns = value.split("+") if isinstance(value, str) else list(value)
+        clusters = tuple(c.strip() for c in columns)
+        if kind != "CRV1":
+            raise ValueError(f"vcov: only CRV1 takes cluster columns, got {{{kind!r}: ...}}")
+    else:
+        raise ValueError(
+            f"vcov: expected 'iid', 'HC1', 'CRV1' or {{'CRV1': 'column'}}, got {spec!r}"
+        )
+    kind = {"hetero": "HC1"}.get(kind, kind)
+    if kind not in VARIANCE_ESTIMATORS:
+        raise ValueError(
+            f"vcov: unknown variance estimator {kind!r}; expected one of "
+            f"{', '.join(VARIANCE_ESTIMATORS)}"
+        )
+    if kind != "CRV1":
+        return VcovRequest(kind)
+    if not clusters or len(clusters) > 2 or not all(clusters):
+        raise ValueError(f"vcov: CRV1 needs one or two cluster columns, got {clusters!r}")
+    return VcovRequest(kind, clusters)
+
+
+def _iid(
+    design: Design,
+    e: np.ndarray,
+    bread: np.ndarray,
+    fe: FixedEffects,
+    clusters: Sequence[tuple[np.ndarray, int]],
+) -> tuple[np.ndarray, float, tuple[int, ...]]:
+    df_resid = e.size - bread.shape[0] - fe.dof
+    return bread * float(e @ e) / df_resid, df_resid, ()
+
+
+def _hc1(
+    design: Design,
+    e: np.ndarray,
+    bread: np.ndarray,
+    fe: FixedEffects,
+    clusters: Sequence[tuple[np.ndarray, int]],
+) -> tuple[np.ndarray, float, tuple[int, ...]]:
+    n = e.size
+    df_resid = n - bread.shape[0] - fe.dof
+    factor = n / df_resid
+    return factor * bread @ design.hetero_meat(e) @ bread, df_resid, ()
+
+
+def _crv1(
+    design: Design,
+    e: np.ndarray,
+    bread: np.ndarray,
+    fe: FixedEffects,
+    clusters: Sequence[tuple[np.ndarray, int]],
+) -> tuple[np.ndarray, float, tuple[int, ...]]:
+    encoded = list(clusters)
+    if len(encoded) == 2:
+        (a, _), (b, n_b) = encoded
+        encoded.append(combine_codes(a, b, n_b))
+    sizes = tuple(g for _, g in encoded)
+    n_groups = min(sizes[:2]) if len(sizes) == 3 else sizes[0]
+    if n_groups < 2:
+        raise ValueError("vcov: CRV1 needs at least two clusters")
+    n = e.size
+    signs = (1.0, 1.0, -1.0)
+    meat = np.zeros_like(bread)
+    for sign, (codes, size) in zip(signs, encoded, strict=False):
+        scores = design.cluster_scores(e, codes, size)
+        meat += sign * (scores.T @ scores)
+    df_k = bread.shape[0] + _fe_dof_outside(fe, encoded[0][0] if len(encoded) == 1 else None)
+    factor = n_groups / (n_groups - 1) * (n - 1) / (n - df_k)
+    return factor * bread @ meat @ bread, n_groups - 1, sizes[:2]
+
+
+def _fe_dof_outside(fe: FixedEffects, cluster_codes: np.ndarray | None) -> int:
+    """Fixed-effect coefficients counted in k for CRV1: those not nested in the cluster.
+
+    For two-way clustering, a fixed effect counts as nested when it is nested in either
+    cluster variable.
+    """
+    if cluster_codes is None or not fe.codes:
+        return fe.dof
+    nested = [fe.is_nested(which, cluster_codes) for which in range(len(fe.codes))]
+    if not any(nested):
+        return fe.dof
+    return fe.dof - sum(g for g, is_nested in zip(fe.sizes, nested, strict=True) if is_nested) + 1
+
+
+VARIANCE_ESTIMATORS: dict[
+    str,
+    Callable[
+        [Design, np.ndarray, np.ndarray, FixedEffects, Sequence[tuple[np.ndarray, int]]],
+        tuple[np.ndarray, float, tuple[int, ...]],
+    ],
+] = {"iid": _iid, "HC1": _hc1, "CRV1": _crv1}
+
+
+def estimate_vcov(
+    request: VcovRequest,
+    design: Design,
+    e: np.ndarray,
+    bread: np.ndarray,
+    fe: FixedEffects,
+    clusters: Sequence[tuple[np.ndarray, int]],
+) -> Covariance:
+    """Covariance of the coefficients for one request.
+
+    Parameters
+    ----------
+    request : VcovRequest
+        From :func:`parse_vcov`.
+    design : DenseDesign or IndicatorDesign
+        The within-transformed regressors of the fit.
+    e : numpy.ndarray
+        Within residuals (square-root weighted).
+    bread : numpy.ndarray
+        ``(X~'X~)^-1``.
+    fe : FixedEffects
+        The absorbed fixed effects (for the degrees-of-freedom count).
+    clusters : sequence of (numpy.ndarray, int)
+        Codes ``0..G-1`` and G for each column of ``request.clusters``.
+
+    Returns
+    -------
+    Covariance
+    """
+    matrix, df_t, n_clusters = VARIANCE_ESTIMATORS[request.kind](design, e, bread, fe, clusters)
+    return Covariance((matrix + matrix.T) / 2, float(df_t), request, n_clusters)
