@@ -3,7 +3,21 @@
 No file I/O, no config parsing and no plotting here; ``sim`` builds on these classes.
 """
 
+from models.absorb import ConvergenceWarning, SingletonWarning
 from models.consumer import ConsumerSpendModel
+from models.eventstudy import EventStudy
+from models.ols import CollinearityWarning, FixedEffectsOLS
+from models.results import EventStudyResults, RegressionResults
 from models.truth import SpendTruth
 
-__all__ = ["ConsumerSpendModel", "SpendTruth"]
+__all__ = [
+    "CollinearityWarning",
+    "ConsumerSpendModel",
+    "ConvergenceWarning",
+    "EventStudy",
+    "EventStudyResults",
+    "FixedEffectsOLS",
+    "RegressionResults",
+    "SingletonWarning",
+    "SpendTruth",
+]
