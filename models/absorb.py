@@ -19,9 +19,13 @@ Two ways to compute the projection:
 
 Singleton removal follows fixest: an observation that is alone in its level of some fixed
 effect is fit perfectly and carries no information about the coefficients, so it can be dropped;
-dropping one can create another, so removal repeats until none is left. It is off by default
-(fixest's and pyfixest's default), and when on, the count is reported with
+dropping one can create another, so removal repeats until none is left. The estimators do it
+by default (as pyfixest and fixest >= 0.13 do) and report the count with
 :class:`SingletonWarning`.
+
+The tolerance bounds the last sweep's change, not the error: with a slowly converging design
+the remaining error is about ``tol / (1 - rate)`` for the sweep's contraction rate, so lower
+``tol`` when the absorbed variables must be accurate to a given absolute precision.
 """
 
 from __future__ import annotations
@@ -33,8 +37,6 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 DEFAULT_TOL = 1e-8
 DEFAULT_MAXITER = 10_000
@@ -72,7 +74,7 @@ def encode(values: np.ndarray | pd.Series) -> tuple[np.ndarray, int]:
     array = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
     if array.dtype.kind in "iu" and array.size:
         low, high = int(array.min()), int(array.max())
-        if high - low < 4 * array.size + 1024:
+        if high - low < 4 * array.size + 1024 and high <= np.iinfo(np.intp).max:
             # Dense integer ids (unit and period numbers): a lookup table beats hashing.
             offset = (
                 np.subtract(array, low, dtype=np.intp) if low else array.astype(np.intp, copy=False)
@@ -129,6 +131,10 @@ class FixedEffects:
         Names of the fixed effects (column names, ``a^b`` for interactions).
     codes : tuple of numpy.ndarray
         Level of each observation for each fixed effect, ``0..G-1``, every level present.
+    sizes : tuple of int
+        Number of levels of each fixed effect.
+    n_obs : int
+        Number of observations.
     weights : numpy.ndarray or None
         Observation weights (positive), or None for unweighted.
 
@@ -146,6 +152,7 @@ class FixedEffects:
     names: tuple[str, ...]
     codes: tuple[np.ndarray, ...]
     sizes: tuple[int, ...]
+    n_obs: int
     weights: np.ndarray | None = None
 
     @classmethod
@@ -154,13 +161,20 @@ class FixedEffects:
         names: Sequence[str],
         codes: Sequence[np.ndarray],
         weights: np.ndarray | None = None,
+        n_obs: int | None = None,
     ) -> FixedEffects:
-        """Build from raw codes, renumbering so that every level is present."""
+        """Build from raw codes, renumbering so that every level is present.
+
+        ``n_obs`` is needed only when there is no fixed effect (and no weights).
+        """
         encoded = [encode(c) for c in codes]
+        if n_obs is None:
+            n_obs = codes[0].size if len(codes) else (0 if weights is None else weights.size)
         return cls(
             names=tuple(names),
             codes=tuple(c for c, _ in encoded),
             sizes=tuple(g for _, g in encoded),
+            n_obs=int(n_obs),
             weights=weights,
         )
 
@@ -170,12 +184,8 @@ class FixedEffects:
             self.names,
             [c[keep] for c in self.codes],
             None if self.weights is None else self.weights[keep],
+            n_obs=int(keep.sum()),
         )
-
-    @property
-    def n_obs(self) -> int:
-        """Number of observations."""
-        return int(self.codes[0].size) if self.codes else 0
 
     @cached_property
     def grid(self) -> bool:
@@ -219,27 +229,16 @@ class FixedEffects:
 
     @cached_property
     def dof(self) -> int:
-        """Number of identified fixed-effect coefficients (fixest's count).
+        """Number of fixed-effect coefficients counted in the degrees of freedom.
 
-        One fixed effect: its levels. Two: the levels of both minus the number of connected
-        components of the graph linking levels that share an observation (exact). Three or
-        more: as for the first two, plus the levels of each further fixed effect minus one.
+        fixest's and pyfixest's default count (fixest ``K.exact = FALSE``): the levels of
+        every fixed effect, minus one for each fixed effect after the first. It does not look
+        for further redundant levels (such as a unit x period graph that falls apart into
+        disconnected pieces), so in such designs it can exceed the rank of the dummies.
         """
         if not self.codes:
             return 0
-        if len(self.codes) == 1:
-            return self.sizes[0]
-        if self.balanced_two_way:
-            return self.sizes[0] + self.sizes[1] - 1
-        first, second = self.codes[:2]
-        n_nodes = self.sizes[0] + self.sizes[1]
-        graph = coo_matrix(
-            (np.ones(self.n_obs, dtype=np.int8), (first, second + self.sizes[0])),
-            shape=(n_nodes, n_nodes),
-        )
-        n_components, _ = connected_components(graph, directed=False)
-        rest = sum(g - 1 for g in self.sizes[2:])
-        return self.sizes[0] + self.sizes[1] - n_components + rest
+        return sum(self.sizes) - (len(self.sizes) - 1)
 
     def is_nested(self, which: int, clusters: np.ndarray) -> bool:
         """Whether every level of fixed effect ``which`` lies inside one cluster."""

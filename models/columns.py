@@ -15,10 +15,16 @@ from models.absorb import combine_codes, encode
 
 
 def require_columns(df: pd.DataFrame, columns: Iterable[str], role: str = "column") -> None:
-    """Raise KeyError-free ValueError when a column is missing from ``df``."""
+    """Raise a ValueError naming any column that is missing from ``df`` or not unique."""
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"data: expected a pandas DataFrame, got {type(df).__name__}")
+    columns = list(columns)
     missing = [c for c in columns if c not in df.columns]
+    repeated = [c for c in columns if c in df.columns and (df.columns == c).sum() > 1]
+    if repeated:
+        raise ValueError(
+            f"{role} {', '.join(repr(c) for c in repeated)} appears more than once in the data"
+        )
     if missing:
         raise ValueError(
             f"{role} {', '.join(repr(c) for c in missing)} not in the data "
@@ -28,19 +34,24 @@ def require_columns(df: pd.DataFrame, columns: Iterable[str], role: str = "colum
 
 
 def numeric_values(df: pd.DataFrame, column: str, *, allow_nan: bool = False) -> np.ndarray:
-    """The column as float64, checked to be numeric and (unless allowed) free of NaN/inf."""
+    """The column as float64, checked to be numeric and (unless allowed) free of NaN/inf.
+
+    A float64 column is returned without copying: treat the result as read-only.
+    """
     require_columns(df, [column])
     series = df[column]
     if not (pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)):
         raise ValueError(f"column {column!r}: expected numbers, got dtype {series.dtype}")
-    values = series.to_numpy(dtype=float, na_value=np.nan)
-    if not allow_nan:
+    if series.dtype == np.float64:
+        values = series.to_numpy(copy=False)  # a (read-only) view, no copy of a large column
+    else:
+        values = series.to_numpy(dtype=float, na_value=np.nan)
+    if not allow_nan and not np.isfinite(values).all():
         bad = ~np.isfinite(values)
-        if bad.any():
-            raise ValueError(
-                f"column {column!r}: expected finite numbers, found {int(bad.sum()):,} "
-                f"missing or infinite value(s) (first at row {df.index[np.argmax(bad)]!r})"
-            )
+        raise ValueError(
+            f"column {column!r}: expected finite numbers, found {int(bad.sum()):,} "
+            f"missing or infinite value(s) (first at row {df.index[np.argmax(bad)]!r})"
+        )
     return values
 
 
@@ -51,7 +62,8 @@ def categorical_codes(df: pd.DataFrame, name: str) -> tuple[np.ndarray, int]:
     codes, size = None, 0
     for part in parts:
         series = df[part]
-        if not pd.api.types.is_integer_dtype(series) and series.isna().any():
+        plain_integers = isinstance(series.dtype, np.dtype) and series.dtype.kind in "iu"
+        if not plain_integers and series.isna().any():
             raise ValueError(
                 f"column {part!r}: expected no missing values (used as a fixed effect or "
                 f"cluster), found {int(series.isna().sum()):,}"

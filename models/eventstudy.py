@@ -18,13 +18,22 @@ goes through alternating projections.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from models.absorb import DEFAULT_MAXITER, DEFAULT_TOL, FixedEffects, combine_codes, encode
+from models.absorb import (
+    DEFAULT_MAXITER,
+    DEFAULT_TOL,
+    FixedEffects,
+    SingletonWarning,
+    combine_codes,
+    encode,
+    singleton_mask,
+)
 from models.columns import categorical_codes, numeric_values, require_columns
 from models.design import IndicatorDesign
 from models.ols import DEFAULT_COLLIN_TOL, fit_within
@@ -38,6 +47,8 @@ class _EventPanel:
 
     codes: dict[str, tuple[np.ndarray, int]]
     fe: FixedEffects
+    outcome: np.ndarray
+    intensity: np.ndarray | None
     column: np.ndarray
     inside: np.ndarray | None
 
@@ -67,6 +78,9 @@ class EventStudy:
         those rows of treated units from the sample.
     fixed_effects : sequence of str, optional
         Fixed effects to absorb instead of ``[unit, time]`` (e.g. add ``"segment^week"``).
+    drop_singletons : bool
+        Drop observations alone in a level of a fixed effect, repeatedly, as
+        :class:`models.FixedEffectsOLS` does (a balanced panel has none).
 
     Examples
     --------
@@ -91,6 +105,7 @@ class EventStudy:
         intensity: str | None = None,
         bin_endpoints: bool = True,
         fixed_effects: Sequence[str] | None = None,
+        drop_singletons: bool = True,
     ) -> None:
         columns = [outcome, unit, time, cohort] + ([intensity] if intensity else [])
         require_columns(df, columns)
@@ -113,22 +128,21 @@ class EventStudy:
         self.intensity = intensity
         self.bin_endpoints = bin_endpoints
         self.fixed_effects = tuple(fixed_effects) if fixed_effects is not None else (unit, time)
+        self.drop_singletons = drop_singletons
         self._panel = self._check_panel()
 
     def _check_panel(self) -> _EventPanel:
-        """Validate the panel once; keep the codes and indicator columns every fit needs."""
+        """Validate the panel once; keep what every fit needs.
+
+        Works on per-unit and per-period tables where it can: a panel of 13 million rows is
+        touched as few times as possible.
+        """
         df = self.df
-        numeric_values(df, self.outcome)
-        periods = numeric_values(df, self.time)
-        if (
-            not pd.api.types.is_integer_dtype(df[self.time])
-            and (periods != np.round(periods)).any()
-        ):
-            raise ValueError(f"column {self.time!r}: expected integer periods")
+        outcome = numeric_values(df, self.outcome)
         unit_codes, n_units = categorical_codes(df, self.unit)
         period_codes, n_periods = categorical_codes(df, self.time)
         panel_fe = FixedEffects(
-            (self.unit, self.time), (unit_codes, period_codes), (n_units, n_periods)
+            (self.unit, self.time), (unit_codes, period_codes), (n_units, n_periods), len(df)
         )
         if not panel_fe.grid:
             _, n_cells = combine_codes(unit_codes, period_codes, n_periods)
@@ -137,57 +151,67 @@ class EventStudy:
                     f"columns {self.unit!r}, {self.time!r}: expected one row per unit and "
                     f"period, found {unit_codes.size - n_cells:,} duplicate row(s)"
                 )
+        period_values = np.empty(n_periods)
+        first_rows = slice(0, n_periods) if panel_fe.grid else slice(None)
+        period_values[period_codes[first_rows]] = numeric_values(df.iloc[first_rows], self.time)
+        if (period_values != np.round(period_values)).any():
+            raise ValueError(f"column {self.time!r}: expected integer periods")
         cohorts = numeric_values(df, self.cohort, allow_nan=True)
         if (cohorts == -np.inf).any():
             raise ValueError(
                 f"column {self.cohort!r}: -inf is not a cohort (never treated is NaN or +inf)"
             )
-        treated = np.isfinite(cohorts)
-        key = np.where(treated, cohorts, np.inf)
-        period_values = np.empty(n_periods)
+        unit_cohort = np.empty(n_units)
         if panel_fe.grid:
-            by_unit = key.reshape(n_units, n_periods)
-            unit_cohort = by_unit[:, 0].copy()
-            varying = np.repeat((by_unit != unit_cohort[:, None]).any(axis=1), n_periods)
-            period_values[:] = periods[:n_periods]
+            by_unit = cohorts.reshape(n_units, n_periods)
+            unit_cohort[:] = by_unit[:, 0]
+            same = by_unit == unit_cohort[:, None]
+            same |= np.isnan(by_unit) & np.isnan(unit_cohort)[:, None]
+            varying = np.repeat(~same.all(axis=1), n_periods)
         else:
-            unit_cohort = np.empty(n_units)
-            unit_cohort[unit_codes] = key
-            varying = unit_cohort[unit_codes] != key
-            period_values[period_codes] = periods
+            unit_cohort[unit_codes] = cohorts
+            row_cohort = unit_cohort[unit_codes]
+            varying = (row_cohort != cohorts) & ~(np.isnan(row_cohort) & np.isnan(cohorts))
         if varying.any():
             raise ValueError(
                 f"column {self.cohort!r}: expected one cohort per unit, but unit "
                 f"{df[self.unit].iloc[np.argmax(varying)]!r} has several"
             )
+        unit_cohort[np.isnan(unit_cohort)] = np.inf
         unknown = np.setdiff1d(unit_cohort[np.isfinite(unit_cohort)], period_values)
         if unknown.size:
             raise ValueError(
                 f"column {self.cohort!r}: cohort(s) {', '.join(f'{c:g}' for c in unknown[:5])} "
                 f"are not periods of column {self.time!r}"
             )
+        if panel_fe.grid:
+            event_time = (period_values[None, :] - unit_cohort[:, None]).reshape(-1)
+        else:
+            event_time = period_values[period_codes] - unit_cohort[unit_codes]
+        intensity = None
         if self.intensity is not None:
-            values = numeric_values(df, self.intensity, allow_nan=True)
-            if not np.isfinite(values[treated]).all():
+            intensity = numeric_values(df, self.intensity, allow_nan=True)
+            if not np.isfinite(intensity[np.isfinite(event_time)]).all():
                 raise ValueError(
                     f"column {self.intensity!r}: expected finite values on treated units' rows"
                 )
-        column, inside = self._indicator_columns(periods - key, treated)
+        column, inside = self._indicator_columns(event_time)
         return _EventPanel(
             codes={self.unit: (unit_codes, n_units), self.time: (period_codes, n_periods)},
             fe=panel_fe,
+            outcome=outcome,
+            intensity=intensity,
             column=column,
             inside=inside,
         )
 
-    def _indicator_columns(
-        self, event_time: np.ndarray, treated: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+    def _indicator_columns(self, event_time: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Each row's coefficient column (-1: none) and the rows inside the window.
 
         ``event_time`` (-inf on never-treated rows) is overwritten.
         """
         lo, hi = self.window
+        treated = np.isfinite(event_time)
         inside = None
         if not self.bin_endpoints:
             outside = treated & ((event_time < lo) | (event_time > hi))
@@ -198,7 +222,23 @@ class EventStudy:
         event_time -= lo
         event_time[event_time > self.ref - lo] -= 1
         event_time[no_indicator] = -1
-        return event_time.astype(np.intp), inside
+        return event_time.astype(np.int32), inside
+
+    def _fixed_effects(self, sample: np.ndarray | None) -> FixedEffects:
+        """The absorbed fixed effects on the rows where ``sample`` is True (all if None)."""
+        panel = self._panel
+        if sample is None and self.fixed_effects == panel.fe.names:
+            return panel.fe
+        data = self.df if sample is None else self.df.loc[sample]
+        codes = []
+        for name in self.fixed_effects:
+            if name in panel.codes:
+                codes.append(
+                    panel.codes[name][0] if sample is None else panel.codes[name][0][sample]
+                )
+            else:
+                codes.append(categorical_codes(data, name)[0])
+        return FixedEffects.from_codes(self.fixed_effects, codes, n_obs=len(data))
 
     @property
     def event_times(self) -> tuple[int, ...]:
@@ -229,10 +269,30 @@ class EventStudy:
         EventStudyResults
         """
         panel = self._panel
-        column, sample = panel.column, panel.inside
+        sample = panel.inside
+        fe = self._fixed_effects(sample)
+        n_singletons = 0
+        if self.drop_singletons and not fe.balanced_two_way:
+            keep = singleton_mask(fe.codes, fe.sizes)
+            n_singletons = int(keep.size - keep.sum())
+            if n_singletons:
+                warnings.warn(
+                    f"dropped {n_singletons:,} singleton observation(s) (alone "
+                    f"in a level of {' or '.join(fe.names)})",
+                    SingletonWarning,
+                    stacklevel=2,
+                )
+                if sample is None:
+                    sample = keep
+                else:
+                    sample = sample.copy()
+                    sample[sample] = keep
+                fe = self._fixed_effects(sample)
+        column, outcome, intensity = panel.column, panel.outcome, panel.intensity
         data = self.df if sample is None else self.df.loc[sample]
         if sample is not None:
-            column = column[sample]
+            column, outcome = column[sample], outcome[sample]
+            intensity = None if intensity is None else intensity[sample]
 
         def codes_of(name: str) -> tuple[np.ndarray, int]:
             if name not in panel.codes:
@@ -240,16 +300,8 @@ class EventStudy:
             codes, size = panel.codes[name]
             return (codes, size) if sample is None else encode(codes[sample])
 
-        if sample is None and self.fixed_effects == panel.fe.names:
-            fe = panel.fe
-        else:
-            fe = FixedEffects.from_codes(
-                self.fixed_effects, [codes_of(name)[0] for name in self.fixed_effects]
-            )
-        if self.intensity is None:
-            value = np.ones(column.size)
-        else:  # NaN only on never-treated rows, which have no indicator
-            value = numeric_values(data, self.intensity, allow_nan=True)
+        # With intensity, NaN only on never-treated rows, which have no indicator.
+        value = np.ones(column.size) if intensity is None else intensity
         names = [
             f"event_time::{k}" + (f":{self.intensity}" if self.intensity else "")
             for k in self.event_times
@@ -258,7 +310,7 @@ class EventStudy:
         event_time_of = dict(zip(names, self.event_times, strict=True))
         fields = fit_within(
             outcome=self.outcome,
-            y=numeric_values(data, self.outcome),
+            y=outcome,
             design=design,
             fe=fe,
             vcov=vcov,
@@ -267,6 +319,7 @@ class EventStudy:
             tol=tol,
             maxiter=maxiter,
             collin_tol=collin_tol,
+            n_singletons=n_singletons,
         )
         return EventStudyResults(
             **fields,

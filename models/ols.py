@@ -167,7 +167,7 @@ def absorbed_fixed_effects(
 ) -> tuple[FixedEffects, np.ndarray | None]:
     """The fixed effects of ``df`` and, if singletons are dropped, the rows kept (else None)."""
     codes = [categorical_codes(df, name)[0] for name in names]
-    fe = FixedEffects.from_codes(names, codes, weights)
+    fe = FixedEffects.from_codes(names, codes, weights, n_obs=len(df))
     if not drop_singletons or not codes:
         return fe, None
     keep = singleton_mask(fe.codes, fe.sizes)
@@ -203,9 +203,11 @@ class FixedEffectsOLS:
     weights : str, optional
         Column of positive observation weights (weighted least squares).
     drop_singletons : bool
-        Drop observations alone in a level of some fixed effect, repeatedly (fixest's
-        ``fixef.rm = "singleton"``). Off by default, as in fixest and pyfixest; the standard
-        errors then differ slightly from theirs with it on, since the sample differs.
+        Drop observations alone in a level of some fixed effect, repeating until none is left
+        (the default of pyfixest and of fixest >= 0.13). Such an observation is fit exactly by
+        its own fixed effect, so the coefficients do not change; the degrees of freedom and
+        hence the standard errors do. The count is reported with :class:`SingletonWarning` and
+        in the results.
 
     Examples
     --------
@@ -226,7 +228,7 @@ class FixedEffectsOLS:
         regressors: Sequence[str],
         fixed_effects: Sequence[str] = (),
         weights: str | None = None,
-        drop_singletons: bool = False,
+        drop_singletons: bool = True,
     ) -> None:
         if isinstance(regressors, str) or isinstance(fixed_effects, str):
             raise TypeError("regressors and fixed_effects must be lists of column names")
@@ -257,7 +259,7 @@ class FixedEffectsOLS:
         formula: str,
         df: pd.DataFrame,
         weights: str | None = None,
-        drop_singletons: bool = False,
+        drop_singletons: bool = True,
     ) -> FixedEffectsOLS:
         """A model from a fixest-style formula ``"y ~ x1 + x2 | fe1 + fe2"``.
 
@@ -283,19 +285,20 @@ class FixedEffectsOLS:
         lhs, rhs = model_matrix(main, df, na_action="raise")
         rhs = rhs.drop(columns=[c for c in rhs.columns if c == "Intercept"])
         outcome = str(lhs.columns[0])
-        data = pd.concat([lhs, rhs], axis=1)
-        extra = [c for c in fixed_effects for c in re.split(r"\s*\^\s*", c)]
-        if weights is not None:
-            extra.append(weights)
-        require_columns(df, extra, "fixed effect or weights")
-        for column in extra:
-            if column not in data.columns:
-                data[column] = df[column].to_numpy()
-        return cls(data, outcome, list(rhs.columns), fixed_effects, weights, drop_singletons)
+        fe_columns = [c for name in fixed_effects for c in re.split(r"\s*\^\s*", name)]
+        require_columns(df, fe_columns + ([weights] if weights else []), "fixed effect or weights")
+        # The data's own columns stay available (for clusters); a shallow copy shares them.
+        data = df.copy(deep=False)
+        for column in [*lhs.columns, *rhs.columns]:
+            source = lhs if column in lhs.columns else rhs
+            data[str(column)] = source[column].to_numpy()
+        return cls(
+            data, outcome, list(map(str, rhs.columns)), fixed_effects, weights, drop_singletons
+        )
 
     def fit(
         self,
-        vcov: VcovSpec | None = None,
+        vcov: VcovSpec = "iid",
         *,
         tol: float = DEFAULT_TOL,
         maxiter: int = DEFAULT_MAXITER,
@@ -305,10 +308,10 @@ class FixedEffectsOLS:
 
         Parameters
         ----------
-        vcov : str or dict, optional
-            ``"iid"``, ``"HC1"``, ``"CRV1"`` or ``{"CRV1": "col"}`` / ``{"CRV1": "a+b"}``
-            (two-way). Default: clustered by the first fixed effect (fixest's default), or iid
-            without fixed effects.
+        vcov : str or dict
+            ``"iid"`` (the default, as in statsmodels, pyfixest and fixest >= 0.13),
+            ``"HC1"``, ``"CRV1"`` (clustered by the first fixed effect) or
+            ``{"CRV1": "col"}`` / ``{"CRV1": "a+b"}`` (two-way).
         tol, maxiter : float, int
             Convergence of the alternating projections (see :mod:`models.absorb`).
         collin_tol : float
@@ -318,8 +321,6 @@ class FixedEffectsOLS:
         -------
         RegressionResults
         """
-        if vcov is None:
-            vcov = "CRV1" if self.fixed_effects else "iid"
         weights = None if self.weights is None else numeric_values(self.df, self.weights)
         fe, keep = absorbed_fixed_effects(
             self.df, self.fixed_effects, weights, self.drop_singletons

@@ -202,7 +202,13 @@ class RegressionResults:
 
     def _restriction_matrix(self, restrictions: Restrictions) -> tuple[np.ndarray, np.ndarray]:
         if isinstance(restrictions, str):
-            constraints = LinearConstraints.from_spec(restrictions, variable_names=self.names)
+            try:
+                constraints = LinearConstraints.from_spec(restrictions, variable_names=self.names)
+            except KeyError as exc:
+                raise ValueError(
+                    f"restrictions: unknown coefficient {exc.args[0]!r} in {restrictions!r} "
+                    f"(coefficients: {', '.join(self.names)})"
+                ) from None
             return constraints.constraint_matrix, constraints.constraint_values.astype(float)
         if isinstance(restrictions, tuple):
             matrix, values = (np.atleast_2d(np.asarray(a, dtype=float)) for a in restrictions)
@@ -283,6 +289,12 @@ class EventStudyResults(RegressionResults):
         if not lo <= first <= last <= hi:
             raise ValueError(
                 f"cumulative: event times {first}..{last} must lie in the window {lo}..{hi}"
+            )
+        missing = [t for t in range(first, last + 1) if t != self.ref and t not in self.event_times]
+        if missing:
+            raise ValueError(
+                f"cumulative: event time(s) {', '.join(map(str, missing))} have no estimate "
+                f"(dropped as collinear or not observed; see .collinear)"
             )
         times = np.asarray(self.event_times)
         return ((times >= first) & (times <= last)).astype(float)

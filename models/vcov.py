@@ -12,11 +12,15 @@ coefficients (see :attr:`models.absorb.FixedEffects.dof`):
     ``M = sum_i e_i^2 X~_i X~_i'`` and ``c = n / (n - k - F)``.
 ``CRV1``
     ``M = sum_g s_g s_g'`` with cluster scores ``s_g = sum_{i in g} X~_i e_i`` and
-    ``c = G / (G - 1) * (n - 1) / (n - k - F_c)``, where F_c leaves out the coefficients of
-    fixed effects nested in the cluster variable (every level inside one cluster), except one:
-    such an effect is already accounted for by the cluster adjustment.
+    ``c = G / (G - 1) * (n - 1) / (n - k - F_c)``, where in F_c a fixed effect nested in the
+    cluster variable (every level inside one cluster) counts as one coefficient, not as its
+    number of levels: the cluster adjustment already accounts for it.
     Two-way clustering by A and B is ``V_A + V_B - V_{A and B}`` (Cameron, Gelbach and Miller,
-    2011) with G = min(G_A, G_B) in every term.
+    2011) with G = min(G_A, G_B) in every term, and a fixed effect nested in either variable
+    counts as nested. If the sum has a negative eigenvalue it is floored at zero (fixest).
+
+F counts the levels of every fixed effect minus one for each fixed effect after the first
+(fixest's default count, see :attr:`models.absorb.FixedEffects.dof`).
 
 Inference uses the t distribution with ``n - k - F`` degrees of freedom for iid and HC1 and
 ``G - 1`` (the smallest G for two-way clustering) for CRV1.
@@ -136,23 +140,32 @@ def _crv1(
     for sign, (codes, size) in zip(signs, encoded, strict=False):
         scores = design.cluster_scores(e, codes, size)
         meat += sign * (scores.T @ scores)
-    df_k = bread.shape[0] + _fe_dof_outside(fe, encoded[0][0] if len(encoded) == 1 else None)
+    df_k = bread.shape[0] + _fe_dof_outside(fe, [codes for codes, _ in encoded[:2]])
     factor = n_groups / (n_groups - 1) * (n - 1) / (n - df_k)
-    return factor * bread @ meat @ bread, n_groups - 1, sizes[:2]
+    matrix = factor * bread @ meat @ bread
+    if len(encoded) == 3:
+        matrix = _nearest_positive_semidefinite(matrix)
+    return matrix, n_groups - 1, sizes[:2]
 
 
-def _fe_dof_outside(fe: FixedEffects, cluster_codes: np.ndarray | None) -> int:
-    """Fixed-effect coefficients counted in k for CRV1: those not nested in the cluster.
+def _fe_dof_outside(fe: FixedEffects, clusters: Sequence[np.ndarray]) -> int:
+    """Fixed-effect coefficients counted in k for CRV1 (fixest's ``fixef.K = "nested"``).
 
-    For two-way clustering, a fixed effect counts as nested when it is nested in either
-    cluster variable.
+    A fixed effect whose every level lies inside one cluster (of either variable, for two-way
+    clustering) counts as one coefficient instead of its number of levels.
     """
-    if cluster_codes is None or not fe.codes:
-        return fe.dof
-    nested = [fe.is_nested(which, cluster_codes) for which in range(len(fe.codes))]
-    if not any(nested):
-        return fe.dof
-    return fe.dof - sum(g for g, is_nested in zip(fe.sizes, nested, strict=True) if is_nested) + 1
+    nested = [
+        any(fe.is_nested(which, codes) for codes in clusters) for which in range(len(fe.codes))
+    ]
+    return fe.dof - sum(g - 1 for g, is_nested in zip(fe.sizes, nested, strict=True) if is_nested)
+
+
+def _nearest_positive_semidefinite(matrix: np.ndarray) -> np.ndarray:
+    """Floor negative eigenvalues at zero, as fixest (>= 0.13) does for two-way clustering."""
+    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
+    if values.min() >= 0:
+        return matrix
+    return (vectors * np.maximum(values, 0.0)) @ vectors.T
 
 
 VARIANCE_ESTIMATORS: dict[

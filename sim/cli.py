@@ -14,10 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from pydantic import ValidationError
+
 from models.calibration import calibrate_loss_per_yuan
-from sim.config import load_config
+from sim.config import EstimationSettings, describe_validation_error, load_config
+from sim.estimation import describe_fit, fit_event_study, read_panel, write_estimates
 from sim.panel import describe_panel, simulate_panel
-from sim.pipeline import run
+from sim.pipeline import package_version, run
 from sim.store import write_parquet
 
 EXIT_ERROR = 2
@@ -100,6 +103,46 @@ def _run(args: argparse.Namespace) -> None:
     print(f"wrote {result.directory}/ ({names}) in {time.perf_counter() - started:.1f} s")
 
 
+def _fit_settings(args: argparse.Namespace) -> EstimationSettings:
+    """The config's [estimation] (or the defaults) with the command-line overrides."""
+    settings = EstimationSettings()
+    if args.config is not None:
+        config = load_config(args.config)
+        if config.estimation is not None:
+            settings = config.estimation
+    overrides = {
+        name: getattr(args, name)
+        for name in ("outcome", "unit", "time", "cohort", "ref", "vcov")
+        if getattr(args, name) is not None
+    }
+    for name in ("window", "cumulative"):
+        if getattr(args, name) is not None:
+            overrides[name] = tuple(getattr(args, name))
+    if args.intensity is not None:
+        overrides["intensity"] = None if args.intensity == "none" else args.intensity
+    if args.cluster is not None:
+        overrides["clusters"] = args.cluster
+    if args.no_bin_endpoints:
+        overrides["bin_endpoints"] = False
+    try:
+        return EstimationSettings.model_validate({**settings.model_dump(), **overrides})
+    except ValidationError as exc:
+        raise ValueError(describe_validation_error(exc, EstimationSettings, "estimation")) from None
+
+
+def _fit(args: argparse.Namespace) -> None:
+    settings = _fit_settings(args)
+    started = time.perf_counter()
+    results = fit_event_study(read_panel(args.panel, settings), settings)
+    print(results.summary().as_text())
+    print(describe_fit(results, settings))
+    if args.out is not None:
+        attrs = {"panel": str(args.panel), "goodwill_version": package_version()}
+        files = write_estimates(args.out, results, settings, attrs=attrs)
+        print(f"wrote {', '.join(str(f) for f in files)}")
+    print(f"fitted in {time.perf_counter() - started:.1f} s")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``goodwill`` command."""
     parser = _Parser(
@@ -130,6 +173,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--target", type=_loss, help="signed target (default: calibration.target_multiplier)"
     )
     calibrate.set_defaults(handler=_calibrate)
+
+    fit = commands.add_parser(
+        "fit",
+        help="fit an event study to a Parquet panel",
+        description="Fit the two-way fixed-effects event study to a panel. Settings come from "
+        "the [estimation] section of --config (or its defaults, the simulated panel's column "
+        "names), then the options below.",
+    )
+    fit.add_argument("panel", type=Path, help="Parquet panel, one row per unit and period")
+    fit.add_argument("--config", type=Path, help="TOML config with an [estimation] section")
+    fit.add_argument("--outcome", help="outcome column")
+    fit.add_argument("--unit", help="unit column")
+    fit.add_argument("--time", help="period column")
+    fit.add_argument("--cohort", help="first treated period column (NaN: never treated)")
+    fit.add_argument("--intensity", help="column multiplying the indicators, or 'none'")
+    fit.add_argument("--window", type=int, nargs=2, metavar=("LO", "HI"), help="event window")
+    fit.add_argument("--ref", type=int, help="reference event time")
+    fit.add_argument("--no-bin-endpoints", action="store_true", help="drop rows beyond the window")
+    fit.add_argument("--vcov", help="iid, HC1 or CRV1")
+    fit.add_argument("--cluster", nargs="+", metavar="COLUMN", help="CRV1 cluster column(s)")
+    fit.add_argument(
+        "--cumulative", type=int, nargs=2, metavar=("FIRST", "LAST"), help="summed event times"
+    )
+    fit.add_argument("--out", type=Path, help="directory for estimates.csv and estimates.nc")
+    fit.set_defaults(handler=_fit)
 
     run_parser = commands.add_parser("run", help="run the main job and write its run directory")
     run_parser.add_argument("config", type=Path, help="TOML config")

@@ -62,6 +62,64 @@ class CalibrationSettings(Parameters):
     )
 
 
+class EstimationSettings(Parameters):
+    """The event study ``goodwill run`` fits to the simulated panel (and ``goodwill fit``
+    to a user's panel): the study's two-way fixed-effects design by default."""
+
+    outcome: str = Field("spend", min_length=1, description="outcome column")
+    unit: str = Field("consumer_id", min_length=1, description="unit column (and its FE)")
+    time: str = Field("week", min_length=1, description="period column (and its FE)")
+    cohort: str = Field(
+        "fake_week", min_length=1, description="first treated period; NaN/+inf never treated"
+    )
+    intensity: str | None = Field(
+        "fake_value",
+        min_length=1,
+        description="column multiplying the indicators (per-yuan effects); omit for effects "
+        "in yuan per treated unit",
+    )
+    window: tuple[StrictInt, StrictInt] = Field(
+        (-4, 12), description="lowest and highest event time with its own coefficient"
+    )
+    ref: StrictInt = Field(-1, description="omitted reference event time")
+    bin_endpoints: StrictBool = Field(
+        True, description="pool event times beyond the window into its end points"
+    )
+    vcov: Literal["iid", "HC1", "CRV1"] = Field(
+        "CRV1", description="variance estimator (CRV1 is clustered)"
+    )
+    clusters: list[str] | None = Field(
+        None,
+        min_length=1,
+        max_length=2,
+        description="cluster columns for CRV1 (default: the unit)",
+    )
+    cumulative: tuple[StrictInt, StrictInt] = Field(
+        (0, 11), description="event times summed into the reported multiplier"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EstimationSettings:
+        lo, hi = self.window
+        if lo >= hi:
+            raise ValueError(f"window = [{lo}, {hi}]: expected lo < hi")
+        if not lo <= self.ref <= hi:
+            raise ValueError(f"ref = {self.ref} is outside window = [{lo}, {hi}]")
+        first, last = self.cumulative
+        if not lo <= first <= last <= hi:
+            raise ValueError(f"cumulative = [{first}, {last}] must be inside window = [{lo}, {hi}]")
+        if self.clusters is not None and self.vcov != "CRV1":
+            raise ValueError(f"clusters are only used with vcov = 'CRV1', not {self.vcov!r}")
+        return self
+
+    @property
+    def vcov_spec(self) -> str | dict[str, list[str]]:
+        """The ``vcov`` argument of :meth:`models.EventStudy.fit`."""
+        if self.clusters is None:
+            return self.vcov
+        return {self.vcov: list(self.clusters)}
+
+
 class OutputSettings(Parameters):
     """Where a run writes its files."""
 
@@ -78,6 +136,7 @@ class Config(Parameters):
     panel: PanelSettings = PanelSettings()
     consumer: ConsumerSpendModel = ConsumerSpendModel()
     calibration: CalibrationSettings | None = None
+    estimation: EstimationSettings | None = None
     output: OutputSettings = OutputSettings()
 
     @model_validator(mode="after")
@@ -88,6 +147,13 @@ class Config(Parameters):
                 raise ValueError(
                     f"consumer.calendar.promotions[{i}].week = {promotion.week} is after the "
                     f"panel's last week (panel.n_weeks = {n_weeks})"
+                )
+        if self.estimation is not None:
+            lo, hi = self.estimation.window
+            if max(-lo, hi) > n_weeks - 1:
+                raise ValueError(
+                    f"estimation.window = [{lo}, {hi}] reaches beyond the event times a "
+                    f"{n_weeks}-week panel can show (-{n_weeks - 1}..{n_weeks - 1})"
                 )
         horizon = self.consumer.response.horizon
         if self.calibration is not None and horizon > n_weeks:
@@ -138,12 +204,17 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"{path}: {describe_validation_error(exc, Config)}") from None
 
 
-def describe_validation_error(error: ValidationError, schema: type[BaseModel]) -> str:
-    """One line naming each invalid key, what was wrong and what is allowed."""
-    return "; ".join(_describe(item, schema) for item in error.errors())
+def describe_validation_error(
+    error: ValidationError, schema: type[BaseModel], root: str = "config"
+) -> str:
+    """One line naming each invalid key, what was wrong and what is allowed.
+
+    ``root`` names the whole object, for errors that concern several of its keys.
+    """
+    return "; ".join(_describe(item, schema, root) for item in error.errors())
 
 
-def _describe(item: dict, schema: type[BaseModel]) -> str:
+def _describe(item: dict, schema: type[BaseModel], root: str) -> str:
     loc = item["loc"]
     key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
     kind = item["type"]
@@ -156,7 +227,7 @@ def _describe(item: dict, schema: type[BaseModel]) -> str:
     message = item["msg"].removeprefix("Value error, ")
     value = item.get("input")
     if isinstance(value, dict | list):
-        return f"{key or 'config'}: {message}"
+        return f"{key or root}: {message}"
     return f"{key}: {message}, got {value!r}"
 
 

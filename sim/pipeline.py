@@ -1,10 +1,13 @@
 """The main job: ``run(config)`` simulates, summarises and writes a run directory.
 
-Later stages (estimation, projection, figures) extend this pipeline. A run directory holds:
+With an ``[estimation]`` section, the run then fits the event study to the simulated panel
+and compares it with the truth. A run directory holds:
 
 * ``panel.parquet``: the simulated panel (if ``output.save_panel``);
 * ``consumers.parquet``: one row per consumer with the drawn traits and counterfeit events;
 * ``truth_event_time.csv``: the true effects by event time, per yuan and in yuan;
+* ``estimates.csv`` and ``estimates.nc``: the event-study estimates by event time with the
+  truth (netCDF adds the covariance matrix and the fit's metadata), with ``[estimation]``;
 * ``summary.txt``: the printed summary; ``config.json``: the complete validated config;
 * ``manifest.json``: written last, so its presence marks a complete run: seed, versions,
   timings, the calibrated response scale, the true multipliers and the files written.
@@ -21,8 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from models import SpendTruth
+from models import EventStudyResults, SpendTruth
 from sim.config import Config, load_config
+from sim.estimation import cumulative_summary, describe_fit, fit_event_study, write_estimates
 from sim.panel import describe_panel, simulate_panel
 from sim.store import write_csv, write_json, write_parquet, write_text
 
@@ -49,12 +53,15 @@ class RunResult:
         Human-readable summary (also in ``summary.txt``).
     truth : SpendTruth
         The simulated truth.
+    estimates : EventStudyResults or None
+        The fitted event study, when the config has ``[estimation]``.
     """
 
     directory: Path
     files: tuple[Path, ...]
     summary: str
     truth: SpendTruth
+    estimates: EventStudyResults | None = None
 
 
 def horizon_multipliers(truth: SpendTruth) -> dict[str, float | None]:
@@ -113,6 +120,12 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
     panel, truth = simulate_panel(config, progress=progress)
     timings["simulate_s"] = time.perf_counter() - started
     summary = describe_panel(panel, truth)
+    results = None
+    if config.estimation is not None:
+        fitted = time.perf_counter()
+        results = fit_event_study(panel, config.estimation)
+        timings["estimate_s"] = time.perf_counter() - fitted
+        summary += "\n" + describe_fit(results, config.estimation, truth)
 
     directory = config.output.directory
     directory.mkdir(parents=True, exist_ok=True)
@@ -126,6 +139,12 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
         (directory / "panel.parquet").unlink(missing_ok=True)  # not a previous run's
     files.append(write_parquet(directory / "consumers.parquet", truth.consumers, index=True))
     files.append(write_csv(directory / "truth_event_time.csv", truth_table(truth)))
+    if results is not None:
+        attrs = {"seed": config.seed, "goodwill_version": package_version()}
+        files += write_estimates(directory, results, config.estimation, truth, attrs)
+    else:
+        for name in ("estimates.csv", "estimates.nc"):
+            (directory / name).unlink(missing_ok=True)  # not a previous run's
     files.append(write_text(directory / "summary.txt", summary + "\n"))
     files.append(write_text(directory / "config.json", config.model_dump_json(indent=2) + "\n"))
     timings["write_s"] = time.perf_counter() - written
@@ -140,8 +159,11 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
         "loss_per_yuan": truth.model.response.loss_per_yuan,
         "calibration": None if config.calibration is None else config.calibration.model_dump(),
         **horizon_multipliers(truth),
+        "estimate": None if results is None else cumulative_summary(results, config.estimation),
         "timings": timings,
         "files": [f.name for f in files],
     }
     files.append(write_json(directory / "manifest.json", manifest))
-    return RunResult(directory=directory, files=tuple(files), summary=summary, truth=truth)
+    return RunResult(
+        directory=directory, files=tuple(files), summary=summary, truth=truth, estimates=results
+    )

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
+import xarray as xr
 
 
 @contextmanager
@@ -51,6 +52,13 @@ def write_parquet(path: str | Path, frame: pd.DataFrame, index: bool = False) ->
     """Write a DataFrame as Parquet atomically."""
     with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=index)
+    return Path(path)
+
+
+def write_netcdf(path: str | Path, dataset: xr.Dataset) -> Path:
+    """Write an xarray Dataset as netCDF atomically."""
+    with atomic_path(path) as tmp:
+        dataset.to_netcdf(tmp)
     return Path(path)
 
 

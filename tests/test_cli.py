@@ -41,8 +41,8 @@ def test_run_writes_a_complete_run_directory(write_config, tmp_path, capsys):
     directory = tmp_path / "run"
     names = sorted(p.name for p in directory.iterdir())
     assert names == sorted(
-        ["panel.parquet", "consumers.parquet", "truth_event_time.csv", "summary.txt",
-         "config.json", "manifest.json"]
+        ["panel.parquet", "consumers.parquet", "truth_event_time.csv", "estimates.csv",
+         "estimates.nc", "summary.txt", "config.json", "manifest.json"]
     )  # fmt: skip
     manifest = json.loads((directory / "manifest.json").read_text())
     assert manifest["seed"] == 20170301 and manifest["n_consumers"] == 1500
@@ -109,7 +109,10 @@ def test_help_exits_zero(capsys):
 def test_run_on_a_panel_shorter_than_the_horizon(write_config, tmp_path, capsys):
     """Without calibration a short panel still runs; it just has no 12-week multiplier."""
     path = write_config(**TINY, **NO_CALIBRATION, **{"n_weeks = 22": "n_weeks = 8",
-                                                     "week = 16": "week = 5"})  # fmt: skip
+                                                     "week = 16": "week = 5",
+                                                     "window = [-4, 12]": "window = [-3, 6]",
+                                                     "cumulative = [0, 11]": "cumulative = [0, 5]"
+                                                     })  # fmt: skip
     assert main(["run", str(path)]) == 0
     assert "so it has no 12-week multiplier" in capsys.readouterr().out
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())

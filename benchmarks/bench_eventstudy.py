@@ -1,0 +1,174 @@
+"""goodwill's EventStudy against pyfixest on the study's 603,000 x 22 event study.
+
+The parent process simulates the baseline panel once (configs/baseline.toml) and stores it as
+Parquet; each library then fits the same regression in its own fresh process, so each peak
+resident memory is that library's alone (the panel's own columns are included; the process's
+memory after loading them is reported too). Two cases:
+
+* ``two-way``: the study's design. Spend on 16 event-time indicators (window -4..12, ref -1,
+  end points binned) times the fake's value in yuan, consumer and week fixed effects, CRV1
+  clustered by consumer. Target (issue 3): >= 30x faster than pyfixest, peak <= 2 GiB, the
+  same numbers.
+* ``three-fe``: an unbalanced panel (10% of rows dropped at random) with a third fixed effect,
+  segment x week, and the same indicators. Target: no slower than pyfixest.
+
+Times: each process fits twice (pyfixest: a JIT warm-up on 5,000 consumers, then once at full
+size, since a full pyfixest fit takes half a minute). "first" is the first full-size fit in the
+process, "warm" goodwill's second one, which reuses memory pages the operating system already
+handed over (slow and erratic on a virtual machine). pyfixest gets its event-time column
+computed before the clock starts; goodwill's time includes building its indicators.
+
+    python benchmarks/bench_eventstudy.py [--n-consumers 603000] [--case two-way three-fe]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+WINDOW, REF = (-4, 12), -1
+TARGET_RATIO = 30.0
+TARGET_BYTES = 2 * 2**30
+COLUMNS = ["consumer_id", "week", "spend", "fake_week", "fake_value", "segment"]
+
+
+def _peak_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+def make_panels(n_consumers: int, directory: Path) -> dict[str, Path]:
+    """Simulate the baseline panel and write the two cases' Parquet files."""
+    sys.path.insert(0, str(ROOT))
+    from sim import load_config, simulate_panel
+
+    config = load_config(ROOT / "configs" / "baseline.toml")
+    panel, _ = simulate_panel(config, n_consumers=n_consumers, progress=False)
+    panel = panel[COLUMNS]
+    paths = {"two-way": directory / "two_way.parquet", "three-fe": directory / "three_fe.parquet"}
+    panel.to_parquet(paths["two-way"], index=False)
+    keep = np.random.default_rng(20170301).random(len(panel)) > 0.1
+    unbalanced = panel.loc[keep].reset_index(drop=True)
+    unbalanced["segment_week"] = (
+        unbalanced["segment"].cat.codes.astype(np.int32) * 1000 + unbalanced["week"]
+    )
+    unbalanced.to_parquet(paths["three-fe"], index=False)
+    return paths
+
+
+def child(library: str, case: str, path: Path) -> None:
+    """Fit one case with one library in this fresh process; print a JSON line."""
+    import pandas as pd
+
+    fixed_effects = ["consumer_id", "week"] + (["segment_week"] if case == "three-fe" else [])
+    columns = [*COLUMNS[:5], *fixed_effects[2:]]
+    panel = pd.read_parquet(path, columns=columns)
+    loaded = _peak_rss()
+    seconds = []
+    if library == "goodwill":
+        sys.path.insert(0, str(ROOT))
+        from models import EventStudy
+
+        for _ in range(2):
+            started = time.perf_counter()
+            res = EventStudy(
+                panel, "spend", "consumer_id", "week", "fake_week", window=WINDOW, ref=REF,
+                intensity="fake_value", fixed_effects=fixed_effects,
+            ).fit(vcov="CRV1")  # fmt: skip
+            seconds.append(time.perf_counter() - started)
+        params, bse = res.params.to_numpy(), res.bse.to_numpy()
+    else:
+        import pyfixest as pf
+
+        rel = (panel["week"] - panel["fake_week"]).clip(*WINDOW)
+        panel["rel"] = rel.fillna(REF).astype(np.int32)
+        panel["fake_value"] = panel["fake_value"].fillna(0.0)
+        formula = f"spend ~ i(rel, fake_value, ref={REF}) | {' + '.join(fixed_effects)}"
+        small = panel.loc[panel["consumer_id"] < 5_000]
+        pf.feols(formula, small, vcov={"CRV1": "consumer_id"})  # JIT compilation
+        started = time.perf_counter()
+        res = pf.feols(formula, panel, vcov={"CRV1": "consumer_id"})
+        seconds.append(time.perf_counter() - started)
+        params, bse = res.coef().to_numpy(), res.se().to_numpy()
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "peak": _peak_rss(),
+                "loaded": loaded,
+                "params": params.tolist(),
+                "bse": bse.tolist(),
+            }
+        )
+    )
+
+
+def measure(library: str, case: str, path: Path) -> dict:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", library, "--case", case, "--panel", str(path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def report(case: str, ours: dict, theirs: dict) -> None:
+    gib = 2**30
+    first, warm = ours["seconds"]
+    peer = theirs["seconds"][0]
+    params, peer_params = np.array(ours["params"]), np.array(theirs["params"])
+    bse, peer_bse = np.array(ours["bse"]), np.array(theirs["bse"])
+    print(f"\n[{case}]")
+    print(
+        f"  goodwill: first {first:.2f} s, warm {warm:.2f} s; peak {ours['peak'] / gib:.2f} GiB "
+        f"(panel loaded: {ours['loaded'] / gib:.2f} GiB)"
+    )
+    print(
+        f"  pyfixest: {peer:.2f} s; peak {theirs['peak'] / gib:.2f} GiB "
+        f"(panel loaded: {theirs['loaded'] / gib:.2f} GiB)"
+    )
+    print(f"  speed-up: {peer / first:.1f}x (first call), {peer / warm:.1f}x (warm)")
+    print(
+        f"  max |coefficient difference| {np.max(np.abs(params - peer_params)):.2e} "
+        f"(relative {np.max(np.abs(params / peer_params - 1)):.2e}); "
+        f"max relative SE difference {np.max(np.abs(bse / peer_bse - 1)):.2e}"
+    )
+    if case == "two-way":
+        verdict = peer / first >= TARGET_RATIO and ours["peak"] <= TARGET_BYTES
+        print(
+            f"  target >= {TARGET_RATIO:.0f}x and <= 2 GiB: {'met' if verdict else 'MISSED'}"
+        )
+    else:
+        print(f"  target no slower than pyfixest: {'met' if first <= peer else 'MISSED'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-consumers", type=int, default=603_000)
+    parser.add_argument("--case", nargs="+", choices=["two-way", "three-fe"],
+                        default=["two-way", "three-fe"])  # fmt: skip
+    parser.add_argument("--child", choices=["goodwill", "pyfixest"], help=argparse.SUPPRESS)
+    parser.add_argument("--panel", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.case[0], args.panel)
+        return
+    with tempfile.TemporaryDirectory() as directory:
+        paths = make_panels(args.n_consumers, Path(directory))
+        print(f"event study, {args.n_consumers:,} consumers x 22 weeks, window {WINDOW}, ref "
+              f"{REF}, per-yuan indicators, CRV1 by consumer")  # fmt: skip
+        for case in args.case:
+            ours = measure("goodwill", case, paths[case])
+            theirs = measure("pyfixest", case, paths[case])
+            report(case, ours, theirs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""The estimation stage of a run and the ``goodwill fit`` command."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from models import EventStudy
+from sim import load_config
+from sim.cli import main
+from sim.config import ConfigError
+from sim.pipeline import run
+from tests.conftest import ROOT, TINY
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A run of the quick config with 1,500 consumers, and its results."""
+    directory = tmp_path_factory.mktemp("tiny")
+    text = (ROOT / "configs" / "quick.toml").read_text()
+    text = text.replace('directory = "runs/quick"', f'directory = "{directory}/run"')
+    for old, new in TINY.items():
+        text = text.replace(old, new)
+    config_path = directory / "config.toml"
+    config_path.write_text(text)
+    return config_path, run(load_config(config_path), progress=False)
+
+
+def test_run_fits_the_configured_study_and_stores_it(tiny_run):
+    config_path, result = tiny_run
+    settings = load_config(config_path).estimation
+    panel = pd.read_parquet(result.directory / "panel.parquet")
+    direct = EventStudy(
+        panel, settings.outcome, settings.unit, settings.time, settings.cohort,
+        window=settings.window, ref=settings.ref, intensity=settings.intensity,
+    ).fit()  # fmt: skip
+    pd.testing.assert_series_equal(result.estimates.params, direct.params)
+
+    table = pd.read_csv(result.directory / "estimates.csv", index_col="event_time")
+    assert table.index.tolist() == list(range(-4, 13))
+    assert table.loc[-1, "estimate"] == 0 and np.isnan(table.loc[-1, "se"])
+    effects = direct.event_time_effects()
+    np.testing.assert_allclose(table.loc[effects.index, "estimate"], effects["estimate"])
+    truth = result.truth.event_time_effects(per_yuan=True, weighting="intensity")["estimate"]
+    np.testing.assert_allclose(table.loc[0:11, "truth"], truth.loc[0:11])
+
+    dataset = xr.open_dataset(result.directory / "estimates.nc")
+    np.testing.assert_allclose(dataset["cov"].to_numpy(), direct.cov_params().to_numpy())
+    estimate, se = direct.cumulative(0, 11)
+    assert dataset.attrs["cumulative_estimate"] == pytest.approx(estimate, rel=1e-12)
+    assert dataset.attrs["cumulative_se"] == pytest.approx(se, rel=1e-12)
+    assert dataset.attrs["vcov"] == "CRV1 by consumer_id"
+    assert dataset["estimate"].attrs["units"] == "yuan per yuan of counterfeit"
+    dataset.close()
+
+    manifest = json.loads((result.directory / "manifest.json").read_text())
+    assert manifest["estimate"]["estimate"] == pytest.approx(estimate, rel=1e-12)
+    low, high = direct.cumulative_conf_int(0, 11)
+    assert manifest["estimate"]["ci_low"] == pytest.approx(low, rel=1e-12)
+    assert f"estimate {estimate:.4f} (SE {se:.4f}), 95% CI [{low:.4f}, {high:.4f}]" in (
+        result.summary
+    )
+    true_total = truth.loc[0:11].sum()
+    assert f"simulated truth {true_total:.4f}" in result.summary
+
+
+def test_fit_command_matches_the_run(tiny_run, tmp_path, capsys):
+    config_path, result = tiny_run
+    out = tmp_path / "fit"
+    argv = ["fit", str(result.directory / "panel.parquet"), "--config", str(config_path),
+            "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "EventStudy results" in printed and "event_time::0:fake_value" in printed
+    stored = pd.read_csv(out / "estimates.csv", index_col="event_time")
+    expected = pd.read_csv(result.directory / "estimates.csv", index_col="event_time")
+    np.testing.assert_allclose(stored["estimate"], expected["estimate"], rtol=1e-12)
+    np.testing.assert_allclose(stored["se"], expected["se"], rtol=1e-12)
+
+
+def test_fit_command_options_override_the_settings(tiny_run, capsys):
+    _, result = tiny_run
+    panel_path = result.directory / "panel.parquet"
+    argv = ["fit", str(panel_path), "--intensity", "none", "--window", "-2", "6", "--vcov", "HC1",
+            "--cumulative", "0", "5"]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    direct = EventStudy(
+        pd.read_parquet(panel_path), "spend", "consumer_id", "week", "fake_week",
+        window=(-2, 6), ref=-1,
+    ).fit(vcov="HC1")  # fmt: skip
+    estimate, se = direct.cumulative(0, 5)
+    assert f"estimate {estimate:.4f} (SE {se:.4f})" in printed
+    assert "yuan per treated unit" in printed
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["fit", "missing.parquet"], "missing.parquet: panel file not found"),
+        (["fit", "PANEL", "--outcome", "sales"], "column(s) 'sales' not in the panel"),
+        (["fit", "PANEL", "--window", "3", "-1"], "estimation: window = [3, -1]: expected lo < hi"),
+        (["fit", "PANEL", "--vcov", "HC3"], "vcov: Input should be 'iid', 'HC1' or 'CRV1'"),
+        (["fit", "PANEL", "--vcov", "iid", "--cluster", "week"],
+         "clusters are only used with vcov = 'CRV1'"),
+        (["fit", "CONFIG"], "not a Parquet file"),
+    ],
+)  # fmt: skip
+def test_fit_errors_are_one_line_with_exit_2(tiny_run, capsys, argv, message):
+    config_path, result = tiny_run
+    replace = {"PANEL": str(result.directory / "panel.parquet"), "CONFIG": str(config_path)}
+    assert main([replace.get(a, a) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("window = [-4, 12]", "window = [-4, 30]",
+         r"estimation.window = \[-4, 30\] reaches beyond the event times a 22-week panel"),
+        ("ref = -1", "ref = -6", r"estimation: ref = -6 is outside window = \[-4, 12\]"),
+        ("cumulative = [0, 11]", "cumulative = [0, 13]",
+         r"estimation: cumulative = \[0, 13\] must be inside window"),
+        ('vcov = "CRV1"', 'vcov = "CR2"', r"estimation.vcov: Input should be 'iid', 'HC1' or"),
+        ("ref = -1", "ref = -1\nweights = \"w\"", r"estimation.weights: unknown key"),
+    ],
+)  # fmt: skip
+def test_estimation_config_errors_name_their_key(write_config, old, new, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write_config(**{old: new}))
+
+
+def test_run_without_estimation_writes_no_estimates(write_config, tmp_path):
+    stale = tmp_path / "run" / "estimates.csv"
+    stale.parent.mkdir()
+    stale.write_text("old")
+    path = write_config(**TINY, **{"[estimation]\n": "[unused]\n"})
+    text = path.read_text()
+    start, end = text.index("[unused]"), text.index("[output]")
+    path.write_text(text[:start] + text[end:])
+    result = run(load_config(path), progress=False)
+    assert result.estimates is None
+    assert not stale.exists() and not (tmp_path / "run" / "estimates.nc").exists()
+    assert "event study" not in result.summary
