@@ -142,9 +142,7 @@ def report(case: str, ours: dict, theirs: dict) -> None:
     )
     if case == "two-way":
         verdict = peer / first >= TARGET_RATIO and ours["peak"] <= TARGET_BYTES
-        print(
-            f"  target >= {TARGET_RATIO:.0f}x and <= 2 GiB: {'met' if verdict else 'MISSED'}"
-        )
+        print(f"  target >= {TARGET_RATIO:.0f}x and <= 2 GiB: {'met' if verdict else 'MISSED'}")
     else:
         print(f"  target no slower than pyfixest: {'met' if first <= peer else 'MISSED'}")
 
