@@ -281,7 +281,10 @@ class IndicatorDesign:
 
 def _dense_indicators(column: np.ndarray, value: np.ndarray, k: int) -> np.ndarray:
     """The n x k matrix with ``value`` at ``column`` in each row (zeros where column is -1)."""
-    dense = np.zeros((column.size, k))
+    dense = np.zeros((column.size, k), order="F")
     rows = np.flatnonzero(column >= 0)
-    dense[rows, column[rows]] = value[rows]
+    active_columns = column[rows]
+    for j in range(k):  # column by column: contiguous writes
+        selected = rows[active_columns == j]
+        dense[selected, j] = value[selected]
     return dense

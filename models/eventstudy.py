@@ -184,18 +184,33 @@ class EventStudy:
                 f"column {self.cohort!r}: cohort(s) {', '.join(f'{c:g}' for c in unknown[:5])} "
                 f"are not periods of column {self.time!r}"
             )
+        # Event times are computed for treated units' rows only (a tenth of the panel).
+        treated_unit = np.isfinite(unit_cohort)
+        n_rows = unit_codes.size
         if panel_fe.grid:
-            event_time = (period_values[None, :] - unit_cohort[:, None]).reshape(-1)
+            rows = (
+                np.flatnonzero(treated_unit)[:, None] * n_periods + np.arange(n_periods)
+            ).reshape(-1)
+            event_time = (period_values[None, :] - unit_cohort[treated_unit][:, None]).reshape(-1)
         else:
-            event_time = period_values[period_codes] - unit_cohort[unit_codes]
+            rows = np.flatnonzero(treated_unit[unit_codes])
+            event_time = period_values[period_codes[rows]] - unit_cohort[unit_codes[rows]]
         intensity = None
         if self.intensity is not None:
             intensity = numeric_values(df, self.intensity, allow_nan=True)
-            if not np.isfinite(intensity[np.isfinite(event_time)]).all():
+            if not np.isfinite(intensity[rows]).all():
                 raise ValueError(
                     f"column {self.intensity!r}: expected finite values on treated units' rows"
                 )
-        column, inside = self._indicator_columns(event_time)
+        column = np.full(n_rows, -1, dtype=np.int32)
+        column[rows] = self._indicator_columns(event_time)
+        inside = None
+        if not self.bin_endpoints:
+            lo, hi = self.window
+            outside = (event_time < lo) | (event_time > hi)
+            if outside.any():
+                inside = np.ones(n_rows, dtype=bool)
+                inside[rows[outside]] = False
         return _EventPanel(
             codes={self.unit: (unit_codes, n_units), self.time: (period_codes, n_periods)},
             fe=panel_fe,
@@ -205,24 +220,14 @@ class EventStudy:
             inside=inside,
         )
 
-    def _indicator_columns(self, event_time: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Each row's coefficient column (-1: none) and the rows inside the window.
-
-        ``event_time`` (-inf on never-treated rows) is overwritten.
-        """
+    def _indicator_columns(self, event_time: np.ndarray) -> np.ndarray:
+        """The coefficient column of each treated row from its event time (-1: reference)."""
         lo, hi = self.window
-        treated = np.isfinite(event_time)
-        inside = None
-        if not self.bin_endpoints:
-            outside = treated & ((event_time < lo) | (event_time > hi))
-            inside = ~outside if outside.any() else None
-        np.clip(event_time, lo, hi, out=event_time)
-        no_indicator = ~treated
-        no_indicator |= event_time == self.ref
-        event_time -= lo
-        event_time[event_time > self.ref - lo] -= 1
-        event_time[no_indicator] = -1
-        return event_time.astype(np.int32), inside
+        columns = np.array(
+            [-1 if k == self.ref else k - lo - (k > self.ref) for k in range(lo, hi + 1)],
+            dtype=np.int32,
+        )
+        return columns[np.clip(event_time, lo, hi).astype(np.intp) - lo]
 
     def _fixed_effects(self, sample: np.ndarray | None) -> FixedEffects:
         """The absorbed fixed effects on the rows where ``sample`` is True (all if None)."""

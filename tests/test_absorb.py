@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyfixest.estimation import detect_singletons
 
+from models import absorb
 from models.absorb import ConvergenceWarning, FixedEffects, encode, singleton_mask
 
 EXACT_ATOL = 1e-12
@@ -232,12 +233,27 @@ CASES = [
 ]
 
 
+@pytest.fixture
+def force_map(monkeypatch):
+    """Turn off the direct solve, so that every non-balanced design iterates."""
+    monkeypatch.setattr(absorb, "SMALL_LEVELS", -1)
+
+
+@pytest.mark.parametrize("method", ["default", "map"])
 @pytest.mark.parametrize(
     ("layout", "weighted", "exact", "grid", "balanced"),
     CASES,
     ids=[f"{c[0]}-{'weighted' if c[1] else 'unweighted'}" for c in CASES],
 )
-def test_demean_equals_dummy_regression_residual(layout, weighted, exact, grid, balanced):
+def test_demean_equals_dummy_regression_residual(
+    request, method, layout, weighted, exact, grid, balanced
+):
+    """By default every design here is solved exactly (the effects besides the largest have
+    few levels); with the direct solve turned off, the non-balanced ones iterate."""
+    if method == "map":
+        request.getfixturevalue("force_map")
+    else:
+        exact = True
     fe, x, weights = _demean_case(layout, weighted)
     # The case exercises the code path it is meant to.
     assert fe.grid is grid
@@ -421,7 +437,28 @@ def test_is_nested():
 # --------------------------------------------------------------------------------------------
 
 
-def test_convergence_warning_when_maxiter_is_tiny():
+def test_direct_solve_is_used_for_small_effects_and_not_beyond_the_limit(monkeypatch):
+    rng = np.random.default_rng(12)
+    fe = FixedEffects.from_codes(["a", "b", "c"], random_codes(rng, 400, [60, 9, 5]))
+    assert fe._small_effects is not None and fe._small_effects.large == 0
+    monkeypatch.setattr(absorb, "SMALL_LEVELS", 13)  # 9 + 5 = 14 levels besides the largest
+    assert FixedEffects.from_codes(["a", "b", "c"], list(fe.codes))._small_effects is None
+
+
+def test_direct_solve_with_nested_small_effects_matches_dummies():
+    """Week and segment x week: the small dummies are collinear with each other."""
+    rng = np.random.default_rng(13)
+    unit = rng.integers(0, 80, 500)
+    week = rng.integers(0, 6, 500)
+    segment_week = (unit % 3) * 6 + week
+    fe = FixedEffects.from_codes(["unit", "week", "segment^week"], [unit, week, segment_week])
+    assert fe._small_effects is not None
+    x = rng.normal(size=(500, 2))
+    expected = dummy_residual(x, dummy_matrix(fe.codes, fe.sizes))
+    np.testing.assert_allclose(fe.demean(x), expected, rtol=0, atol=EXACT_ATOL)
+
+
+def test_convergence_warning_when_maxiter_is_tiny(force_map):
     rng = np.random.default_rng(8)
     fe = FixedEffects.from_codes(["a", "b"], random_codes(rng, 300, [40, 10]))
     x = rng.normal(size=300)
@@ -431,14 +468,14 @@ def test_convergence_warning_when_maxiter_is_tiny():
     assert np.abs(rough - expected).max() > MAP_ATOL  # it really had not converged
 
 
-def test_no_convergence_warning_at_defaults(recwarn):
+def test_no_convergence_warning_at_defaults(recwarn, force_map):
     rng = np.random.default_rng(9)
     fe = FixedEffects.from_codes(["a", "b", "c"], random_codes(rng, 300, [40, 10, 6]))
     fe.demean(rng.normal(size=(300, 2)))
     assert not [w for w in recwarn if issubclass(w.category, ConvergenceWarning)]
 
 
-def test_tighter_tolerance_is_more_accurate():
+def test_tighter_tolerance_is_more_accurate(force_map):
     rng = np.random.default_rng(10)
     fe = FixedEffects.from_codes(["a", "b"], random_codes(rng, 300, [40, 10]))
     x = rng.normal(size=300)

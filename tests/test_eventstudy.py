@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from models import CollinearityWarning, ConsumerSpendModel, EventStudy
+from models import CollinearityWarning, ConsumerSpendModel, EventStudy, absorb
 from models.consumer_params import DEFAULT_SEGMENTS, Churn, Response
 
 DATA = Path(__file__).parent / "data"
@@ -86,8 +86,8 @@ def test_mpdta_matches_statsmodels_dummies(mpdta):
 
 
 def test_row_order_and_absorption_path_do_not_change_the_fit(mpdta):
-    """Grid layout (exact), shuffled rows (exact, bincount) and alternating projections
-    (a third, constant fixed effect forces them) give the same numbers."""
+    """Grid layout (exact), shuffled rows (exact, bincount) and the general solver (a third,
+    constant fixed effect forces it) give the same numbers."""
     reference = _mpdta_study(mpdta.sort_values(["countyreal", "year"])).fit()
     shuffled = mpdta.sample(frac=1.0, random_state=3)
     by_bincount = _mpdta_study(shuffled).fit()
@@ -162,9 +162,15 @@ def _fixest_vcov(peer, data: pd.DataFrame, fixed_effects, clusters) -> np.ndarra
     return (vectors * np.clip(values, 0, None)) @ vectors.T
 
 
-def test_unbalanced_three_fixed_effects_two_way_clusters_match_pyfixest(simulated):
-    """Rows missing at random and a segment x week effect: the alternating-projections path."""
+@pytest.mark.parametrize("solver", ["direct", "alternating projections"])
+def test_unbalanced_three_fixed_effects_two_way_clusters_match_pyfixest(
+    simulated, monkeypatch, solver
+):
+    """Rows missing at random and a segment x week effect, solved directly (one large fixed
+    effect and small ones) or, with that turned off, by alternating projections."""
     pf = pytest.importorskip("pyfixest")
+    if solver != "direct":
+        monkeypatch.setattr(absorb, "SMALL_LEVELS", -1)
     panel, _ = simulated
     rng = np.random.default_rng(5)
     panel = panel.loc[rng.random(len(panel)) > 0.1].copy()
