@@ -5,7 +5,7 @@ regressors X~ and outcome y~. A design provides the few reductions the least-squ
 the variance estimators need, so that a sparse design never has to be made dense:
 
 * ``gram()``: X~'X~, and ``cross(y~)``: X~'y~;
-* ``residuals(y~, beta)``: y~ - X~ beta;
+* ``residuals(y~, beta)``: y~ - X~ beta, overwriting y~;
 * ``cluster_scores(e, codes, G)``: the G x k sums of X~_i e_i within each cluster;
 * ``hetero_meat(e)``: the sum of e_i^2 X~_i X~_i'.
 
@@ -84,8 +84,9 @@ class DenseDesign:
         return self.matrix.T @ y
 
     def residuals(self, y: np.ndarray, beta: np.ndarray) -> np.ndarray:
-        """y - X~ beta."""
-        return y - self.matrix @ beta
+        """y - X~ beta, computed in the memory of ``y`` (which it overwrites)."""
+        y -= self.matrix @ beta
+        return y
 
     def cluster_scores(self, e: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
         """Sums of X~_i e_i within each cluster, shape (n_groups, k)."""
@@ -128,6 +129,8 @@ class IndicatorDesign:
     fe: FixedEffects
     _active: np.ndarray = field(init=False, repr=False)
     _unit_row: np.ndarray = field(init=False, repr=False)
+    _treated_units: np.ndarray = field(init=False, repr=False)
+    _active_unit_row: np.ndarray = field(init=False, repr=False)
     _unit_means: np.ndarray = field(init=False, repr=False)
     _period_means: np.ndarray = field(init=False, repr=False)
     _grand_mean: np.ndarray = field(init=False, repr=False)
@@ -153,6 +156,8 @@ class IndicatorDesign:
         fields = {
             "_active": active,
             "_unit_row": unit_row,
+            "_treated_units": treated_units,
+            "_active_unit_row": compact,
             "_unit_means": unit_sums / n_periods,
             "_period_means": period_sums / n_units,
             "_grand_mean": period_sums.sum(axis=0) / (n_units * n_periods),
@@ -213,13 +218,13 @@ class IndicatorDesign:
         )
 
     def residuals(self, y: np.ndarray, beta: np.ndarray) -> np.ndarray:
-        """y - X~ beta for a within-transformed outcome y.
+        """y - X~ beta for a within-transformed outcome y, computed in the memory of ``y``.
 
         ``X~ beta = X beta - a[unit] - b[period] + c`` with a = U beta / T, b = S beta / N and
         c the grand mean of X beta.
         """
         active = self._active
-        e = y.copy()
+        e = y
         e[active] -= self.value[active] * beta[self.column[active]]
         unit_part = (self._unit_means @ beta)[self._unit_row]
         period_part = self._period_means @ beta - self._grand_mean @ beta
@@ -242,18 +247,29 @@ class IndicatorDesign:
         unit, period = self.fe.codes
         n_units, n_periods = self.fe.sizes
         active = self._active
-        scores = np.bincount(
-            codes[active] * k + self.column[active],
-            weights=self.value[active] * e[active],
-            minlength=n_groups * k,
-        ).reshape(n_groups, k)
         if self.fe.grid and codes is unit:
             residual_by_period = e.reshape(n_units, n_periods)
         else:
             residual_by_period = np.bincount(
-                codes * n_periods + period, weights=e, minlength=n_groups * n_periods
+                codes.astype(np.int64) * n_periods + period,
+                weights=e,
+                minlength=n_groups * n_periods,
             ).reshape(n_groups, n_periods)
-        scores -= residual_by_period @ self._period_means
+        scores = residual_by_period @ -self._period_means
+        weighted_residuals = self.value[active] * e[active]
+        if codes is unit:  # X e summed by unit: only treated units have any
+            by_unit = np.bincount(
+                self._active_unit_row * k + self.column[active],
+                weights=weighted_residuals,
+                minlength=(self._treated_units.size + 1) * k,
+            ).reshape(-1, k)
+            scores[self._treated_units] += by_unit[: self._treated_units.size]
+        else:
+            scores += np.bincount(
+                codes[active].astype(np.int64) * k + self.column[active],
+                weights=weighted_residuals,
+                minlength=n_groups * k,
+            ).reshape(n_groups, k)
         if not self.fe.is_nested(0, codes):
             residual_by_unit = coo_matrix(
                 (e, (codes, self._unit_row[unit])),

@@ -202,7 +202,8 @@ class EventStudy:
                 raise ValueError(
                     f"column {self.intensity!r}: expected finite values on treated units' rows"
                 )
-        column = np.full(n_rows, -1, dtype=np.int32)
+        k = len(self.event_times)
+        column = np.full(n_rows, -1, dtype=np.int8 if k < 127 else np.int32)
         column[rows] = self._indicator_columns(event_time)
         inside = None
         if not self.bin_endpoints:

@@ -141,7 +141,8 @@ def fit_within(
     factor = cho_factor(gram, lower=True)
     coefficients = cho_solve(factor, design.cross(y_within))
     bread = cho_solve(factor, np.eye(k))
-    residuals = design.residuals(y_within, coefficients)
+    tss_within = float(y_within @ y_within)
+    residuals = design.residuals(y_within, coefficients)  # overwrites y_within
     covariance = estimate_vcov(request, design, residuals, bread, fe, clusters)
     return dict(
         names=design.names,
@@ -150,7 +151,7 @@ def fit_within(
         nobs=int(y.size),
         df_resid=int(df_resid),
         rss=float(residuals @ residuals),
-        tss_within=float(y_within @ y_within),
+        tss_within=tss_within,
         outcome=outcome,
         fixed_effects=fe.names,
         fixed_effect_sizes=fe.sizes,
