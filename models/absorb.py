@@ -21,7 +21,7 @@ Two ways to compute the projection:
   subtract the group means of each fixed effect in turn until nothing changes, accelerated
   by Irons-Tuck extrapolation every third sweep (Irons and Tuck, 1969; the scheme fixest uses,
   Berge 2018). The iteration stops when the largest absolute change of any element in one
-  sweep is below ``tol`` (default 1e-8, pyfixest's default), and warns with
+  sweep is below ``tol`` (default 1e-8; pyfixest uses 1e-6), and warns with
   :class:`ConvergenceWarning` if ``maxiter`` sweeps do not get there.
 
 Singleton removal follows fixest: an observation that is alone in its level of some fixed
@@ -377,7 +377,7 @@ class FixedEffects:
         scaled = counts.multiply(1.0 / self._group_weights[large][:, None]).tocsr()
         gram = cross - (counts.T @ scaled).toarray()
         values, vectors = np.linalg.eigh((gram + gram.T) / 2)
-        keep = values > 1e-10 * max(values.max(initial=0.0), 1.0)
+        keep = values > 1e-10 * values.max(initial=0.0)  # relative: weights' scale is free
         inverse = (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
         return _SmallEffects(large, tuple(small), offsets, inverse)
 

@@ -55,9 +55,14 @@ def numeric_values(df: pd.DataFrame, column: str, *, allow_nan: bool = False) ->
     return values
 
 
+def fixed_effect_columns(names: Iterable[str]) -> list[str]:
+    """The data columns behind fixed-effect names (``"a^b"`` is columns a and b)."""
+    return [part.strip() for name in names for part in name.split("^")]
+
+
 def categorical_codes(df: pd.DataFrame, name: str) -> tuple[np.ndarray, int]:
     """Integer codes of a categorical column, or of an interaction ``a^b`` of columns."""
-    parts = [p.strip() for p in name.split("^")]
+    parts = fixed_effect_columns([name])
     require_columns(df, parts)
     codes, size = None, 0
     for part in parts:

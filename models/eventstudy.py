@@ -13,12 +13,12 @@ dropped from the sample. With ``intensity``, beta_k is the effect per unit of th
 
 On a balanced panel with only unit and period fixed effects the fit is exact with no iteration
 and never builds the indicator matrix (:class:`models.design.IndicatorDesign`); any other panel
-goes through alternating projections.
+goes through the general absorption of :mod:`models.absorb` (exact for one large fixed effect
+plus small ones, alternating projections otherwise).
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,14 +29,17 @@ from models.absorb import (
     DEFAULT_MAXITER,
     DEFAULT_TOL,
     FixedEffects,
-    SingletonWarning,
     combine_codes,
     encode,
-    singleton_mask,
 )
-from models.columns import categorical_codes, numeric_values, require_columns
+from models.columns import (
+    categorical_codes,
+    fixed_effect_columns,
+    numeric_values,
+    require_columns,
+)
 from models.design import IndicatorDesign
-from models.ols import DEFAULT_COLLIN_TOL, fit_within
+from models.ols import DEFAULT_COLLIN_TOL, fit_within, singletons_kept
 from models.results import EventStudyResults
 from models.vcov import VcovSpec
 
@@ -107,17 +110,27 @@ class EventStudy:
         fixed_effects: Sequence[str] | None = None,
         drop_singletons: bool = True,
     ) -> None:
+        if fixed_effects is not None and (
+            isinstance(fixed_effects, str) or len(fixed_effects) == 0
+        ):
+            raise ValueError("fixed_effects: expected a non-empty list of column names")
         columns = [outcome, unit, time, cohort] + ([intensity] if intensity else [])
         require_columns(df, columns)
-        lo, hi = (int(w) for w in window)
-        if (lo, hi) != tuple(window) or lo >= hi:
+        require_columns(df, fixed_effect_columns(fixed_effects or []), "fixed effect")
+        if len(df) == 0:
+            raise ValueError("data: the panel has no rows")
+        if not (
+            isinstance(window, tuple | list)
+            and len(window) == 2
+            and all(isinstance(w, int | np.integer) for w in window)
+            and window[0] < window[1]
+        ):
             raise ValueError(f"window: expected two integers lo < hi, got {window!r}")
-        if not lo <= ref <= hi or int(ref) != ref:
+        lo, hi = int(window[0]), int(window[1])
+        if not isinstance(ref, int | np.integer) or not lo <= ref <= hi:
             raise ValueError(
                 f"ref: expected an integer event time in the window {lo}..{hi}, got {ref!r}"
             )
-        if fixed_effects is not None and isinstance(fixed_effects, str):
-            raise TypeError("fixed_effects must be a list of column names")
         self.df = df
         self.outcome = outcome
         self.unit = unit
@@ -277,23 +290,15 @@ class EventStudy:
         panel = self._panel
         sample = panel.inside
         fe = self._fixed_effects(sample)
-        n_singletons = 0
-        if self.drop_singletons and not fe.balanced_two_way:
-            keep = singleton_mask(fe.codes, fe.sizes)
-            n_singletons = int(keep.size - keep.sum())
-            if n_singletons:
-                warnings.warn(
-                    f"dropped {n_singletons:,} singleton observation(s) (alone "
-                    f"in a level of {' or '.join(fe.names)})",
-                    SingletonWarning,
-                    stacklevel=2,
-                )
-                if sample is None:
-                    sample = keep
-                else:
-                    sample = sample.copy()
-                    sample[sample] = keep
-                fe = self._fixed_effects(sample)
+        keep = singletons_kept(fe) if self.drop_singletons else None
+        n_singletons = 0 if keep is None else int(keep.size - keep.sum())
+        if keep is not None:
+            if sample is None:
+                sample = keep
+            else:
+                sample = sample.copy()
+                sample[sample] = keep
+            fe = self._fixed_effects(sample)
         column, outcome, intensity = panel.column, panel.outcome, panel.intensity
         data = self.df if sample is None else self.df.loc[sample]
         if sample is not None:

@@ -8,7 +8,6 @@ are within-transformed by :mod:`models.absorb` (Frisch-Waugh-Lovell) and the var
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -23,7 +22,12 @@ from models.absorb import (
     SingletonWarning,
     singleton_mask,
 )
-from models.columns import categorical_codes, numeric_values, require_columns
+from models.columns import (
+    categorical_codes,
+    fixed_effect_columns,
+    numeric_values,
+    require_columns,
+)
 from models.design import DenseDesign, IndicatorDesign
 from models.results import RegressionResults
 from models.vcov import VcovSpec, estimate_vcov, parse_vcov
@@ -123,11 +127,18 @@ def fit_within(
         )
     dropped = tuple(n for n, k in zip(design.names, keep, strict=True) if not k)
     if dropped:
+        empty = [n for n, s in zip(design.names, design.raw_sumsq, strict=True) if s <= 0]
+        collinear = [n for n in dropped if n not in empty]
+        reasons = []
+        if empty:
+            reasons.append(f"{len(empty)} zero in every row: {', '.join(empty)}")
+        if collinear:
+            reasons.append(
+                f"{len(collinear)} collinear with earlier regressors or the fixed effects: "
+                f"{', '.join(collinear)}"
+            )
         warnings.warn(
-            f"dropped {len(dropped)} regressor(s) collinear with earlier regressors or the "
-            f"fixed effects: {', '.join(dropped)}",
-            CollinearityWarning,
-            stacklevel=3,
+            f"dropped regressors, {'; '.join(reasons)}", CollinearityWarning, stacklevel=3
         )
         design = design.select(keep)
         gram = gram[np.ix_(keep, keep)]
@@ -169,19 +180,33 @@ def absorbed_fixed_effects(
     """The fixed effects of ``df`` and, if singletons are dropped, the rows kept (else None)."""
     codes = [categorical_codes(df, name)[0] for name in names]
     fe = FixedEffects.from_codes(names, codes, weights, n_obs=len(df))
-    if not drop_singletons or not codes:
-        return fe, None
+    keep = singletons_kept(fe) if drop_singletons else None
+    return (fe, None) if keep is None else (fe.subset(keep), keep)
+
+
+def singletons_kept(fe: FixedEffects) -> np.ndarray | None:
+    """Rows left after iterated singleton removal, or None if no row is a singleton.
+
+    Warns with the count (:class:`SingletonWarning`); raises if no row would be left.
+    """
+    if not fe.codes or fe.balanced_two_way:  # a balanced panel has no singleton
+        return None
     keep = singleton_mask(fe.codes, fe.sizes)
     n_dropped = int(keep.size - keep.sum())
     if n_dropped == 0:
-        return fe, None
+        return None
+    if n_dropped == keep.size:
+        raise ValueError(
+            f"every one of the {n_dropped:,} observations is alone in a level of "
+            f"{' or '.join(fe.names)}: nothing is left to estimate from"
+        )
     warnings.warn(
         f"dropped {n_dropped:,} singleton observation(s) (alone in a level of "
-        f"{' or '.join(names)})",
+        f"{' or '.join(fe.names)})",
         SingletonWarning,
-        stacklevel=3,
+        stacklevel=4,
     )
-    return fe.subset(keep), keep
+    return keep
 
 
 class FixedEffectsOLS:
@@ -231,14 +256,15 @@ class FixedEffectsOLS:
         weights: str | None = None,
         drop_singletons: bool = True,
     ) -> None:
-        if isinstance(regressors, str) or isinstance(fixed_effects, str):
+        if isinstance(regressors, str) or not isinstance(fixed_effects, list | tuple):
             raise TypeError("regressors and fixed_effects must be lists of column names")
         if not regressors:
             raise ValueError("regressors: expected at least one regressor column")
         require_columns(df, [outcome], "outcome")
+        if len(df) == 0:
+            raise ValueError("data: no rows")
         require_columns(df, regressors, "regressor")
-        fe_columns = [part.strip() for name in fixed_effects for part in name.split("^")]
-        require_columns(df, fe_columns, "fixed effect")
+        require_columns(df, fixed_effect_columns(fixed_effects), "fixed effect")
         if weights is not None:
             require_columns(df, [weights], "weights")
             w = numeric_values(df, weights)
@@ -266,8 +292,8 @@ class FixedEffectsOLS:
 
         The part before ``|`` is a Wilkinson formula read by formulaic (transforms such as
         ``np.log(x)``, interactions ``x1:x2``, categorical ``C(g)`` with a reference level); its
-        intercept is dropped, the fixed effects absorb it. The part after ``|`` lists the fixed
-        effects, ``a^b`` for an interaction of two columns.
+        intercept is dropped when there are fixed effects (they absorb it) and kept otherwise.
+        The part after ``|`` lists the fixed effects, ``a^b`` for an interaction of two columns.
         """
         from formulaic import Formula, model_matrix
 
@@ -275,7 +301,11 @@ class FixedEffectsOLS:
         fixed_effects = [f.strip() for f in fe_part.split("+")] if fe_part.strip() else []
         if "~" not in main:
             raise ValueError(f"formula: expected 'y ~ x1 + x2 | fe1 + fe2', got {formula!r}")
-        for column in Formula(main).required_variables:
+        try:
+            variables = Formula(main).required_variables
+        except Exception as exc:  # formulaic's syntax errors
+            raise ValueError(f"formula {formula!r}: {exc}") from None
+        for column in variables:
             if str(column) in df.columns:
                 numeric_or_categorical = df[str(column)]
                 if numeric_or_categorical.isna().any():
@@ -283,11 +313,18 @@ class FixedEffectsOLS:
                         f"column {str(column)!r}: expected no missing values, found "
                         f"{int(numeric_or_categorical.isna().sum()):,}"
                     )
-        lhs, rhs = model_matrix(main, df, na_action="raise")
-        rhs = rhs.drop(columns=[c for c in rhs.columns if c == "Intercept"])
+        try:
+            lhs, rhs = model_matrix(main, df, na_action="raise")
+        except Exception as exc:  # formulaic's parse and evaluation errors have several types
+            raise ValueError(f"formula {formula!r}: {exc}") from None
+        if fixed_effects:  # they absorb the intercept
+            rhs = rhs.drop(columns=[c for c in rhs.columns if c == "Intercept"])
         outcome = str(lhs.columns[0])
-        fe_columns = [c for name in fixed_effects for c in re.split(r"\s*\^\s*", name)]
-        require_columns(df, fe_columns + ([weights] if weights else []), "fixed effect or weights")
+        require_columns(
+            df,
+            fixed_effect_columns(fixed_effects) + ([weights] if weights else []),
+            "fixed effect or weights",
+        )
         # The data's own columns stay available (for clusters); a shallow copy shares them.
         data = df.copy(deep=False)
         for column in [*lhs.columns, *rhs.columns]:

@@ -209,6 +209,11 @@ class RegressionResults:
                     f"restrictions: unknown coefficient {exc.args[0]!r} in {restrictions!r} "
                     f"(coefficients: {', '.join(self.names)})"
                 ) from None
+            except Exception as exc:  # formulaic's syntax errors
+                raise ValueError(
+                    f"restrictions: cannot read {restrictions!r} ({exc}); quote names that "
+                    f"are not Python identifiers in backticks, e.g. '`event_time::0` = 0'"
+                ) from None
             return constraints.constraint_matrix, constraints.constraint_values.astype(float)
         if isinstance(restrictions, tuple):
             matrix, values = (np.atleast_2d(np.asarray(a, dtype=float)) for a in restrictions)
@@ -226,6 +231,9 @@ class RegressionResults:
 
     def t_test(self, restrictions: Restrictions, alpha: float = 0.05) -> pd.DataFrame:
         """t tests of each linear restriction, e.g. ``"a - b = 0"`` or a matrix R (q = 0).
+
+        In a string, names that are not Python identifiers go in backticks:
+        ``"`event_time::0` - `event_time::1` = 0"``. ``(R, q)`` gives the values too.
 
         Returns
         -------
@@ -254,6 +262,20 @@ class RegressionResults:
         gap = matrix @ self.coefficients - values
         middle = matrix @ self.covariance.matrix @ matrix.T
         q = matrix.shape[0]
+        eigenvalues = np.linalg.eigvalsh((middle + middle.T) / 2)
+        rank = int((eigenvalues > 1e-10 * eigenvalues.max(initial=0.0)).sum())
+        if rank < q:
+            clusters = self.covariance.n_clusters
+            hint = (
+                f"; with {min(clusters)} clusters a joint test can have at most "
+                f"{min(clusters) - 1} restrictions"
+                if clusters
+                else ""
+            )
+            raise ValueError(
+                f"wald_test: the covariance of the {q} restrictions has rank {rank}, so they "
+                f"cannot be tested jointly{hint}"
+            )
         statistic = float(gap @ np.linalg.solve(middle, gap)) / q
         return WaldTest(statistic, float(stats.f.sf(statistic, q, self.df_t)), q, self.df_t)
 
@@ -302,8 +324,10 @@ class EventStudyResults(RegressionResults):
     def cumulative(self, first: int, last: int) -> LinearCombination:
         """Sum of the effects over event times ``first..last`` and its standard error.
 
-        The reference period contributes 0. With ``intensity="fake_value"``,
-        ``cumulative(0, 11)`` is the 12-week spend change per yuan of counterfeit.
+        The reference period contributes 0. With binned end points, a range that reaches the
+        window's ``lo`` or ``hi`` includes that bin, i.e. every event time beyond it. With
+        ``intensity="fake_value"``, ``cumulative(0, 11)`` is the 12-week spend change per yuan
+        of counterfeit.
         """
         weights = self._combination(first, last)
         estimate = float(weights @ self.coefficients)

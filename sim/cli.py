@@ -10,9 +10,10 @@ import argparse
 import math
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 from pydantic import ValidationError
 
@@ -122,6 +123,8 @@ def _fit_settings(args: argparse.Namespace) -> EstimationSettings:
         overrides["intensity"] = None if args.intensity == "none" else args.intensity
     if args.cluster is not None:
         overrides["clusters"] = args.cluster
+    elif args.vcov is not None and args.vcov != "CRV1":
+        overrides["clusters"] = None  # a config's clusters belong to its CRV1
     if args.no_bin_endpoints:
         overrides["bin_endpoints"] = False
     try:
@@ -205,6 +208,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Show a warning (a dropped collinear regressor, singletons, ...) as one line."""
+    print(f"goodwill: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``goodwill`` console script; returns the exit status."""
     try:
@@ -212,7 +227,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, or a usage error already printed on one line
         return int(exit_.code or 0)
     try:
-        args.handler(args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = _one_line_warning
+            args.handler(args)
     except Exception as exc:
         if args.traceback:
             raise

@@ -138,11 +138,15 @@ def describe_fit(
                 f"  (value-weighted truth, spend lost per yuan sold: {truth.multiplier:.4f})"
             )
     if any(t < 0 for t in results.event_times):
-        pretrend = results.pretrend_test()
-        lines.append(
-            f"  pre-trends: F({pretrend.df_num}, {pretrend.df_denom:g}) = "
-            f"{pretrend.statistic:.3f}, p = {pretrend.pvalue:.3f}"
-        )
+        try:
+            pretrend = results.pretrend_test()
+        except ValueError as exc:
+            lines.append(f"  pre-trends: not testable ({str(exc).removeprefix('wald_test: ')})")
+        else:
+            lines.append(
+                f"  pre-trends: F({pretrend.df_num}, {pretrend.df_denom:g}) = "
+                f"{pretrend.statistic:.3f}, p = {pretrend.pvalue:.3f}"
+            )
     return "\n".join(lines)
 
 

@@ -148,3 +148,34 @@ def test_run_without_estimation_writes_no_estimates(write_config, tmp_path):
     assert result.estimates is None
     assert not stale.exists() and not (tmp_path / "run" / "estimates.nc").exists()
     assert "event study" not in result.summary
+
+
+def test_fit_command_warnings_are_one_line(tiny_run, capsys):
+    """Event times no panel row reaches are dropped as collinear: warned on one line."""
+    _, result = tiny_run
+    argv = ["fit", str(result.directory / "panel.parquet"), "--intensity", "none",
+            "--window", "-25", "25", "--cumulative", "0", "3"]  # fmt: skip
+    assert main(argv) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err and all(line.startswith("goodwill: warning: dropped ") for line in err)
+
+
+def test_fit_command_vcov_without_clusters_overrides_the_config(tiny_run, tmp_path, capsys):
+    config_path, result = tiny_run
+    text = config_path.read_text().replace('vcov = "CRV1"', 'vcov = "CRV1"\nclusters = ["week"]')
+    clustered = tmp_path / "clustered.toml"
+    clustered.write_text(text)
+    argv = ["fit", str(result.directory / "panel.parquet"), "--config", str(clustered)]
+    assert main([*argv, "--vcov", "iid"]) == 0
+    out = capsys.readouterr().out
+    assert "event study (iid, " in out and "CRV1" not in out
+
+
+def test_run_reports_an_untestable_pretrend_instead_of_a_number(tiny_run, tmp_path, capsys):
+    _, result = tiny_run
+    panel = pd.read_parquet(result.directory / "panel.parquet")
+    panel.assign(group=panel["consumer_id"] % 3).to_parquet(tmp_path / "p.parquet")
+    assert main(["fit", str(tmp_path / "p.parquet"), "--cluster", "group"]) == 0
+    assert "pre-trends: not testable (the covariance of the 3 restrictions has rank 2" in (
+        capsys.readouterr().out
+    )

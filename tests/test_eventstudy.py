@@ -339,6 +339,13 @@ def _bad(df: pd.DataFrame, **changes) -> pd.DataFrame:
         (lambda d: d.assign(year=d["year"] + 0.5), {},
          r"column 'year': expected integer periods"),
         (lambda d: d, {"window": (3, -4)}, r"window: expected two integers lo < hi"),
+        (lambda d: d, {"window": ("a", "b")}, r"window: expected two integers lo < hi"),
+        (lambda d: d, {"window": (-2, 3, 4)}, r"window: expected two integers lo < hi"),
+        (lambda d: d, {"ref": None}, r"ref: expected an integer event time"),
+        (lambda d: d, {"fixed_effects": []}, r"fixed_effects: expected a non-empty list"),
+        (lambda d: d, {"fixed_effects": ["countyreal", "state"]},
+         r"fixed effect 'state' not in the data"),
+        (lambda d: d.iloc[:0], {}, r"data: the panel has no rows"),
         (lambda d: d, {"ref": 5}, r"ref: expected an integer event time in the window -4\.\.3"),
         (lambda d: d.drop(columns="lemp"), {}, r"column 'lemp' not in the data"),
         (lambda d: d.assign(dose=np.where(d["cohort"].notna(), np.nan, 1.0)),
@@ -361,3 +368,13 @@ def test_never_treated_may_be_nan_or_inf(mpdta):
         nan_version = _mpdta_study(mpdta).fit()
         inf_version = _mpdta_study(mpdta.assign(cohort=mpdta["cohort"].fillna(np.inf))).fit()
     assert nan_version.params.equals(inf_version.params)
+
+
+def test_joint_test_with_fewer_clusters_than_restrictions_is_refused(mpdta):
+    """Three clusters give a covariance of rank 2: three leads cannot be tested jointly."""
+    df = mpdta.assign(group=mpdta["countyreal"] % 3)
+    res = _mpdta_study(df).fit(vcov={"CRV1": "group"})
+    with pytest.raises(ValueError, match=r"has rank 2, so they cannot be tested jointly; with 3 "
+                                         r"clusters a joint test can have at most 2"):  # fmt: skip
+        res.pretrend_test()
+    assert np.isfinite(res.wald_test(np.eye(7)[:2]).statistic)

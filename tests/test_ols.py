@@ -682,3 +682,43 @@ def test_fit_does_not_warn_on_clean_data(panel):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fit(panel, ["u", "t", "r"], {"CRV1": "g+h"}, weights="w")
+
+
+# --------------------------------------------------------------------------------------------
+# Fixes from the review of the first version
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore::models.SingletonWarning")
+def test_weight_scale_does_not_change_the_fit(panel):
+    """The direct solve's pseudo-inverse cut-off is relative: tiny weights work too."""
+    fixed_effects = ["u", "t", "r^t"]
+    unit = FixedEffectsOLS(panel, "y", REGRESSORS, fixed_effects, weights="w").fit()
+    tiny = FixedEffectsOLS(
+        panel.assign(w=panel["w"] * 1e-13), "y", REGRESSORS, fixed_effects, weights="w"
+    ).fit()
+    np.testing.assert_allclose(tiny.params, unit.params, rtol=1e-9)
+
+
+def test_formula_without_fixed_effects_keeps_the_intercept(panel):
+    res = FixedEffectsOLS.from_formula("y ~ x1 + x2", panel).fit(vcov="HC1")
+    sm = smf.ols("y ~ x1 + x2", panel).fit(cov_type="HC1")
+    assert list(res.params.index) == ["Intercept", "x1", "x2"]
+    np.testing.assert_allclose(res.params, sm.params, rtol=COEF_RTOL)
+    np.testing.assert_allclose(res.bse, sm.bse, rtol=SE_RTOL)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda d: FixedEffectsOLS(d.iloc[:0], "y", REGRESSORS, ["u"]), r"data: no rows"),
+        (lambda d: FixedEffectsOLS(d, "y", REGRESSORS, None), r"lists of column names"),
+        (lambda d: FixedEffectsOLS.from_formula("y ~ x9 | u", d), r"formula 'y ~ x9 \| u'"),
+        (lambda d: FixedEffectsOLS.from_formula("y ~ x1 +", d), r"formula 'y ~ x1 \+'"),
+        (lambda d: FixedEffectsOLS(d.iloc[:3], "y", ["x1"], ["u", "t"]).fit(),
+         r"every one of the 3 observations is alone in a level of u or t"),
+    ],
+)  # fmt: skip
+def test_more_bad_inputs_raise_clear_errors(panel, build, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        build(panel)

@@ -299,3 +299,14 @@ def test_to_latex(crv):
 def test_html_repr(crv):
     html = crv._repr_html_()
     assert "<table" in html and "x2" in html
+
+
+def test_restrictions_on_names_with_colons_need_backticks():
+    df = pd.DataFrame({"y": [1.0, 2.0, 4.0, 3.0, 6.0], "a::b": [0.0, 1.0, 2.0, 1.0, 3.0]})
+    res = FixedEffectsOLS(df.assign(one=1.0), "y", ["one", "a::b"]).fit()
+    with pytest.raises(ValueError, match=r"quote names .* in backticks"):
+        res.t_test("a::b = 0")
+    table = res.t_test("`a::b` = 0")
+    assert table["estimate"].iloc[0] == pytest.approx(res.params["a::b"], rel=1e-12)
+    with pytest.raises(ValueError, match=r"unknown coefficient 'zz'"):
+        res.wald_test("zz = 0")
