@@ -80,8 +80,10 @@ def encode(values: np.ndarray | pd.Series) -> tuple[np.ndarray, int]:
 
     Returns
     -------
-    codes : numpy.ndarray of intp
-        The level of each observation, numbered in sorted order of the levels.
+    codes : numpy.ndarray of int32 (int64 beyond 2**31 levels)
+        The level of each observation, numbered in sorted order of the levels. Ids that are
+        already ``0..G-1`` in an int32 or int64 array are returned as they are, without a
+        copy: treat the codes as read-only. Multiply codes only after casting to int64.
     n_levels : int
         Number of distinct levels G.
 
@@ -96,17 +98,24 @@ def encode(values: np.ndarray | pd.Series) -> tuple[np.ndarray, int]:
         low, high = int(array.min()), int(array.max())
         if high - low < 4 * array.size + 1024 and high <= np.iinfo(np.intp).max:
             # Dense integer ids (unit and period numbers): a lookup table beats hashing.
-            offset = (
-                np.subtract(array, low, dtype=np.intp) if low else array.astype(np.intp, copy=False)
-            )
+            dtype = _code_dtype(high - low + 1)
+            if low == 0 and array.dtype in (np.int32, np.int64):
+                offset = array
+            else:
+                offset = np.subtract(array, low, dtype=dtype)
             present = np.zeros(high - low + 1, dtype=bool)
             present[offset] = True
             if present.all():
                 return offset, present.size
-            lookup = np.cumsum(present, dtype=np.intp) - 1
+            lookup = (np.cumsum(present, dtype=np.int64) - 1).astype(dtype)
             return lookup[offset], int(present.sum())
     codes, levels = pd.factorize(array, sort=True)
-    return codes.astype(np.intp, copy=False), len(levels)
+    return codes.astype(_code_dtype(len(levels)), copy=False), len(levels)
+
+
+def _code_dtype(n_levels: int) -> type[np.signedinteger]:
+    """The integer type of codes for ``n_levels`` levels: int32 when they fit."""
+    return np.int32 if n_levels < 2**31 else np.int64
 
 
 def combine_codes(
@@ -362,7 +371,7 @@ class FixedEffects:
         for a, first in enumerate(small):
             for b, second in enumerate(small):
                 pairs = np.bincount(
-                    self.codes[first] * self.sizes[second] + self.codes[second],
+                    self.codes[first].astype(np.int64) * self.sizes[second] + self.codes[second],
                     weights=w,
                     minlength=self.sizes[first] * self.sizes[second],
                 ).reshape(self.sizes[first], self.sizes[second])

@@ -6,7 +6,8 @@ the variance estimators need, so that a sparse design never has to be made dense
 
 * ``gram()``: X~'X~, and ``cross(y~)``: X~'y~;
 * ``residuals(y~, beta)``: y~ - X~ beta, overwriting y~;
-* ``cluster_scores(e, codes, G)``: the G x k sums of X~_i e_i within each cluster;
+* ``cluster_meat(e, codes, G)``: sum over clusters of s_g s_g', with s_g the sum of
+  X~_i e_i within cluster g;
 * ``hetero_meat(e)``: the sum of e_i^2 X~_i X~_i'.
 
 :class:`DenseDesign` holds X~ as a matrix. :class:`IndicatorDesign` is the event-study case:
@@ -88,13 +89,13 @@ class DenseDesign:
         y -= self.matrix @ beta
         return y
 
-    def cluster_scores(self, e: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
-        """Sums of X~_i e_i within each cluster, shape (n_groups, k)."""
+    def cluster_meat(self, e: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+        """Sum over clusters of s_g s_g', s_g the sum of X~_i e_i within cluster g."""
         k = self.matrix.shape[1]
         scores = np.empty((n_groups, k))
         for j in range(k):
             scores[:, j] = np.bincount(codes, weights=self.matrix[:, j] * e, minlength=n_groups)
-        return scores
+        return scores.T @ scores
 
     def hetero_meat(self, e: np.ndarray) -> np.ndarray:
         """Sum over observations of e_i^2 X~_i X~_i'."""
@@ -151,7 +152,7 @@ class IndicatorDesign:
             compact * k + column, weights=value, minlength=(treated_units.size + 1) * k
         ).reshape(-1, k)
         period_sums = np.bincount(
-            period[active] * k + column, weights=value, minlength=n_periods * k
+            period[active].astype(np.int64) * k + column, weights=value, minlength=n_periods * k
         ).reshape(n_periods, k)
         fields = {
             "_active": active,
@@ -237,6 +238,37 @@ class IndicatorDesign:
             e += unit_part[unit]
             e += period_part[period]
         return e
+
+    def cluster_meat(self, e: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+        """Sum over clusters of s_g s_g', s_g the sum of X~_i e_i within cluster g.
+
+        Uses that the residuals sum to zero within every unit and every period. Clustered by
+        unit on a grid, s_u = A_u - E_u P with A the treated units' sums of X e, E the units x
+        periods residuals and P the period means of X, so the meat is
+        ``A'A - A'(E_t P) - (E_t P)'A + P'(E'E)P`` (E_t: treated units' rows), without the
+        units x k matrix of scores.
+        """
+        unit = self.fe.codes[0]
+        if self.fe.grid and codes is unit:
+            k = len(self.names)
+            active = self._active
+            n_treated = self._treated_units.size
+            treated_sums = np.bincount(
+                self._active_unit_row * k + self.column[active],
+                weights=self.value[active] * e[active],
+                minlength=(n_treated + 1) * k,
+            ).reshape(-1, k)[:n_treated]
+            residuals = e.reshape(self.fe.sizes)
+            treated_part = residuals[self._treated_units] @ self._period_means
+            cross = treated_sums.T @ treated_part
+            return (
+                treated_sums.T @ treated_sums
+                - cross
+                - cross.T
+                + self._period_means.T @ (residuals.T @ residuals) @ self._period_means
+            )
+        scores = self.cluster_scores(e, codes, n_groups)
+        return scores.T @ scores
 
     def cluster_scores(self, e: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
         """Sums of X~_i e_i within each cluster, shape (n_groups, k).

@@ -138,8 +138,7 @@ def _crv1(
     signs = (1.0, 1.0, -1.0)
     meat = np.zeros_like(bread)
     for sign, (codes, size) in zip(signs, encoded, strict=False):
-        scores = design.cluster_scores(e, codes, size)
-        meat += sign * (scores.T @ scores)
+        meat += sign * design.cluster_meat(e, codes, size)
     df_k = bread.shape[0] + _fe_dof_outside(fe, [codes for codes, _ in encoded[:2]])
     factor = n_groups / (n_groups - 1) * (n - 1) / (n - df_k)
     matrix = factor * bread @ meat @ bread
