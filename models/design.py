@@ -115,7 +115,7 @@ class IndicatorDesign:
     ----------
     names : tuple of str
         Regressor names.
-    column : numpy.ndarray of intp, shape (n,)
+    column : numpy.ndarray of integers, shape (n,)
         The column of each row's non-zero entry, or -1 for a row of zeros.
     value : numpy.ndarray, shape (n,)
         The entry's value (1 for indicators, the intensity for per-unit-of-dose indicators).

@@ -243,21 +243,20 @@ class EventStudy:
         )
         return columns[np.clip(event_time, lo, hi).astype(np.intp) - lo]
 
+    def _codes(self, name: str, sample: np.ndarray | None) -> tuple[np.ndarray, int]:
+        """Codes and number of levels of a categorical column on the sample (all if None)."""
+        if name not in self._panel.codes:
+            return categorical_codes(self.df if sample is None else self.df.loc[sample], name)
+        codes, size = self._panel.codes[name]
+        return (codes, size) if sample is None else encode(codes[sample])
+
     def _fixed_effects(self, sample: np.ndarray | None) -> FixedEffects:
         """The absorbed fixed effects on the rows where ``sample`` is True (all if None)."""
-        panel = self._panel
-        if sample is None and self.fixed_effects == panel.fe.names:
-            return panel.fe
-        data = self.df if sample is None else self.df.loc[sample]
-        codes = []
-        for name in self.fixed_effects:
-            if name in panel.codes:
-                codes.append(
-                    panel.codes[name][0] if sample is None else panel.codes[name][0][sample]
-                )
-            else:
-                codes.append(categorical_codes(data, name)[0])
-        return FixedEffects.from_codes(self.fixed_effects, codes, n_obs=len(data))
+        if sample is None and self.fixed_effects == self._panel.fe.names:
+            return self._panel.fe
+        codes = [self._codes(name, sample)[0] for name in self.fixed_effects]
+        n_obs = len(self.df) if sample is None else int(sample.sum())
+        return FixedEffects.from_codes(self.fixed_effects, codes, n_obs=n_obs)
 
     @property
     def event_times(self) -> tuple[int, ...]:
@@ -300,16 +299,9 @@ class EventStudy:
                 sample[sample] = keep
             fe = self._fixed_effects(sample)
         column, outcome, intensity = panel.column, panel.outcome, panel.intensity
-        data = self.df if sample is None else self.df.loc[sample]
         if sample is not None:
             column, outcome = column[sample], outcome[sample]
             intensity = None if intensity is None else intensity[sample]
-
-        def codes_of(name: str) -> tuple[np.ndarray, int]:
-            if name not in panel.codes:
-                return categorical_codes(data, name)
-            codes, size = panel.codes[name]
-            return (codes, size) if sample is None else encode(codes[sample])
 
         # With intensity, NaN only on never-treated rows, which have no indicator.
         value = np.ones(column.size) if intensity is None else intensity
@@ -326,7 +318,7 @@ class EventStudy:
             fe=fe,
             vcov=vcov,
             default_clusters=[self.unit],
-            cluster_values=codes_of,
+            cluster_values=lambda name: self._codes(name, sample),
             tol=tol,
             maxiter=maxiter,
             collin_tol=collin_tol,
