@@ -44,7 +44,6 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
 
 DEFAULT_TOL = 1e-8
 DEFAULT_MAXITER = 10_000
@@ -281,6 +280,12 @@ class FixedEffects:
         return bool((cluster_of_level[fe_codes] == clusters).all())
 
     @cached_property
+    def _index_codes(self) -> tuple[np.ndarray, ...]:
+        """The codes as intp, the type numpy indexes and counts with without converting them
+        on every call (the iterative and direct solvers index with them many times)."""
+        return tuple(c.astype(np.intp, copy=False) for c in self.codes)
+
+    @cached_property
     def _segment_starts(self) -> tuple[np.ndarray | None, ...]:
         """For each fixed effect stored in sorted order (levels in runs), where each run starts.
 
@@ -303,7 +308,9 @@ class FixedEffects:
         if starts is not None:
             sums = np.add.reduceat(weighted, starts)
         else:
-            sums = np.bincount(self.codes[which], weights=weighted, minlength=self.sizes[which])
+            sums = np.bincount(
+                self._index_codes[which], weights=weighted, minlength=self.sizes[which]
+            )
         return sums / self._group_weights[which]
 
     def demean(
@@ -312,6 +319,7 @@ class FixedEffects:
         *,
         tol: float = DEFAULT_TOL,
         maxiter: int = DEFAULT_MAXITER,
+        out: np.ndarray | None = None,
     ) -> np.ndarray:
         """Residuals of ``x`` (a vector or the columns of a matrix) after absorbing the effects.
 
@@ -323,6 +331,9 @@ class FixedEffects:
             Stop when one sweep changes no element by more than ``tol`` (absolute).
         maxiter : int
             Maximum number of sweeps per column.
+        out : numpy.ndarray, optional
+            For a matrix: a Fortran-ordered float64 array of the same shape to write into; it
+            may be ``x`` itself, which then holds the result (saves a copy of a large matrix).
 
         Returns
         -------
@@ -331,7 +342,12 @@ class FixedEffects:
         """
         x = np.asarray(x, dtype=float)
         if x.ndim == 2:
-            out = np.empty(x.shape, order="F")
+            out = np.empty(x.shape, order="F") if out is None else out
+            if not self.balanced_two_way and self._small_effects is not None:
+                work = (np.empty(x.shape[0]), np.empty(x.shape[0]))  # reused for every column
+                for j in range(x.shape[1]):
+                    self._direct(np.ascontiguousarray(x[:, j]), out[:, j], work)
+                return out
             for j in range(x.shape[1]):
                 out[:, j] = self.demean(np.ascontiguousarray(x[:, j]), tol=tol, maxiter=maxiter)
             return out
@@ -351,7 +367,7 @@ class FixedEffects:
             first, second = self.codes
             return x - self.group_means(x, 0)[first] - self.group_means(x, 1)[second] + x.mean()
         if self._small_effects is not None:
-            return self._direct(x)
+            return self._direct(x, np.empty_like(x), (np.empty_like(x), np.empty_like(x)))
         return self._alternating_projections(x, tol, maxiter)
 
     @cached_property
@@ -376,44 +392,75 @@ class FixedEffects:
                     minlength=self.sizes[first] * self.sizes[second],
                 ).reshape(self.sizes[first], self.sizes[second])
                 cross[offsets[a] : offsets[a + 1], offsets[b] : offsets[b + 1]] = pairs
-        # D'W P1 D = C' diag(1 / W_g) C with C[g, s] the weight of large level g in small level s.
-        large_codes = self.codes[large]
-        rows = np.concatenate([large_codes] * len(small))
-        cols = np.concatenate([self.codes[j] + offsets[a] for a, j in enumerate(small)])
-        counts = coo_matrix(
-            (np.tile(w, len(small)), (rows, cols)), shape=(self.sizes[large], n_small)
-        ).tocsr()
-        scaled = counts.multiply(1.0 / self._group_weights[large][:, None]).tocsr()
-        gram = cross - (counts.T @ scaled).toarray()
+        gram = cross - self._large_level_products(large, small, offsets, w)
         values, vectors = np.linalg.eigh((gram + gram.T) / 2)
         keep = values > 1e-10 * values.max(initial=0.0)  # relative: weights' scale is free
         inverse = (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
         return _SmallEffects(large, tuple(small), offsets, inverse)
 
-    def _direct(self, x: np.ndarray) -> np.ndarray:
-        """Exact projection with one large fixed effect and small others (module docstring)."""
+    def _large_level_products(
+        self, large: int, small: list[int], offsets: np.ndarray, w: np.ndarray
+    ) -> np.ndarray:
+        """D'W P1 D = sum over large levels g of C_g C_g' / W_g, C_g[s] the weight of level g's
+        rows in small level s; built in blocks of large levels as small dense matrices."""
+        n_small = int(offsets[-1])
+        large_codes = self.codes[large]
+        n_large = self.sizes[large]
+        inverse_weight = 1.0 / self._group_weights[large]
+        block = max(1, 4_000_000 // n_small)  # about 32 MB per block of C
+        products = np.zeros((n_small, n_small))
+        ordered = self._segment_starts[large] is not None
+        for low in range(0, n_large, block):
+            high = min(low + block, n_large)
+            if ordered:  # rows sorted by the large effect: the block is a slice
+                starts = self._segment_starts[large]
+                end = starts[high] if high < n_large else self.n_obs
+                rows = slice(starts[low], end)
+            else:
+                rows = np.flatnonzero((large_codes >= low) & (large_codes < high))
+            local = large_codes[rows].astype(np.int64) - low
+            counts = np.zeros((high - low) * n_small)
+            for a, j in enumerate(small):
+                counts += np.bincount(
+                    local * n_small + (self.codes[j][rows] + offsets[a]),
+                    weights=w[rows],
+                    minlength=(high - low) * n_small,
+                )
+            counts = counts.reshape(high - low, n_small)
+            products += counts.T @ (counts * inverse_weight[low:high, None])
+        return products
+
+    def _direct(
+        self, x: np.ndarray, out: np.ndarray, work: tuple[np.ndarray, np.ndarray]
+    ) -> np.ndarray:
+        """Exact projection with one large fixed effect and small others (module docstring),
+        written into ``out``; ``work`` holds two scratch vectors of the same length."""
         pieces = self._small_effects
-        large_codes = self.codes[pieces.large]
-        within = x - self.group_means(x, pieces.large)[large_codes]
+        large_codes = self._index_codes[pieces.large]
+        fitted, scratch = work
+        np.take(self.group_means(x, pieces.large), large_codes, out=scratch, mode="clip")
+        within = np.subtract(x, scratch, out=out)  # out may be x itself
         weighted = within if self.weights is None else within * self.weights
         totals = np.concatenate(
             [
-                np.bincount(self.codes[j], weights=weighted, minlength=self.sizes[j])
+                np.bincount(self._index_codes[j], weights=weighted, minlength=self.sizes[j])
                 for j in pieces.small
             ]
         )
         solution = pieces.inverse @ totals
-        fitted = np.zeros_like(x)
+        fitted[:] = 0.0
         for a, j in enumerate(pieces.small):
-            fitted += solution[pieces.offsets[a] : pieces.offsets[a + 1]][self.codes[j]]
-        fitted -= self.group_means(fitted, pieces.large)[large_codes]
+            part = solution[pieces.offsets[a] : pieces.offsets[a + 1]]
+            fitted += np.take(part, self._index_codes[j], out=scratch, mode="clip")
         within -= fitted
+        fitted_means = self.group_means(fitted, pieces.large)
+        within += np.take(fitted_means, large_codes, out=scratch, mode="clip")
         return within
 
     def _sweep(self, x: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> None:
         """One pass of the projections into ``out``: subtract each effect's means in turn."""
         out[:] = x
-        for which, fe_codes in enumerate(self.codes):
+        for which, fe_codes in enumerate(self._index_codes):
             np.take(self.group_means(out, which), fe_codes, out=scratch, mode="clip")
             out -= scratch
 

@@ -58,15 +58,28 @@ class DenseDesign:
         *,
         tol: float = DEFAULT_TOL,
         maxiter: int = DEFAULT_MAXITER,
+        overwrite: bool = False,
     ) -> DenseDesign:
-        """Demean the columns of ``x`` by ``fe`` and apply its weights."""
-        x = np.asarray(x, dtype=float).reshape(fe.n_obs, len(names))
-        root_w = None if fe.weights is None else np.sqrt(fe.weights)[:, None]
-        raw = x if root_w is None else x * root_w
-        matrix = fe.demean(x, tol=tol, maxiter=maxiter)
+        """Demean the columns of ``x`` by ``fe`` and apply its weights.
+
+        ``overwrite=True`` demeans a Fortran-ordered float64 ``x`` in place (no second copy
+        of a large matrix); ``x`` then holds the design's matrix.
+        """
+        x = np.asfortranarray(x, dtype=float).reshape(fe.n_obs, len(names), order="F")
+        root_w = None if fe.weights is None else np.sqrt(fe.weights)
+        raw_sumsq = np.array(
+            [
+                float(column @ column) if root_w is None else float((column * root_w) @ column)
+                for column in x.T
+            ]
+        )
+        if overwrite:
+            matrix = fe.demean(x, tol=tol, maxiter=maxiter, out=x)
+        else:
+            matrix = fe.demean(x, tol=tol, maxiter=maxiter)
         if root_w is not None:
-            matrix *= root_w
-        return cls(tuple(names), matrix, np.einsum("ij,ij->j", raw, raw))
+            matrix *= root_w[:, None]
+        return cls(tuple(names), matrix, raw_sumsq)
 
     def select(self, keep: np.ndarray) -> DenseDesign:
         """The design restricted to the columns where ``keep`` is True."""
@@ -93,6 +106,7 @@ class DenseDesign:
         """Sum over clusters of s_g s_g', s_g the sum of X~_i e_i within cluster g."""
         k = self.matrix.shape[1]
         scores = np.empty((n_groups, k))
+        codes = codes.astype(np.intp, copy=False)  # converted once, not in every bincount
         for j in range(k):
             scores[:, j] = np.bincount(codes, weights=self.matrix[:, j] * e, minlength=n_groups)
         return scores.T @ scores
@@ -185,7 +199,12 @@ class IndicatorDesign:
         if fe.balanced_two_way:
             return cls(tuple(names), column, value, fe)
         return DenseDesign.absorb(
-            names, _dense_indicators(column, value, len(names)), fe, tol=tol, maxiter=maxiter
+            names,
+            _dense_indicators(column, value, len(names)),
+            fe,
+            tol=tol,
+            maxiter=maxiter,
+            overwrite=True,
         )
 
     @property

@@ -364,8 +364,12 @@ class FixedEffectsOLS:
             self.df, self.fixed_effects, weights, self.drop_singletons
         )
         data = self.df if keep is None else self.df.loc[keep]
-        x = np.column_stack([numeric_values(data, c) for c in self.regressors])
-        design = DenseDesign.absorb(self.regressors, x, fe, tol=tol, maxiter=maxiter)
+        x = np.empty((len(data), len(self.regressors)), order="F")
+        for j, column in enumerate(self.regressors):
+            x[:, j] = numeric_values(data, column)
+        design = DenseDesign.absorb(
+            self.regressors, x, fe, tol=tol, maxiter=maxiter, overwrite=True
+        )
         fields = fit_within(
             outcome=self.outcome,
             y=numeric_values(data, self.outcome),
