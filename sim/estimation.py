@@ -121,8 +121,8 @@ def describe_fit(
 ) -> str:
     """Lines for the run summary: the cumulative effect with its 95% CI, truth, pre-trends."""
     first, last = settings.cumulative
-    estimate, se = results.cumulative(first, last)
-    low, high = results.cumulative_conf_int(first, last)
+    summary = cumulative_summary(results, settings)
+    estimate, se, low, high = (summary[k] for k in ("estimate", "se", "ci_low", "ci_high"))
     unit = "per yuan of counterfeit" if settings.intensity else "yuan per treated unit"
     lines = [
         f"event study ({results.vcov_type}, {results.nobs:,} rows): cumulative effect over "
@@ -166,9 +166,7 @@ def estimates_dataset(
         results.covariance.matrix,
         {"units": f"({unit})^2", "long_name": "covariance of the estimates"},
     )
-    first, last = settings.cumulative
-    estimate, se = results.cumulative(first, last)
-    low, high = results.cumulative_conf_int(first, last)
+    cumulative = cumulative_summary(results, settings)
     return xr.Dataset(
         data,
         coords={
@@ -186,11 +184,11 @@ def estimates_dataset(
             "ref": results.ref,
             "window": list(results.window),
             "bin_endpoints": int(settings.bin_endpoints),
-            "cumulative_event_times": [first, last],
-            "cumulative_estimate": estimate,
-            "cumulative_se": se,
-            "cumulative_ci_low": low,
-            "cumulative_ci_high": high,
+            "cumulative_event_times": cumulative["event_times"],
+            "cumulative_estimate": cumulative["estimate"],
+            "cumulative_se": cumulative["se"],
+            "cumulative_ci_low": cumulative["ci_low"],
+            "cumulative_ci_high": cumulative["ci_high"],
             **(attrs or {}),
         },
     )
