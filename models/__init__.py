@@ -5,12 +5,15 @@ No file I/O, no config parsing and no plotting here; ``sim`` builds on these cla
 
 from models.absorb import ConvergenceWarning, SingletonWarning
 from models.consumer import ConsumerSpendModel
+from models.did import CallawaySantAnna, CallawaySantAnnaResults
 from models.eventstudy import EventStudy
 from models.ols import CollinearityWarning, FixedEffectsOLS
 from models.results import EventStudyResults, RegressionResults
 from models.truth import SpendTruth
 
 __all__ = [
+    "CallawaySantAnna",
+    "CallawaySantAnnaResults",
     "CollinearityWarning",
     "ConsumerSpendModel",
     "ConvergenceWarning",

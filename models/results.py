@@ -288,17 +288,21 @@ class EventStudyResults(RegressionResults):
     ----------
     event_times : tuple of int
         Event time of each coefficient (same order as ``params``).
-    ref : int
-        The omitted reference event time (its effect is 0 by construction).
+    ref : int or None
+        The omitted reference event time (its effect is 0 by construction); None when no
+        event time is omitted (aggregated Callaway-Sant'Anna effects).
     window : tuple of int
         Lowest and highest event time estimated; with binned end points these two
         coefficients pool every event time beyond them.
+    overall : tuple of float or None
+        (estimate, se) of an overall average, for estimators that report one.
     """
 
     event_times: tuple[int, ...] = ()
-    ref: int = -1
+    ref: int | None = -1
     window: tuple[int, int] = (0, 0)
     intensity: str | None = None
+    overall: tuple[float, float] | None = None
 
     def event_time_effects(self, alpha: float = 0.05) -> pd.DataFrame:
         """Effects by event time: estimate, se, ci_low, ci_high (reference period omitted)."""
@@ -351,7 +355,10 @@ class EventStudyResults(RegressionResults):
 
     def _info(self) -> dict[str, str]:
         info = super()._info()
-        info["Event window:"] = f"{self.window[0]}..{self.window[1]} (ref {self.ref})"
+        reference = "" if self.ref is None else f" (ref {self.ref})"
+        info["Event window:"] = f"{self.window[0]}..{self.window[1]}{reference}"
+        if self.overall is not None:
+            info["Overall average:"] = f"{self.overall[0]:.4f} (SE {self.overall[1]:.4f})"
         if self.intensity is not None:
             info["Intensity:"] = self.intensity
         return info
