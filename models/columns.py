@@ -55,6 +55,18 @@ def numeric_values(df: pd.DataFrame, column: str, *, allow_nan: bool = False) ->
     return values
 
 
+def require_cohorts_in_periods(
+    unit_cohorts: np.ndarray, period_values: np.ndarray, cohort: str, time: str
+) -> None:
+    """Raise if a finite cohort (first treated period) is not a period of the panel."""
+    unknown = np.setdiff1d(unit_cohorts[np.isfinite(unit_cohorts)], period_values)
+    if unknown.size:
+        raise ValueError(
+            f"column {cohort!r}: cohort(s) {', '.join(f'{c:g}' for c in unknown[:5])} "
+            f"are not periods of column {time!r}"
+        )
+
+
 def fixed_effect_columns(names: Iterable[str]) -> list[str]:
     """The data columns behind fixed-effect names (``"a^b"`` is columns a and b)."""
     return [part.strip() for name in names for part in name.split("^")]

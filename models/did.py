@@ -32,7 +32,12 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from models.columns import categorical_codes, numeric_values, require_columns
+from models.columns import (
+    categorical_codes,
+    numeric_values,
+    require_cohorts_in_periods,
+    require_columns,
+)
 from models.results import EventStudyResults
 from models.vcov import Covariance, VcovRequest
 
@@ -124,12 +129,7 @@ class CallawaySantAnna:
         if (unit_cohorts[unit_codes] != cohorts).any():
             raise ValueError(f"column {self.cohort!r}: expected one cohort per unit")
         finite = unit_cohorts[np.isfinite(unit_cohorts)]
-        unknown = np.setdiff1d(finite, period_values)
-        if unknown.size:
-            raise ValueError(
-                f"column {self.cohort!r}: cohort(s) {', '.join(f'{c:g}' for c in unknown[:5])} "
-                f"are not periods of column {self.time!r}"
-            )
+        require_cohorts_in_periods(unit_cohorts, period_values, self.cohort, self.time)
         for cohort in np.unique(finite):
             if (unit_cohorts == cohort).sum() < 2:
                 raise ValueError(

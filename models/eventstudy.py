@@ -36,6 +36,7 @@ from models.columns import (
     categorical_codes,
     fixed_effect_columns,
     numeric_values,
+    require_cohorts_in_periods,
     require_columns,
 )
 from models.design import IndicatorDesign
@@ -191,12 +192,7 @@ class EventStudy:
                 f"{df[self.unit].iloc[np.argmax(varying)]!r} has several"
             )
         unit_cohort[np.isnan(unit_cohort)] = np.inf
-        unknown = np.setdiff1d(unit_cohort[np.isfinite(unit_cohort)], period_values)
-        if unknown.size:
-            raise ValueError(
-                f"column {self.cohort!r}: cohort(s) {', '.join(f'{c:g}' for c in unknown[:5])} "
-                f"are not periods of column {self.time!r}"
-            )
+        require_cohorts_in_periods(unit_cohort, period_values, self.cohort, self.time)
         # Event times are computed for treated units' rows only (a tenth of the panel).
         treated_unit = np.isfinite(unit_cohort)
         n_rows = unit_codes.size

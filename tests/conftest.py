@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from models import ConsumerSpendModel
@@ -54,3 +55,11 @@ NO_CALIBRATION = {
     'weighting = "value"\n': "",
 }
 """Replacements that drop the calibration section of the quick config."""
+
+
+@pytest.fixture(scope="session")
+def mpdta() -> pd.DataFrame:
+    """The mpdta panel (tests/data/README.md) with cohort NaN for never-treated counties."""
+    df = pd.read_csv(ROOT / "tests" / "data" / "mpdta.csv")
+    df["cohort"] = df["first.treat"].where(df["first.treat"] > 0)
+    return df

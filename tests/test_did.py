@@ -18,13 +18,6 @@ SE_RTOL = 1e-4  # and analytic standard errors to 1e-4 (relative)
 
 
 @pytest.fixture(scope="module")
-def mpdta() -> pd.DataFrame:
-    df = pd.read_csv(DATA / "mpdta.csv")
-    df["cohort"] = df["first.treat"].where(df["first.treat"] > 0)
-    return df
-
-
-@pytest.fixture(scope="module")
 def csdid() -> dict:
     return json.loads((DATA / "mpdta_cs_csdid.json").read_text())
 

@@ -31,13 +31,6 @@ SE_RTOL = 1e-6
 
 
 @pytest.fixture(scope="module")
-def mpdta() -> pd.DataFrame:
-    df = pd.read_csv(DATA / "mpdta.csv")
-    df["cohort"] = df["first.treat"].where(df["first.treat"] > 0)
-    return df
-
-
-@pytest.fixture(scope="module")
 def mpdta_reference() -> dict:
     return json.loads((DATA / "mpdta_twfe_pyfixest.json").read_text())
 
