@@ -67,6 +67,42 @@ def require_cohorts_in_periods(
         )
 
 
+def unit_cohorts(
+    df: pd.DataFrame,
+    cohort: str,
+    unit: str,
+    unit_codes: np.ndarray,
+    n_units: int,
+    grid_periods: int | None = None,
+) -> np.ndarray:
+    """Each unit's cohort (first treated period, +inf if never), checked to be one per unit.
+
+    ``grid_periods``: the panel is stored unit by unit with this many periods each, so the
+    check is done on a units x periods view instead of by gathering.
+    """
+    cohorts = numeric_values(df, cohort, allow_nan=True)
+    if (cohorts == -np.inf).any():
+        raise ValueError(f"column {cohort!r}: -inf is not a cohort (never treated is NaN or +inf)")
+    result = np.empty(n_units)
+    if grid_periods is not None:
+        by_unit = cohorts.reshape(n_units, grid_periods)
+        result[:] = by_unit[:, 0]
+        same = by_unit == result[:, None]
+        same |= np.isnan(by_unit) & np.isnan(result)[:, None]
+        varying = np.repeat(~same.all(axis=1), grid_periods)
+    else:
+        result[unit_codes] = cohorts
+        row_cohort = result[unit_codes]
+        varying = (row_cohort != cohorts) & ~(np.isnan(row_cohort) & np.isnan(cohorts))
+    if varying.any():
+        raise ValueError(
+            f"column {cohort!r}: expected one cohort per unit, but unit "
+            f"{df[unit].iloc[np.argmax(varying)]!r} has several"
+        )
+    result[np.isnan(result)] = np.inf
+    return result
+
+
 def fixed_effect_columns(names: Iterable[str]) -> list[str]:
     """The data columns behind fixed-effect names (``"a^b"`` is columns a and b)."""
     return [part.strip() for name in names for part in name.split("^")]

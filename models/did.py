@@ -37,6 +37,7 @@ from models.columns import (
     numeric_values,
     require_cohorts_in_periods,
     require_columns,
+    unit_cohorts,
 )
 from models.results import EventStudyResults
 from models.vcov import Covariance, VcovRequest
@@ -120,28 +121,21 @@ class CallawaySantAnna:
             )
         period_values = np.empty(n_periods)
         period_values[period_codes] = periods
-        cohorts = numeric_values(df, self.cohort, allow_nan=True)
-        cohorts = np.where(np.isnan(cohorts), np.inf, cohorts)
-        if (cohorts == -np.inf).any():
-            raise ValueError(f"column {self.cohort!r}: -inf is not a cohort")
-        unit_cohorts = np.empty(n_units)
-        unit_cohorts[unit_codes] = cohorts
-        if (unit_cohorts[unit_codes] != cohorts).any():
-            raise ValueError(f"column {self.cohort!r}: expected one cohort per unit")
-        finite = unit_cohorts[np.isfinite(unit_cohorts)]
-        require_cohorts_in_periods(unit_cohorts, period_values, self.cohort, self.time)
+        cohort_of_unit = unit_cohorts(df, self.cohort, self.unit, unit_codes, n_units)
+        finite = cohort_of_unit[np.isfinite(cohort_of_unit)]
+        require_cohorts_in_periods(cohort_of_unit, period_values, self.cohort, self.time)
         for cohort in np.unique(finite):
-            if (unit_cohorts == cohort).sum() < 2:
+            if (cohort_of_unit == cohort).sum() < 2:
                 raise ValueError(
                     f"column {self.cohort!r}: cohort {cohort:g} has a single unit; "
                     "its ATT(g, t) would have no variance estimate"
                 )
-        if self.control == "never" and not np.isinf(unit_cohorts).any():
+        if self.control == "never" and not np.isinf(cohort_of_unit).any():
             raise ValueError(
                 f"control='never' needs never-treated units (cohort NaN or +inf in column "
                 f"{self.cohort!r}); there are none: use control='notyet'"
             )
-        return wide, period_values, unit_cohorts
+        return wide, period_values, cohort_of_unit
 
     def fit(self) -> CallawaySantAnnaResults:
         """Estimate every ATT(g, t) and its influence function."""

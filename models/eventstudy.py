@@ -38,6 +38,7 @@ from models.columns import (
     numeric_values,
     require_cohorts_in_periods,
     require_columns,
+    unit_cohorts,
 )
 from models.design import IndicatorDesign
 from models.ols import DEFAULT_COLLIN_TOL, fit_within, singletons_kept
@@ -170,28 +171,9 @@ class EventStudy:
         period_values[period_codes[first_rows]] = numeric_values(df.iloc[first_rows], self.time)
         if (period_values != np.round(period_values)).any():
             raise ValueError(f"column {self.time!r}: expected integer periods")
-        cohorts = numeric_values(df, self.cohort, allow_nan=True)
-        if (cohorts == -np.inf).any():
-            raise ValueError(
-                f"column {self.cohort!r}: -inf is not a cohort (never treated is NaN or +inf)"
-            )
-        unit_cohort = np.empty(n_units)
-        if panel_fe.grid:
-            by_unit = cohorts.reshape(n_units, n_periods)
-            unit_cohort[:] = by_unit[:, 0]
-            same = by_unit == unit_cohort[:, None]
-            same |= np.isnan(by_unit) & np.isnan(unit_cohort)[:, None]
-            varying = np.repeat(~same.all(axis=1), n_periods)
-        else:
-            unit_cohort[unit_codes] = cohorts
-            row_cohort = unit_cohort[unit_codes]
-            varying = (row_cohort != cohorts) & ~(np.isnan(row_cohort) & np.isnan(cohorts))
-        if varying.any():
-            raise ValueError(
-                f"column {self.cohort!r}: expected one cohort per unit, but unit "
-                f"{df[self.unit].iloc[np.argmax(varying)]!r} has several"
-            )
-        unit_cohort[np.isnan(unit_cohort)] = np.inf
+        unit_cohort = unit_cohorts(
+            df, self.cohort, self.unit, unit_codes, n_units, n_periods if panel_fe.grid else None
+        )
         require_cohorts_in_periods(unit_cohort, period_values, self.cohort, self.time)
         # Event times are computed for treated units' rows only (a tenth of the panel).
         treated_unit = np.isfinite(unit_cohort)
