@@ -67,6 +67,39 @@ def require_cohorts_in_periods(
         )
 
 
+def unit_constants(
+    df: pd.DataFrame,
+    column: str,
+    unit: str,
+    unit_codes: np.ndarray,
+    n_units: int,
+    grid_periods: int | None = None,
+) -> np.ndarray:
+    """Each unit's value of a column that must be constant within units (NaN allowed).
+
+    ``grid_periods``: the panel is stored unit by unit with this many periods each, so the
+    check is done on a units x periods view instead of by gathering.
+    """
+    values = numeric_values(df, column, allow_nan=True)
+    result = np.empty(n_units)
+    if grid_periods is not None:
+        by_unit = values.reshape(n_units, grid_periods)
+        result[:] = by_unit[:, 0]
+        same = by_unit == result[:, None]
+        same |= np.isnan(by_unit) & np.isnan(result)[:, None]
+        varying = np.repeat(~same.all(axis=1), grid_periods)
+    else:
+        result[unit_codes] = values
+        row_value = result[unit_codes]
+        varying = (row_value != values) & ~(np.isnan(row_value) & np.isnan(values))
+    if varying.any():
+        raise ValueError(
+            f"column {column!r}: expected one value per unit, but unit "
+            f"{df[unit].iloc[np.argmax(varying)]!r} has several"
+        )
+    return result
+
+
 def unit_cohorts(
     df: pd.DataFrame,
     cohort: str,
@@ -75,30 +108,10 @@ def unit_cohorts(
     n_units: int,
     grid_periods: int | None = None,
 ) -> np.ndarray:
-    """Each unit's cohort (first treated period, +inf if never), checked to be one per unit.
-
-    ``grid_periods``: the panel is stored unit by unit with this many periods each, so the
-    check is done on a units x periods view instead of by gathering.
-    """
-    cohorts = numeric_values(df, cohort, allow_nan=True)
-    if (cohorts == -np.inf).any():
+    """Each unit's cohort (first treated period, +inf if never), checked to be one per unit."""
+    if (numeric_values(df, cohort, allow_nan=True) == -np.inf).any():
         raise ValueError(f"column {cohort!r}: -inf is not a cohort (never treated is NaN or +inf)")
-    result = np.empty(n_units)
-    if grid_periods is not None:
-        by_unit = cohorts.reshape(n_units, grid_periods)
-        result[:] = by_unit[:, 0]
-        same = by_unit == result[:, None]
-        same |= np.isnan(by_unit) & np.isnan(result)[:, None]
-        varying = np.repeat(~same.all(axis=1), grid_periods)
-    else:
-        result[unit_codes] = cohorts
-        row_cohort = result[unit_codes]
-        varying = (row_cohort != cohorts) & ~(np.isnan(row_cohort) & np.isnan(cohorts))
-    if varying.any():
-        raise ValueError(
-            f"column {cohort!r}: expected one cohort per unit, but unit "
-            f"{df[unit].iloc[np.argmax(varying)]!r} has several"
-        )
+    result = unit_constants(df, cohort, unit, unit_codes, n_units, grid_periods)
     result[np.isnan(result)] = np.inf
     return result
 

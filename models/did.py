@@ -11,14 +11,31 @@ max(t, b) + anticipation (``control="notyet"``). The base period is ``g - 1 - an
 for post-treatment periods; for pre-treatment periods it is ``t - 1`` (``base_period="varying"``,
 short differences, the did package's default) or ``g - 1 - anticipation`` too (``"universal"``).
 
-Inference uses the influence function of each ATT(g, t) on the n units of the panel (standard
-errors clustered by unit). :meth:`CallawaySantAnnaResults.aggregate` averages the ATT(g, t) as the
-R package did does (``aggte``): ``"simple"`` (post-treatment cells weighted by cohort size),
-``"dynamic"`` (by event time e = t - g), ``"group"`` (by cohort) and ``"calendar"`` (by
-period), with the influence function of the estimated cohort-share weights included.
+Per unit of dose (``intensity``). With a dose v_i per unit (the yuan value of a consumer's first
+counterfeit), the cell's effect per unit of dose is the least-squares slope through the origin
+of the treated units' excess change on their dose,
 
-This version has no covariates (where the outcome-regression, inverse-probability and doubly
-robust estimators coincide) and works on balanced panels.
+    ATT_v(g, t) = sum_{i in g} v_i (dY_i - m_C) / sum_{i in g} v_i^2,   m_C the controls' mean,
+
+which is the estimand of an event study whose indicators are multiplied by v_i (the 2017
+study's per-yuan design), computed cell by cell so that it is robust to effects that differ by
+cohort and period. Without a dose, v_i = 1 and it is ATT(g, t).
+
+Every estimate is a ratio of two sample means over the n units, N / D with
+N = sum_{i in g} v_i (dY_i - m_C) / n and D = sum_{i in g} v_i^2 / n, and so is every
+aggregation (ratios of sums of N and of D over cells, or means of such ratios). Inference uses
+their influence functions on the units (standard errors clustered by unit, did's analytic
+ones). The aggregations are did's ``aggte``: ``"simple"`` (post-treatment cells weighted by
+cohort size), ``"dynamic"`` (by event time e = t - g), ``"group"`` (by cohort) and
+``"calendar"`` (by period); the ratio form includes the influence of the estimated cohort-share
+weights (did's "wif") without extra work.
+
+Computation. Without covariates, a unit's influence on any estimate is an affine function of its
+row of outcomes (and dose), with coefficients that depend only on its cohort. So the fit keeps,
+per cohort, the number of units, the mean and the scatter matrix of those rows, and every
+variance is a small quadratic form in them: the panel is read once and no n x cells matrix is
+built. With covariates each cell's influence function is computed on the units (one column per
+cell), and the same algebra runs on those columns.
 
 Reference: Callaway, B. and Sant'Anna, P. H. C. (2021), "Difference-in-differences with
 multiple time periods", Journal of Econometrics 225(2), 200-230.
@@ -32,12 +49,14 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from models.absorb import FixedEffects
 from models.columns import (
     categorical_codes,
     numeric_values,
     require_cohorts_in_periods,
     require_columns,
     unit_cohorts,
+    unit_constants,
 )
 from models.results import EventStudyResults
 from models.vcov import Covariance, VcovRequest
@@ -45,8 +64,107 @@ from models.vcov import Covariance, VcovRequest
 AGGREGATIONS = ("simple", "dynamic", "group", "calendar")
 
 
+@dataclass(frozen=True)
+class _UnitRows:
+    """The panel as one row per unit, units sorted by cohort ("block").
+
+    ``features`` holds each unit's outcomes by period, then (with a dose v) v times them, v and
+    v^2; without a dose, a final column of ones stands for v and v^2.
+    """
+
+    features: np.ndarray
+    periods: np.ndarray
+    block_cohorts: np.ndarray
+    block_sizes: np.ndarray
+    has_dose: bool
+
+    @property
+    def n_units(self) -> int:
+        return int(self.features.shape[0])
+
+    @property
+    def n_periods(self) -> int:
+        return int(self.periods.size)
+
+    def outcome(self, j: int) -> int:
+        """Feature column of the outcome in period j."""
+        return j
+
+    def dosed_outcome(self, j: int) -> int:
+        """Feature column of v times the outcome in period j."""
+        return self.n_periods + j if self.has_dose else j
+
+    @property
+    def dose(self) -> int:
+        """Feature column of v."""
+        return 2 * self.n_periods if self.has_dose else self.n_periods
+
+    @property
+    def dose_squared(self) -> int:
+        """Feature column of v^2."""
+        return 2 * self.n_periods + 1 if self.has_dose else self.n_periods
+
+    def block_slices(self) -> list[slice]:
+        ends = np.cumsum(self.block_sizes)
+        return [slice(int(e - s), int(e)) for s, e in zip(self.block_sizes, ends, strict=True)]
+
+    def moments(self) -> _BlockMoments:
+        """Per-block sizes, means and centred scatter matrices of the features."""
+        return _BlockMoments.of(self.features, self.block_slices())
+
+
+@dataclass(frozen=True)
+class _BlockMoments:
+    """Sizes, means (blocks x p) and centred scatter matrices (blocks x p x p) of unit rows."""
+
+    sizes: np.ndarray
+    means: np.ndarray
+    scatter: np.ndarray
+
+    @classmethod
+    def of(cls, features: np.ndarray, blocks: list[slice]) -> _BlockMoments:
+        p = features.shape[1]
+        sizes = np.array([b.stop - b.start for b in blocks], dtype=float)
+        means = np.empty((len(blocks), p))
+        scatter = np.empty((len(blocks), p, p))
+        for h, block in enumerate(blocks):
+            rows = features[block]
+            means[h] = rows.mean(axis=0)
+            centred = rows - means[h]
+            scatter[h] = centred.T @ centred
+        return cls(sizes, means, scatter)
+
+
+@dataclass(frozen=True)
+class _Functionals:
+    """Influence functions that are affine in the unit rows, block by block.
+
+    Functional j's influence on a unit i of block h is ``F_i @ slope[j, h] + shift[j, h]``, with
+    F_i the unit's features; ``value[j]`` is the estimate it belongs to.
+    """
+
+    value: np.ndarray
+    slope: np.ndarray
+    shift: np.ndarray
+
+    def covariance(self, combination: np.ndarray, moments: _BlockMoments) -> np.ndarray:
+        """Covariance of ``combination.T @ estimates`` (columns = linear combinations).
+
+        Sum over units of the combined influence functions' outer products, divided by n^2:
+        per block, ``A' S A + n_h c c'`` with A the combined slopes, S the block's centred
+        scatter and c the combined influence at the block mean.
+        """
+        n_functionals, n_blocks, p = self.slope.shape
+        slopes = (combination.T @ self.slope.reshape(n_functionals, -1)).reshape(-1, n_blocks, p)
+        at_mean = np.einsum("hp,mhp->hm", moments.means, slopes) + self.shift.T @ combination
+        total = (at_mean.T * moments.sizes) @ at_mean
+        for h in range(n_blocks):
+            total += slopes[:, h, :] @ moments.scatter[h] @ slopes[:, h, :].T
+        return total / moments.sizes.sum() ** 2
+
+
 class CallawaySantAnna:
-    """Callaway and Sant'Anna's group-time ATTs on a balanced panel (no covariates).
+    """Callaway and Sant'Anna's group-time ATTs on a balanced panel.
 
     Parameters
     ----------
@@ -60,6 +178,9 @@ class CallawaySantAnna:
         Periods before treatment in which units may already react.
     base_period : {"varying", "universal"}
         Base of the pre-treatment ATTs: the previous period, or the last one before treatment.
+    intensity : str, optional
+        Column of a dose per unit (constant within unit, positive for treated units), such as
+        ``fake_value``: effects are then per unit of dose (see the module docstring).
 
     Examples
     --------
@@ -80,8 +201,9 @@ class CallawaySantAnna:
         control: str = "never",
         anticipation: int = 0,
         base_period: str = "varying",
+        intensity: str | None = None,
     ) -> None:
-        require_columns(df, [outcome, unit, time, cohort])
+        require_columns(df, [outcome, unit, time, cohort] + ([intensity] if intensity else []))
         if control not in ("never", "notyet"):
             raise ValueError(f"control: expected 'never' or 'notyet', got {control!r}")
         if base_period not in ("varying", "universal"):
@@ -96,15 +218,13 @@ class CallawaySantAnna:
         self.control = control
         self.anticipation = anticipation
         self.base_period = base_period
-        self._wide, self._periods, self._unit_cohorts = self._check_panel()
+        self.intensity = intensity
+        self._rows = self._check_panel()
 
-    def _check_panel(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The outcome as a units x periods matrix, the periods and each unit's cohort."""
+    def _check_panel(self) -> _UnitRows:
+        """Validate the panel and lay it out as one row per unit, grouped by cohort."""
         df = self.df
         y = numeric_values(df, self.outcome)
-        periods = numeric_values(df, self.time)
-        if (periods != np.round(periods)).any():
-            raise ValueError(f"column {self.time!r}: expected integer periods")
         unit_codes, n_units = categorical_codes(df, self.unit)
         period_codes, n_periods = categorical_codes(df, self.time)
         if len(df) != n_units * n_periods:
@@ -113,147 +233,249 @@ class CallawaySantAnna:
                 f"({n_units:,} units x {n_periods} periods = {n_units * n_periods:,} rows), "
                 f"got {len(df):,} rows"
             )
-        wide = np.full((n_units, n_periods), np.nan)
-        wide[unit_codes, period_codes] = y
-        if np.isnan(wide).any():
-            raise ValueError(
-                f"columns {self.unit!r}, {self.time!r}: expected one row per unit and period"
-            )
+        # Stored unit by unit with periods in order, the panel is a units x periods matrix.
+        grid = FixedEffects(
+            (self.unit, self.time), (unit_codes, period_codes), (n_units, n_periods), len(df)
+        ).grid
+        first_rows = slice(0, n_periods) if grid else slice(None)
         period_values = np.empty(n_periods)
-        period_values[period_codes] = periods
-        cohort_of_unit = unit_cohorts(df, self.cohort, self.unit, unit_codes, n_units)
-        finite = cohort_of_unit[np.isfinite(cohort_of_unit)]
+        period_values[period_codes[first_rows]] = numeric_values(df.iloc[first_rows], self.time)
+        if (period_values != np.round(period_values)).any():
+            raise ValueError(f"column {self.time!r}: expected integer periods")
+        cohort_of_unit = unit_cohorts(
+            df, self.cohort, self.unit, unit_codes, n_units, n_periods if grid else None
+        )
         require_cohorts_in_periods(cohort_of_unit, period_values, self.cohort, self.time)
-        for cohort in np.unique(finite):
-            if (cohort_of_unit == cohort).sum() < 2:
+        block_cohorts, block_of_unit, block_sizes = np.unique(
+            cohort_of_unit, return_inverse=True, return_counts=True
+        )
+        for cohort, size in zip(block_cohorts, block_sizes, strict=True):
+            if np.isfinite(cohort) and size < 2:
                 raise ValueError(
                     f"column {self.cohort!r}: cohort {cohort:g} has a single unit; "
                     "its ATT(g, t) would have no variance estimate"
                 )
-        if self.control == "never" and not np.isinf(cohort_of_unit).any():
+        if self.control == "never" and not np.isinf(block_cohorts).any():
             raise ValueError(
                 f"control='never' needs never-treated units (cohort NaN or +inf in column "
                 f"{self.cohort!r}); there are none: use control='notyet'"
             )
-        return wide, period_values, cohort_of_unit
+        order = np.argsort(block_of_unit, kind="stable")
+        dose = None
+        if self.intensity is not None:
+            dose = self._unit_dose(unit_codes, n_units, n_periods if grid else None, cohort_of_unit)
+        n_features = 2 * n_periods + 2 if dose is not None else n_periods + 1
+        features = np.empty((n_units, n_features))
+        if grid:
+            features[:, :n_periods] = y.reshape(n_units, n_periods)[order]
+        else:
+            position = np.empty(n_units, dtype=np.intp)
+            position[order] = np.arange(n_units)
+            features[:, :n_periods] = np.nan
+            features[position[unit_codes], period_codes] = y
+            if np.isnan(features[:, :n_periods]).any():
+                raise ValueError(
+                    f"columns {self.unit!r}, {self.time!r}: expected one row per unit and period"
+                )
+        if dose is None:
+            features[:, n_periods] = 1.0
+        else:
+            sorted_dose = dose[order]
+            features[:, n_periods : 2 * n_periods] = features[:, :n_periods] * sorted_dose[:, None]
+            features[:, 2 * n_periods] = sorted_dose
+            features[:, 2 * n_periods + 1] = sorted_dose**2
+        return _UnitRows(
+            features=features,
+            periods=period_values,
+            block_cohorts=block_cohorts,
+            block_sizes=block_sizes,
+            has_dose=dose is not None,
+        )
 
-    def fit(self) -> CallawaySantAnnaResults:
-        """Estimate every ATT(g, t) and its influence function."""
-        wide, periods, cohorts = self._wide, self._periods, self._unit_cohorts
-        n_units = wide.shape[0]
+    def _unit_dose(
+        self,
+        unit_codes: np.ndarray,
+        n_units: int,
+        grid_periods: int | None,
+        cohort_of_unit: np.ndarray,
+    ) -> np.ndarray:
+        """Each unit's dose: positive and finite for treated units, 0 for the others."""
+        dose = unit_constants(self.df, self.intensity, self.unit, unit_codes, n_units, grid_periods)
+        treated = np.isfinite(cohort_of_unit)
+        if not (np.isfinite(dose[treated]) & (dose[treated] > 0)).all():
+            raise ValueError(
+                f"column {self.intensity!r}: expected a positive finite dose for every treated unit"
+            )
+        return np.where(treated, dose, 0.0)
+
+    def _cells(self) -> list[tuple[int, int, int, np.ndarray]]:
+        """(treated block, period column, base column, control blocks) of each ATT(g, t)."""
+        rows = self._rows
+        periods, cohorts = rows.periods, rows.block_cohorts
         column_of = {p: j for j, p in enumerate(periods)}
-        # did's convention: units treated in the first period are dropped (no pre-period).
-        groups = [g for g in np.unique(cohorts[np.isfinite(cohorts)]) if g > periods.min()]
-        rows, influence = [], []
-        for g in groups:
+        cells = []
+        for g_block, g in enumerate(cohorts):
+            # did's convention: units treated in the first period are dropped (no pre-period).
+            if not np.isfinite(g) or g <= periods.min():
+                continue
             for t in periods[1:]:
                 post = t >= g - self.anticipation
-                base = (
-                    g - 1 - self.anticipation
-                    if (post or self.base_period == "universal")
-                    else t - 1
-                )
+                if post or self.base_period == "universal":
+                    base = g - 1 - self.anticipation
+                else:
+                    base = t - 1
                 if base not in column_of or base == t:
                     continue
-                treated = cohorts == g
                 if self.control == "never":
-                    control = np.isinf(cohorts)
+                    control = np.flatnonzero(np.isinf(cohorts))
                 else:
-                    control = (cohorts > max(t, base) + self.anticipation) & (cohorts != g)
-                if not control.any():
-                    continue
-                change = wide[:, column_of[t]] - wide[:, column_of[base]]
-                att, psi = _difference_in_means(change, treated, control, n_units)
-                rows.append((g, t, att))
-                influence.append(psi)
-        if not rows:
+                    later = cohorts > max(t, base) + self.anticipation
+                    control = np.flatnonzero(later & (cohorts != g))
+                if control.size:
+                    cells.append((g_block, column_of[t], column_of[base], control))
+        if not cells:
             raise ValueError(
                 "no ATT(g, t) can be estimated: no cohort has a base period and a control group"
             )
-        table = pd.DataFrame(rows, columns=["cohort", "time", "att"])
-        table["cohort"] = table["cohort"].astype(int)
-        table["time"] = table["time"].astype(int)
+        return cells
+
+    def fit(self) -> CallawaySantAnnaResults:
+        """Estimate every ATT(g, t) and the influence functions behind its inference."""
+        rows = self._rows
+        moments = rows.moments()
+        cells = self._cells()
+        n_cells, n_blocks = len(cells), rows.block_sizes.size
+        p = rows.features.shape[1]
+        numerators = _Functionals(
+            np.empty(n_cells), np.zeros((n_cells, n_blocks, p)), np.zeros((n_cells, n_blocks))
+        )
+        denominators = _Functionals(
+            np.empty(n_cells), np.zeros((n_cells, n_blocks, p)), np.zeros((n_cells, n_blocks))
+        )
+        for k, cell in enumerate(cells):
+            _cell_functionals(rows, moments, cell, numerators, denominators, k)
+        table = pd.DataFrame(
+            {
+                "cohort": [int(rows.block_cohorts[c[0]]) for c in cells],
+                "time": [int(rows.periods[c[1]]) for c in cells],
+                "att": numerators.value / denominators.value,
+            }
+        )
         return CallawaySantAnnaResults(
             att_gt_table=table,
-            influence=np.column_stack(influence),
-            unit_cohorts=cohorts,
+            functionals=_Functionals(
+                np.concatenate([numerators.value, denominators.value]),
+                np.concatenate([numerators.slope, denominators.slope]),
+                np.concatenate([numerators.shift, denominators.shift]),
+            ),
+            moments=moments,
             unit=self.unit,
             outcome=self.outcome,
             anticipation=self.anticipation,
+            intensity=self.intensity,
         )
 
 
-def _difference_in_means(
-    change: np.ndarray, treated: np.ndarray, control: np.ndarray, n_units: int
-) -> tuple[float, np.ndarray]:
-    """ATT as a difference of mean changes, and its influence function on all n units.
+def _cell_functionals(
+    rows: _UnitRows,
+    moments: _BlockMoments,
+    cell: tuple[int, int, int, np.ndarray],
+    numerators: _Functionals,
+    denominators: _Functionals,
+    k: int,
+) -> None:
+    """Write cell k's N = sum_{i in g} v_i (dY_i - m_C) / n and D = sum_{i in g} v_i^2 / n.
 
-    On the n_s units of the cell's sample (treated or control), with p the treated share,
-    psi_i = D_i (dY_i - m1) / p - (1 - D_i)(dY_i - m0) / (1 - p); scaled by n / n_s and zero
-    outside the sample, so that Var(ATT) = sum psi^2 / n^2 (did's convention).
+    Influence of a unit i: ``1[i in g] v_i (dY_i - m_C) - N - A_g 1[i in C] (dY_i - m_C) / pi_C``
+    for N (A_g = sum_{i in g} v_i / n, pi_C the control share) and ``1[i in g] v_i^2 - D`` for D.
     """
-    n_treated, n_control = int(treated.sum()), int(control.sum())
-    n_sample = n_treated + n_control
-    share = n_treated / n_sample
-    mean_treated = change[treated].mean()
-    mean_control = change[control].mean()
-    psi = np.zeros(n_units)
-    psi[treated] = (change[treated] - mean_treated) / share
-    psi[control] = -(change[control] - mean_control) / (1 - share)
-    return float(mean_treated - mean_control), psi * (n_units / n_sample)
+    g, t, base, control = cell
+    sizes, means = moments.sizes, moments.means
+    n = sizes.sum()
+    control_share = sizes[control].sum() / n
+    control_change = (
+        sizes[control] @ (means[control, rows.outcome(t)] - means[control, rows.outcome(base)])
+    ) / (control_share * n)
+    treated_share = sizes[g] / n
+    dose_total = treated_share * means[g, rows.dose]
+    dosed_change = means[g, rows.dosed_outcome(t)] - means[g, rows.dosed_outcome(base)]
+    numerator = treated_share * dosed_change - dose_total * control_change
+    numerators.value[k] = numerator
+    slope, shift = numerators.slope[k], numerators.shift[k]
+    slope[g, rows.dosed_outcome(t)] += 1.0
+    slope[g, rows.dosed_outcome(base)] -= 1.0
+    slope[g, rows.dose] -= control_change
+    shift -= numerator
+    scale = dose_total / control_share
+    slope[control, rows.outcome(t)] -= scale
+    slope[control, rows.outcome(base)] += scale
+    shift[control] += scale * control_change
+    denominator = treated_share * means[g, rows.dose_squared]
+    denominators.value[k] = denominator
+    denominators.slope[k, g, rows.dose_squared] = 1.0
+    denominators.shift[k] -= denominator
 
 
 @dataclass(frozen=True)
 class CallawaySantAnnaResults:
-    """Group-time ATTs with their influence functions, and their aggregations.
+    """Group-time ATTs, their aggregations and the influence functions behind their inference.
 
     Attributes
     ----------
     att_gt : pandas.DataFrame
-        One row per estimated ATT(g, t): cohort, time, att, se.
+        One row per estimated ATT(g, t) (per unit of dose with ``intensity``): cohort, time,
+        att, se.
     """
 
     att_gt_table: pd.DataFrame
-    influence: np.ndarray
-    unit_cohorts: np.ndarray
+    functionals: _Functionals
+    moments: _BlockMoments
     unit: str
     outcome: str
     anticipation: int
+    intensity: str | None
 
     @property
     def n_units(self) -> int:
         """Units in the panel (the influence functions' sample size)."""
-        return int(self.influence.shape[0])
+        return int(self.moments.sizes.sum())
+
+    @property
+    def _n_cells(self) -> int:
+        return len(self.att_gt_table)
+
+    def _ratios(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Estimates sum_k w_k N_k / sum_k w_k D_k (one per column of ``weights``, cells x m).
+
+        Returns the estimates and the coefficients of their influence functions on the
+        numerator and denominator functionals (2 cells x m).
+        """
+        k = self._n_cells
+        numerator = weights.T @ self.functionals.value[:k]
+        denominator = weights.T @ self.functionals.value[k:]
+        estimate = numerator / denominator
+        combination = np.vstack([weights / denominator, -weights * (estimate / denominator)])
+        return estimate, combination
 
     @cached_property
     def att_gt(self) -> pd.DataFrame:
         """ATT(g, t) with its standard error: columns cohort, time, att, se."""
-        se = np.sqrt((self.influence**2).sum(axis=0)) / self.n_units
-        return self.att_gt_table.assign(se=se)
+        _, combination = self._ratios(np.eye(self._n_cells))
+        variance = self._covariance(combination).diagonal()
+        return self.att_gt_table.assign(se=np.sqrt(variance))
 
-    @cached_property
-    def _cohort_shares(self) -> np.ndarray:
-        """Share of all units in the cohort of each ATT(g, t) (did's pg)."""
-        cohorts = self.att_gt_table["cohort"].to_numpy()
-        return np.array([np.mean(self.unit_cohorts == g) for g in cohorts])
+    def _covariance(self, combination: np.ndarray) -> np.ndarray:
+        return self.functionals.covariance(combination, self.moments)
 
-    def _weight_influence(self, keep: np.ndarray) -> np.ndarray:
-        """Influence function of the normalised cohort-share weights over the cells ``keep``."""
-        shares = self._cohort_shares[keep]
-        cohorts = self.att_gt_table["cohort"].to_numpy()[keep]
-        members = (self.unit_cohorts[:, None] == cohorts[None, :]).astype(float) - shares
-        total = shares.sum()
-        return members / total - np.outer(members.sum(axis=1), shares / total**2)
-
-    def _weighted(self, keep: np.ndarray) -> tuple[float, np.ndarray]:
-        """Cohort-share-weighted average of the cells ``keep`` and its influence function."""
-        att = self.att_gt_table["att"].to_numpy()[keep]
-        shares = self._cohort_shares[keep]
-        weights = shares / shares.sum()
-        influence = self.influence[:, keep] @ weights + self._weight_influence(keep) @ att
-        return float(weights @ att), influence
-
-    def aggregate(self, kind: str = "dynamic", alpha: float = 0.05) -> EventStudyResults:
+    def aggregate(
+        self,
+        kind: str = "dynamic",
+        *,
+        uniform_band: bool = False,
+        alpha: float = 0.05,
+        n_draws: int = 1000,
+        seed: int = 0,
+    ) -> EventStudyResults:
         """Aggregate the ATT(g, t) as the R package did's ``aggte`` does.
 
         Parameters
@@ -262,6 +484,11 @@ class CallawaySantAnnaResults:
             ``simple``: one post-treatment average weighted by cohort size. ``dynamic``: by
             event time e = t - g (overall: the mean over e >= 0). ``group``: by cohort
             (overall: cohort-size weighted). ``calendar``: by period (overall: the mean).
+            With a dose, "cohort size" is the cohort's sum of squared doses.
+        uniform_band : bool
+            Also compute a simultaneous (uniform over the aggregated effects) confidence band
+            at level ``1 - alpha`` by a Gaussian multiplier bootstrap of ``n_draws`` draws,
+            seeded by ``seed``; see :meth:`EventStudyResults.uniform_conf_int`.
 
         Returns
         -------
@@ -269,85 +496,54 @@ class CallawaySantAnnaResults:
             ``params`` by event time, cohort or period (``event_time_effects()`` indexes them),
             the covariance from the influence functions, normal critical values; the overall
             average is the attribute ``overall`` (estimate, se).
+
+        Notes
+        -----
+        For an average of influence functions, multiplying each unit's influence by an
+        independent N(0, 1) draw gives draws that are exactly N(0, V) given the data, V the
+        analytic covariance. So the band draws from N(0, V) directly (the sup-t band of
+        Montiel Olea and Plagborg-Moller, 2019): its critical value is the ``1 - alpha``
+        quantile of max |Z_e| / se_e. did uses Mammen or Rademacher multipliers, which agree
+        with it up to sampling noise of the bootstrap and O(1/n) terms.
         """
         if kind not in AGGREGATIONS:
             raise ValueError(f"aggregate: expected one of {', '.join(AGGREGATIONS)}, got {kind!r}")
         cohort = self.att_gt_table["cohort"].to_numpy()
         time = self.att_gt_table["time"].to_numpy()
         post = time >= cohort - self.anticipation
-        labels, estimates, influences = [], [], []
         if kind == "simple":
-            estimate, influence = self._weighted(post)
-            labels, estimates, influences = [0], [estimate], [influence]
-            overall = (estimate, influence)
+            labels, groups = [0], [post]
         elif kind == "dynamic":
             event = time - cohort
-            for e in np.unique(event):
-                estimate, influence = self._weighted(event == e)
-                labels.append(int(e))
-                estimates.append(estimate)
-                influences.append(influence)
-            after = np.array(labels) >= 0
-            overall = (
-                float(np.mean(np.array(estimates)[after])),
-                np.column_stack(influences)[:, after].mean(axis=1),
-            )
+            labels = [int(e) for e in np.unique(event)]
+            groups = [event == e for e in labels]
         elif kind == "group":
-            groups = np.unique(cohort)
-            for g in groups:
-                cells = (cohort == g) & post
-                labels.append(int(g))
-                estimates.append(float(self.att_gt_table["att"].to_numpy()[cells].mean()))
-                influences.append(self.influence[:, cells].mean(axis=1))
-            shares = np.array([np.mean(self.unit_cohorts == g) for g in groups])
-            weights = shares / shares.sum()
-            members = (self.unit_cohorts[:, None] == groups[None, :]).astype(float) - shares
-            weight_influence = members / shares.sum() - np.outer(
-                members.sum(axis=1), shares / shares.sum() ** 2
-            )
-            overall = (
-                float(weights @ np.array(estimates)),
-                np.column_stack(influences) @ weights + weight_influence @ np.array(estimates),
-            )
+            labels = [int(g) for g in np.unique(cohort[post])]
+            groups = [(cohort == g) & post for g in labels]
         else:
-            for t in np.unique(time):
-                cells = (time == t) & post
-                if not cells.any():
-                    continue
-                estimate, influence = self._weighted(cells)
-                labels.append(int(t))
-                estimates.append(estimate)
-                influences.append(influence)
-            overall = (
-                float(np.mean(estimates)),
-                np.column_stack(influences).mean(axis=1),
-            )
-        return self._aggregate_results(kind, labels, estimates, influences, overall)
-
-    def _aggregate_results(
-        self,
-        kind: str,
-        labels: list[int],
-        estimates: list[float],
-        influences: list[np.ndarray],
-        overall: tuple[float, np.ndarray],
-    ) -> EventStudyResults:
-        n = self.n_units
-        stacked = np.column_stack(influences)
-        covariance = Covariance(
-            matrix=stacked.T @ stacked / n**2,
-            df_t=np.inf,
-            request=VcovRequest("influence function", (self.unit,)),
-            n_clusters=(n,),
+            labels = [int(t) for t in np.unique(time[post])]
+            groups = [(time == t) & post for t in labels]
+        estimates, combination = self._ratios(np.column_stack(groups).astype(float))
+        overall_estimate, overall_combination = self._overall(
+            kind, labels, groups, estimates, combination
         )
-        names = tuple(f"{kind}::{label}" for label in labels)
-        overall_estimate, overall_influence = overall
+        covariance = self._covariance(np.column_stack([combination, overall_combination]))
+        overall_se = float(np.sqrt(covariance[-1, -1]))
+        matrix = covariance[:-1, :-1]
+        band = None
+        if uniform_band:
+            band = (alpha, _sup_t_critical_value(matrix, alpha, n_draws, seed))
         return EventStudyResults(
-            names=names,
-            coefficients=np.array(estimates),
-            covariance=covariance,
-            nobs=n,
-            df_resid=n - 1,
+            names=tuple(f"{kind}::{label}" for label in labels),
+            coefficients=estimates,
+            covariance=Covariance(
+                matrix=matrix,
+                df_t=np.inf,
+                request=VcovRequest("influence function", (self.unit,)),
+                n_clusters=(self.n_units,),
+            ),
+            nobs=self.n_units,
+            df_resid=self.n_units - 1,
             rss=float("nan"),
             tss_within=float("nan"),
             outcome=self.outcome,
@@ -355,5 +551,44 @@ class CallawaySantAnnaResults:
             event_times=tuple(labels),
             ref=None,
             window=(min(labels), max(labels)),
-            overall=(overall_estimate, float(np.sqrt((overall_influence**2).sum()) / n)),
+            intensity=self.intensity,
+            overall=(overall_estimate, overall_se),
+            uniform_band=band,
         )
+
+    def _overall(
+        self,
+        kind: str,
+        labels: list[int],
+        groups: list[np.ndarray],
+        estimates: np.ndarray,
+        combination: np.ndarray,
+    ) -> tuple[float, np.ndarray]:
+        """did's overall summary of an aggregation, and its influence-function coefficients."""
+        if kind == "simple":
+            return float(estimates[0]), combination[:, 0]
+        if kind == "dynamic":
+            after = np.array(labels) >= 0
+            return float(estimates[after].mean()), combination[:, after].mean(axis=1)
+        if kind == "calendar":
+            return float(estimates.mean()), combination.mean(axis=1)
+        # group: the cohort averages weighted by cohort size, i.e. each cell by 1 / (its
+        # cohort's number of post-treatment cells).
+        weights = sum(cells / cells.sum() for cells in groups)
+        estimate, overall = self._ratios(weights[:, None])
+        return float(estimate[0]), overall[:, 0]
+
+
+def _sup_t_critical_value(covariance: np.ndarray, alpha: float, n_draws: int, seed: int) -> float:
+    """The 1 - alpha quantile of max_e |Z_e| / se_e over Z ~ N(0, covariance)."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
+    if not isinstance(n_draws, int) or n_draws < 100:
+        raise ValueError(f"n_draws: expected an integer >= 100, got {n_draws!r}")
+    se = np.sqrt(np.diag(covariance))
+    keep = se > 0
+    values, vectors = np.linalg.eigh(covariance[np.ix_(keep, keep)])
+    root = vectors * np.sqrt(np.clip(values, 0.0, None))
+    draws = np.random.default_rng(seed).standard_normal((n_draws, root.shape[1])) @ root.T
+    statistic = np.abs(draws / se[keep]).max(axis=1)
+    return float(np.quantile(statistic, 1 - alpha, method="inverted_cdf"))

@@ -296,6 +296,9 @@ class EventStudyResults(RegressionResults):
         coefficients pool every event time beyond them.
     overall : tuple of float or None
         (estimate, se) of an overall average, for estimators that report one.
+    uniform_band : tuple of float or None
+        (alpha, critical value) of a simultaneous confidence band over all coefficients, for
+        estimators that compute one (:meth:`uniform_conf_int`).
     """
 
     event_times: tuple[int, ...] = ()
@@ -303,12 +306,31 @@ class EventStudyResults(RegressionResults):
     window: tuple[int, int] = (0, 0)
     intensity: str | None = None
     overall: tuple[float, float] | None = None
+    uniform_band: tuple[float, float] | None = None
 
     def event_time_effects(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Effects by event time: estimate, se, ci_low, ci_high (reference period omitted)."""
+        """Effects by event time: estimate, se, ci_low, ci_high (reference period omitted).
+
+        With a uniform band (``uniform_band``), also its limits: band_low, band_high.
+        """
         table = self.to_frame(alpha)[["estimate", "se", "ci_low", "ci_high"]]
+        if self.uniform_band is not None:
+            band = self.uniform_conf_int()
+            table = table.assign(band_low=band["lower"], band_high=band["upper"])
         table.index = pd.Index(self.event_times, name="event_time")
         return table
+
+    def uniform_conf_int(self) -> pd.DataFrame:
+        """The simultaneous confidence band: estimate -/+ critical value x se for every
+        coefficient, covering all of them jointly with probability ``1 - alpha``."""
+        if self.uniform_band is None:
+            raise ValueError(
+                f"{self.model_name}: no uniform band was computed (CallawaySantAnna's "
+                "aggregate(..., uniform_band=True) computes one)"
+            )
+        _, critical = self.uniform_band
+        half = critical * self.bse
+        return pd.DataFrame({"lower": self.params - half, "upper": self.params + half})
 
     def _combination(self, first: int, last: int) -> np.ndarray:
         lo, hi = self.window

@@ -120,3 +120,114 @@ def test_bad_input_raises_clear_errors(mpdta, mutate, kwargs, message):
 def test_unknown_aggregation(fitted):
     with pytest.raises(ValueError, match=r"aggregate: expected one of simple, dynamic"):
         fitted.aggregate("cohort")
+
+
+def test_row_order_does_not_matter(mpdta, fitted):
+    shuffled = mpdta.sample(frac=1.0, random_state=3)
+    res = CallawaySantAnna(shuffled, "lemp", "countyreal", "year", "cohort").fit()
+    pd.testing.assert_frame_equal(res.att_gt, fitted.att_gt, rtol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def dosed(mpdta):
+    """mpdta with a dose per county: its 2003 log population (positive, varies by county)."""
+    pop = mpdta.loc[mpdta["year"] == 2003].set_index("countyreal")["lpop"]
+    return mpdta.assign(dose=mpdta["countyreal"].map(pop))
+
+
+def _dense_per_dose(df: pd.DataFrame, control: str) -> pd.DataFrame:
+    """ATT_v(g, t) and its SE from unit-level influence functions, computed densely.
+
+    ATT_v = N / D with N = sum_{i in g} v_i (dY_i - m_C) / n and D = sum_{i in g} v_i^2 / n.
+    """
+    wide = df.pivot(index="countyreal", columns="year", values="lemp")
+    units = df.groupby("countyreal")[["cohort", "dose"]].first().reindex(wide.index)
+    cohort, dose = units["cohort"].fillna(np.inf).to_numpy(), units["dose"].to_numpy()
+    n, rows = len(wide), []
+    for g in np.unique(cohort[np.isfinite(cohort)]):
+        for t in wide.columns[1:]:
+            base = g - 1 if t >= g else t - 1
+            change = (wide[t] - wide[base]).to_numpy()
+            treated = cohort == g
+            later = (cohort > max(t, base)) & ~treated
+            controls = np.isinf(cohort) if control == "never" else later
+            m = change[controls].mean()
+            v = np.where(treated, dose, 0.0)
+            numerator, denominator = (v * (change - m)).sum() / n, (v**2).sum() / n
+            att = numerator / denominator
+            psi = (
+                v * (change - m)
+                - numerator
+                - v.sum() / n * controls * (change - m) / controls.mean()
+                - att * (v**2 - denominator)
+            ) / denominator
+            rows.append((int(g), int(t), att, np.sqrt((psi**2).sum()) / n))
+    return pd.DataFrame(rows, columns=["cohort", "time", "att", "se"])
+
+
+@pytest.mark.parametrize("control", ["never", "notyet"])
+def test_per_dose_effects_match_a_dense_computation(dosed, control):
+    res = CallawaySantAnna(
+        dosed, "lemp", "countyreal", "year", "cohort", control=control, intensity="dose"
+    ).fit()
+    expected = _dense_per_dose(dosed, control)
+    merged = res.att_gt.merge(expected, on=["cohort", "time"], suffixes=("", "_dense"))
+    assert len(merged) == len(res.att_gt) == len(expected)
+    np.testing.assert_allclose(merged["att"], merged["att_dense"], rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(merged["se"], merged["se_dense"], rtol=1e-10)
+
+
+def test_a_constant_dose_rescales_every_estimate(mpdta, fitted):
+    res = CallawaySantAnna(
+        mpdta.assign(dose=4.0), "lemp", "countyreal", "year", "cohort", intensity="dose"
+    ).fit()
+    np.testing.assert_allclose(res.att_gt["att"], fitted.att_gt["att"] / 4, rtol=1e-12)
+    np.testing.assert_allclose(res.att_gt["se"], fitted.att_gt["se"] / 4, rtol=1e-10)
+    for kind in ("simple", "dynamic", "group", "calendar"):
+        a, b = res.aggregate(kind), fitted.aggregate(kind)
+        np.testing.assert_allclose(a.params, b.params / 4, rtol=1e-12)
+        np.testing.assert_allclose(a.bse, b.bse / 4, rtol=1e-10)
+        assert a.overall[1] == pytest.approx(b.overall[1] / 4, rel=1e-10)
+
+
+def test_dose_is_checked(dosed):
+    bad = dosed.assign(dose=np.where(dosed["cohort"] == 2004, -1.0, dosed["dose"]))
+    with pytest.raises(ValueError, match=r"column 'dose': expected a positive finite dose"):
+        CallawaySantAnna(bad, "lemp", "countyreal", "year", "cohort", intensity="dose")
+    varying = dosed.assign(dose=dosed["dose"] + dosed["year"])
+    with pytest.raises(ValueError, match=r"column 'dose': expected one value per unit"):
+        CallawaySantAnna(varying, "lemp", "countyreal", "year", "cohort", intensity="dose")
+
+
+def test_uniform_band_is_seeded_and_wider_than_pointwise(fitted):
+    dynamic = fitted.aggregate("dynamic", uniform_band=True, seed=7)
+    again = fitted.aggregate("dynamic", uniform_band=True, seed=7)
+    assert dynamic.uniform_band == again.uniform_band
+    alpha, critical = dynamic.uniform_band
+    # Bounded by the pointwise value and Bonferroni over the 7 event times.
+    assert alpha == 0.05
+    assert 1.959964 < critical < 2.690
+    effects = dynamic.event_time_effects()
+    np.testing.assert_allclose(
+        effects["band_high"] - effects["estimate"], critical * effects["se"], rtol=1e-12
+    )
+    with pytest.raises(ValueError, match=r"no uniform band was computed"):
+        fitted.aggregate("dynamic").uniform_conf_int()
+
+
+@pytest.mark.parametrize(
+    ("correlation", "expected"),
+    [
+        # independent: the (1 - 0.05)^(1/5) quantile of |Z|, Sidak's value
+        (0.0, 2.5684),
+        # perfectly correlated: the pointwise value
+        (1.0, 1.9600),
+    ],
+)
+def test_sup_t_critical_value_in_known_cases(correlation, expected):
+    from models.did import _sup_t_critical_value
+
+    se = np.array([1.0, 2.0, 0.5, 3.0, 1.5])
+    covariance = np.outer(se, se) * (correlation + (1 - correlation) * np.eye(5))
+    critical = _sup_t_critical_value(covariance, 0.05, 200_000, seed=1)
+    assert critical == pytest.approx(expected, abs=0.01)

@@ -324,7 +324,7 @@ def _bad(df: pd.DataFrame, **changes) -> pd.DataFrame:
         (lambda d: _bad(d, lemp=(3, np.nan)), {},
          r"column 'lemp': expected finite numbers, found 1 missing"),
         (lambda d: _bad(d, cohort=(d.index[d["cohort"].notna()][0], 2005.5)), {},
-         r"column 'cohort': expected one cohort per unit"),
+         r"column 'cohort': expected one value per unit"),
         (lambda d: d.assign(cohort=d["cohort"].replace(2004, 2001)), {},
          r"column 'cohort': cohort\(s\) 2001 are not periods of column 'year'"),
         (lambda d: d.assign(cohort=d["cohort"].fillna(-np.inf)), {},
