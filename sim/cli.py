@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from models.calibration import calibrate_loss_per_yuan
 from sim.config import EstimationSettings, describe_validation_error, load_config
-from sim.estimation import describe_fit, fit_event_study, read_panel, write_estimates
+from sim.estimation import describe_fit, fit_estimators, read_panel, write_estimates
 from sim.panel import describe_panel, simulate_panel
 from sim.pipeline import package_version, run
 from sim.store import write_parquet
@@ -116,6 +116,8 @@ def _fit_settings(args: argparse.Namespace) -> EstimationSettings:
         for name in ("outcome", "unit", "time", "cohort", "ref", "vcov")
         if getattr(args, name) is not None
     }
+    if args.estimators is not None:
+        overrides["estimators"] = args.estimators
     for name in ("window", "cumulative"):
         if getattr(args, name) is not None:
             overrides[name] = tuple(getattr(args, name))
@@ -136,8 +138,9 @@ def _fit_settings(args: argparse.Namespace) -> EstimationSettings:
 def _fit(args: argparse.Namespace) -> None:
     settings = _fit_settings(args)
     started = time.perf_counter()
-    results = fit_event_study(read_panel(args.panel, settings), settings)
-    print(results.summary().as_text())
+    results = fit_estimators(read_panel(args.panel, settings), settings, seed=args.seed)
+    for fitted in results.values():
+        print(fitted.summary().as_text())
     print(describe_fit(results, settings))
     if args.out is not None:
         attrs = {"panel": str(args.panel), "goodwill_version": package_version()}
@@ -179,13 +182,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     fit = commands.add_parser(
         "fit",
-        help="fit an event study to a Parquet panel",
-        description="Fit the two-way fixed-effects event study to a panel. Settings come from "
+        help="fit event studies to a Parquet panel",
+        description="Fit the two-way fixed-effects event study (and, with --estimators, the "
+        "heterogeneity-robust DiD estimators) to a panel. Settings come from "
         "the [estimation] section of --config (or its defaults, the simulated panel's column "
         "names), then the options below.",
     )
     fit.add_argument("panel", type=Path, help="Parquet panel, one row per unit and period")
     fit.add_argument("--config", type=Path, help="TOML config with an [estimation] section")
+    fit.add_argument(
+        "--estimators",
+        nargs="+",
+        metavar="NAME",
+        help="estimators to fit: twfe, callaway_santanna, sun_abraham, imputation",
+    )
+    fit.add_argument(
+        "--seed", type=int, default=0, help="seed of the uniform band's draws (default 0)"
+    )
     fit.add_argument("--outcome", help="outcome column")
     fit.add_argument("--unit", help="unit column")
     fit.add_argument("--time", help="period column")
@@ -199,7 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--cumulative", type=int, nargs=2, metavar=("FIRST", "LAST"), help="summed event times"
     )
-    fit.add_argument("--out", type=Path, help="directory for estimates.csv and estimates.nc")
+    fit.add_argument(
+        "--out", type=Path, help="directory for estimates.csv, multipliers.csv, estimates.nc"
+    )
     fit.set_defaults(handler=_fit)
 
     run_parser = commands.add_parser("run", help="run the main job and write its run directory")

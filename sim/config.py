@@ -62,9 +62,52 @@ class CalibrationSettings(Parameters):
     )
 
 
+ESTIMATORS = ("twfe", "callaway_santanna", "sun_abraham", "imputation")
+"""Estimator names of ``[estimation] estimators``, in the order they are fitted and reported."""
+
+EstimatorName = Literal["twfe", "callaway_santanna", "sun_abraham", "imputation"]
+
+
+class CallawaySantAnnaSettings(Parameters):
+    """Options of ``models.CallawaySantAnna`` (its dynamic aggregation is reported)."""
+
+    control: Literal["never", "notyet"] = Field(
+        "never", description="control units: never treated, or not yet treated"
+    )
+    base_period: Literal["varying", "universal"] = Field(
+        "varying", description="base of pre-treatment effects: previous period, or g - 1"
+    )
+    anticipation: StrictInt = Field(0, ge=0, description="periods of anticipation")
+    uniform_band: StrictBool = Field(
+        True, description="also compute a 95% sup-t uniform band (seeded by the config's seed)"
+    )
+
+
+class SunAbrahamSettings(Parameters):
+    """Options of ``models.SunAbraham``."""
+
+    control: Literal["never", "last"] = Field(
+        "never", description="control cohort: never treated, or the last-treated cohort"
+    )
+
+
+class ImputationSettings(Parameters):
+    """Options of ``models.ImputationDiD``."""
+
+    anticipation: StrictInt = Field(0, ge=0, description="periods of anticipation")
+
+
 class EstimationSettings(Parameters):
-    """The event study ``goodwill run`` fits to the simulated panel (and ``goodwill fit``
-    to a user's panel): the study's two-way fixed-effects design by default."""
+    """The estimators ``goodwill run`` fits to the simulated panel (and ``goodwill fit`` to a
+    user's panel): the study's two-way fixed-effects event study by default, and optionally
+    the heterogeneity-robust staggered DiD estimators next to it."""
+
+    estimators: list[EstimatorName] = Field(
+        ["twfe"],
+        min_length=1,
+        description="estimators to fit: twfe (the study's event study), callaway_santanna, "
+        "sun_abraham, imputation",
+    )
 
     outcome: str = Field("spend", min_length=1, description="outcome column")
     unit: str = Field("consumer_id", min_length=1, description="unit column (and its FE)")
@@ -79,24 +122,27 @@ class EstimationSettings(Parameters):
         "in yuan per treated unit",
     )
     window: tuple[StrictInt, StrictInt] = Field(
-        (-4, 12), description="lowest and highest event time with its own coefficient"
+        (-4, 12), description="twfe: lowest and highest event time with its own coefficient"
     )
-    ref: StrictInt = Field(-1, description="omitted reference event time")
+    ref: StrictInt = Field(-1, description="twfe: omitted reference event time")
     bin_endpoints: StrictBool = Field(
-        True, description="pool event times beyond the window into its end points"
+        True, description="twfe: pool event times beyond the window into its end points"
     )
     vcov: Literal["iid", "HC1", "CRV1"] = Field(
-        "CRV1", description="variance estimator (CRV1 is clustered)"
+        "CRV1", description="twfe: variance estimator (CRV1 is clustered)"
     )
     clusters: list[str] | None = Field(
         None,
         min_length=1,
         max_length=2,
-        description="cluster columns for CRV1 (default: the unit)",
+        description="twfe: cluster columns for CRV1 (default: the unit)",
     )
     cumulative: tuple[StrictInt, StrictInt] = Field(
         (0, 11), description="event times summed into the reported multiplier"
     )
+    callaway_santanna: CallawaySantAnnaSettings = CallawaySantAnnaSettings()
+    sun_abraham: SunAbrahamSettings = SunAbrahamSettings()
+    imputation: ImputationSettings = ImputationSettings()
 
     @model_validator(mode="after")
     def _consistent(self) -> EstimationSettings:
@@ -110,6 +156,8 @@ class EstimationSettings(Parameters):
             raise ValueError(f"cumulative = [{first}, {last}] must be inside window = [{lo}, {hi}]")
         if self.clusters is not None and self.vcov != "CRV1":
             raise ValueError(f"clusters are only used with vcov = 'CRV1', not {self.vcov!r}")
+        if len(set(self.estimators)) != len(self.estimators):
+            raise ValueError(f"estimators = {self.estimators}: each estimator at most once")
         return self
 
     @property

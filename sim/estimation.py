@@ -1,10 +1,14 @@
-"""The estimation stage: fit the configured event study and store its estimates.
+"""The estimation stage: fit the configured estimators and store their estimates.
 
-``goodwill run`` calls :func:`fit_event_study` on the simulated panel and
+``goodwill run`` calls :func:`fit_estimators` on the simulated panel and
 :func:`write_estimates` into the run directory; ``goodwill fit`` does the same for a panel read
-from Parquet with :func:`read_panel`. The estimates are stored twice: ``estimates.csv`` (one
-row per event time, for people) and ``estimates.nc`` (netCDF with the covariance matrix and
-the fit's metadata, for programs).
+from Parquet with :func:`read_panel`. The estimators are the study's two-way fixed-effects event
+study (``twfe``) and the heterogeneity-robust ones (``callaway_santanna`` reported as its
+dynamic aggregation, ``sun_abraham``, ``imputation``), all in the same units: per yuan of
+counterfeit with an intensity, else yuan per treated unit. The estimates are stored three times:
+``estimates.csv`` (tidy, one row per estimator and event time, with the truth when simulated),
+``multipliers.csv`` (each estimator's cumulative effect next to the truth) and
+``estimates.nc`` (netCDF with the covariance matrices and the fit's metadata, for programs).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import xarray as xr
 
-from models import EventStudy, EventStudyResults, SpendTruth
+from models import CallawaySantAnna, EventStudy, EventStudyResults, SpendTruth
 from sim.config import EstimationSettings
 from sim.store import write_csv, write_netcdf
 
@@ -55,8 +59,7 @@ def read_panel(path: str | Path, settings: EstimationSettings) -> pd.DataFrame:
     return pd.read_parquet(path, columns=wanted)
 
 
-def fit_event_study(panel: pd.DataFrame, settings: EstimationSettings) -> EventStudyResults:
-    """Fit the configured event study to a panel."""
+def _fit_twfe(panel: pd.DataFrame, settings: EstimationSettings, seed: int) -> EventStudyResults:
     study = EventStudy(
         panel,
         outcome=settings.outcome,
@@ -69,6 +72,53 @@ def fit_event_study(panel: pd.DataFrame, settings: EstimationSettings) -> EventS
         bin_endpoints=settings.bin_endpoints,
     )
     return study.fit(vcov=settings.vcov_spec)
+
+
+def _fit_callaway_santanna(
+    panel: pd.DataFrame, settings: EstimationSettings, seed: int
+) -> EventStudyResults:
+    options = settings.callaway_santanna
+    model = CallawaySantAnna(
+        panel,
+        outcome=settings.outcome,
+        unit=settings.unit,
+        time=settings.time,
+        cohort=settings.cohort,
+        control=options.control,
+        anticipation=options.anticipation,
+        base_period=options.base_period,
+        intensity=settings.intensity,
+    )
+    return model.fit().aggregate("dynamic", uniform_band=options.uniform_band, seed=seed)
+
+
+FITTERS = {
+    "twfe": _fit_twfe,
+    "callaway_santanna": _fit_callaway_santanna,
+}
+
+
+def fit_estimators(
+    panel: pd.DataFrame, settings: EstimationSettings, seed: int = 0
+) -> dict[str, EventStudyResults]:
+    """Fit every configured estimator to a panel.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        Long panel with the columns ``settings`` names.
+    settings : EstimationSettings
+        The ``[estimation]`` section.
+    seed : int
+        Seed of the simulation-based parts (Callaway-Sant'Anna's uniform band).
+
+    Returns
+    -------
+    dict
+        Results by estimator name, in the configured order; each has the event-study API
+        (``event_time_effects()``, ``cumulative(a, b)``).
+    """
+    return {name: FITTERS[name](panel, settings, seed) for name in settings.estimators}
 
 
 def true_effects(truth: SpendTruth, settings: EstimationSettings) -> pd.Series:
@@ -84,19 +134,42 @@ def true_effects(truth: SpendTruth, settings: EstimationSettings) -> pd.Series:
     return table["estimate"].rename("truth")
 
 
-def estimates_table(
-    results: EventStudyResults, settings: EstimationSettings, truth: SpendTruth | None = None
+def _event_time_table(
+    results: EventStudyResults, settings: EstimationSettings, truth: SpendTruth | None
 ) -> pd.DataFrame:
-    """Estimates by event time (estimate, se, ci_low, ci_high), with the truth if known.
-
-    The reference period is a row with estimate 0 and no standard error.
-    """
+    """One estimator's estimates by event time, the reference period as a row of 0."""
     table = results.event_time_effects()
-    table.loc[results.ref] = [0.0, np.nan, np.nan, np.nan]
+    if results.ref is not None:
+        table.loc[results.ref] = 0.0
+        table.loc[results.ref, table.columns != "estimate"] = np.nan
     table = table.sort_index()
     if truth is not None:
         table["truth"] = true_effects(truth, settings).reindex(table.index)
     return table
+
+
+def estimates_table(
+    results: dict[str, EventStudyResults],
+    settings: EstimationSettings,
+    truth: SpendTruth | None = None,
+) -> pd.DataFrame:
+    """Tidy estimates: one row per estimator and event time.
+
+    Columns estimator, event_time, estimate, se, ci_low, ci_high, band_low and band_high (a
+    uniform band, where the estimator has one) and truth (if known). An omitted reference
+    period is a row with estimate 0 and no standard error.
+    """
+    frames = [
+        _event_time_table(fitted, settings, truth).reset_index().assign(estimator=name)
+        for name, fitted in results.items()
+    ]
+    table = pd.concat(frames, ignore_index=True)
+    for column in ("band_low", "band_high"):
+        if column not in table:
+            table[column] = np.nan
+    columns = ["estimator", "event_time", "estimate", "se", "ci_low", "ci_high"]
+    columns += ["band_low", "band_high"] + (["truth"] if truth is not None else [])
+    return table[columns]
 
 
 def cumulative_summary(
@@ -116,79 +189,132 @@ def cumulative_summary(
     }
 
 
-def describe_fit(
-    results: EventStudyResults, settings: EstimationSettings, truth: SpendTruth | None = None
-) -> str:
-    """Lines for the run summary: the cumulative effect with its 95% CI, truth, pre-trends."""
+def true_cumulative(truth: SpendTruth, settings: EstimationSettings) -> float:
+    """The true sum of the effects over the reported event times."""
     first, last = settings.cumulative
-    summary = cumulative_summary(results, settings)
-    estimate, se, low, high = (summary[k] for k in ("estimate", "se", "ci_low", "ci_high"))
-    unit = "per yuan of counterfeit" if settings.intensity else "yuan per treated unit"
-    lines = [
-        f"event study ({results.vcov_type}, {results.nobs:,} rows): cumulative effect over "
-        f"event times {first}..{last}, {unit}:",
-        f"  estimate {estimate:.4f} (SE {se:.4f}), 95% CI [{low:.4f}, {high:.4f}]",
-    ]
+    return float(true_effects(truth, settings).reindex(range(first, last + 1)).sum())
+
+
+def multipliers_table(
+    results: dict[str, EventStudyResults],
+    settings: EstimationSettings,
+    truth: SpendTruth | None = None,
+) -> pd.DataFrame:
+    """Each estimator's cumulative effect (the multiplier) with SE, 95% CI and the truth."""
+    rows = {name: cumulative_summary(fitted, settings) for name, fitted in results.items()}
+    table = pd.DataFrame(rows).T[["estimate", "se", "ci_low", "ci_high"]].astype(float)
+    first, last = settings.cumulative
+    table.insert(0, "last_event_time", last)
+    table.insert(0, "first_event_time", first)
     if truth is not None:
-        true_total = float(true_effects(truth, settings).reindex(range(first, last + 1)).sum())
-        covered = "inside" if low <= true_total <= high else "outside"
-        lines.append(f"  simulated truth {true_total:.4f} ({covered} the CI)")
+        table["truth"] = true_cumulative(truth, settings)
+    table.index.name = "estimator"
+    return table
+
+
+def describe_fit(
+    results: dict[str, EventStudyResults],
+    settings: EstimationSettings,
+    truth: SpendTruth | None = None,
+) -> str:
+    """Lines for the run summary: each estimator's cumulative effect with its 95% CI, the
+    truth, and a pre-trend test."""
+    first, last = settings.cumulative
+    unit = "per yuan of counterfeit" if settings.intensity else "yuan per treated unit"
+    lines = [f"cumulative effect over event times {first}..{last}, {unit}:"]
+    if truth is not None:
+        true_total = true_cumulative(truth, settings)
+        lines.append(f"  simulated truth {true_total:.4f}")
         if settings.intensity is not None and truth.horizon_observed:
             lines.append(
                 f"  (value-weighted truth, spend lost per yuan sold: {truth.multiplier:.4f})"
             )
-    if any(t < 0 for t in results.event_times):
-        try:
-            pretrend = results.pretrend_test()
-        except ValueError as exc:
-            lines.append(f"  pre-trends: not testable ({str(exc).removeprefix('wald_test: ')})")
-        else:
-            lines.append(
-                f"  pre-trends: F({pretrend.df_num}, {pretrend.df_denom:g}) = "
-                f"{pretrend.statistic:.3f}, p = {pretrend.pvalue:.3f}"
-            )
+    for name, fitted in results.items():
+        summary = cumulative_summary(fitted, settings)
+        estimate, se, low, high = (summary[k] for k in ("estimate", "se", "ci_low", "ci_high"))
+        line = (
+            f"  {name:<18} {estimate:.4f} (SE {se:.4f}), 95% CI [{low:.4f}, {high:.4f}]"
+            f"  {fitted.vcov_type}, {fitted.nobs:,} obs"
+        )
+        if truth is not None:
+            line += ", truth " + ("inside" if low <= true_total <= high else "outside")
+        lines.append(line)
+        lines.append(f"  {'':<18} pre-trends: {_describe_pretrends(fitted)}")
     return "\n".join(lines)
 
 
+def _describe_pretrends(results: EventStudyResults) -> str:
+    if not any(t < 0 for t in results.event_times):
+        return "no leads estimated"
+    try:
+        pretrend = results.pretrend_test()
+    except ValueError as exc:
+        return f"not testable ({str(exc).removeprefix('wald_test: ')})"
+    return (
+        f"F({pretrend.df_num}, {pretrend.df_denom:g}) = {pretrend.statistic:.3f}, "
+        f"p = {pretrend.pvalue:.3f}"
+    )
+
+
 def estimates_dataset(
-    results: EventStudyResults,
+    results: dict[str, EventStudyResults],
     settings: EstimationSettings,
     truth: SpendTruth | None = None,
     attrs: dict[str, str | int | float] | None = None,
 ) -> xr.Dataset:
-    """The estimates as an xarray Dataset: by ``event_time``, with the covariance matrix."""
-    table = estimates_table(results, settings, truth)
+    """The estimates as an xarray Dataset by ``estimator`` and ``event_time``.
+
+    Event times an estimator does not estimate are NaN. ``cov`` holds each estimator's
+    covariance matrix of its coefficients on (``event_time_row``, ``event_time_col``); the
+    cumulative effects are variables by estimator.
+    """
+    tidy = estimates_table(results, settings, truth)
     unit = "yuan per yuan of counterfeit" if settings.intensity else "yuan per treated unit"
-    data = {name: ("event_time", table[name].to_numpy(), {"units": unit}) for name in table.columns}
-    times = list(results.event_times)
+    names = list(results)
+    grid = tidy.set_index(["estimator", "event_time"])
+    event_times = np.sort(tidy["event_time"].unique())
+    data = {}
+    for column in ("estimate", "se", "ci_low", "ci_high", "band_low", "band_high"):
+        values = grid[column].unstack("event_time").reindex(index=names, columns=event_times)
+        data[column] = (("estimator", "event_time"), values.to_numpy(), {"units": unit})
+    if truth is not None:
+        truth_by_time = true_effects(truth, settings).reindex(event_times).to_numpy()
+        data["truth"] = ("event_time", truth_by_time, {"units": unit})
+    cov = np.full((len(names), event_times.size, event_times.size), np.nan)
+    position = {t: j for j, t in enumerate(event_times)}
+    for i, fitted in enumerate(results.values()):
+        where = [position[t] for t in fitted.event_times]
+        cov[i][np.ix_(where, where)] = fitted.covariance.matrix
     data["cov"] = (
-        ("event_time_row", "event_time_col"),
-        results.covariance.matrix,
-        {"units": f"({unit})^2", "long_name": "covariance of the estimates"},
+        ("estimator", "event_time_row", "event_time_col"),
+        cov,
+        {"units": f"({unit})^2", "long_name": "covariance of each estimator's estimates"},
     )
-    cumulative = cumulative_summary(results, settings)
+    multipliers = multipliers_table(results, settings, truth)
+    for column in ("estimate", "se", "ci_low", "ci_high"):
+        data[f"cumulative_{column}"] = (
+            "estimator",
+            multipliers[column].to_numpy(),
+            {"units": unit},
+        )
+    data["vcov"] = ("estimator", [fitted.vcov_type for fitted in results.values()])
+    data["nobs"] = ("estimator", [fitted.nobs for fitted in results.values()])
+    data["model"] = ("estimator", [fitted.model_name for fitted in results.values()])
     return xr.Dataset(
         data,
         coords={
-            "event_time": table.index.to_numpy(),
-            "event_time_row": times,
-            "event_time_col": times,
+            "estimator": names,
+            "event_time": event_times,
+            "event_time_row": event_times,
+            "event_time_col": event_times,
         },
         attrs={
-            "estimator": results.model_name,
             "outcome": settings.outcome,
             "intensity": settings.intensity or "",
-            "vcov": results.vcov_type,
-            "df_t": results.df_t,
-            "nobs": results.nobs,
-            "ref": results.ref,
-            "window": list(results.window),
-            "bin_endpoints": int(settings.bin_endpoints),
-            "cumulative_event_times": cumulative["event_times"],
-            "cumulative_estimate": cumulative["estimate"],
-            "cumulative_se": cumulative["se"],
-            "cumulative_ci_low": cumulative["ci_low"],
-            "cumulative_ci_high": cumulative["ci_high"],
+            "cumulative_event_times": list(settings.cumulative),
+            "twfe_window": list(settings.window),
+            "twfe_ref": settings.ref,
+            "twfe_bin_endpoints": int(settings.bin_endpoints),
             **(attrs or {}),
         },
     )
@@ -196,14 +322,17 @@ def estimates_dataset(
 
 def write_estimates(
     directory: Path,
-    results: EventStudyResults,
+    results: dict[str, EventStudyResults],
     settings: EstimationSettings,
     truth: SpendTruth | None = None,
     attrs: dict[str, str | int | float] | None = None,
 ) -> list[Path]:
-    """Write ``estimates.csv`` and ``estimates.nc`` atomically; return their paths."""
+    """Write ``estimates.csv``, ``multipliers.csv`` and ``estimates.nc`` atomically."""
     return [
-        write_csv(directory / "estimates.csv", estimates_table(results, settings, truth)),
+        write_csv(
+            directory / "estimates.csv", estimates_table(results, settings, truth), index=False
+        ),
+        write_csv(directory / "multipliers.csv", multipliers_table(results, settings, truth)),
         write_netcdf(
             directory / "estimates.nc", estimates_dataset(results, settings, truth, attrs)
         ),

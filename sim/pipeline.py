@@ -26,7 +26,7 @@ import pandas as pd
 
 from models import EventStudyResults, SpendTruth
 from sim.config import Config, load_config
-from sim.estimation import cumulative_summary, describe_fit, fit_event_study, write_estimates
+from sim.estimation import describe_fit, fit_estimators, multipliers_table, write_estimates
 from sim.panel import describe_panel, simulate_panel
 from sim.store import write_csv, write_json, write_parquet, write_text
 
@@ -53,15 +53,15 @@ class RunResult:
         Human-readable summary (also in ``summary.txt``).
     truth : SpendTruth
         The simulated truth.
-    estimates : EventStudyResults or None
-        The fitted event study, when the config has ``[estimation]``.
+    estimates : dict of EventStudyResults or None
+        The fitted estimators by name, when the config has ``[estimation]``.
     """
 
     directory: Path
     files: tuple[Path, ...]
     summary: str
     truth: SpendTruth
-    estimates: EventStudyResults | None = None
+    estimates: dict[str, EventStudyResults] | None = None
 
 
 def horizon_multipliers(truth: SpendTruth) -> dict[str, float | None]:
@@ -123,7 +123,7 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
     results = None
     if config.estimation is not None:
         fitted = time.perf_counter()
-        results = fit_event_study(panel, config.estimation)
+        results = fit_estimators(panel, config.estimation, seed=config.seed)
         timings["estimate_s"] = time.perf_counter() - fitted
         summary += "\n" + describe_fit(results, config.estimation, truth)
 
@@ -143,7 +143,7 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
         attrs = {"seed": config.seed, "goodwill_version": package_version()}
         files += write_estimates(directory, results, config.estimation, truth, attrs)
     else:
-        for name in ("estimates.csv", "estimates.nc"):
+        for name in ("estimates.csv", "multipliers.csv", "estimates.nc"):
             (directory / name).unlink(missing_ok=True)  # not a previous run's
     files.append(write_text(directory / "summary.txt", summary + "\n"))
     files.append(write_text(directory / "config.json", config.model_dump_json(indent=2) + "\n"))
@@ -159,7 +159,9 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
         "loss_per_yuan": truth.model.response.loss_per_yuan,
         "calibration": None if config.calibration is None else config.calibration.model_dump(),
         **horizon_multipliers(truth),
-        "estimate": None if results is None else cumulative_summary(results, config.estimation),
+        "estimates": None
+        if results is None
+        else multipliers_table(results, config.estimation).T.to_dict(),
         "timings": timings,
         "files": [f.name for f in files],
     }

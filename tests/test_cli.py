@@ -42,7 +42,7 @@ def test_run_writes_a_complete_run_directory(write_config, tmp_path, capsys):
     names = sorted(p.name for p in directory.iterdir())
     assert names == sorted(
         ["panel.parquet", "consumers.parquet", "truth_event_time.csv", "estimates.csv",
-         "estimates.nc", "summary.txt", "config.json", "manifest.json"]
+         "multipliers.csv", "estimates.nc", "summary.txt", "config.json", "manifest.json"]
     )  # fmt: skip
     manifest = json.loads((directory / "manifest.json").read_text())
     assert manifest["seed"] == 20170301 and manifest["n_consumers"] == 1500
@@ -111,7 +111,10 @@ def test_run_on_a_panel_shorter_than_the_horizon(write_config, tmp_path, capsys)
     path = write_config(**TINY, **NO_CALIBRATION, **{"n_weeks = 22": "n_weeks = 8",
                                                      "week = 16": "week = 5",
                                                      "window = [-4, 12]": "window = [-3, 6]",
-                                                     "cumulative = [0, 11]": "cumulative = [0, 5]"
+                                                     "cumulative = [0, 11]": "cumulative = [0, 5]",
+                                                     # 1,500 consumers in 8 weeks leave
+                                                     # single-consumer cohorts
+                                                     '"twfe", "callaway_santanna"': '"twfe"',
                                                      })  # fmt: skip
     assert main(["run", str(path)]) == 0
     assert "so it has no 12-week multiplier" in capsys.readouterr().out

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from models import EventStudy
+from models import CallawaySantAnna, EventStudy
 from sim import load_config
 from sim.cli import main
 from sim.config import ConfigError
@@ -30,56 +30,77 @@ def tiny_run(tmp_path_factory):
     return config_path, run(load_config(config_path), progress=False)
 
 
-def test_run_fits_the_configured_study_and_stores_it(tiny_run):
+def test_run_fits_the_configured_estimators_and_stores_them(tiny_run):
     config_path, result = tiny_run
     settings = load_config(config_path).estimation
+    assert list(result.estimates) == settings.estimators == ["twfe", "callaway_santanna"]
     panel = pd.read_parquet(result.directory / "panel.parquet")
     direct = EventStudy(
         panel, settings.outcome, settings.unit, settings.time, settings.cohort,
         window=settings.window, ref=settings.ref, intensity=settings.intensity,
     ).fit()  # fmt: skip
-    pd.testing.assert_series_equal(result.estimates.params, direct.params)
+    pd.testing.assert_series_equal(result.estimates["twfe"].params, direct.params)
+    robust = CallawaySantAnna(
+        panel, settings.outcome, settings.unit, settings.time, settings.cohort,
+        intensity=settings.intensity,
+    ).fit().aggregate("dynamic", uniform_band=True, seed=load_config(config_path).seed)  # fmt: skip
+    pd.testing.assert_series_equal(result.estimates["callaway_santanna"].params, robust.params)
 
-    table = pd.read_csv(result.directory / "estimates.csv", index_col="event_time")
-    assert table.index.tolist() == list(range(-4, 13))
-    assert table.loc[-1, "estimate"] == 0 and np.isnan(table.loc[-1, "se"])
+    tidy = pd.read_csv(result.directory / "estimates.csv")
+    twfe = tidy[tidy["estimator"] == "twfe"].set_index("event_time")
+    assert twfe.index.tolist() == list(range(-4, 13))
+    assert twfe.loc[-1, "estimate"] == 0 and np.isnan(twfe.loc[-1, "se"])
     effects = direct.event_time_effects()
-    np.testing.assert_allclose(table.loc[effects.index, "estimate"], effects["estimate"])
+    np.testing.assert_allclose(twfe.loc[effects.index, "estimate"], effects["estimate"])
     truth = result.truth.event_time_effects(per_yuan=True, weighting="intensity")["estimate"]
-    np.testing.assert_allclose(table.loc[0:11, "truth"], truth.loc[0:11])
+    np.testing.assert_allclose(twfe.loc[0:11, "truth"], truth.loc[0:11])
+    assert twfe["band_low"].isna().all()
+    cs = tidy[tidy["estimator"] == "callaway_santanna"].set_index("event_time")
+    band = robust.uniform_conf_int()
+    np.testing.assert_allclose(cs["band_low"], band["lower"].to_numpy())
+    np.testing.assert_allclose(cs["truth"], truth.reindex(cs.index))
+
+    multipliers = pd.read_csv(result.directory / "multipliers.csv", index_col="estimator")
+    true_total = truth.loc[0:11].sum()
+    for name, fitted in (("twfe", direct), ("callaway_santanna", robust)):
+        estimate, se = fitted.cumulative(0, 11)
+        assert multipliers.loc[name, "estimate"] == pytest.approx(estimate, rel=1e-12)
+        assert multipliers.loc[name, "se"] == pytest.approx(se, rel=1e-12)
+        assert multipliers.loc[name, "truth"] == pytest.approx(true_total, rel=1e-12)
+        low, high = fitted.cumulative_conf_int(0, 11)
+        assert f"{estimate:.4f} (SE {se:.4f}), 95% CI [{low:.4f}, {high:.4f}]" in result.summary
 
     dataset = xr.open_dataset(result.directory / "estimates.nc")
-    np.testing.assert_allclose(dataset["cov"].to_numpy(), direct.cov_params().to_numpy())
+    twfe_cov = dataset["cov"].sel(
+        estimator="twfe", event_time_row=list(direct.event_times),
+        event_time_col=list(direct.event_times),
+    )  # fmt: skip
+    np.testing.assert_allclose(twfe_cov.to_numpy(), direct.cov_params().to_numpy())
     estimate, se = direct.cumulative(0, 11)
-    assert dataset.attrs["cumulative_estimate"] == pytest.approx(estimate, rel=1e-12)
-    assert dataset.attrs["cumulative_se"] == pytest.approx(se, rel=1e-12)
-    assert dataset.attrs["vcov"] == "CRV1 by consumer_id"
+    assert float(dataset["cumulative_estimate"].sel(estimator="twfe")) == pytest.approx(estimate)
+    assert str(dataset["vcov"].sel(estimator="twfe").item()) == "CRV1 by consumer_id"
     assert dataset["estimate"].attrs["units"] == "yuan per yuan of counterfeit"
     dataset.close()
 
     manifest = json.loads((result.directory / "manifest.json").read_text())
-    assert manifest["estimate"]["estimate"] == pytest.approx(estimate, rel=1e-12)
-    low, high = direct.cumulative_conf_int(0, 11)
-    assert manifest["estimate"]["ci_low"] == pytest.approx(low, rel=1e-12)
-    assert f"estimate {estimate:.4f} (SE {se:.4f}), 95% CI [{low:.4f}, {high:.4f}]" in (
-        result.summary
-    )
-    true_total = truth.loc[0:11].sum()
+    assert manifest["estimates"]["twfe"]["estimate"] == pytest.approx(estimate, rel=1e-12)
     assert f"simulated truth {true_total:.4f}" in result.summary
 
 
 def test_fit_command_matches_the_run(tiny_run, tmp_path, capsys):
     config_path, result = tiny_run
     out = tmp_path / "fit"
+    seed = str(load_config(config_path).seed)
     argv = ["fit", str(result.directory / "panel.parquet"), "--config", str(config_path),
-            "--out", str(out)]  # fmt: skip
+            "--seed", seed, "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "EventStudy results" in printed and "event_time::0:fake_value" in printed
-    stored = pd.read_csv(out / "estimates.csv", index_col="event_time")
-    expected = pd.read_csv(result.directory / "estimates.csv", index_col="event_time")
-    np.testing.assert_allclose(stored["estimate"], expected["estimate"], rtol=1e-12)
-    np.testing.assert_allclose(stored["se"], expected["se"], rtol=1e-12)
+    assert "CallawaySantAnna (dynamic) results" in printed
+    for name in ("estimates.csv", "multipliers.csv"):
+        stored = pd.read_csv(out / name)
+        expected = pd.read_csv(result.directory / name)
+        pd.testing.assert_frame_equal(stored, expected.drop(columns="truth"))
 
 
 def test_fit_command_options_override_the_settings(tiny_run, capsys):
@@ -94,7 +115,7 @@ def test_fit_command_options_override_the_settings(tiny_run, capsys):
         window=(-2, 6), ref=-1,
     ).fit(vcov="HC1")  # fmt: skip
     estimate, se = direct.cumulative(0, 5)
-    assert f"estimate {estimate:.4f} (SE {se:.4f})" in printed
+    assert f"twfe               {estimate:.4f} (SE {se:.4f})" in printed
     assert "yuan per treated unit" in printed
 
 
@@ -147,7 +168,7 @@ def test_run_without_estimation_writes_no_estimates(write_config, tmp_path):
     result = run(load_config(path), progress=False)
     assert result.estimates is None
     assert not stale.exists() and not (tmp_path / "run" / "estimates.nc").exists()
-    assert "event study" not in result.summary
+    assert "cumulative effect" not in result.summary
 
 
 def test_fit_command_warnings_are_one_line(tiny_run, capsys):
@@ -168,7 +189,8 @@ def test_fit_command_vcov_without_clusters_overrides_the_config(tiny_run, tmp_pa
     argv = ["fit", str(result.directory / "panel.parquet"), "--config", str(clustered)]
     assert main([*argv, "--vcov", "iid"]) == 0
     out = capsys.readouterr().out
-    assert "event study (iid, " in out and "CRV1" not in out
+    twfe_line = next(line for line in out.splitlines() if line.startswith("  twfe "))
+    assert "iid, " in twfe_line and "CRV1" not in out
 
 
 def test_run_reports_an_untestable_pretrend_instead_of_a_number(tiny_run, tmp_path, capsys):
