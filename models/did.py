@@ -43,6 +43,7 @@ multiple time periods", Journal of Econometrics 225(2), 200-230.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -58,6 +59,7 @@ from models.columns import (
     unit_cohorts,
     unit_constants,
 )
+from models.drdid import METHODS, CellEstimationError, did_2x2
 from models.results import EventStudyResults
 from models.vcov import Covariance, VcovRequest
 
@@ -69,7 +71,8 @@ class _UnitRows:
     """The panel as one row per unit, units sorted by cohort ("block").
 
     ``features`` holds each unit's outcomes by period, then (with a dose v) v times them, v and
-    v^2; without a dose, a final column of ones stands for v and v^2.
+    v^2; without a dose, a final column of ones stands for v and v^2. ``covariates`` holds
+    the covariates by unit, period and covariate, if any.
     """
 
     features: np.ndarray
@@ -77,6 +80,7 @@ class _UnitRows:
     block_cohorts: np.ndarray
     block_sizes: np.ndarray
     has_dose: bool
+    covariates: np.ndarray | None = None
 
     @property
     def n_units(self) -> int:
@@ -202,8 +206,21 @@ class CallawaySantAnna:
         anticipation: int = 0,
         base_period: str = "varying",
         intensity: str | None = None,
+        covariates: Sequence[str] | None = None,
+        method: str = "dr",
     ) -> None:
-        require_columns(df, [outcome, unit, time, cohort] + ([intensity] if intensity else []))
+        if covariates is not None and (isinstance(covariates, str) or len(covariates) == 0):
+            raise ValueError("covariates: expected a non-empty list of column names")
+        covariates = list(covariates or [])
+        require_columns(
+            df, [outcome, unit, time, cohort] + ([intensity] if intensity else []) + covariates
+        )
+        if method not in METHODS:
+            raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
+        if intensity is not None and covariates:
+            raise ValueError(
+                "intensity: per-dose effects are not available with covariates; drop one of them"
+            )
         if control not in ("never", "notyet"):
             raise ValueError(f"control: expected 'never' or 'notyet', got {control!r}")
         if base_period not in ("varying", "universal"):
@@ -219,6 +236,8 @@ class CallawaySantAnna:
         self.anticipation = anticipation
         self.base_period = base_period
         self.intensity = intensity
+        self.covariates = tuple(covariates)
+        self.method = method
         self._rows = self._check_panel()
 
     def _check_panel(self) -> _UnitRows:
@@ -265,18 +284,28 @@ class CallawaySantAnna:
         if self.intensity is not None:
             dose = self._unit_dose(unit_codes, n_units, n_periods if grid else None, cohort_of_unit)
         n_features = 2 * n_periods + 2 if dose is not None else n_periods + 1
+        position = np.empty(n_units, dtype=np.intp)
+        position[order] = np.arange(n_units)
+
+        def by_unit(values: np.ndarray, out: np.ndarray) -> None:
+            """Write row values into ``out`` (units in block order x periods)."""
+            if grid:
+                out[:] = values.reshape(n_units, n_periods)[order]
+            else:
+                out[:] = np.nan
+                out[position[unit_codes], period_codes] = values
+
         features = np.empty((n_units, n_features))
-        if grid:
-            features[:, :n_periods] = y.reshape(n_units, n_periods)[order]
-        else:
-            position = np.empty(n_units, dtype=np.intp)
-            position[order] = np.arange(n_units)
-            features[:, :n_periods] = np.nan
-            features[position[unit_codes], period_codes] = y
-            if np.isnan(features[:, :n_periods]).any():
-                raise ValueError(
-                    f"columns {self.unit!r}, {self.time!r}: expected one row per unit and period"
-                )
+        by_unit(y, features[:, :n_periods])
+        if np.isnan(features[:, :n_periods]).any():
+            raise ValueError(
+                f"columns {self.unit!r}, {self.time!r}: expected one row per unit and period"
+            )
+        covariates = None
+        if self.covariates:
+            covariates = np.empty((n_units, n_periods, len(self.covariates)))
+            for j, name in enumerate(self.covariates):
+                by_unit(numeric_values(df, name), covariates[:, :, j])
         if dose is None:
             features[:, n_periods] = 1.0
         else:
@@ -290,6 +319,7 @@ class CallawaySantAnna:
             block_cohorts=block_cohorts,
             block_sizes=block_sizes,
             has_dose=dose is not None,
+            covariates=covariates,
         )
 
     def _unit_dose(
@@ -342,18 +372,12 @@ class CallawaySantAnna:
     def fit(self) -> CallawaySantAnnaResults:
         """Estimate every ATT(g, t) and the influence functions behind its inference."""
         rows = self._rows
-        moments = rows.moments()
         cells = self._cells()
-        n_cells, n_blocks = len(cells), rows.block_sizes.size
-        p = rows.features.shape[1]
-        numerators = _Functionals(
-            np.empty(n_cells), np.zeros((n_cells, n_blocks, p)), np.zeros((n_cells, n_blocks))
-        )
-        denominators = _Functionals(
-            np.empty(n_cells), np.zeros((n_cells, n_blocks, p)), np.zeros((n_cells, n_blocks))
-        )
-        for k, cell in enumerate(cells):
-            _cell_functionals(rows, moments, cell, numerators, denominators, k)
+        if rows.covariates is None:
+            moments = rows.moments()
+            numerators, denominators = _moment_functionals(rows, moments, cells)
+        else:
+            moments, numerators, denominators = self._covariate_functionals(cells)
         table = pd.DataFrame(
             {
                 "cohort": [int(rows.block_cohorts[c[0]]) for c in cells],
@@ -374,6 +398,66 @@ class CallawaySantAnna:
             anticipation=self.anticipation,
             intensity=self.intensity,
         )
+
+    def _covariate_functionals(
+        self, cells: list[tuple[int, int, int, np.ndarray]]
+    ) -> tuple[_BlockMoments, _Functionals, _Functionals]:
+        """Every cell's ATT from :func:`models.drdid.did_2x2`, its influence function on the
+        units as a column, and the N = pi_g ATT, D = pi_g functionals on those columns.
+
+        The covariates are those of the earlier of the cell's two periods, as did does.
+        """
+        rows = self._rows
+        n, n_cells, n_blocks = rows.n_units, len(cells), rows.block_sizes.size
+        blocks = rows.block_slices()
+        influence = np.zeros((n, n_cells))
+        att = np.empty(n_cells)
+        for k, (g, t, base, control) in enumerate(cells):
+            members = np.concatenate(
+                [np.arange(blocks[h].start, blocks[h].stop) for h in [g, *control]]
+            )
+            treated = np.arange(members.size) < rows.block_sizes[g]
+            change = rows.features[members, t] - rows.features[members, base]
+            covariates = rows.covariates[members, min(t, base), :]
+            try:
+                att[k], psi = did_2x2(change, treated, covariates, self.method)
+            except CellEstimationError as exc:
+                raise ValueError(
+                    f"ATT(g={rows.block_cohorts[g]:g}, t={rows.periods[t]:g}) with "
+                    f"method={self.method!r}: {exc}"
+                ) from None
+            influence[members, k] = psi * (n / members.size)
+        share = rows.block_sizes / n
+        cell_block = np.array([cell[0] for cell in cells])
+        member = (np.arange(n_blocks)[None, :] == cell_block[:, None]).astype(float)
+        membership = member - share[cell_block][:, None]
+        numerators = _Functionals(
+            share[cell_block] * att,
+            np.zeros((n_cells, n_blocks, n_cells)),
+            att[:, None] * membership,
+        )
+        numerators.slope[np.arange(n_cells), :, np.arange(n_cells)] = share[cell_block][:, None]
+        denominators = _Functionals(
+            share[cell_block], np.zeros((n_cells, n_blocks, n_cells)), membership
+        )
+        return _BlockMoments.of(influence, blocks), numerators, denominators
+
+
+def _moment_functionals(
+    rows: _UnitRows, moments: _BlockMoments, cells: list[tuple[int, int, int, np.ndarray]]
+) -> tuple[_Functionals, _Functionals]:
+    """The N and D functionals of every cell, from the per-block moments (no covariates)."""
+    n_cells, n_blocks = len(cells), rows.block_sizes.size
+    p = rows.features.shape[1]
+    numerators = _Functionals(
+        np.empty(n_cells), np.zeros((n_cells, n_blocks, p)), np.zeros((n_cells, n_blocks))
+    )
+    denominators = _Functionals(
+        np.empty(n_cells), np.zeros((n_cells, n_blocks, p)), np.zeros((n_cells, n_blocks))
+    )
+    for k, cell in enumerate(cells):
+        _cell_functionals(rows, moments, cell, numerators, denominators, k)
+    return numerators, denominators
 
 
 def _cell_functionals(

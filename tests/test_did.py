@@ -231,3 +231,75 @@ def test_sup_t_critical_value_in_known_cases(correlation, expected):
     covariance = np.outer(se, se) * (correlation + (1 - correlation) * np.eye(5))
     critical = _sup_t_critical_value(covariance, 0.05, 200_000, seed=1)
     assert critical == pytest.approx(expected, abs=0.01)
+
+
+@pytest.fixture(scope="module")
+def covariate_reference() -> dict:
+    return json.loads((DATA / "mpdta_cs_covariates_csdid.json").read_text())
+
+
+@pytest.mark.parametrize("method", ["dr", "reg", "ipw"])
+def test_covariate_att_gt_match_csdid(mpdta, covariate_reference, method):
+    res = CallawaySantAnna(
+        mpdta, "lemp", "countyreal", "year", "cohort", covariates=["lpop"], method=method
+    ).fit()
+    expected = pd.DataFrame(covariate_reference["att_gt"][method])
+    assert res.att_gt[["cohort", "time"]].to_numpy().tolist() == (
+        expected[["group", "time"]].to_numpy().tolist()
+    )
+    np.testing.assert_allclose(res.att_gt["att"], expected["att"], rtol=ATT_RTOL, atol=1e-12)
+    np.testing.assert_allclose(res.att_gt["se"], expected["se"], rtol=SE_RTOL)
+
+
+def test_covariate_dynamic_aggregation_matches_did_formula(mpdta):
+    """did's aggte on dense influence functions: weights pg / sum pg plus their influence."""
+    from models.drdid import did_2x2
+
+    res = CallawaySantAnna(
+        mpdta, "lemp", "countyreal", "year", "cohort", covariates=["lpop"], method="dr"
+    ).fit()
+    wide = mpdta.pivot(index="countyreal", columns="year", values="lemp")
+    units = mpdta.groupby("countyreal")[["cohort", "lpop"]].first().reindex(wide.index)
+    cohort = units["cohort"].fillna(np.inf).to_numpy()
+    n = len(wide)
+    influence = []
+    for row in res.att_gt.itertuples():
+        base = row.cohort - 1 if row.time >= row.cohort else row.time - 1
+        sample = (cohort == row.cohort) | np.isinf(cohort)
+        change = (wide[row.time] - wide[base]).to_numpy()[sample]
+        x = units["lpop"].to_numpy()[sample][:, None]  # time-invariant in mpdta
+        att, psi = did_2x2(change, cohort[sample] == row.cohort, x, "dr")
+        assert att == pytest.approx(row.att, rel=1e-12)
+        full = np.zeros(n)
+        full[sample] = psi * n / sample.sum()
+        influence.append(full)
+    influence = np.column_stack(influence)
+    att = res.att_gt["att"].to_numpy()
+    event = (res.att_gt["time"] - res.att_gt["cohort"]).to_numpy()
+    pg = np.array([np.mean(cohort == g) for g in res.att_gt["cohort"]])
+    dynamic = res.aggregate("dynamic")
+    for e, estimate, se in zip(dynamic.event_times, dynamic.params, dynamic.bse, strict=True):
+        keep = event == e
+        weights = pg[keep] / pg[keep].sum()
+        members = (cohort[:, None] == res.att_gt["cohort"].to_numpy()[keep][None, :]) - pg[keep]
+        wif = (
+            members / pg[keep].sum() - np.outer(members.sum(axis=1), pg[keep]) / pg[keep].sum() ** 2
+        )
+        psi = influence[:, keep] @ weights + wif @ att[keep]
+        assert estimate == pytest.approx(weights @ att[keep], rel=1e-12)
+        assert se == pytest.approx(np.sqrt((psi**2).sum()) / n, rel=1e-10)
+
+
+def test_covariate_options_are_checked(mpdta):
+    with pytest.raises(ValueError, match=r"method: expected one of dr, reg, ipw"):
+        CallawaySantAnna(mpdta, "lemp", "countyreal", "year", "cohort", covariates=["lpop"],
+                         method="aipw")  # fmt: skip
+    with pytest.raises(ValueError, match=r"covariates: expected a non-empty list"):
+        CallawaySantAnna(mpdta, "lemp", "countyreal", "year", "cohort", covariates="lpop")
+    with pytest.raises(ValueError, match=r"per-dose effects are not available with covariates"):
+        CallawaySantAnna(mpdta, "lemp", "countyreal", "year", "cohort", covariates=["lpop"],
+                         intensity="lpop")  # fmt: skip
+    collinear = mpdta.assign(twice=2 * mpdta["lpop"])
+    with pytest.raises(ValueError, match=r"ATT\(g=2004, t=2004\) with method='reg'"):
+        CallawaySantAnna(collinear, "lemp", "countyreal", "year", "cohort",
+                         covariates=["lpop", "twice"], method="reg").fit()  # fmt: skip
