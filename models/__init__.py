@@ -7,6 +7,7 @@ from models.absorb import ConvergenceWarning, SingletonWarning
 from models.consumer import ConsumerSpendModel
 from models.did import CallawaySantAnna, CallawaySantAnnaResults
 from models.eventstudy import EventStudy
+from models.imputation import ImputationDiD, ImputationWarning
 from models.ols import CollinearityWarning, FixedEffectsOLS
 from models.results import EventStudyResults, RegressionResults
 from models.truth import SpendTruth
@@ -20,6 +21,8 @@ __all__ = [
     "EventStudy",
     "EventStudyResults",
     "FixedEffectsOLS",
+    "ImputationDiD",
+    "ImputationWarning",
     "RegressionResults",
     "SingletonWarning",
     "SpendTruth",

@@ -1,0 +1,474 @@
+"""Imputation difference-in-differences: Borusyak, Jaravel and Spiess (2024).
+
+Estimand. Observations are untreated (never-treated units, and treated units before
+``g - anticipation`` for cohort g) or treated. The untreated outcome is modelled as
+``Y_it(0) = alpha_i + lambda_t``; the unit and period effects are fit by least squares on the
+untreated observations only, each treated observation's ``Y_it(0)`` is imputed from them and
+``tau_it = Y_it - alpha_i - lambda_t``. At event time e = t - g the estimate is
+
+    theta_e = sum_i omega_i tau_{i,g_i+e} / sum_i omega_i^2
+
+over the treated observations at e, with ``omega_i = 1`` (the mean effect, didimputation's
+``horizon``) or, with ``intensity``, ``omega_i = d_i`` the unit's dose (e.g. the yuan value of its
+first counterfeit): the effect per unit of dose weighted by dose, the target of a regression of
+the effects on the dose and of models/truth.py's ``weighting="intensity"``. Both are BJS
+estimators with weights ``w_it = omega_i / sum_j omega_j^2`` on the treated observations at e.
+The ``overall`` estimate is the static one: the same formula over every treated observation with
+e >= 0 (didimputation's default, static estimate). With anticipation, the observations at
+e = -anticipation..-1 are treated (left out of the first stage) and get estimates only when
+``horizons`` asks for them.
+
+Variance (BJS Theorem 3, the conservative estimator, clustered by unit). Each estimate is linear
+in the outcomes, ``theta = sum_it v_it Y_it``, with ``v_it = w_it`` on treated observations and
+``v^0 = -Z0 (Z0'Z0)^- Z1' w1`` on untreated ones (Z the unit and period dummies, 0/1 the
+untreated/treated rows). With residuals ``eps~_it = Y_it - alpha_i - lambda_t`` on untreated
+observations and ``eps~_it = tau_it - tau~_it`` on treated ones, where ``tau~_it`` averages the
+tau of the observation's cohort x event-time cell with weights ``v_it^2`` (didimputation's
+choice; BJS also propose a leave-out average, not used here),
+
+    Var(theta) = sum_i (sum_t v_it eps~_it)^2.
+
+Within a cohort x event-time cell every estimate's weights are proportional to the same
+``omega_i``, so ``tau~`` (hence ``eps~``) is the same for every estimate. The covariance of two
+estimates is therefore ``sum_i S_i S'_i`` with the unit scores ``S_i = sum_t v_it eps~_it`` of
+each: the cross terms of the same formula, which makes ``cumulative(0, 11)``'s standard error
+that of the sum's own weights ``v^0 + ... + v^11`` (didimputation reports standard errors only).
+
+Computation. ``v^0`` never builds Z: eliminating the unit effects of the normal equations (one
+division per unit) leaves a periods x periods system, solved once for every estimate at once
+(:class:`TwoWayNormalEquations`); the first stage is the same solve with the outcome's totals.
+Memory is a few arrays of units x periods.
+
+Treated observations whose ``Y_it(0)`` cannot be imputed (a unit with no untreated period, a
+period in which every observed unit is treated, or a unit and period in different connected
+pieces of the untreated sample) are dropped, as didimputation drops their missing predictions,
+but with an :class:`ImputationWarning` that counts them.
+
+Reference: Borusyak, K., Jaravel, X. and Spiess, J. (2024), "Revisiting event-study designs:
+robust and efficient estimation", Review of Economic Studies 91(6), 3253-3285. Checked against
+the R package didimputation (Butts; 0.3.0 README numbers on its df_het panel).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
+
+from models.columns import (
+    categorical_codes,
+    numeric_values,
+    require_cohorts_in_periods,
+    require_columns,
+    unit_cohorts,
+    unit_constants,
+)
+from models.results import EventStudyResults
+from models.vcov import Covariance, VcovRequest
+
+
+class ImputationWarning(UserWarning):
+    """Treated observations whose untreated outcome cannot be imputed were dropped."""
+
+
+@dataclass(frozen=True)
+class TwoWayNormalEquations:
+    """Normal equations of unit and period dummies on a units x periods sample.
+
+    With Z the dummies of the observations where ``mask`` is True, :meth:`solve` finds
+    coefficients ``(a, l)`` with ``Z'Z (a, l) = (unit_totals, period_totals)``. The unit block is
+    eliminated by dividing by each unit's count, leaving the periods x periods matrix
+    ``diag(c) - M' diag(1/n) M`` (M the mask, n and c its row and column counts), whose
+    pseudo-inverse is computed once. When the totals are ``Z' x`` for some x the fitted values
+    ``a_i + l_t`` are unique (they are the projection of x on the dummies), whatever the
+    normalisation of the effects.
+
+    Attributes
+    ----------
+    mask : numpy.ndarray of float, shape (n_units, n_periods)
+        1.0 on the observations of the sample.
+    unit_counts : numpy.ndarray, shape (n_units,)
+        Observations of each unit in the sample.
+    period_inverse : numpy.ndarray, shape (n_periods, n_periods)
+        Pseudo-inverse of the reduced periods x periods matrix.
+    unit_piece, period_piece : numpy.ndarray of int
+        Connected piece of the sample (units and periods linked by observations) of each unit and
+        period, -1 for those with no observation in the sample.
+
+    Examples
+    --------
+    >>> sample = np.array([[True, True], [True, False]])
+    >>> equations = TwoWayNormalEquations.from_mask(sample)
+    >>> a, l = equations.solve(np.array([3.0, 1.0]), np.array([2.0, 2.0]))
+    >>> (a[:, None] + l[None, :]).round(12).tolist()
+    [[1.0, 2.0], [1.0, 2.0]]
+    """
+
+    mask: np.ndarray
+    unit_counts: np.ndarray
+    period_inverse: np.ndarray
+    unit_piece: np.ndarray
+    period_piece: np.ndarray
+
+    @classmethod
+    def from_mask(cls, sample: np.ndarray) -> TwoWayNormalEquations:
+        """Build from a boolean units x periods array of the sample's observations."""
+        mask = sample.astype(float)
+        unit_counts = mask.sum(axis=1)
+        period_counts = mask.sum(axis=0)
+        shared = mask.T @ (mask / np.maximum(unit_counts, 1.0)[:, None])
+        reduced = np.diag(period_counts) - shared
+        period_piece = _period_pieces(shared, period_counts > 0)
+        unit_piece = np.where(unit_counts > 0, period_piece[np.argmax(sample, axis=1)], -1)
+        n_pieces = int(period_piece.max(initial=-1)) + 1
+        rank = int((period_counts > 0).sum()) - n_pieces
+        values, vectors = np.linalg.eigh((reduced + reduced.T) / 2)
+        kept = vectors[:, values.size - rank :]
+        inverse = (kept / values[values.size - rank :]) @ kept.T
+        return cls(mask, unit_counts, inverse, unit_piece, period_piece)
+
+    def solve(
+        self, unit_totals: np.ndarray, period_totals: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Unit and period coefficients for totals of shape (n_units[, k]) and (n_periods[, k]).
+
+        Units with no observation in the sample get coefficient 0 (their totals must be 0).
+        """
+        counts = self.unit_counts if unit_totals.ndim == 1 else self.unit_counts[:, None]
+        per_unit = np.divide(unit_totals, counts, out=np.zeros_like(unit_totals), where=counts > 0)
+        period_coef = self.period_inverse @ (period_totals - self.mask.T @ per_unit)
+        unit_coef = per_unit - np.divide(
+            self.mask @ period_coef, counts, out=np.zeros_like(per_unit), where=counts > 0
+        )
+        return unit_coef, period_coef
+
+
+def _period_pieces(shared: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Connected pieces of the periods linked by a common unit (-1 for inactive periods)."""
+    links = csr_matrix((shared > 0) & active[:, None] & active[None, :])
+    _, labels = connected_components(links, directed=False)
+    pieces = np.full(active.size, -1)
+    _, pieces[active] = np.unique(labels[active], return_inverse=True)
+    return pieces
+
+
+@dataclass(frozen=True)
+class _Panel:
+    """The checked panel as units x periods arrays."""
+
+    outcome: np.ndarray
+    periods: np.ndarray
+    cohorts: np.ndarray
+    doses: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class _TreatedObservations:
+    """The imputable treated observations, in long form."""
+
+    unit_index: np.ndarray
+    period_index: np.ndarray
+    event: np.ndarray
+    effect: np.ndarray
+    weight: np.ndarray
+
+
+class ImputationDiD:
+    """Borusyak, Jaravel and Spiess's imputation estimator of effects by event time.
+
+    See the module docstring for the estimand, the variance and the handling of treated
+    observations that cannot be imputed.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Long panel, one row per unit and period (balanced or not).
+    outcome, unit, time, cohort : str
+        Columns: outcome (e.g. weekly spend in yuan), unit id, integer period, first treated
+        period (NaN or +inf: never treated).
+    horizons : sequence of int, optional
+        Event times to estimate; by default every event time >= 0 with an imputable treated
+        observation. Event times from ``-anticipation`` to -1 are the anticipation periods.
+    anticipation : int
+        Periods before treatment in which units may already react: those observations are left
+        out of the untreated sample.
+    intensity : str, optional
+        Column with each unit's dose (e.g. ``"fake_value"``), constant within a unit and > 0 for
+        treated units; the effects are then per unit of dose, dose-weighted (module docstring).
+
+    Examples
+    --------
+    >>> from models import ConsumerSpendModel
+    >>> panel, _ = ConsumerSpendModel().simulate(n_consumers=2_000, n_weeks=22, seed=1)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", ImputationWarning)  # week-1 victims: no pre-period
+    ...     res = ImputationDiD(panel, "spend", "consumer_id", "week", "fake_week",
+    ...                         intensity="fake_value").fit()
+    >>> res.event_times[:3], res.window
+    ((0, 1, 2), (0, 20))
+    >>> estimate, se = res.cumulative(0, 11)  # 12-week spend change per yuan of counterfeit
+    """
+
+    def __init__(
+        self,
+        df: pd.DataFrame,
+        outcome: str,
+        unit: str,
+        time: str,
+        cohort: str,
+        horizons: Sequence[int] | None = None,
+        anticipation: int = 0,
+        intensity: str | None = None,
+    ) -> None:
+        require_columns(df, [outcome, unit, time, cohort] + ([intensity] if intensity else []))
+        if len(df) == 0:
+            raise ValueError("data: the panel has no rows")
+        if not isinstance(anticipation, int | np.integer) or anticipation < 0:
+            raise ValueError(f"anticipation: expected an integer >= 0, got {anticipation!r}")
+        self.df = df
+        self.outcome = outcome
+        self.unit = unit
+        self.time = time
+        self.cohort = cohort
+        self.anticipation = int(anticipation)
+        self.horizons = None if horizons is None else self._check_horizons(horizons)
+        self.intensity = intensity
+        self._panel = self._check_panel()
+
+    def _check_horizons(self, horizons: Sequence[int]) -> tuple[int, ...]:
+        values = np.asarray(horizons)
+        if values.ndim != 1 or values.size == 0 or values.dtype.kind not in "iu":
+            raise ValueError(f"horizons: expected a non-empty list of integers, got {horizons!r}")
+        if values.min() < -self.anticipation:
+            raise ValueError(
+                f"horizons: event times below -anticipation ({-self.anticipation}) are untreated "
+                f"observations, got {int(values.min())}"
+            )
+        return tuple(int(h) for h in np.unique(values))
+
+    def _check_panel(self) -> _Panel:
+        """The outcome as a units x periods array (NaN where a row is missing), checked."""
+        df = self.df
+        y = numeric_values(df, self.outcome)
+        times = numeric_values(df, self.time)
+        if (times != np.round(times)).any():
+            raise ValueError(f"column {self.time!r}: expected integer periods")
+        unit_codes, n_units = categorical_codes(df, self.unit)
+        period_codes, n_periods = categorical_codes(df, self.time)
+        cell = unit_codes.astype(np.int64) * n_periods + period_codes
+        counts = np.bincount(cell, minlength=n_units * n_periods)
+        if (counts > 1).any():
+            first = int(np.argmax(counts[cell] > 1))
+            raise ValueError(
+                f"columns {self.unit!r}, {self.time!r}: expected one row per unit and period, "
+                f"found {int((counts > 1).sum()):,} repeated pair(s), e.g. unit "
+                f"{df[self.unit].iloc[first]!r} in period {df[self.time].iloc[first]!r}"
+            )
+        outcome = np.full(n_units * n_periods, np.nan)
+        outcome[cell] = y
+        periods = np.empty(n_periods)
+        periods[period_codes] = times
+        cohorts = unit_cohorts(df, self.cohort, self.unit, unit_codes, n_units)
+        require_cohorts_in_periods(cohorts, periods, self.cohort, self.time)
+        if not (times < cohorts[unit_codes] - self.anticipation).any():
+            raise ValueError(
+                f"column {self.cohort!r}: no untreated observations (rows of never-treated units "
+                f"or before a unit's cohort - anticipation) to fit the unit and period effects"
+            )
+        doses = None if self.intensity is None else self._unit_doses(unit_codes, n_units, cohorts)
+        return _Panel(outcome.reshape(n_units, n_periods), periods, cohorts, doses)
+
+    def _unit_doses(self, unit_codes: np.ndarray, n_units: int, cohorts: np.ndarray) -> np.ndarray:
+        """Each unit's dose, checked to be one per unit and positive for treated units."""
+        doses = unit_constants(self.df, self.intensity, self.unit, unit_codes, n_units)
+        bad = np.isfinite(cohorts) & ~(np.isfinite(doses) & (doses > 0))
+        if bad.any():
+            first_row = int(np.argmax(bad[unit_codes]))
+            raise ValueError(
+                f"column {self.intensity!r}: expected a positive finite dose for every treated "
+                f"unit, got {doses[unit_codes[first_row]]:g} for unit "
+                f"{self.df[self.unit].iloc[first_row]!r} ({int(bad.sum()):,} unit(s) in all)"
+            )
+        return doses
+
+    def fit(self) -> EventStudyResults:
+        """Impute the untreated outcomes, average the effects and estimate their covariance.
+
+        Returns
+        -------
+        EventStudyResults
+            ``params`` named ``event_time::e``, the covariance of BJS's conservative variance
+            (clustered by unit, normal critical values), ``overall`` = the static estimate and
+            its standard error.
+        """
+        panel = self._panel
+        observed = ~np.isnan(panel.outcome)
+        start = (panel.cohorts - self.anticipation)[:, None]
+        untreated = observed & (panel.periods[None, :] < start)
+        equations = TwoWayNormalEquations.from_mask(untreated)
+        y0 = np.where(untreated, panel.outcome, 0.0)
+        alpha, lam = equations.solve(y0.sum(axis=1), y0.sum(axis=0))
+        residual = np.where(untreated, panel.outcome - alpha[:, None] - lam[None, :], 0.0)
+        treated = self._imputable(observed & ~untreated, equations)
+        units, periods = np.nonzero(treated)
+        effects = _TreatedObservations(
+            unit_index=units,
+            period_index=periods,
+            event=(panel.periods[periods] - panel.cohorts[units]).astype(np.int64),
+            effect=panel.outcome[units, periods] - alpha[units] - lam[periods],
+            weight=np.ones(units.size) if panel.doses is None else panel.doses[units],
+        )
+        horizons = self._horizons(effects.event)
+        member, column = _memberships(effects.event, horizons)
+        totals = np.bincount(column, weights=effects.weight[member] ** 2)
+        w = effects.weight[member] / totals[column]
+        estimates = np.bincount(column, weights=w * effects.effect[member])
+        scores = _unit_scores(equations, residual, effects, panel.cohorts, member, column, w)
+        return self._results(horizons, estimates, scores, untreated, treated, equations)
+
+    def _imputable(self, treated: np.ndarray, equations: TwoWayNormalEquations) -> np.ndarray:
+        """Treated observations whose unit and period effects are identified; warn of the rest."""
+        unit_piece = equations.unit_piece[:, None]
+        period_piece = equations.period_piece[None, :]
+        imputable = treated & (unit_piece == period_piece) & (unit_piece >= 0)
+        dropped = treated & ~imputable
+        if not imputable.any():
+            raise ValueError(
+                f"column {self.cohort!r}: no treated observation can be imputed (each needs a "
+                f"cohort inside the panel, an untreated period of its unit and untreated units "
+                f"in its period)"
+            )
+        if dropped.any():
+            no_unit = dropped & (unit_piece < 0)
+            no_period = dropped & ~no_unit & (period_piece < 0)
+            reasons = {
+                "in units with no untreated period": no_unit,
+                "in periods with no untreated unit": no_period,
+                "in a unit and period not linked by untreated observations": dropped
+                & ~no_unit
+                & ~no_period,
+            }
+            detail = ", ".join(f"{int(m.sum()):,} {why}" for why, m in reasons.items() if m.any())
+            warnings.warn(
+                f"ImputationDiD: dropped {int(dropped.sum()):,} treated observation(s) whose "
+                f"untreated outcome cannot be imputed ({detail})",
+                ImputationWarning,
+                stacklevel=3,
+            )
+        return imputable
+
+    def _horizons(self, event: np.ndarray) -> np.ndarray:
+        """The event times to estimate, checked to have imputable treated observations."""
+        if not (event >= 0).any():
+            raise ValueError(
+                f"column {self.cohort!r}: no imputable treated observation at event time >= 0"
+            )
+        if self.horizons is None:
+            return np.unique(event[event >= 0])
+        horizons = np.array(self.horizons)
+        missing = horizons[~np.isin(horizons, event)]
+        if missing.size:
+            raise ValueError(
+                f"horizons: no imputable treated observation at event time(s) "
+                f"{', '.join(map(str, missing))} (observed: {event.min()}..{event.max()})"
+            )
+        return horizons
+
+    def _results(
+        self,
+        horizons: np.ndarray,
+        estimates: np.ndarray,
+        scores: np.ndarray,
+        untreated: np.ndarray,
+        treated: np.ndarray,
+        equations: TwoWayNormalEquations,
+    ) -> EventStudyResults:
+        covariance = scores.T @ scores
+        n_horizons = horizons.size
+        units_used = int((untreated.any(axis=1) | treated.any(axis=1)).sum())
+        n_units_fe = int((equations.unit_piece >= 0).sum())
+        n_periods_fe = int((equations.period_piece >= 0).sum())
+        n_fe = n_units_fe + n_periods_fe - (int(equations.period_piece.max()) + 1)
+        nobs = int(untreated.sum() + treated.sum())
+        return EventStudyResults(
+            names=tuple(f"event_time::{h}" for h in horizons),
+            coefficients=estimates[:n_horizons],
+            covariance=Covariance(
+                matrix=covariance[:n_horizons, :n_horizons],
+                df_t=np.inf,
+                request=VcovRequest("BJS conservative", (self.unit,)),
+                n_clusters=(units_used,),
+            ),
+            nobs=nobs,
+            df_resid=nobs - n_horizons - n_fe,
+            rss=float("nan"),
+            tss_within=float("nan"),
+            outcome=self.outcome,
+            fixed_effects=(self.unit, self.time),
+            fixed_effect_sizes=(n_units_fe, n_periods_fe),
+            model_name="ImputationDiD",
+            event_times=tuple(int(h) for h in horizons),
+            ref=None,
+            window=(int(horizons[0]), int(horizons[-1])),
+            intensity=self.intensity,
+            overall=(float(estimates[-1]), float(np.sqrt(covariance[-1, -1]))),
+        )
+
+
+def _memberships(event: np.ndarray, horizons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which treated observations enter which estimate: (observation, estimate column) pairs.
+
+    Columns ``0..H-1`` are the horizons, column H the static estimate (every event time >= 0).
+    """
+    position = np.minimum(np.searchsorted(horizons, event), horizons.size - 1)
+    in_horizon = np.flatnonzero(horizons[position] == event)
+    static = np.flatnonzero(event >= 0)
+    member = np.concatenate([in_horizon, static])
+    column = np.concatenate([position[in_horizon], np.full(static.size, horizons.size)])
+    return member, column
+
+
+def _unit_scores(
+    equations: TwoWayNormalEquations,
+    residual: np.ndarray,
+    effects: _TreatedObservations,
+    cohorts: np.ndarray,
+    member: np.ndarray,
+    column: np.ndarray,
+    w: np.ndarray,
+) -> np.ndarray:
+    """Scores ``S_i = sum_t v_it eps~_it`` of every unit (rows) for every estimate (columns).
+
+    ``w`` is the weight of each (observation ``member``, estimate ``column``) pair.
+    """
+    n_units, n_periods = residual.shape
+    k = int(column.max()) + 1
+    unit_cell = effects.unit_index[member] * k + column
+    period_cell = effects.period_index[member] * k + column
+    unit_totals = np.bincount(unit_cell, weights=w, minlength=n_units * k).reshape(n_units, k)
+    period_totals = np.bincount(period_cell, weights=w, minlength=n_periods * k).reshape(
+        n_periods, k
+    )
+    # v^0_it = -(a_i + l_t) on untreated observations, with (a, l) solving Z0'Z0 (a, l) = Z1'w1.
+    # The a_i part of sum_t v^0_it eps_it vanishes: the first-stage residuals eps of each unit
+    # sum to zero (its normal equation for alpha_i).
+    _, period_coef = equations.solve(unit_totals, period_totals)
+    untreated_part = -(residual @ period_coef)
+    centred = effects.effect - _cell_means(effects, cohorts)
+    treated_part = np.bincount(unit_cell, weights=w * centred[member], minlength=n_units * k)
+    return untreated_part + treated_part.reshape(n_units, k)
+
+
+def _cell_means(effects: _TreatedObservations, cohorts: np.ndarray) -> np.ndarray:
+    """tau~: each treated observation's cohort x event-time mean effect, weighted by omega^2."""
+    _, cohort_code = np.unique(cohorts[effects.unit_index], return_inverse=True)
+    event_code = effects.event - effects.event.min()
+    _, cell = np.unique(cohort_code * (int(event_code.max()) + 1) + event_code, return_inverse=True)
+    weight = effects.weight**2
+    means = np.bincount(cell, weights=weight * effects.effect) / np.bincount(cell, weights=weight)
+    return means[cell]
