@@ -10,9 +10,11 @@ from models.eventstudy import EventStudy
 from models.imputation import ImputationDiD, ImputationWarning
 from models.ols import CollinearityWarning, FixedEffectsOLS
 from models.results import EventStudyResults, RegressionResults
+from models.sunab import AlwaysTreatedWarning, SunAbraham, SunAbrahamResults
 from models.truth import SpendTruth
 
 __all__ = [
+    "AlwaysTreatedWarning",
     "CallawaySantAnna",
     "CallawaySantAnnaResults",
     "CollinearityWarning",
@@ -26,4 +28,6 @@ __all__ = [
     "RegressionResults",
     "SingletonWarning",
     "SpendTruth",
+    "SunAbraham",
+    "SunAbrahamResults",
 ]

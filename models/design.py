@@ -24,11 +24,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csr_matrix
 
 from models.absorb import DEFAULT_MAXITER, DEFAULT_TOL, FixedEffects
 
 _ROW_CHUNK = 262_144
+_SPARSE_DENSITY = 0.1
+"""Below this share of non-zero entries, a table's cross-product is taken as a sparse one."""
 
 
 @dataclass(frozen=True)
@@ -225,7 +227,7 @@ class IndicatorDesign:
         unit_means, period_means = self._unit_means, self._period_means
         return (
             np.diag(self._raw_sumsq)
-            - n_periods * unit_means.T @ unit_means
+            - n_periods * _cross_product(unit_means)
             - n_units * period_means.T @ period_means
             + n_units * n_periods * np.outer(self._grand_mean, self._grand_mean)
         )
@@ -278,10 +280,9 @@ class IndicatorDesign:
                 minlength=(n_treated + 1) * k,
             ).reshape(-1, k)[:n_treated]
             residuals = e.reshape(self.fe.sizes)
-            treated_part = residuals[self._treated_units] @ self._period_means
-            cross = treated_sums.T @ treated_part
+            cross = (treated_sums.T @ residuals[self._treated_units]) @ self._period_means
             return (
-                treated_sums.T @ treated_sums
+                _cross_product(treated_sums)
                 - cross
                 - cross.T
                 + self._period_means.T @ (residuals.T @ residuals) @ self._period_means
@@ -344,6 +345,18 @@ class IndicatorDesign:
             block += self._grand_mean
             meat += (block * (e[rows] ** 2)[:, None]).T @ block
         return meat
+
+
+def _cross_product(table: np.ndarray) -> np.ndarray:
+    """``table' table``, through a sparse product when most entries are zero.
+
+    A units x columns table of cohort x event-time indicators is mostly zeros (a unit has
+    entries only in its own cohort's columns); a dense product would spend its time on them.
+    """
+    if np.count_nonzero(table) < _SPARSE_DENSITY * table.size:
+        sparse = csr_matrix(table)
+        return (sparse.T @ sparse).toarray()
+    return table.T @ table
 
 
 def _dense_indicators(column: np.ndarray, value: np.ndarray, k: int) -> np.ndarray:

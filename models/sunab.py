@@ -1,0 +1,542 @@
+"""SunAbraham: Sun and Abraham's (2021) interaction-weighted event study.
+
+A two-way fixed-effects event study pools cohorts treated at different times, so with effects
+that differ by cohort its leads and lags mix effects of other event times (Sun and Abraham,
+2021). The interaction-weighted estimator avoids this in two steps:
+
+1. The saturated regression
+   ``y_it = alpha_i + lambda_t + sum_{g, e != ref} CATT(g, e) D_it^{g,e} + x_it' gamma + e_it``,
+   with ``D_it^{g,e} = 1`` when unit i belongs to cohort g (first treated in period g) and
+   t - g = e. Never-treated units (or, with ``control="last"``, the last-treated cohort) have no
+   indicator: they are the control group. On a balanced panel with never-treated controls and
+   no covariates, CATT(g, e) is the difference in differences of cohort means,
+   ``(Y_g[g+e] - Y_g[g-1]) - (Y_never[g+e] - Y_never[g-1])`` for ``ref = -1``.
+2. The effect at event time e is the average of the CATT(g, e) over the cohorts observed at e,
+   weighted by each cohort's share of the treated observations at e; the overall ATT averages
+   every CATT(g, e) with e >= 0 by its share of all treated observations at e >= 0. Standard
+   errors follow by the delta method from the covariance of the CATTs, the shares treated as
+   fixed.
+
+This is what fixest's ``feols(y ~ sunab(cohort, period) | unit + period)`` estimates and how its
+``aggregate`` and ``summary(agg = "ATT")`` average it: only the relative period -1 is the
+reference, never-treated units are the control, and cohorts treated from the first observed
+period on (always treated, no pre-period) are dropped. Cohort shares are those of the sample,
+not estimated population shares (fixest's convention; Sun and Abraham also account for
+estimating them).
+
+With ``intensity`` (a dose per unit, e.g. the yuan value of a consumer's first counterfeit) the
+indicators are multiplied by the unit's dose v_i, so CATT(g, e) is an effect per unit of dose,
+and the cohort weights at e are proportional to sum_i v_i^2 over the cohort's units observed at
+e instead of their number. The estimand at event time e is the "intensity" average
+
+    theta_e = sum_i v_i tau_ie / sum_i v_i^2   over the treated units i observed at e,
+
+with tau_ie unit i's effect (the target of the two-way per-yuan design too: ``weighting=
+"intensity"`` in :mod:`models.truth`), here without the two-way design's mixing across cohorts.
+It is recovered exactly when effects are proportional to the dose within each cohort and event
+time. On a balanced panel the per-dose CATT(g, e) is the regression through the origin of the
+cohort's outcome changes on the dose, ``sum_{i in g} v_i (Y_i[g+e] - Y_i[g-1] - (lambda_{g+e} -
+lambda_{g-1})) / sum_{i in g} v_i^2``, with lambda the estimated period effects. Unlike the
+unweighted case, treated units with small doses help estimate lambda (the regression takes their
+effects to be proportional to the dose), so with the control group's mean change in place of
+the lambda change the formula holds only approximately (exactly when doses are equal within
+each cohort).
+
+The saturated regression runs on goodwill's fixed-effects engine: on a balanced panel without
+covariates the cohort x event-time indicators are never built (``IndicatorDesign`` of
+:mod:`models.design`); covariates or an unbalanced panel go through the dense design.
+
+Reference: Sun, L. and Abraham, S. (2021), "Estimating dynamic treatment effects in event
+studies with heterogeneous treatment effects", Journal of Econometrics 225(2), 175-199.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from models.absorb import DEFAULT_MAXITER, DEFAULT_TOL, FixedEffects, combine_codes
+from models.columns import (
+    categorical_codes,
+    numeric_values,
+    require_cohorts_in_periods,
+    require_columns,
+    unit_cohorts,
+)
+from models.design import DenseDesign, IndicatorDesign
+from models.ols import DEFAULT_COLLIN_TOL, fit_within, singletons_kept
+from models.results import EventStudyResults, RegressionResults
+from models.vcov import Covariance, VcovSpec
+
+CONTROLS = ("never", "last")
+
+MAX_DENSE_CELLS = 2**28
+"""Largest rows x columns of the cohort x event-time indicators built densely (2 GiB)."""
+
+
+class AlwaysTreatedWarning(UserWarning):
+    """Units treated from their first observed period on (no pre-period) were dropped."""
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """The cohort x event-time cells that get an indicator, in order of event time, cohort."""
+
+    cohort: np.ndarray
+    event_time: np.ndarray
+    weight: np.ndarray
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _SaturatedPanel:
+    """What :class:`SunAbraham` computes once from the panel: the estimation sample."""
+
+    fe: FixedEffects
+    sample: np.ndarray | None
+    outcome: np.ndarray
+    column: np.ndarray
+    value: np.ndarray
+    cells: _Cells
+    n_singletons: int
+
+
+class SunAbraham:
+    """Sun and Abraham's interaction-weighted event study (heterogeneity-robust).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Long panel, one row per unit and period.
+    outcome : str
+        Outcome column (e.g. weekly spend in yuan).
+    unit, time : str
+        Unit identifier and period columns. Periods are integers (e.g. week numbers).
+    cohort : str
+        First treated period of each row's unit (a period of the panel); NaN or +inf for
+        never-treated units.
+    ref : int
+        Reference event time (< 0): no indicator, the effects are changes relative to it.
+    control : {"never", "last"}
+        Control group: the never-treated units, or the last-treated cohort, in which case the
+        periods from its treatment on are dropped (never-treated units, if any, stay as
+        controls too). ``"last"`` equals ``"never"`` on the periods before the last cohort's
+        treatment with that cohort counted as never treated.
+    intensity : str, optional
+        Column of a positive dose per unit, constant within each treated unit (e.g.
+        ``"fake_value"``): the effects are then per unit of it (see the module docstring).
+        Ignored on control units' rows.
+    covariates : sequence of str, optional
+        Further regressors of the saturated regression (fixest: ``y ~ x1 + sunab(...)``).
+        They make the indicator matrix dense, which suits panels of moderate size.
+    drop_singletons : bool
+        Drop observations alone in a unit or period, as :class:`models.FixedEffectsOLS` does
+        (a balanced panel has none).
+
+    Notes
+    -----
+    Units of a cohort with no observed period before its treatment (treated in the first
+    period) are dropped with an :class:`AlwaysTreatedWarning`, as fixest's ``sunab`` does; a
+    cohort never observed from its treatment on is a control, as in fixest.
+
+    Examples
+    --------
+    >>> from models import ConsumerSpendModel
+    >>> panel, truth = ConsumerSpendModel().simulate(n_consumers=2_000, n_weeks=12, seed=1)
+    >>> panel = panel[panel["fake_week"] != 1]  # cheated in week 1: no week before
+    >>> study = SunAbraham(panel, outcome="spend", unit="consumer_id", time="week",
+    ...                    cohort="fake_week", intensity="fake_value")
+    >>> res = study.fit(vcov="CRV1")
+    >>> res.window
+    (-11, 10)
+    >>> res.event_time_effects().columns.tolist()
+    ['estimate', 'se', 'ci_low', 'ci_high']
+    >>> res.cohort_effects.columns.tolist()
+    ['cohort', 'event_time', 'estimate', 'se', 'weight']
+    >>> att, se = res.overall  # per yuan, over event times 0..10
+    """
+
+    def __init__(
+        self,
+        df: pd.DataFrame,
+        outcome: str,
+        unit: str,
+        time: str,
+        cohort: str,
+        ref: int = -1,
+        control: str = "never",
+        intensity: str | None = None,
+        covariates: Sequence[str] = (),
+        drop_singletons: bool = True,
+    ) -> None:
+        if isinstance(covariates, str):
+            raise TypeError("covariates: expected a list of column names")
+        columns = [outcome, unit, time, cohort] + ([intensity] if intensity else [])
+        require_columns(df, columns)
+        require_columns(df, covariates, "covariate")
+        if len(df) == 0:
+            raise ValueError("data: the panel has no rows")
+        if not isinstance(ref, int | np.integer) or ref >= 0:
+            raise ValueError(f"ref: expected a negative integer event time, got {ref!r}")
+        if control not in CONTROLS:
+            raise ValueError(f"control: expected 'never' or 'last', got {control!r}")
+        for column in covariates:
+            numeric_values(df, column)
+        self.df = df
+        self.outcome = outcome
+        self.unit = unit
+        self.time = time
+        self.cohort = cohort
+        self.ref = int(ref)
+        self.control = control
+        self.intensity = intensity
+        self.covariates = tuple(covariates)
+        self.drop_singletons = drop_singletons
+        self._panel = self._check_panel()
+
+    def _check_panel(self) -> _SaturatedPanel:
+        """Validate the panel once; find the estimation sample and the cells.
+
+        Beyond a few passes over the whole panel, works on per-unit and per-period tables and
+        on the treated units' rows (a tenth of the study's panel).
+        """
+        df = self.df
+        unit_codes, n_units = categorical_codes(df, self.unit)
+        period_codes, n_periods = categorical_codes(df, self.time)
+        fe = FixedEffects(
+            (self.unit, self.time), (unit_codes, period_codes), (n_units, n_periods), len(df)
+        )
+        if not fe.grid:
+            _, n_cells = combine_codes(unit_codes, period_codes, n_periods)
+            if n_cells != unit_codes.size:
+                raise ValueError(
+                    f"columns {self.unit!r}, {self.time!r}: expected one row per unit and "
+                    f"period, found {unit_codes.size - n_cells:,} duplicate row(s)"
+                )
+        period_values = np.empty(n_periods)
+        period_values[period_codes] = numeric_values(df, self.time)
+        if (period_values != np.round(period_values)).any():
+            raise ValueError(f"column {self.time!r}: expected integer periods")
+        cohorts = unit_cohorts(
+            df, self.cohort, self.unit, unit_codes, n_units, n_periods if fe.grid else None
+        )
+        require_cohorts_in_periods(cohorts, period_values, self.cohort, self.time)
+        cohorts, last = _control_group(cohorts, self.control, self.cohort)
+        period_kept = period_values < (np.inf if last is None else last)
+        rows = np.flatnonzero(np.isfinite(cohorts)[unit_codes])
+        rows = rows[period_kept[period_codes[rows]]]
+        cohorts, always = _fixest_cohorts(
+            cohorts, unit_codes[rows], period_values[period_codes[rows]]
+        )
+        unit_kept = ~np.isin(cohorts, always)
+        if always.size:
+            self._warn_always_treated(always, unit_kept, np.isin(cohorts[unit_codes[rows]], always))
+        sample = None
+        if not (unit_kept.all() and period_kept.all()):
+            sample = unit_kept[unit_codes] & period_kept[period_codes]
+            fe = fe.subset(sample)
+        keep = singletons_kept(fe) if self.drop_singletons else None
+        if keep is not None:
+            fe = fe.subset(keep)
+            if sample is None:
+                sample = keep
+            else:
+                sample[sample] = keep
+        # The treated rows of the sample, by their row number in the panel and in the sample.
+        rows = rows[np.isfinite(cohorts[unit_codes[rows]])]
+        position = rows
+        if sample is not None:
+            rows = rows[sample[rows]]
+            position = np.cumsum(sample)[rows] - 1
+        if rows.size == 0:
+            raise ValueError(
+                f"column {self.cohort!r}: no treated cohort is observed both before and after "
+                "its treatment"
+            )
+        dose = self._dose(rows, unit_codes[rows], n_units)
+        column, cells = _cells(
+            position,
+            cohorts[unit_codes[rows]],
+            period_values[period_codes[rows]],
+            dose,
+            fe.n_obs,
+            self.ref,
+            f":{self.intensity}" if self.intensity else "",
+        )
+        value = np.ones(fe.n_obs)
+        value[position] = dose
+        outcome = numeric_values(df, self.outcome)
+        return _SaturatedPanel(
+            fe=fe,
+            sample=sample,
+            outcome=outcome if sample is None else outcome[sample],
+            column=column,
+            value=value,
+            cells=cells,
+            n_singletons=0 if keep is None else int(keep.size - keep.sum()),
+        )
+
+    def _warn_always_treated(
+        self, always: np.ndarray, unit_kept: np.ndarray, dropped_rows: np.ndarray
+    ) -> None:
+        """Warn that the units of cohorts with no pre-treatment period are dropped."""
+        warnings.warn(
+            f"dropped {int((~unit_kept).sum()):,} unit(s) ({int(dropped_rows.sum()):,} rows) "
+            f"of cohort(s) {', '.join(f'{g:g}' for g in always)} in column {self.cohort!r}: "
+            "treated from their first observed period on, they have no pre-treatment period",
+            AlwaysTreatedWarning,
+            stacklevel=4,
+        )
+
+    def _dose(self, rows: np.ndarray, units: np.ndarray, n_units: int) -> np.ndarray:
+        """The dose of each treated row (1 without intensity), checked to be one positive
+        value per unit. ``rows`` are row numbers in the panel, ``units`` their unit codes."""
+        if self.intensity is None:
+            return np.ones(rows.size)
+        dose = numeric_values(self.df, self.intensity, allow_nan=True)[rows]
+        invalid = ~(np.isfinite(dose) & (dose > 0))
+        if invalid.any():
+            raise ValueError(
+                f"column {self.intensity!r}: expected a positive finite dose on every treated "
+                f"unit's rows, found {int(invalid.sum()):,} row(s) without"
+            )
+        unit_dose = np.zeros(n_units)
+        unit_dose[units] = dose
+        varying = unit_dose[units] != dose
+        if varying.any():
+            raise ValueError(
+                f"column {self.intensity!r}: expected one dose per treated unit, but unit "
+                f"{self.df[self.unit].iloc[[rows[np.argmax(varying)]]].tolist()[0]!r} has several"
+            )
+        return dose
+
+    def _design(self, tol: float, maxiter: int) -> IndicatorDesign | DenseDesign:
+        """The within-transformed covariates and cohort x event-time indicators."""
+        panel = self._panel
+        names = panel.cells.names
+        if not self.covariates:
+            return IndicatorDesign.absorb(
+                names, panel.column, panel.value, panel.fe, tol=tol, maxiter=maxiter
+            )
+        n_covariates = len(self.covariates)
+        shape = (panel.column.size, n_covariates + len(names))
+        if shape[0] * shape[1] > MAX_DENSE_CELLS:
+            raise ValueError(
+                f"covariates: the saturated design would be a dense {shape[0]:,} x {shape[1]} "
+                f"matrix, above the limit of {MAX_DENSE_CELLS:,} entries; fit without covariates"
+            )
+        x = np.zeros(shape, order="F")
+        for j, name in enumerate(self.covariates):
+            values = numeric_values(self.df, name)
+            x[:, j] = values if panel.sample is None else values[panel.sample]
+        rows = np.flatnonzero(panel.column >= 0)
+        x[rows, n_covariates + panel.column[rows]] = panel.value[rows]
+        return DenseDesign.absorb(
+            (*self.covariates, *names), x, panel.fe, tol=tol, maxiter=maxiter, overwrite=True
+        )
+
+    def _cluster_codes(self, name: str) -> tuple[np.ndarray, int]:
+        """Codes ``0..G-1`` of a cluster column on the estimation sample, and G."""
+        fe, sample = self._panel.fe, self._panel.sample
+        if name in fe.names:
+            which = fe.names.index(name)
+            return fe.codes[which], fe.sizes[which]
+        return categorical_codes(self.df if sample is None else self.df.loc[sample], name)
+
+    def fit(
+        self,
+        vcov: VcovSpec = "CRV1",
+        *,
+        tol: float = DEFAULT_TOL,
+        maxiter: int = DEFAULT_MAXITER,
+        collin_tol: float = DEFAULT_COLLIN_TOL,
+    ) -> SunAbrahamResults:
+        """Estimate the CATT(g, e) and aggregate them by event time.
+
+        Parameters
+        ----------
+        vcov : str or dict
+            ``"CRV1"`` (clustered by unit, the default), ``"iid"``, ``"HC1"`` or
+            ``{"CRV1": "col"}`` / ``{"CRV1": "a+b"}``; see :mod:`models.vcov`.
+        tol, maxiter, collin_tol
+            As for :meth:`models.ols.FixedEffectsOLS.fit`.
+
+        Returns
+        -------
+        SunAbrahamResults
+            Effects by event time (``params``, ``event_time_effects()``, ``cumulative``), the
+            overall ATT as ``overall``, the CATT(g, e) as ``cohort_effects`` and the saturated
+            regression as ``saturated``.
+        """
+        panel = self._panel
+        fields = fit_within(
+            outcome=self.outcome,
+            y=panel.outcome,
+            design=self._design(tol, maxiter),
+            fe=panel.fe,
+            vcov=vcov,
+            default_clusters=[self.unit],
+            cluster_values=self._cluster_codes,
+            tol=tol,
+            maxiter=maxiter,
+            collin_tol=collin_tol,
+            n_singletons=panel.n_singletons,
+        )
+        saturated = RegressionResults(**fields, model_name="SunAbraham (cohort x event time)")
+        return _interaction_weighted(saturated, panel.cells, self.ref, self.intensity)
+
+
+def _control_group(
+    cohorts: np.ndarray, control: str, column: str
+) -> tuple[np.ndarray, float | None]:
+    """Units' cohorts with the control units at +inf, and the last cohort for ``"last"``."""
+    treated = np.isfinite(cohorts)
+    if not treated.any():
+        raise ValueError(f"column {column!r}: no treated unit (every cohort is NaN or +inf)")
+    if control == "never":
+        if treated.all():
+            raise ValueError(
+                f"control='never' needs never-treated units (cohort NaN or +inf in column "
+                f"{column!r}); there are none: use control='last'"
+            )
+        return cohorts, None
+    last = float(cohorts[treated].max())
+    if (cohorts[treated] == last).all():
+        raise ValueError(
+            f"control='last' needs two treated cohorts in column {column!r}, found only {last:g}"
+        )
+    return np.where(cohorts == last, np.inf, cohorts), last
+
+
+def _fixest_cohorts(
+    cohorts: np.ndarray, row_units: np.ndarray, row_periods: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """fixest's ``sunab`` rules, from the treated units' rows in the sample.
+
+    A cohort never observed from its treatment on is a control: its units' cohort becomes
+    +inf. Returns the units' cohorts and the cohorts never observed before their treatment
+    (always treated).
+    """
+    row_cohorts = cohorts[row_units]
+    before = row_periods < row_cohorts
+    seen_before = np.unique(row_cohorts[before])
+    seen_after = np.unique(row_cohorts[~before])
+    never_after = np.setdiff1d(seen_before, seen_after)
+    if never_after.size:
+        cohorts = np.where(np.isin(cohorts, never_after), np.inf, cohorts)
+    return cohorts, np.setdiff1d(seen_after, seen_before)
+
+
+def _cells(
+    position: np.ndarray,
+    cohort: np.ndarray,
+    period: np.ndarray,
+    dose: np.ndarray,
+    n_obs: int,
+    ref: int,
+    suffix: str,
+) -> tuple[np.ndarray, _Cells]:
+    """The cell column of every sample row (-1: none) and the cells, in order of event time
+    then cohort, from the treated rows at ``position`` in the sample."""
+    event_time = (period - cohort).astype(np.int64)
+    indicated = event_time != ref
+    event_time, cohort = event_time[indicated], cohort[indicated]
+    cohorts, cohort_index = np.unique(cohort, return_inverse=True)
+    lowest = int(event_time.min())
+    keys, column_of_row = np.unique(
+        (event_time - lowest) * cohorts.size + cohort_index, return_inverse=True
+    )
+    column = np.full(n_obs, -1, dtype=np.int16 if keys.size < 2**15 else np.int32)
+    column[position[indicated]] = column_of_row
+    cell_event_time = keys // cohorts.size + lowest
+    cell_cohort = cohorts[keys % cohorts.size]
+    names = tuple(
+        f"event_time::{e}:cohort::{g:.0f}{suffix}"
+        for e, g in zip(cell_event_time, cell_cohort, strict=True)
+    )
+    weight = np.bincount(column_of_row, weights=dose[indicated] ** 2, minlength=keys.size)
+    return column, _Cells(cell_cohort, cell_event_time, weight, names)
+
+
+def _interaction_weighted(
+    saturated: RegressionResults, cells: _Cells, ref: int, intensity: str | None
+) -> SunAbrahamResults:
+    """Average the estimated CATT(g, e) by event time and over e >= 0 (the ATT)."""
+    position = {name: j for j, name in enumerate(saturated.names)}
+    estimated = np.array([name in position for name in cells.names])
+    columns = np.array([position[name] for name in cells.names if name in position], dtype=np.intp)
+    event_time, weight = cells.event_time[estimated], cells.weight[estimated]
+    times, which = np.unique(event_time, return_inverse=True)
+    share = weight / np.bincount(which, weights=weight)[which]
+    post = event_time >= 0
+    if not post.any():
+        raise ValueError("every CATT(g, e) with e >= 0 was dropped as collinear")
+    combination = np.zeros((times.size + 1, len(saturated.names)))
+    combination[which, columns] = share
+    combination[-1, columns[post]] = weight[post] / weight[post].sum()
+    estimates = combination @ saturated.coefficients
+    covariance = combination @ saturated.covariance.matrix @ combination.T
+    covariance = (covariance + covariance.T) / 2
+    catt_se = np.sqrt(np.diag(saturated.covariance.matrix))[columns]
+    suffix = f":{intensity}" if intensity else ""
+    return SunAbrahamResults(
+        names=tuple(f"event_time::{e}{suffix}" for e in times),
+        coefficients=estimates[:-1],
+        covariance=Covariance(
+            covariance[:-1, :-1],
+            saturated.covariance.df_t,
+            saturated.covariance.request,
+            saturated.covariance.n_clusters,
+        ),
+        nobs=saturated.nobs,
+        df_resid=saturated.df_resid,
+        rss=saturated.rss,
+        tss_within=saturated.tss_within,
+        outcome=saturated.outcome,
+        fixed_effects=saturated.fixed_effects,
+        fixed_effect_sizes=saturated.fixed_effect_sizes,
+        collinear=saturated.collinear,
+        n_singletons=saturated.n_singletons,
+        model_name="SunAbraham",
+        event_times=tuple(int(e) for e in times),
+        ref=ref,
+        window=(int(times[0]), int(times[-1])),
+        intensity=intensity,
+        overall=(float(estimates[-1]), float(np.sqrt(covariance[-1, -1]))),
+        saturated=saturated,
+        cohort_effects=pd.DataFrame(
+            {
+                "cohort": cells.cohort[estimated].astype(np.int64),
+                "event_time": event_time,
+                "estimate": saturated.coefficients[columns],
+                "se": catt_se,
+                "weight": share,
+            }
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class SunAbrahamResults(EventStudyResults):
+    """Results of :class:`SunAbraham`: effects by event time, the ATT and the CATT(g, e).
+
+    ``params`` (names ``event_time::e``) are the interaction-weighted effects by event time,
+    with the covariance of the delta method; ``overall`` is the (estimate, se) of the ATT over
+    event times e >= 0 (fixest's ``summary(est, agg = "ATT")``).
+
+    Attributes
+    ----------
+    saturated : RegressionResults
+        The saturated regression: one coefficient CATT(g, e) per cohort and event time, named
+        ``event_time::e:cohort::g``, and any covariates, with their joint covariance.
+    cohort_effects : pandas.DataFrame
+        One row per estimated CATT(g, e): cohort, event_time, estimate, se and weight (the
+        cohort's share of event time e in the aggregation).
+    """
+
+    saturated: RegressionResults
+    cohort_effects: pd.DataFrame
