@@ -20,7 +20,14 @@ import pandas as pd
 import pyarrow.parquet as pq
 import xarray as xr
 
-from models import CallawaySantAnna, EventStudy, EventStudyResults, SpendTruth
+from models import (
+    CallawaySantAnna,
+    EventStudy,
+    EventStudyResults,
+    ImputationDiD,
+    SpendTruth,
+    SunAbraham,
+)
 from sim.config import EstimationSettings
 from sim.store import write_csv, write_netcdf
 
@@ -92,9 +99,41 @@ def _fit_callaway_santanna(
     return model.fit().aggregate("dynamic", uniform_band=options.uniform_band, seed=seed)
 
 
+def _fit_sun_abraham(
+    panel: pd.DataFrame, settings: EstimationSettings, seed: int
+) -> EventStudyResults:
+    model = SunAbraham(
+        panel,
+        outcome=settings.outcome,
+        unit=settings.unit,
+        time=settings.time,
+        cohort=settings.cohort,
+        control=settings.sun_abraham.control,
+        intensity=settings.intensity,
+    )
+    return model.fit()
+
+
+def _fit_imputation(
+    panel: pd.DataFrame, settings: EstimationSettings, seed: int
+) -> EventStudyResults:
+    model = ImputationDiD(
+        panel,
+        outcome=settings.outcome,
+        unit=settings.unit,
+        time=settings.time,
+        cohort=settings.cohort,
+        anticipation=settings.imputation.anticipation,
+        intensity=settings.intensity,
+    )
+    return model.fit()
+
+
 FITTERS = {
     "twfe": _fit_twfe,
     "callaway_santanna": _fit_callaway_santanna,
+    "sun_abraham": _fit_sun_abraham,
+    "imputation": _fit_imputation,
 }
 
 

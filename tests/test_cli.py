@@ -108,13 +108,12 @@ def test_help_exits_zero(capsys):
 
 def test_run_on_a_panel_shorter_than_the_horizon(write_config, tmp_path, capsys):
     """Without calibration a short panel still runs; it just has no 12-week multiplier."""
-    path = write_config(**TINY, **NO_CALIBRATION, **{"n_weeks = 22": "n_weeks = 8",
+    # 1,500 consumers in 8 weeks leave single-consumer cohorts: only the event study
+    only_twfe = {'"twfe", "callaway_santanna", "sun_abraham", "imputation"': '"twfe"'}
+    path = write_config(**TINY, **NO_CALIBRATION, **only_twfe, **{"n_weeks = 22": "n_weeks = 8",
                                                      "week = 16": "week = 5",
                                                      "window = [-4, 12]": "window = [-3, 6]",
                                                      "cumulative = [0, 11]": "cumulative = [0, 5]",
-                                                     # 1,500 consumers in 8 weeks leave
-                                                     # single-consumer cohorts
-                                                     '"twfe", "callaway_santanna"': '"twfe"',
                                                      })  # fmt: skip
     assert main(["run", str(path)]) == 0
     assert "so it has no 12-week multiplier" in capsys.readouterr().out
