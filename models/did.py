@@ -49,6 +49,7 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from models.absorb import FixedEffects
 from models.columns import (
@@ -60,7 +61,7 @@ from models.columns import (
     unit_constants,
 )
 from models.drdid import METHODS, CellEstimationError, did_2x2
-from models.results import EventStudyResults
+from models.results import EventStudyResults, WaldTest
 from models.vcov import Covariance, VcovRequest
 
 AGGREGATIONS = ("simple", "dynamic", "group", "calendar")
@@ -547,6 +548,25 @@ class CallawaySantAnnaResults:
         _, combination = self._ratios(np.eye(self._n_cells))
         variance = self._covariance(combination).diagonal()
         return self.att_gt_table.assign(se=np.sqrt(variance))
+
+    def pretrend_test(self) -> WaldTest:
+        """did's Wald pre-test: every pre-treatment ATT(g, t) is zero.
+
+        ``n theta' V^-1 theta`` over the pre-treatment cells, with V their covariance from the
+        influence functions, against chi-squared with one degree of freedom per cell (reported
+        as F = statistic / cells with infinite denominator degrees of freedom).
+        """
+        cohort = self.att_gt_table["cohort"].to_numpy()
+        pre = self.att_gt_table["time"].to_numpy() < cohort - self.anticipation
+        if not pre.any():
+            raise ValueError("pretrend_test: no pre-treatment ATT(g, t) was estimated")
+        estimates, combination = self._ratios(np.eye(self._n_cells)[:, pre])
+        covariance = self._covariance(combination)
+        if np.linalg.matrix_rank(covariance) < pre.sum():
+            raise ValueError("pretrend_test: the pre-treatment ATTs' covariance is singular")
+        statistic = float(estimates @ np.linalg.solve(covariance, estimates))
+        q = int(pre.sum())
+        return WaldTest(statistic / q, float(stats.chi2.sf(statistic, q)), q, np.inf)
 
     def _covariance(self, combination: np.ndarray) -> np.ndarray:
         return self.functionals.covariance(combination, self.moments)

@@ -35,7 +35,8 @@ class WaldTest:
 
     The statistic is ``(R b - q)' (R V R')^-1 (R b - q) / q_rows``, compared with the F
     distribution with (``df_num``, ``df_denom``) degrees of freedom, ``df_denom`` being the
-    t degrees of freedom of the fit (as fixest's ``wald``).
+    t degrees of freedom of the fit (as fixest's ``wald``); with ``df_denom`` infinite (normal
+    inference), ``df_num`` times the statistic is compared with chi-squared(``df_num``).
     """
 
     statistic: float
@@ -277,7 +278,11 @@ class RegressionResults:
                 f"cannot be tested jointly{hint}"
             )
         statistic = float(gap @ np.linalg.solve(middle, gap)) / q
-        return WaldTest(statistic, float(stats.f.sf(statistic, q, self.df_t)), q, self.df_t)
+        if np.isinf(self.df_t):  # normal inference: q F is chi-squared with q degrees of freedom
+            pvalue = stats.chi2.sf(q * statistic, q)
+        else:
+            pvalue = stats.f.sf(statistic, q, self.df_t)
+        return WaldTest(statistic, float(pvalue), q, self.df_t)
 
 
 @dataclass(frozen=True)

@@ -303,3 +303,23 @@ def test_covariate_options_are_checked(mpdta):
     with pytest.raises(ValueError, match=r"ATT\(g=2004, t=2004\) with method='reg'"):
         CallawaySantAnna(collinear, "lemp", "countyreal", "year", "cohort",
                          covariates=["lpop", "twice"], method="reg").fit()  # fmt: skip
+
+
+def test_pretrend_test_matches_the_did_readme(fitted):
+    published = json.loads((DATA / "mpdta_did_published.json").read_text())
+    test = fitted.pretrend_test()
+    assert test.df_num == 5  # the pre-treatment ATT(g, t) of cohorts 2006 and 2007
+    assert test.pvalue == pytest.approx(published["pretrend_pvalue"], abs=5e-6)
+
+
+def test_wald_test_with_normal_inference_uses_chi_squared(fitted):
+    from scipy import stats
+
+    dynamic = fitted.aggregate("dynamic")
+    leads = np.array(dynamic.event_times) < 0
+    theta = dynamic.params.to_numpy()[leads]
+    covariance = dynamic.cov_params().to_numpy()[np.ix_(leads, leads)]
+    chi2 = theta @ np.linalg.solve(covariance, theta)
+    test = dynamic.pretrend_test()
+    assert test.statistic == pytest.approx(chi2 / 3, rel=1e-10)
+    assert test.pvalue == pytest.approx(stats.chi2.sf(chi2, 3), rel=1e-10)
