@@ -140,3 +140,53 @@ def categorical_codes(df: pd.DataFrame, name: str) -> tuple[np.ndarray, int]:
         else:
             codes, size = combine_codes(codes, part_codes, part_size)
     return codes, size
+
+
+def periods_and_cohorts(
+    df: pd.DataFrame,
+    time: str,
+    cohort: str,
+    unit: str,
+    codes: tuple[np.ndarray, np.ndarray],
+    sizes: tuple[int, int],
+    grid: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The integer value of each period code and each unit's cohort, checked.
+
+    ``codes`` and ``sizes`` are the unit and period codes and counts. ``grid``: the panel is
+    stored unit by unit with every period in order, so the periods are read from the first
+    unit's rows and the cohorts from a units x periods view. Raises if a period is not an
+    integer, a unit has several cohorts or a cohort is not a period of the panel.
+    """
+    (unit_codes, period_codes), (n_units, n_periods) = codes, sizes
+    first_rows = slice(0, n_periods) if grid else slice(None)
+    periods = np.empty(n_periods)
+    periods[period_codes[first_rows]] = numeric_values(df.iloc[first_rows], time)
+    if (periods != np.round(periods)).any():
+        raise ValueError(f"column {time!r}: expected integer periods")
+    cohorts = unit_cohorts(df, cohort, unit, unit_codes, n_units, n_periods if grid else None)
+    require_cohorts_in_periods(cohorts, periods, cohort, time)
+    return periods, cohorts
+
+
+def unit_doses(
+    df: pd.DataFrame,
+    dose: str,
+    unit: str,
+    unit_codes: np.ndarray,
+    cohorts: np.ndarray,
+    grid_periods: int | None = None,
+) -> np.ndarray:
+    """Each unit's dose (one value per unit), positive and finite for treated units (finite
+    ``cohorts``) and 0 for the others."""
+    doses = unit_constants(df, dose, unit, unit_codes, cohorts.size, grid_periods)
+    treated = np.isfinite(cohorts)
+    bad = treated & ~(np.isfinite(doses) & (doses > 0))
+    if bad.any():
+        first_row = int(np.argmax(bad[unit_codes]))
+        raise ValueError(
+            f"column {dose!r}: expected a positive finite dose for every treated unit, got "
+            f"{doses[unit_codes[first_row]]:g} for unit {df[unit].iloc[first_row]!r} "
+            f"({int(bad.sum()):,} unit(s) in all)"
+        )
+    return np.where(treated, doses, 0.0)

@@ -55,10 +55,9 @@ from models.absorb import FixedEffects
 from models.columns import (
     categorical_codes,
     numeric_values,
-    require_cohorts_in_periods,
+    periods_and_cohorts,
     require_columns,
-    unit_cohorts,
-    unit_constants,
+    unit_doses,
 )
 from models.drdid import METHODS, CellEstimationError, did_2x2
 from models.results import EventStudyResults, WaldTest
@@ -257,15 +256,10 @@ class CallawaySantAnna:
         grid = FixedEffects(
             (self.unit, self.time), (unit_codes, period_codes), (n_units, n_periods), len(df)
         ).grid
-        first_rows = slice(0, n_periods) if grid else slice(None)
-        period_values = np.empty(n_periods)
-        period_values[period_codes[first_rows]] = numeric_values(df.iloc[first_rows], self.time)
-        if (period_values != np.round(period_values)).any():
-            raise ValueError(f"column {self.time!r}: expected integer periods")
-        cohort_of_unit = unit_cohorts(
-            df, self.cohort, self.unit, unit_codes, n_units, n_periods if grid else None
-        )
-        require_cohorts_in_periods(cohort_of_unit, period_values, self.cohort, self.time)
+        period_values, cohort_of_unit = periods_and_cohorts(
+            df, self.time, self.cohort, self.unit, (unit_codes, period_codes),
+            (n_units, n_periods), grid,
+        )  # fmt: skip
         block_cohorts, block_of_unit, block_sizes = np.unique(
             cohort_of_unit, return_inverse=True, return_counts=True
         )
@@ -283,7 +277,14 @@ class CallawaySantAnna:
         order = np.argsort(block_of_unit, kind="stable")
         dose = None
         if self.intensity is not None:
-            dose = self._unit_dose(unit_codes, n_units, n_periods if grid else None, cohort_of_unit)
+            dose = unit_doses(
+                df,
+                self.intensity,
+                self.unit,
+                unit_codes,
+                cohort_of_unit,
+                n_periods if grid else None,
+            )
         n_features = 2 * n_periods + 2 if dose is not None else n_periods + 1
         position = np.empty(n_units, dtype=np.intp)
         position[order] = np.arange(n_units)
@@ -322,22 +323,6 @@ class CallawaySantAnna:
             has_dose=dose is not None,
             covariates=covariates,
         )
-
-    def _unit_dose(
-        self,
-        unit_codes: np.ndarray,
-        n_units: int,
-        grid_periods: int | None,
-        cohort_of_unit: np.ndarray,
-    ) -> np.ndarray:
-        """Each unit's dose: positive and finite for treated units, 0 for the others."""
-        dose = unit_constants(self.df, self.intensity, self.unit, unit_codes, n_units, grid_periods)
-        treated = np.isfinite(cohort_of_unit)
-        if not (np.isfinite(dose[treated]) & (dose[treated] > 0)).all():
-            raise ValueError(
-                f"column {self.intensity!r}: expected a positive finite dose for every treated unit"
-            )
-        return np.where(treated, dose, 0.0)
 
     def _cells(self) -> list[tuple[int, int, int, np.ndarray]]:
         """(treated block, period column, base column, control blocks) of each ATT(g, t)."""

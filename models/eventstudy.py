@@ -36,9 +36,8 @@ from models.columns import (
     categorical_codes,
     fixed_effect_columns,
     numeric_values,
-    require_cohorts_in_periods,
+    periods_and_cohorts,
     require_columns,
-    unit_cohorts,
 )
 from models.design import IndicatorDesign
 from models.ols import DEFAULT_COLLIN_TOL, fit_within, singletons_kept
@@ -166,15 +165,10 @@ class EventStudy:
                     f"columns {self.unit!r}, {self.time!r}: expected one row per unit and "
                     f"period, found {unit_codes.size - n_cells:,} duplicate row(s)"
                 )
-        period_values = np.empty(n_periods)
-        first_rows = slice(0, n_periods) if panel_fe.grid else slice(None)
-        period_values[period_codes[first_rows]] = numeric_values(df.iloc[first_rows], self.time)
-        if (period_values != np.round(period_values)).any():
-            raise ValueError(f"column {self.time!r}: expected integer periods")
-        unit_cohort = unit_cohorts(
-            df, self.cohort, self.unit, unit_codes, n_units, n_periods if panel_fe.grid else None
-        )
-        require_cohorts_in_periods(unit_cohort, period_values, self.cohort, self.time)
+        period_values, unit_cohort = periods_and_cohorts(
+            df, self.time, self.cohort, self.unit, (unit_codes, period_codes),
+            (n_units, n_periods), panel_fe.grid,
+        )  # fmt: skip
         # Event times are computed for treated units' rows only (a tenth of the panel).
         treated_unit = np.isfinite(unit_cohort)
         n_rows = unit_codes.size

@@ -63,10 +63,9 @@ from scipy.sparse.csgraph import connected_components
 from models.columns import (
     categorical_codes,
     numeric_values,
-    require_cohorts_in_periods,
+    periods_and_cohorts,
     require_columns,
-    unit_cohorts,
-    unit_constants,
+    unit_doses,
 )
 from models.results import EventStudyResults
 from models.vcov import Covariance, VcovRequest
@@ -255,9 +254,6 @@ class ImputationDiD:
         """The outcome as a units x periods array (NaN where a row is missing), checked."""
         df = self.df
         y = numeric_values(df, self.outcome)
-        times = numeric_values(df, self.time)
-        if (times != np.round(times)).any():
-            raise ValueError(f"column {self.time!r}: expected integer periods")
         unit_codes, n_units = categorical_codes(df, self.unit)
         period_codes, n_periods = categorical_codes(df, self.time)
         cell = unit_codes.astype(np.int64) * n_periods + period_codes
@@ -271,30 +267,19 @@ class ImputationDiD:
             )
         outcome = np.full(n_units * n_periods, np.nan)
         outcome[cell] = y
-        periods = np.empty(n_periods)
-        periods[period_codes] = times
-        cohorts = unit_cohorts(df, self.cohort, self.unit, unit_codes, n_units)
-        require_cohorts_in_periods(cohorts, periods, self.cohort, self.time)
-        if not (times < cohorts[unit_codes] - self.anticipation).any():
+        periods, cohorts = periods_and_cohorts(
+            df, self.time, self.cohort, self.unit, (unit_codes, period_codes),
+            (n_units, n_periods), grid=False,
+        )  # fmt: skip
+        if not (periods[period_codes] < cohorts[unit_codes] - self.anticipation).any():
             raise ValueError(
                 f"column {self.cohort!r}: no untreated observations (rows of never-treated units "
                 f"or before a unit's cohort - anticipation) to fit the unit and period effects"
             )
-        doses = None if self.intensity is None else self._unit_doses(unit_codes, n_units, cohorts)
+        doses = None
+        if self.intensity is not None:
+            doses = unit_doses(df, self.intensity, self.unit, unit_codes, cohorts)
         return _Panel(outcome.reshape(n_units, n_periods), periods, cohorts, doses)
-
-    def _unit_doses(self, unit_codes: np.ndarray, n_units: int, cohorts: np.ndarray) -> np.ndarray:
-        """Each unit's dose, checked to be one per unit and positive for treated units."""
-        doses = unit_constants(self.df, self.intensity, self.unit, unit_codes, n_units)
-        bad = np.isfinite(cohorts) & ~(np.isfinite(doses) & (doses > 0))
-        if bad.any():
-            first_row = int(np.argmax(bad[unit_codes]))
-            raise ValueError(
-                f"column {self.intensity!r}: expected a positive finite dose for every treated "
-                f"unit, got {doses[unit_codes[first_row]]:g} for unit "
-                f"{self.df[self.unit].iloc[first_row]!r} ({int(bad.sum()):,} unit(s) in all)"
-            )
-        return doses
 
     def fit(self) -> EventStudyResults:
         """Impute the untreated outcomes, average the effects and estimate their covariance.

@@ -63,9 +63,8 @@ from models.absorb import DEFAULT_MAXITER, DEFAULT_TOL, FixedEffects, combine_co
 from models.columns import (
     categorical_codes,
     numeric_values,
-    require_cohorts_in_periods,
+    periods_and_cohorts,
     require_columns,
-    unit_cohorts,
 )
 from models.design import DenseDesign, IndicatorDesign
 from models.ols import DEFAULT_COLLIN_TOL, fit_within, singletons_kept
@@ -217,14 +216,10 @@ class SunAbraham:
                     f"columns {self.unit!r}, {self.time!r}: expected one row per unit and "
                     f"period, found {unit_codes.size - n_cells:,} duplicate row(s)"
                 )
-        period_values = np.empty(n_periods)
-        period_values[period_codes] = numeric_values(df, self.time)
-        if (period_values != np.round(period_values)).any():
-            raise ValueError(f"column {self.time!r}: expected integer periods")
-        cohorts = unit_cohorts(
-            df, self.cohort, self.unit, unit_codes, n_units, n_periods if fe.grid else None
-        )
-        require_cohorts_in_periods(cohorts, period_values, self.cohort, self.time)
+        period_values, cohorts = periods_and_cohorts(
+            df, self.time, self.cohort, self.unit, (unit_codes, period_codes),
+            (n_units, n_periods), fe.grid,
+        )  # fmt: skip
         cohorts, last = _control_group(cohorts, self.control, self.cohort)
         period_kept = period_values < (np.inf if last is None else last)
         rows = np.flatnonzero(np.isfinite(cohorts)[unit_codes])
