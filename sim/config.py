@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from models import ConsumerSpendModel
+from models import ConsumerSpendModel, EnforcementModel, GoodwillModel
 from models.consumer_params import Parameters
 
 
@@ -168,6 +168,67 @@ class EstimationSettings(Parameters):
         return {self.vcov: list(self.clusters)}
 
 
+PRIOR_FIELDS = tuple(
+    name for name, field in EnforcementModel.model_fields.items() if field.annotation is float
+)
+"""EnforcementModel fields that ``[projection.priors]`` may give a prior."""
+
+
+class ProjectionSettings(Parameters):
+    """The goodwill-loss Monte Carlo (``sim.project_goodwill``): enforcement intensities,
+    draws, the market and platform models, priors and the executor."""
+
+    intensities: list[StrictFloat] = Field(
+        min_length=1,
+        description="enforcement intensities to compare, in multiples of the 2016 programme",
+    )
+    status_quo: StrictFloat = Field(
+        1.0, ge=0, description="intensity before week 0; the market opens in its steady state"
+    )
+    n_draws: StrictInt = Field(1000, ge=1, description="Monte-Carlo draws")
+    n_weeks: StrictInt = Field(52, ge=1, le=520, description="weeks projected")
+    block_size: StrictInt = Field(
+        250,
+        ge=1,
+        description="draws per block (a task and a checkpoint); results do not depend on it",
+    )
+    estimator: EstimatorName = Field(
+        "twfe", description="fitted estimator whose per-yuan response path is projected"
+    )
+    executor: Literal["serial", "dask"] = Field(
+        "serial", description="serial, or dask.distributed (pip install goodwill[dask])"
+    )
+    scheduler: str | None = Field(
+        None, min_length=1, description="dask scheduler address; default: a LocalCluster"
+    )
+    n_workers: StrictInt = Field(2, ge=1, description="worker processes of the LocalCluster")
+    market: EnforcementModel = EnforcementModel()
+    platform: GoodwillModel = GoodwillModel()
+    priors: dict[str, StrictFloat] = Field(
+        default_factory=dict,
+        description="log-scale standard deviation of a lognormal prior (median: the value) "
+        f"for any of the market fields {', '.join(PRIOR_FIELDS)}",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> ProjectionSettings:
+        for i, value in enumerate(self.intensities):
+            if value < 0:
+                raise ValueError(f"intensities[{i}] = {value}: expected a number >= 0")
+        if len(set(self.intensities)) != len(self.intensities):
+            raise ValueError(f"intensities = {self.intensities}: each intensity at most once")
+        for name, sd in self.priors.items():
+            if name not in PRIOR_FIELDS:
+                raise ValueError(
+                    f"priors.{name}: not a market parameter (allowed: {', '.join(PRIOR_FIELDS)})"
+                )
+            if not sd >= 0:
+                raise ValueError(f"priors.{name} = {sd}: expected a log-scale sd >= 0")
+        if self.scheduler is not None and self.executor != "dask":
+            raise ValueError("scheduler is only used with executor = 'dask'")
+        return self
+
+
 class OutputSettings(Parameters):
     """Where a run writes its files."""
 
@@ -185,6 +246,7 @@ class Config(Parameters):
     consumer: ConsumerSpendModel = ConsumerSpendModel()
     calibration: CalibrationSettings | None = None
     estimation: EstimationSettings | None = None
+    projection: ProjectionSettings | None = None
     output: OutputSettings = OutputSettings()
 
     @model_validator(mode="after")
@@ -202,6 +264,21 @@ class Config(Parameters):
                 raise ValueError(
                     f"estimation.window = [{lo}, {hi}] reaches beyond the event times a "
                     f"{n_weeks}-week panel can show (-{n_weeks - 1}..{n_weeks - 1})"
+                )
+        if self.projection is not None:
+            if self.estimation is None:
+                raise ValueError(
+                    "projection needs an [estimation] section: it projects a fitted response"
+                )
+            if self.estimation.intensity is None:
+                raise ValueError(
+                    "projection needs per-yuan estimates: set estimation.intensity "
+                    "(e.g. 'fake_value')"
+                )
+            if self.projection.estimator not in self.estimation.estimators:
+                raise ValueError(
+                    f"projection.estimator = {self.projection.estimator!r} is not among "
+                    f"estimation.estimators = {self.estimation.estimators}"
                 )
         horizon = self.consumer.response.horizon
         if self.calibration is not None and horizon > n_weeks:

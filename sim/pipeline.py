@@ -8,6 +8,8 @@ and compares it with the truth. A run directory holds:
 * ``truth_event_time.csv``: the true effects by event time, per yuan and in yuan;
 * ``estimates.csv`` and ``estimates.nc``: the event-study estimates by event time with the
   truth (netCDF adds the covariance matrix and the fit's metadata), with ``[estimation]``;
+* ``projection.nc`` and ``projection_summary.csv``: the goodwill-loss Monte Carlo by
+  intensity, draw and week, and total cost by intensity, with ``[projection]``;
 * ``summary.txt``: the printed summary; ``config.json``: the complete validated config;
 * ``manifest.json``: written last, so its presence marks a complete run: seed, versions,
   timings, the calibrated response scale, the true multipliers and the files written.
@@ -18,25 +20,19 @@ from __future__ import annotations
 import platform
 import time
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from models import EventStudyResults, SpendTruth
 from sim.config import Config, load_config
 from sim.estimation import describe_fit, fit_estimators, multipliers_table, write_estimates
+from sim.goodwill import describe_projection, optimal_intensity, run_projection
 from sim.panel import describe_panel, simulate_panel
 from sim.store import write_csv, write_json, write_parquet, write_text
-
-
-def package_version() -> str:
-    """The installed goodwill version (``0+unknown`` when run from an uninstalled tree)."""
-    try:
-        return version("goodwill")
-    except PackageNotFoundError:
-        return "0+unknown"
+from sim.version import package_version
 
 
 @dataclass(frozen=True)
@@ -55,6 +51,8 @@ class RunResult:
         The simulated truth.
     estimates : dict of EventStudyResults or None
         The fitted estimators by name, when the config has ``[estimation]``.
+    projection : xarray.Dataset or None
+        The goodwill-loss Monte Carlo, when the config has ``[projection]``.
     """
 
     directory: Path
@@ -62,6 +60,7 @@ class RunResult:
     summary: str
     truth: SpendTruth
     estimates: dict[str, EventStudyResults] | None = None
+    projection: xr.Dataset | None = None
 
 
 def horizon_multipliers(truth: SpendTruth) -> dict[str, float | None]:
@@ -145,9 +144,22 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
     else:
         for name in ("estimates.csv", "multipliers.csv", "estimates.nc"):
             (directory / name).unlink(missing_ok=True)  # not a previous run's
+    timings["write_s"] = time.perf_counter() - written
+    projection = None
+    if config.projection is not None:
+        projected = time.perf_counter()
+        response = results[config.projection.estimator]
+        projection, projection_files = run_projection(config, response, directory, progress)
+        files += projection_files
+        summary += "\n" + describe_projection(projection)
+        timings["project_s"] = time.perf_counter() - projected
+    else:
+        for name in ("projection.nc", "projection_summary.csv"):
+            (directory / name).unlink(missing_ok=True)  # not a previous run's
+    written = time.perf_counter()
     files.append(write_text(directory / "summary.txt", summary + "\n"))
     files.append(write_text(directory / "config.json", config.model_dump_json(indent=2) + "\n"))
-    timings["write_s"] = time.perf_counter() - written
+    timings["write_s"] += time.perf_counter() - written
     manifest = {
         "goodwill_version": package_version(),
         "python": platform.python_version(),
@@ -162,10 +174,16 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
         "estimates": None
         if results is None
         else multipliers_table(results, config.estimation).T.to_dict(),
+        "projection": None if projection is None else optimal_intensity(projection),
         "timings": timings,
         "files": [f.name for f in files],
     }
     files.append(write_json(directory / "manifest.json", manifest))
     return RunResult(
-        directory=directory, files=tuple(files), summary=summary, truth=truth, estimates=results
+        directory=directory,
+        files=tuple(files),
+        summary=summary,
+        truth=truth,
+        estimates=results,
+        projection=projection,
     )

@@ -1,0 +1,283 @@
+"""What counterfeit sales cost the platform: ``GoodwillModel`` and ``ResponsePath``.
+
+A fake bought in week w with value v changes its buyer's spend in week w + k by v * r_k for
+the response horizon k = 0..H-1 (``ResponsePath``, the per-yuan event-study effects, signed:
+a loss is negative). On top of the victim's own response:
+
+* **spillover**: each victim's contacts cut their spend too, by ``spillover_contacts *
+  spillover_share`` times the victim's response (as in ``models.ConsumerSpendModel``);
+* **churn**: a share ``churn_probability`` of victims stop buying. Their loss within the
+  horizon is part of the estimated path; after it they stay away, each missing
+  ``churned_weekly_spend`` a week, and come back at the weekly rate ``churn_return_rate``.
+
+Lost spend is turned into the platform's loss by the ``take_rate`` (its revenue per yuan of
+spend) and discounted to week 0 at ``discount_rate`` a year. Two views of the same loss:
+
+* ``lost_spend`` (a flow): spend lost in each week of the window through fakes bought from
+  week 0 on: the fakes convolved with the response path, plus the churned victims still away;
+* ``goodwill_loss`` (an accrual): the present value at week 0 of all the platform revenue that
+  each week's fakes will cost, whenever it is lost, including after the window. This is the
+  goodwill a week's counterfeits destroy; summed over weeks it is the window's cost.
+
+Summed over an unbounded window, ``take_rate * discount**w * lost_spend`` equals the summed
+``goodwill_loss``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+from pydantic import Field, StrictFloat
+from scipy import stats
+
+from models.consumer_params import Parameters
+from models.enforcement import WEEKS_PER_YEAR
+from models.results import EventStudyResults
+
+
+class GoodwillModel(Parameters):
+    """The platform's side: order volume, fake values, churn, spillover, take rate, discount.
+
+    Examples
+    --------
+    >>> model = GoodwillModel()
+    >>> round(model.weekly_discount, 6)  # 5% a year
+    0.999062
+    """
+
+    orders_per_week: StrictFloat = Field(
+        207e6, gt=0, description="orders on the platform a week (GMV / mean basket)"
+    )
+    fake_value_mean: StrictFloat = Field(
+        172.0, gt=0, description="mean yuan of a counterfeit order"
+    )
+    fake_value_cv: StrictFloat = Field(
+        1.55, ge=0, description="coefficient of variation of a counterfeit order's value"
+    )
+    take_rate: StrictFloat = Field(
+        0.03, ge=0, le=1, description="platform revenue per yuan of consumer spend"
+    )
+    discount_rate: StrictFloat = Field(
+        0.05, ge=0, lt=1, description="annual discount rate of future losses"
+    )
+    churn_probability: StrictFloat = Field(
+        0.05, ge=0, le=1, description="share of victims who stop buying"
+    )
+    churned_weekly_spend: StrictFloat = Field(
+        160.0, ge=0, description="yuan a week a churned victim no longer spends"
+    )
+    churn_return_rate: StrictFloat = Field(
+        0.02, gt=0, le=1, description="weekly rate at which churned victims come back"
+    )
+    spillover_contacts: StrictFloat = Field(
+        0.0, ge=0, description="mean number of contacts a victim tells"
+    )
+    spillover_share: StrictFloat = Field(
+        0.2, ge=0, le=1, description="each contact's loss as a share of the victim's"
+    )
+
+    @property
+    def weekly_discount(self) -> float:
+        """Discount factor of one week, (1 + discount_rate) ** (-1 / 52)."""
+        return (1.0 + self.discount_rate) ** (-1.0 / WEEKS_PER_YEAR)
+
+    @property
+    def spillover_ratio(self) -> float:
+        """Contacts' spend loss relative to the victim's (contacts x share)."""
+        return self.spillover_contacts * self.spillover_share
+
+    def churn_tail_value(self, horizon: int) -> float:
+        """Present value, at the fake's week, of one churned victim's spend lost after the
+        response horizon: sum over k >= H of spend (1 - return rate)**(k - H) discount**k."""
+        beta = self.weekly_discount
+        stay = 1.0 - self.churn_return_rate
+        return self.churned_weekly_spend * beta**horizon / (1.0 - stay * beta)
+
+    def response_weights(self, horizon: int) -> np.ndarray:
+        """Weights a_k such that a fake's discounted revenue loss per yuan is -sum a_k r_k:
+        take rate x (1 + spillover) x discount**k."""
+        beta = self.weekly_discount
+        return self.take_rate * (1.0 + self.spillover_ratio) * beta ** np.arange(horizon)
+
+    def losses(
+        self, fake_sales: np.ndarray, victims: np.ndarray, path: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Lost spend (flow) and goodwill loss (accrual) by week.
+
+        Parameters
+        ----------
+        fake_sales : ndarray, shape (..., n_weeks)
+            Yuan of counterfeits bought each week.
+        victims : ndarray, shape (..., n_weeks)
+            Counterfeit orders each week (one victim each).
+        path : ndarray, shape (..., horizon)
+            Per-yuan spend response by event week (signed; broadcasts over the weeks' axes
+            before the last).
+
+        Returns
+        -------
+        lost_spend : ndarray, shape (..., n_weeks)
+            Yuan of spend lost in each week (positive is a loss), undiscounted.
+        goodwill_loss : ndarray, shape (..., n_weeks)
+            Present value at week 0 of the revenue that each week's fakes cost.
+
+        Every sum is an explicit loop of elementwise operations, so each draw's numbers do
+        not depend on how many draws are computed together.
+        """
+        n_weeks = fake_sales.shape[-1]
+        horizon = path.shape[-1]
+        loss_per_yuan = -(1.0 + self.spillover_ratio) * path
+        churned = self.churn_probability * victims
+        lost = np.zeros(np.broadcast_shapes(fake_sales.shape, (*path.shape[:-1], 1)))
+        for lag in range(min(horizon, n_weeks)):
+            lost[..., lag:] += fake_sales[..., : n_weeks - lag] * loss_per_yuan[..., lag, None]
+        away = np.zeros(churned.shape[:-1])
+        stay = 1.0 - self.churn_return_rate
+        for week in range(horizon, n_weeks):
+            away = stay * away + churned[..., week - horizon]
+            lost[..., week] += self.churned_weekly_spend * away
+
+        weights = self.response_weights(horizon)
+        per_yuan = np.zeros(path.shape[:-1])
+        for lag in range(horizon):
+            per_yuan = per_yuan - weights[lag] * path[..., lag]
+        discount = self.weekly_discount ** np.arange(n_weeks)
+        accrued = discount * (
+            fake_sales * per_yuan[..., None]
+            + self.take_rate * self.churn_tail_value(horizon) * churned
+        )
+        return lost, accrued
+
+
+class Damages(NamedTuple):
+    """The platform's expected loss from a quantity of counterfeit sales.
+
+    Attributes
+    ----------
+    goodwill_loss, se, low, high : float
+        Present value of the platform revenue lost (yuan), its standard error from the
+        response path's covariance, and the interval's limits.
+    lost_spend : float
+        Consumer spend lost (yuan, undiscounted): the victims' and contacts' response over the
+        horizon plus the churned victims' spend until they come back.
+    interval : float
+        Coverage of (low, high).
+    """
+
+    goodwill_loss: float
+    se: float
+    low: float
+    high: float
+    lost_spend: float
+    interval: float
+
+
+def damages(
+    model: GoodwillModel, response: ResponsePath, fake_sales: float, interval: float = 0.90
+) -> Damages:
+    """The platform's expected goodwill loss caused by ``fake_sales`` yuan of counterfeits.
+
+    The loss is linear in the response path, so its distribution given the fitted path is
+    normal: goodwill_loss = -sum_k a_k r_k Y + churned victims' tail, with
+    a_k = take rate x (1 + spillover) x discount**k and Y the fake sales; the victims are
+    Y / fake_value_mean orders.
+
+    Examples
+    --------
+    >>> path = ResponsePath(np.full(12, -3.57 / 12), np.eye(12) * 0.01)
+    >>> round(damages(GoodwillModel(churn_probability=0.0), path, 1000.0).lost_spend)
+    3570
+    """
+    if not (np.isfinite(fake_sales) and fake_sales >= 0):
+        raise ValueError(f"fake sales must be a finite number of yuan >= 0, got {fake_sales}")
+    if not 0 < interval < 1:
+        raise ValueError(f"interval must be between 0 and 1, got {interval}")
+    horizon = response.mean.size
+    weights = model.response_weights(horizon) * fake_sales
+    churned = model.churn_probability * fake_sales / model.fake_value_mean
+    estimate = (
+        float(-weights @ response.mean)
+        + model.take_rate * model.churn_tail_value(horizon) * churned
+    )
+    se = float(np.sqrt(weights @ response.cov @ weights))
+    half = stats.norm.ppf(0.5 + interval / 2) * se
+    lost_spend = (
+        -(1.0 + model.spillover_ratio) * fake_sales * response.multiplier
+        + churned * model.churned_weekly_spend / model.churn_return_rate
+    )
+    return Damages(estimate, se, estimate - half, estimate + half, float(lost_spend), interval)
+
+
+@dataclass(frozen=True)
+class ResponsePath:
+    """The per-yuan spend response by event week with its sampling covariance.
+
+    Attributes
+    ----------
+    mean : ndarray, shape (horizon,)
+        Estimated effect per yuan of counterfeit at event weeks 0..horizon-1 (signed).
+    cov : ndarray, shape (horizon, horizon)
+        Covariance matrix of the estimates.
+    """
+
+    mean: np.ndarray
+    cov: np.ndarray
+
+    def __post_init__(self) -> None:
+        mean = np.asarray(self.mean, dtype=float)
+        cov = np.asarray(self.cov, dtype=float)
+        if mean.ndim != 1 or mean.size == 0:
+            raise ValueError(f"response path: expected a 1-d mean, got shape {mean.shape}")
+        if cov.shape != (mean.size, mean.size):
+            raise ValueError(
+                f"response path: covariance shape {cov.shape} does not match {mean.size} weeks"
+            )
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(cov))):
+            raise ValueError("response path: mean and covariance must be finite")
+        if not np.allclose(cov, cov.T, rtol=1e-8, atol=1e-12):
+            raise ValueError("response path: covariance is not symmetric")
+        object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "cov", cov)
+
+    @classmethod
+    def from_results(cls, results: EventStudyResults, first: int, last: int) -> ResponsePath:
+        """Effects at event times ``first..last`` of a fitted event study (per yuan)."""
+        if results.intensity is None:
+            raise ValueError(
+                f"{results.model_name}: the projection needs per-yuan effects (fit with an "
+                "intensity, e.g. estimation.intensity = 'fake_value')"
+            )
+        times = list(results.event_times)
+        wanted = list(range(first, last + 1))
+        missing = [t for t in wanted if t not in times]
+        if missing:
+            raise ValueError(
+                f"{results.model_name}: no estimate at event time(s) "
+                f"{', '.join(map(str, missing))} of the response path {first}..{last}"
+            )
+        where = [times.index(t) for t in wanted]
+        return cls(results.coefficients[where], results.covariance.matrix[np.ix_(where, where)])
+
+    @property
+    def multiplier(self) -> float:
+        """Sum of the path: the spend change over the horizon per yuan of counterfeit."""
+        return float(self.mean.sum())
+
+    def root(self) -> np.ndarray:
+        """A square root R of the covariance (R R' = cov), valid when it is singular."""
+        values, vectors = np.linalg.eigh(self.cov)
+        return vectors * np.sqrt(np.clip(values, 0.0, None))
+
+    def draw(self, normals: np.ndarray, root: np.ndarray | None = None) -> np.ndarray:
+        """Paths mean + R z for standard normals z of shape (..., horizon).
+
+        An explicit loop of elementwise operations, so a draw does not depend on how many
+        are computed together.
+        """
+        root = self.root() if root is None else root
+        paths = np.broadcast_to(self.mean, normals.shape).copy()
+        for j in range(self.mean.size):
+            paths += normals[..., j, None] * root[:, j]
+        return paths
