@@ -122,6 +122,12 @@ class EnforcementModel(Parameters):
                 f"detection_max + exit_rate = {self.detection_max + self.exit_rate} must be "
                 "at most 1 (a weekly probability)"
             )
+        penalty = self.detection_2016 * self.sanction
+        if penalty >= self.profit_per_week:
+            raise ValueError(
+                f"detection_2016 x sanction = {penalty:.6g} yuan a week must be below "
+                f"profit_per_week = {self.profit_per_week} (stores were open in 2016)"
+            )
         return self
 
     @property

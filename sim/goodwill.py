@@ -158,24 +158,30 @@ class ProjectionInputs:
 
 
 def _draw_market(inputs: ProjectionInputs, normals: np.ndarray) -> dict[str, np.ndarray]:
-    """Market values of each draw (column j of ``normals`` for prior j), shaped (n, 1)."""
-    market = inputs.market
+    """Market values of each draw (column j of ``normals`` for prior j), shaped (n, 1).
+
+    Lognormal draws are truncated to the model's valid ranges: probabilities below one,
+    detection_max + exit_rate <= 1, and detection_2016 below both 0.99 detection_max and the
+    rate at which the expected penalty would eat a store's whole profit.
+    """
+    model = inputs.market
     values = {
-        name: getattr(market, name) * np.exp(sd * normals[:, j])
+        name: getattr(model, name) * np.exp(sd * normals[:, j])
         for j, (name, sd) in enumerate(inputs.priors)
     }
+    if not values:
+        return {}
     for name in PROBABILITIES:
         if name in values:
             values[name] = np.minimum(values[name], 1.0 - 1e-9)
-    if "detection_max" in values or "exit_rate" in values:
-        exit_rate = values.get("exit_rate", market.exit_rate)
-        top = values.get("detection_max", market.detection_max)
-        values["detection_max"] = np.minimum(top, 1.0 - exit_rate)
-    if "detection_2016" in values or "detection_max" in values:
-        top = values.get("detection_max", market.detection_max)
-        values["detection_2016"] = np.minimum(
-            values.get("detection_2016", market.detection_2016), 0.99 * top
-        )
+    exit_rate = values.get("exit_rate", model.exit_rate)
+    top = np.minimum(values.get("detection_max", model.detection_max), 1.0 - exit_rate)
+    sanction_weeks = model.market(**values).sanction_weeks
+    detection = values.get("detection_2016", model.detection_2016)
+    values["detection_max"] = np.broadcast_to(top, normals.shape[:1])
+    values["detection_2016"] = np.minimum(
+        detection, np.minimum(0.99 * top, 0.99 / sanction_weeks)
+    ) * np.ones(normals.shape[0])
     return {name: value[:, None] for name, value in values.items()}
 
 
