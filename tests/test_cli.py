@@ -39,12 +39,12 @@ def test_run_writes_a_complete_run_directory(write_config, tmp_path, capsys):
     path = write_config(**TINY)
     assert main(["run", str(path)]) == 0
     directory = tmp_path / "run"
-    names = sorted(p.name for p in directory.iterdir())
+    names = sorted(p.name for p in directory.iterdir())  # no checkpoint left behind
     assert names == sorted(
         ["panel.parquet", "consumers.parquet", "truth_event_time.csv", "estimates.csv",
          "multipliers.csv", "estimates.nc", "projection.nc", "projection_summary.csv",
          "summary.txt", "config.json", "manifest.json"]
-    )  # fmt: skip (no checkpoint left behind)
+    )  # fmt: skip
     manifest = json.loads((directory / "manifest.json").read_text())
     assert manifest["seed"] == 20170301 and manifest["n_consumers"] == 1500
     assert manifest["true_multiplier"] == pytest.approx(-3.57, abs=1e-8)
