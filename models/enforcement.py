@@ -263,16 +263,17 @@ class Market:
         """
         hazard = self.detection(intensity)
         entry = self.entry(intensity)
-        sd = np.asarray(self.entry_shock_sd)[..., None]
-        factor = np.exp(sd * entry_shocks - 0.5 * sd**2)  # mean one
+        sd = np.asarray(self.entry_shock_sd)[..., None]  # fields (..., 1) -> (..., 1, 1)
+        shocks = entry_shocks[..., None, :]  # (..., 1, n_weeks): the intensities' axis
+        factor = np.exp(sd * shocks - 0.5 * sd**2)  # mean one
         stores = self.steady_stores(np.float64(start))
-        shape = np.broadcast_shapes(np.shape(stores), hazard.shape, (*factor.shape[:-1], 1))
+        shape = np.broadcast_shapes(np.shape(stores), hazard.shape, factor.shape[:-1])
         stores = np.broadcast_to(stores, shape)
         n_weeks = entry_shocks.shape[-1]
         path = np.empty((*shape, n_weeks))
         for week in range(n_weeks):
             path[..., week] = stores
-            stores = (1.0 - self.exit_rate - hazard) * stores + entry * factor[..., week, None]
+            stores = (1.0 - self.exit_rate - hazard) * stores + entry * factor[..., week]
         per_store = np.asarray(self.fake_share_2016 / self.stores_2016)[..., None]
         return MarketPath(
             stores=path,
@@ -336,9 +337,15 @@ def calibrate_enforcement(model: EnforcementModel, data: pd.DataFrame) -> Enforc
         raise ValueError(f"enforcement data: missing column(s) {', '.join(missing)}")
     if (data["year"] == 2016).sum() != 1:
         raise ValueError("enforcement data: expected exactly one row for the year 2016")
-    arrests_2016 = float(data.loc[data["year"] == 2016, "arrests"].iloc[0])
-    intensity = data["arrests"].to_numpy(float) / arrests_2016
+    arrests = data["arrests"].to_numpy(float)
+    if not np.all(np.isfinite(arrests) & (arrests > 0)):
+        raise ValueError("enforcement data: arrests must be positive numbers in every year")
+    intensity = arrests / arrests[data["year"].to_numpy() == 2016][0]
     observed = data["suspected_fakes_per_10k_orders"].to_numpy(float)
+    if np.any(observed <= 0) or not np.isfinite(observed[data["year"].to_numpy() == 2016][0]):
+        raise ValueError(
+            "enforcement data: suspected_fakes_per_10k_orders must be positive, and given for 2016"
+        )
     used = np.isfinite(observed) & (data["year"].to_numpy() != 2016)
     if used.sum() < 2:
         raise ValueError("enforcement data: need fake shares for at least two years besides 2016")

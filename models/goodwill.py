@@ -202,7 +202,7 @@ def damages(
         + model.take_rate * model.churn_tail_value(horizon) * churned
     )
     se = float(np.sqrt(weights @ response.cov @ weights))
-    half = stats.norm.ppf(0.5 + interval / 2) * se
+    half = float(stats.norm.ppf(0.5 + interval / 2)) * se
     lost_spend = (
         -(1.0 + model.spillover_ratio) * fake_sales * response.multiplier
         + churned * model.churned_weekly_spend / model.churn_return_rate
@@ -226,8 +226,8 @@ class ResponsePath:
     cov: np.ndarray
 
     def __post_init__(self) -> None:
-        mean = np.asarray(self.mean, dtype=float)
-        cov = np.asarray(self.cov, dtype=float)
+        mean = np.array(self.mean, dtype=float)  # copies: the path does not change later
+        cov = np.array(self.cov, dtype=float)
         if mean.ndim != 1 or mean.size == 0:
             raise ValueError(f"response path: expected a 1-d mean, got shape {mean.shape}")
         if cov.shape != (mean.size, mean.size):
@@ -238,6 +238,12 @@ class ResponsePath:
             raise ValueError("response path: mean and covariance must be finite")
         if not np.allclose(cov, cov.T, rtol=1e-8, atol=1e-12):
             raise ValueError("response path: covariance is not symmetric")
+        smallest = np.linalg.eigvalsh(cov).min() if cov.size else 0.0
+        if smallest < -1e-10 * max(np.abs(cov).max(), 1e-300):
+            raise ValueError(
+                f"response path: covariance is not positive semi-definite (eigenvalue "
+                f"{smallest:.3g})"
+            )
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "cov", cov)
 

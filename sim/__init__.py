@@ -1,7 +1,9 @@
-"""goodwill's engine around the models: configs, simulation runs, storage and the CLI."""
+"""goodwill's engine around the models: configs, simulation runs, the goodwill Monte Carlo,
+executors, storage and the CLI."""
 
 from sim.config import Config, ConfigError, load_config
+from sim.goodwill import project_goodwill
 from sim.panel import simulate_panel
 from sim.pipeline import run
 
-__all__ = ["Config", "ConfigError", "load_config", "run", "simulate_panel"]
+__all__ = ["Config", "ConfigError", "load_config", "project_goodwill", "run", "simulate_panel"]

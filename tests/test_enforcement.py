@@ -1,0 +1,470 @@
+"""The counterfeit-seller market under enforcement (models.enforcement).
+
+References are written out in each test from the model's equations (module docstring of
+models/enforcement.py), not read back from the code under test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import minimize
+
+from models import EnforcementModel, calibrate_enforcement
+from models.enforcement import Market, check_intensity
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "sim" / "data" / "alibaba_enforcement.csv"
+GRID = np.linspace(0.0, 10.0, 201)
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    return pd.read_csv(DATA)
+
+
+def expected_sanction(model: EnforcementModel) -> float:
+    """S: takedown + civil suit + conviction (probation or prison), in yuan."""
+    sentence = (
+        model.probation_share * model.probation_cost
+        + (1 - model.probation_share) * model.prison_cost
+    )
+    return (
+        model.takedown_loss
+        + model.civil_probability * model.civil_damages
+        + model.conviction_probability * sentence
+    )
+
+
+def hand_detection(model: EnforcementModel, x: np.ndarray) -> np.ndarray:
+    missed = 1 - model.detection_2016 / model.detection_max
+    return model.detection_max * (1 - missed ** np.asarray(x, dtype=float))
+
+
+def hand_relative_value(h: np.ndarray, delta: float, sanction_weeks: float) -> np.ndarray:
+    """R = V(x) / V(0) = max(1 - h S / pi, 0) * delta / (delta + h)."""
+    return np.maximum(1 - h * sanction_weeks, 0.0) * delta / (delta + h)
+
+
+# --- detection h(x) ------------------------------------------------------------------------
+
+
+def test_detection_is_zero_without_enforcement_and_h1_under_the_2016_programme():
+    model = EnforcementModel()
+    assert model.detection(0.0) == 0.0
+    assert model.detection(1.0) == pytest.approx(model.detection_2016, rel=1e-14)
+
+
+def test_detection_increases_with_diminishing_returns():
+    h = EnforcementModel().detection(GRID)
+    assert np.all(np.diff(h) > 0)
+    assert np.all(np.diff(h, 2) < 0)  # concave on the grid
+
+
+def test_detection_stays_below_and_tends_to_its_maximum():
+    model = EnforcementModel()
+    assert np.all(model.detection(np.linspace(0.0, 25.0, 101)) < model.detection_max)
+    # missed share (1 - h1 / h_max) ** x: 0.38 ** 40 is about 1e-17
+    assert model.detection(40.0) == pytest.approx(model.detection_max, rel=1e-14)
+    gaps = model.detection_max - model.detection(np.array([1.0, 2.0, 4.0, 8.0]))
+    assert np.all(np.diff(gaps) < 0)
+
+
+def test_detection_matches_its_formula():
+    model = EnforcementModel(detection_2016=0.03, detection_max=0.2)
+    assert model.detection(GRID) == pytest.approx(hand_detection(model, GRID), rel=1e-13)
+
+
+# --- steady state ------------------------------------------------------------------------------
+
+
+def test_steady_state_at_the_2016_programme_is_the_2016_fake_share():
+    model = EnforcementModel()
+    assert model.fake_share(1.0) == pytest.approx(model.fake_share_2016, rel=1e-12)
+    other = EnforcementModel(fake_share_2016=3.7, detection_2016=0.04, entry_elasticity=1.3)
+    assert other.fake_share(1.0) == pytest.approx(3.7, rel=1e-12)
+    market = other.market()
+    assert market.steady_stores(np.float64(1.0)) == pytest.approx(
+        other.stores_closed_2016 / (52 * other.detection_2016), rel=1e-12
+    )
+
+
+def test_fake_share_decreases_with_intensity():
+    shares = EnforcementModel().fake_share(GRID)
+    assert np.all(np.diff(shares) < 0)
+
+
+def test_sanction_is_the_expected_becker_penalty():
+    model = EnforcementModel()
+    assert model.sanction == pytest.approx(expected_sanction(model), rel=1e-14)
+
+
+def test_steady_state_matches_its_formula_at_every_intensity():
+    model = EnforcementModel()
+    delta, h1, eta = model.exit_rate, model.detection_2016, model.entry_elasticity
+    stores_2016 = model.stores_closed_2016 / (52 * h1)
+    weeks = expected_sanction(model) / model.profit_per_week
+    h = hand_detection(model, GRID)
+    entrants_0 = stores_2016 * (delta + h1) / hand_relative_value(h1, delta, weeks) ** eta
+    steady = entrants_0 * hand_relative_value(h, delta, weeks) ** eta / (delta + h)
+    market = model.market()
+    assert market.steady_stores(GRID) == pytest.approx(steady, rel=1e-12)
+    assert model.fake_share(GRID) == pytest.approx(
+        model.fake_share_2016 * steady / stores_2016, rel=1e-12
+    )
+
+
+# --- dynamics ----------------------------------------------------------------------------------
+
+
+def test_no_enforcement_path_matches_a_hand_written_recursion():
+    model = EnforcementModel()
+    delta, h1, eta, sd = (
+        model.exit_rate,
+        model.detection_2016,
+        model.entry_elasticity,
+        model.entry_shock_sd,
+    )
+    stores_2016 = model.stores_closed_2016 / (52 * h1)
+    sanction = expected_sanction(model)
+    r1 = max(1 - h1 * sanction / model.profit_per_week, 0.0) * delta / (delta + h1)
+    entrants_0 = stores_2016 * (delta + h1) / r1**eta
+    z = np.random.default_rng(20160101).standard_normal(150)
+
+    expected = np.empty(z.size)
+    stores = stores_2016  # the market opens in the 2016 steady state (start = 1)
+    for t, shock in enumerate(z):
+        expected[t] = stores
+        stores = (1 - delta) * stores + entrants_0 * np.exp(sd * shock - sd**2 / 2)
+
+    path = model.market().simulate(np.array([0.0, 2.0]), start=1.0, entry_shocks=z)
+    assert path.stores.shape == (2, z.size)
+    assert path.stores[0] == pytest.approx(expected, rel=1e-12)
+    assert path.fake_share[0] == pytest.approx(
+        model.fake_share_2016 * expected / stores_2016, rel=1e-12
+    )
+    assert np.all(path.closures[0] == 0.0)  # nothing is detected at intensity 0
+    h2 = hand_detection(model, 2.0)
+    assert path.closures[1] == pytest.approx(h2 * path.stores[1], rel=1e-12)
+
+
+def test_path_without_shocks_stays_in_its_steady_state():
+    market = EnforcementModel(entry_shock_sd=0.0).market()
+    for x in (0.0, 0.5, 1.0, 3.0):
+        path = market.simulate(np.array([x]), start=x, entry_shocks=np.ones(60))
+        steady = market.steady_stores(np.float64(x))
+        assert path.stores[0] == pytest.approx(np.full(60, steady), rel=1e-12)
+
+
+def test_long_path_without_shocks_converges_to_the_steady_state():
+    market = EnforcementModel(entry_shock_sd=0.0).market()
+    intensities = np.array([0.0, 0.5, 2.0, 4.0])
+    path = market.simulate(intensities, start=1.0, entry_shocks=np.zeros(2_000))
+    # the gap shrinks by (1 - delta - h) a week: 0.98 ** 2000 is about 3e-18
+    assert path.stores[:, -1] == pytest.approx(market.steady_stores(intensities), rel=1e-12)
+
+
+def test_mean_of_many_shocked_paths_is_the_steady_state():
+    market = EnforcementModel(entry_shock_sd=0.2).market()
+    intensities = np.array([0.0, 2.0])
+    z = np.random.default_rng(7).standard_normal((4_000, 1_000))
+    final = market.simulate(intensities, start=1.0, entry_shocks=z).stores[..., -1]
+    assert final.shape == (4_000, 2)
+    # entry shocks have mean one; after 1,000 weeks the start is forgotten (0.98**1000 ~ 2e-9)
+    se = final.std(axis=0, ddof=1) / np.sqrt(final.shape[0])
+    assert np.all(np.abs(final.mean(axis=0) - market.steady_stores(intensities)) < 5 * se)
+
+
+# --- special cases -----------------------------------------------------------------------------
+
+
+def test_penalty_does_not_matter_when_nothing_is_detected():
+    """Intensity 0 detects nothing, so the sanction cannot change V(0) or the market there.
+
+    Each market's entry scale E_0 is backed out of the 2016 steady state, which does depend
+    on the sanction (V(1) does); so the comparison holds E_0 fixed by rescaling stores_2016.
+    """
+    market = EnforcementModel().market()
+    free = replace(market, sanction_weeks=0.0)
+    x0 = np.array([0.0])
+    assert market.relative_value(x0) == free.relative_value(x0) == 1.0
+    entry_scale = market.entry(x0)[0]
+    free = replace(free, stores_2016=market.stores_2016 * entry_scale / free.entry(x0)[0])
+    assert free.entry(x0) == pytest.approx(market.entry(x0), rel=1e-12)
+    assert free.steady_stores(x0) == pytest.approx(market.steady_stores(x0), rel=1e-12)
+    z = np.random.default_rng(3).standard_normal(80)
+    start = float(market.steady_stores(np.float64(0.0)))  # both open at their x = 0 state
+    one = market.simulate(x0, start=0.0, entry_shocks=z).stores
+    two = free.simulate(x0, start=0.0, entry_shocks=z).stores
+    assert one[0, 0] == pytest.approx(start, rel=1e-12)
+    assert one == pytest.approx(two, rel=1e-12)
+
+
+def test_without_a_sanction_only_shorter_store_lives_deter():
+    """With S = 0, V(x) / V(0) = delta / (delta + h), entry falls by that ratio ** eta and
+    each store lives 1 / (delta + h) weeks instead of 1 / delta, so
+    N*(x) / N*(0) = (delta / (delta + h)) ** (eta + 1) whatever the 2016 anchoring."""
+    model = EnforcementModel(takedown_loss=0.0, civil_probability=0.0, conviction_probability=0.0)
+    assert model.sanction == 0.0
+    market = model.market()
+    h = hand_detection(model, GRID)
+    ratio = (model.exit_rate / (model.exit_rate + h)) ** (model.entry_elasticity + 1)
+    steady = market.steady_stores(GRID)
+    assert steady / steady[0] == pytest.approx(ratio, rel=1e-12)
+    # the same holds for a Market built directly with sanction_weeks = 0
+    free = Market(
+        detection_2016=0.04,
+        detection_max=0.15,
+        exit_rate=0.03,
+        entry_elasticity=1.7,
+        sanction_weeks=0.0,
+        fake_share_2016=2.0,
+        stores_2016=50_000.0,
+        entry_shock_sd=0.1,
+    )
+    h = free.detection(GRID)
+    ratio = (free.exit_rate / (free.exit_rate + h)) ** (free.entry_elasticity + 1)
+    assert free.steady_stores(GRID) / free.steady_stores(GRID[:1]) == pytest.approx(
+        ratio, rel=1e-12
+    )
+
+
+def test_sanction_that_eats_the_whole_profit_stops_entry():
+    model = EnforcementModel(takedown_loss=4_100.0)  # S about 14 weeks of profit
+    weeks = expected_sanction(model) / model.profit_per_week
+    h = model.detection(np.array([1.0, 2.0, 3.0]))
+    assert h[0] * weeks < 1 <= h[1] * weeks  # stores pay in 2016, not at intensity >= 2
+    market = model.market()
+    steady = market.steady_stores(np.array([0.0, 1.0, 2.0, 3.0]))
+    assert steady[0] > steady[1] > 0
+    assert np.all(steady[2:] == 0.0)
+    assert np.all(market.entry(np.array([2.0, 3.0])) == 0.0)
+    path = market.simulate(np.array([2.0]), start=1.0, entry_shocks=np.zeros(30))
+    decay = (1 - model.exit_rate - h[1]) ** np.arange(30)
+    assert path.stores[0] == pytest.approx(steady[1] * decay, rel=1e-12)
+
+
+# --- validation --------------------------------------------------------------------------------
+
+
+def test_detection_2016_must_be_below_detection_max():
+    with pytest.raises(ValueError, match=r"detection_2016 = 0\.1 must be below detection_max"):
+        EnforcementModel(detection_2016=0.1, detection_max=0.1)
+
+
+def test_detection_max_plus_exit_rate_is_a_probability():
+    with pytest.raises(ValueError, match=r"detection_max \+ exit_rate = 1\.1 must be at most 1"):
+        EnforcementModel(detection_max=0.5, exit_rate=0.6)
+
+
+@pytest.mark.parametrize(
+    "field", ["takedown_loss", "civil_damages", "prison_cost", "entry_shock_sd", "programme_cost"]
+)
+def test_negative_values_are_rejected_by_name(field):
+    with pytest.raises(ValueError, match=rf"{field}\n.*greater than or equal to 0"):
+        EnforcementModel(**{field: -1.0})
+
+
+@pytest.mark.parametrize("field", ["fake_share_2016", "profit_per_week", "entry_elasticity"])
+def test_non_positive_values_are_rejected_by_name(field):
+    with pytest.raises(ValueError, match=rf"{field}\n.*greater than 0"):
+        EnforcementModel(**{field: 0.0})
+
+
+def test_sanction_above_the_2016_profit_is_rejected():
+    with pytest.raises(ValueError, match=r"detection_2016 x sanction = .* below profit_per_week"):
+        EnforcementModel(prison_cost=1e9)
+
+
+@pytest.mark.parametrize("bad", [-0.5, np.nan, np.inf, [1.0, -1.0], [0.0, np.nan]])
+def test_intensity_must_be_finite_and_non_negative(bad):
+    with pytest.raises(ValueError, match="intensity must be finite and >= 0"):
+        check_intensity(bad)
+    with pytest.raises(ValueError, match="intensity must be finite and >= 0"):
+        EnforcementModel().fake_share(bad)
+
+
+def test_intensity_check_passes_valid_values_as_floats():
+    values = check_intensity([0, 1, 2])
+    assert values.dtype == float
+    assert np.array_equal(values, [0.0, 1.0, 2.0])
+
+
+# --- Monte-Carlo draws -------------------------------------------------------------------------
+
+
+DRAWS = {
+    "exit_rate": np.array([[0.01], [0.02], [0.035]]),
+    "entry_elasticity": np.array([[0.4], [0.9], [1.5]]),
+    "detection_max": np.array([[0.08], [0.1], [0.3]]),
+    "fake_share_2016": np.array([[1.5], [2.1], [2.8]]),
+    "prison_cost": np.array([[5e5], [1e6], [3e6]]),
+}
+
+
+def test_market_draws_broadcast_against_intensities_row_by_row():
+    model = EnforcementModel()
+    intensities = np.array([0.0, 0.5, 1.0, 2.5, 4.0])
+    block = model.market(**DRAWS)
+    z = np.random.default_rng(11).standard_normal((3, 40))
+    steady = block.steady_stores(intensities)
+    detection = block.detection(intensities)
+    path = block.simulate(intensities, start=1.0, entry_shocks=z)
+    assert steady.shape == detection.shape == (3, intensities.size)
+    assert path.stores.shape == (3, intensities.size, 40)
+    for row in range(3):
+        one = model.model_copy(update={k: float(v[row, 0]) for k, v in DRAWS.items()})
+        market = one.market()
+        assert steady[row] == pytest.approx(market.steady_stores(intensities), rel=1e-12)
+        assert detection[row] == pytest.approx(one.detection(intensities), rel=1e-12)
+        assert block.share(steady)[row] == pytest.approx(one.fake_share(intensities), rel=1e-12)
+        alone = market.simulate(intensities, start=1.0, entry_shocks=z[row])
+        for got, want in zip(path, alone, strict=True):
+            assert got[row] == pytest.approx(want, rel=1e-12)
+
+
+def test_entry_shock_sd_draws_broadcast_row_by_row():
+    model = EnforcementModel()
+    intensities = np.array([0.0, 1.0, 2.0])
+    sd = np.array([[0.05], [0.1], [0.3]])
+    z = np.random.default_rng(12).standard_normal((3, 20))
+    path = model.market(entry_shock_sd=sd).simulate(intensities, start=1.0, entry_shocks=z)
+    assert path.stores.shape == (3, intensities.size, 20)
+    for row in range(3):
+        market = model.model_copy(update={"entry_shock_sd": float(sd[row, 0])}).market()
+        alone = market.simulate(intensities, start=1.0, entry_shocks=z[row])
+        assert path.stores[row] == pytest.approx(alone.stores, rel=1e-12)
+
+
+def test_market_rejects_unknown_parameters():
+    with pytest.raises(ValueError, match=r"unknown parameter.*detection_2017"):
+        EnforcementModel().market(detection_2017=np.array([[0.1]]))
+
+
+def test_enforcement_cost_is_linear_in_the_programme():
+    model = EnforcementModel(programme_cost=2.6e9)
+    assert model.enforcement_cost(np.array([0.0, 1.0, 2.5])) == pytest.approx(
+        [0.0, 2.6e9 / 52, 2.5 * 2.6e9 / 52], rel=1e-14
+    )
+
+
+# --- calibration -------------------------------------------------------------------------------
+
+
+def log_errors(h1: float, eta: float, model: EnforcementModel, data: pd.DataFrame) -> np.ndarray:
+    """Log fitted minus log observed fake shares of the years besides 2016, written out."""
+    delta, h_max = model.exit_rate, model.detection_max
+    weeks = expected_sanction(model) / model.profit_per_week
+    arrests_2016 = data.loc[data["year"] == 2016, "arrests"].item()
+    share_2016 = data.loc[data["year"] == 2016, "suspected_fakes_per_10k_orders"].item()
+    rows = data[(data["year"] != 2016) & data["suspected_fakes_per_10k_orders"].notna()]
+    x = rows["arrests"].to_numpy(float) / arrests_2016
+    h = h_max * (1 - (1 - h1 / h_max) ** x)
+    r1 = (1 - h1 * weeks) * delta / (delta + h1)
+    fitted = share_2016 * (hand_relative_value(h, delta, weeks) / r1) ** eta * (delta + h1)
+    fitted = fitted / (delta + h)
+    return np.log(fitted) - np.log(rows["suspected_fakes_per_10k_orders"].to_numpy(float))
+
+
+def test_shipped_defaults_are_the_calibration_of_the_shipped_data(data):
+    default = EnforcementModel()
+    fit = calibrate_enforcement(default, data)
+    assert fit.model.detection_2016 == pytest.approx(default.detection_2016, rel=1e-3)
+    assert fit.model.entry_elasticity == pytest.approx(default.entry_elasticity, rel=1e-3)
+    untouched = set(type(default).model_fields) - {"detection_2016", "entry_elasticity"}
+    assert {k: getattr(fit.model, k) for k in untouched} == {
+        k: getattr(default, k) for k in untouched
+    }
+
+
+def test_calibration_table_matches_2016_and_reports_the_log_rmse(data):
+    fit = calibrate_enforcement(EnforcementModel(), data)
+    table = fit.table
+    assert list(table.index) == data["year"].tolist()
+    row = table.loc[2016]
+    assert row["intensity"] == 1.0
+    assert row["fitted"] == pytest.approx(row["observed"], rel=1e-12)
+    assert row["stores_closed_fitted"] == pytest.approx(row["stores_closed"], rel=1e-12)
+    assert table["intensity"].to_numpy() == pytest.approx(
+        data["arrests"].to_numpy() / data.loc[data["year"] == 2016, "arrests"].item(), rel=1e-15
+    )
+    later = table.loc[2017:2019]
+    rmse = np.sqrt(np.mean((np.log(later["fitted"]) - np.log(later["observed"])) ** 2))
+    assert fit.rmse_log == pytest.approx(rmse, rel=1e-12)
+    assert fit.rmse_log < 0.1
+    errors = log_errors(fit.model.detection_2016, fit.model.entry_elasticity, fit.model, data)
+    assert fit.rmse_log == pytest.approx(np.sqrt(np.mean(errors**2)), rel=1e-10)
+
+
+def test_calibration_is_the_least_squares_minimum(data):
+    model = EnforcementModel()
+    fit = calibrate_enforcement(model, data)
+
+    def objective(params: np.ndarray) -> float:
+        h1, eta = params
+        if not (0 < h1 < model.detection_max and eta > 0):
+            return np.inf
+        return float(np.sum(log_errors(h1, eta, model, data) ** 2))
+
+    found = minimize(
+        objective,
+        x0=np.array([0.05, 0.9]),
+        method="Nelder-Mead",
+        options={"xatol": 1e-10, "fatol": 1e-16, "maxiter": 10_000, "maxfev": 20_000},
+    )
+    assert found.success
+    assert found.x[0] == pytest.approx(fit.model.detection_2016, rel=1e-4)
+    assert found.x[1] == pytest.approx(fit.model.entry_elasticity, rel=1e-4)
+    assert found.fun == pytest.approx(3 * fit.rmse_log**2, rel=1e-6)
+
+
+@pytest.mark.parametrize(("h1", "eta"), [(0.01, 0.1), (0.02, 2.0), (0.09, 0.2)])
+def test_calibration_does_not_depend_on_its_starting_point(data, h1, eta):
+    reference = calibrate_enforcement(EnforcementModel(), data).model
+    fit = calibrate_enforcement(EnforcementModel(detection_2016=h1, entry_elasticity=eta), data)
+    # the objective is flat near its minimum: starts agree to about 1e-7
+    assert fit.model.detection_2016 == pytest.approx(reference.detection_2016, rel=1e-5)
+    assert fit.model.entry_elasticity == pytest.approx(reference.entry_elasticity, rel=1e-5)
+
+
+def test_calibration_recovers_the_parameters_of_its_own_model(data):
+    truth = EnforcementModel(detection_2016=0.05, entry_elasticity=0.9)
+    synthetic = data.copy()
+    x = synthetic["arrests"].to_numpy(float) / data.loc[data["year"] == 2016, "arrests"].item()
+    synthetic["suspected_fakes_per_10k_orders"] = truth.fake_share(x)
+    fit = calibrate_enforcement(EnforcementModel(), synthetic)
+    assert fit.model.detection_2016 == pytest.approx(0.05, rel=1e-6)
+    assert fit.model.entry_elasticity == pytest.approx(0.9, rel=1e-6)
+    assert fit.rmse_log < 1e-9
+
+
+def test_calibration_needs_its_columns(data):
+    with pytest.raises(ValueError, match=r"missing column\(s\) arrests"):
+        calibrate_enforcement(EnforcementModel(), data.drop(columns="arrests"))
+
+
+def test_calibration_needs_a_2016_row(data):
+    with pytest.raises(ValueError, match="exactly one row for the year 2016"):
+        calibrate_enforcement(EnforcementModel(), data[data["year"] != 2016])
+    twice = pd.concat([data, data[data["year"] == 2016]])
+    with pytest.raises(ValueError, match="exactly one row for the year 2016"):
+        calibrate_enforcement(EnforcementModel(), twice)
+
+
+def test_calibration_needs_two_other_years(data):
+    short = data.copy()
+    short.loc[short["year"] >= 2018, "suspected_fakes_per_10k_orders"] = np.nan
+    with pytest.raises(ValueError, match="at least two years besides 2016"):
+        calibrate_enforcement(EnforcementModel(), short)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_calibration_needs_positive_2016_arrests(data):
+    no_arrests = data.copy()
+    no_arrests.loc[no_arrests["year"] == 2016, "arrests"] = 0
+    with pytest.raises(ValueError, match="arrests"):
+        calibrate_enforcement(EnforcementModel(), no_arrests)
