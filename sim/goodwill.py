@@ -307,17 +307,19 @@ def project_goodwill(
         response = ResponsePath.from_results(response, first, last)
     inputs = ProjectionInputs.from_settings(settings, response, config.seed)
 
-    blocks: dict[int, dict[str, np.ndarray]] = {}
+    outputs = _Outputs(inputs)
+    finished: list[int] = []
     store = None
     if checkpoint is not None:
         store = _Checkpoint(Path(checkpoint), inputs.fingerprint(version))
-        for block in store.finished(inputs.n_blocks):
-            blocks[block] = store.load(block)
-        if blocks:
-            log.info("resumed %d of %d blocks from %s", len(blocks), inputs.n_blocks, checkpoint)
+        finished = store.finished(inputs.n_blocks)
+        for block in finished:
+            outputs.put(block, store.load(block))
+        if finished:
+            log.info("resumed %d of %d blocks from %s", len(finished), inputs.n_blocks, checkpoint)
     bar = tqdm(
         total=inputs.n_blocks,
-        initial=len(blocks),
+        initial=len(finished),
         desc="project",
         unit="block",
         disable=None if progress else True,
@@ -327,10 +329,10 @@ def project_goodwill(
     def done(block: int, arrays: dict[str, np.ndarray]) -> None:
         if store is not None:
             store.save(block, arrays)
-        blocks[block] = arrays
+        outputs.put(block, arrays)
         bar.update()
 
-    missing = [b for b in range(inputs.n_blocks) if b not in blocks]
+    missing = sorted(set(range(inputs.n_blocks)) - set(finished))
     try:
         run_blocks(
             project_block,
@@ -343,67 +345,79 @@ def project_goodwill(
         )
     finally:
         bar.close()
-    return _dataset(inputs, [blocks[b] for b in range(inputs.n_blocks)], config, version)
+    return outputs.dataset(config, version)
 
 
-def _dataset(
-    inputs: ProjectionInputs,
-    blocks: list[dict[str, np.ndarray]],
-    config: Config,
-    version: str,
-) -> xr.Dataset:
-    def joined(name: str) -> np.ndarray:
-        return np.concatenate([block[name] for block in blocks])
+class _Outputs:
+    """The projection's arrays in their final (intensity, draw, week) layout, filled block by
+    block as blocks finish (so a block's arrays are dropped as soon as they are copied)."""
 
-    dims3 = ("intensity", "draw", "week")
-    data = {
-        name: (dims3, joined(name).transpose(1, 0, 2), {"units": UNITS[name]})
-        for name in PER_WEEK_VARIABLES
-    }
-    weeks = np.arange(inputs.n_weeks)
-    discount = inputs.platform.weekly_discount**weeks
-    enforcement = inputs.market.enforcement_cost(inputs.intensities)[:, None] * discount
-    data["enforcement_cost"] = (
-        ("intensity", "week"),
-        enforcement,
-        {"units": UNITS["enforcement_cost"]},
-    )
-    total = data["goodwill_loss"][1] + enforcement[:, None, :]
-    data["total_cost"] = (dims3, total, {"units": UNITS["total_cost"]})
-    path = joined("response_path")
-    data["response_path"] = (("draw", "event_week"), path, {"units": UNITS["response_path"]})
-    data["response_multiplier"] = (
-        "draw",
-        path.sum(axis=1),
-        {"units": UNITS["response_multiplier"]},
-    )
-    for name, sd in inputs.priors:
-        data[f"prior_{name}"] = ("draw", joined(f"prior_{name}"), {"log_sd": sd})
-    cost = total.sum(axis=2)  # (intensity, draw)
-    data["optimal_intensity"] = (
-        "draw",
-        inputs.intensities[np.argmin(cost, axis=0)],
-        {"units": UNITS["optimal_intensity"]},
-    )
-    return xr.Dataset(
-        data,
-        coords={
-            "intensity": inputs.intensities,
-            "draw": np.arange(inputs.n_draws),
-            "week": weeks,
-            "event_week": np.arange(inputs.response.mean.size),
-        },
-        attrs={
-            "title": "goodwill: counterfeit goodwill loss under enforcement intensities",
-            "config": config.model_dump_json(),
-            "seed": config.seed,
-            "goodwill_version": version,
-            "estimator": config.projection.estimator,
-            "status_quo_intensity": inputs.status_quo,
-            "response_multiplier": inputs.response.multiplier,
-            "intensity_units": "multiples of the 2016 programme (1 billion yuan a year)",
-        },
-    )
+    def __init__(self, inputs: ProjectionInputs) -> None:
+        self.inputs = inputs
+        shape = (inputs.intensities.size, inputs.n_draws, inputs.n_weeks)
+        self.per_week = {name: np.empty(shape) for name in PER_WEEK_VARIABLES}
+        self.per_draw = {"response_path": np.empty((inputs.n_draws, inputs.response.mean.size))}
+        for name, _ in inputs.priors:
+            self.per_draw[f"prior_{name}"] = np.empty(inputs.n_draws)
+
+    def put(self, block: int, arrays: dict[str, np.ndarray]) -> None:
+        draws = self.inputs.block_draws(block)
+        rows = slice(draws.start, draws.stop)
+        for name, values in self.per_week.items():
+            values[:, rows] = arrays[name].transpose(1, 0, 2)
+        for name, values in self.per_draw.items():
+            values[rows] = arrays[name]
+
+    def dataset(self, config: Config, version: str) -> xr.Dataset:
+        inputs = self.inputs
+        dims3 = ("intensity", "draw", "week")
+        data = {
+            name: (dims3, values, {"units": UNITS[name]}) for name, values in self.per_week.items()
+        }
+        weeks = np.arange(inputs.n_weeks)
+        discount = inputs.platform.weekly_discount**weeks
+        enforcement = inputs.market.enforcement_cost(inputs.intensities)[:, None] * discount
+        data["enforcement_cost"] = (
+            ("intensity", "week"),
+            enforcement,
+            {"units": UNITS["enforcement_cost"]},
+        )
+        total = self.per_week["goodwill_loss"] + enforcement[:, None, :]
+        data["total_cost"] = (dims3, total, {"units": UNITS["total_cost"]})
+        path = self.per_draw["response_path"]
+        data["response_path"] = (("draw", "event_week"), path, {"units": UNITS["response_path"]})
+        data["response_multiplier"] = (
+            "draw",
+            path.sum(axis=1),
+            {"units": UNITS["response_multiplier"]},
+        )
+        for name, sd in inputs.priors:
+            data[f"prior_{name}"] = ("draw", self.per_draw[f"prior_{name}"], {"log_sd": sd})
+        cost = total.sum(axis=2)  # (intensity, draw)
+        data["optimal_intensity"] = (
+            "draw",
+            inputs.intensities[np.argmin(cost, axis=0)],
+            {"units": UNITS["optimal_intensity"]},
+        )
+        return xr.Dataset(
+            data,
+            coords={
+                "intensity": inputs.intensities,
+                "draw": np.arange(inputs.n_draws),
+                "week": weeks,
+                "event_week": np.arange(inputs.response.mean.size),
+            },
+            attrs={
+                "title": "goodwill: counterfeit goodwill loss under enforcement intensities",
+                "config": config.model_dump_json(),
+                "seed": config.seed,
+                "goodwill_version": version,
+                "estimator": config.projection.estimator,
+                "status_quo_intensity": inputs.status_quo,
+                "response_multiplier": inputs.response.multiplier,
+                "intensity_units": "multiples of the 2016 programme (1 billion yuan a year)",
+            },
+        )
 
 
 def projection_summary(ds: xr.Dataset, interval: float = 0.90) -> pd.DataFrame:
