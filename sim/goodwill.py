@@ -265,7 +265,7 @@ def project_goodwill(
     *,
     checkpoint: str | Path | None = None,
     progress: bool = False,
-    version: str = "",
+    version: str | None = None,
 ) -> xr.Dataset:
     """Project the platform's goodwill loss and costs under each enforcement intensity.
 
@@ -282,8 +282,9 @@ def project_goodwill(
         it once the output is safely written.
     progress : bool
         Show a progress bar over blocks on a terminal.
-    version : str
-        Package version, stored in the attrs and part of the checkpoint's fingerprint.
+    version : str, optional
+        Version stored in the attrs and part of the checkpoint's fingerprint (default: the
+        installed package's).
 
     Returns
     -------
@@ -302,6 +303,7 @@ def project_goodwill(
     settings = config.projection
     if settings is None:
         raise ValueError("config has no [projection] section")
+    version = package_version() if version is None else version
     if isinstance(response, EventStudyResults):
         first, last = config.estimation.cumulative
         response = ResponsePath.from_results(response, first, last)
@@ -515,9 +517,7 @@ def run_projection(
     A run killed midway and started again resumes from the checkpoint.
     """
     checkpoint = directory / CHECKPOINT
-    ds = project_goodwill(
-        config, response, checkpoint=checkpoint, progress=progress, version=package_version()
-    )
+    ds = project_goodwill(config, response, checkpoint=checkpoint, progress=progress)
     files = write_projection(directory, ds)
     shutil.rmtree(checkpoint, ignore_errors=True)
     return ds, files
