@@ -169,9 +169,12 @@ class EstimationSettings(Parameters):
 
 
 PRIOR_FIELDS = tuple(
-    name for name, field in EnforcementModel.model_fields.items() if field.annotation is float
+    name
+    for name, field in EnforcementModel.model_fields.items()
+    if field.annotation is float and name != "programme_cost"
 )
-"""EnforcementModel fields that ``[projection.priors]`` may give a prior."""
+"""EnforcementModel fields that ``[projection.priors]`` may give a prior: the market's
+parameters (the programme's cost is a budget, not an uncertain parameter)."""
 
 
 class ProjectionSettings(Parameters):

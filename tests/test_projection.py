@@ -256,6 +256,11 @@ def test_a_checkpoint_of_other_inputs_is_not_reused(tmp_path, caplog):
             "[projection.priors]\nlottery = 0.5\n",
             "priors.lottery: not a market parameter",
         ),
+        (
+            "[projection.priors]\n",
+            "[projection.priors]\nprogramme_cost = 0.5\n",
+            "priors.programme_cost: not a market parameter",
+        ),
         ("n_workers = 2", 'n_workers = 2\nscheduler = "tcp://x:1"', "scheduler is only used"),
         ('estimator = "twfe"', 'estimator = "ols"', "projection.estimator: Input should be"),
         ("take_rate = 0.03", "take_rate = 1.5", "projection.platform.take_rate"),
