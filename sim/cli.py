@@ -19,8 +19,8 @@ from pydantic import ValidationError
 
 from models import EnforcementModel, calibrate_enforcement
 from models.calibration import calibrate_loss_per_yuan
-from models.goodwill import damages
-from sim.config import EstimationSettings, describe_validation_error, load_config
+from models.goodwill import ResponsePath, damages
+from sim.config import Config, EstimationSettings, describe_validation_error, load_config
 from sim.estimation import describe_fit, fit_estimators, read_panel, write_estimates
 from sim.goodwill import (
     ENFORCEMENT_DATA,
@@ -128,16 +128,22 @@ def _run(args: argparse.Namespace) -> None:
     print(f"wrote {result.directory}/ ({names}) in {time.perf_counter() - started:.1f} s")
 
 
-def _project(args: argparse.Namespace) -> None:
-    config = load_config(args.config)
+def _stored_response(path: Path) -> tuple[Config, ResponsePath]:
+    """A config with ``[projection]`` and the response path its run stored in estimates.nc."""
+    config = load_config(path)
     if config.projection is None:
-        raise ValueError(f"{args.config}: no [projection] section")
-    started = time.perf_counter()
-    directory = config.output.directory
+        raise ValueError(f"{path}: no [projection] section")
     first, last = config.estimation.cumulative
     response = response_from_estimates(
-        directory / "estimates.nc", config.projection.estimator, first, last
+        config.output.directory / "estimates.nc", config.projection.estimator, first, last
     )
+    return config, response
+
+
+def _project(args: argparse.Namespace) -> None:
+    config, response = _stored_response(args.config)
+    started = time.perf_counter()
+    directory = config.output.directory
     ds, files = run_projection(config, response, directory, progress=True)
     print(describe_projection(ds))
     names = ", ".join(f.name for f in files)
@@ -145,21 +151,15 @@ def _project(args: argparse.Namespace) -> None:
 
 
 def _damages(args: argparse.Namespace) -> None:
-    config = load_config(args.config)
-    if config.projection is None:
-        raise ValueError(f"{args.config}: no [projection] section (it holds the platform model)")
-    first, last = config.estimation.cumulative
-    estimator = config.projection.estimator
-    response = response_from_estimates(
-        config.output.directory / "estimates.nc", estimator, first, last
-    )
+    config, response = _stored_response(args.config)
     loss = damages(config.projection.platform, response, args.fake_sales, args.interval)
     print(
         f"{args.fake_sales:,.0f} yuan of counterfeit sales cost the platform "
         f"{loss.goodwill_loss:,.0f} yuan of goodwill (present value of lost revenue; "
         f"{loss.interval:.0%} interval {loss.low:,.0f} to {loss.high:,.0f}, SE {loss.se:,.0f}) "
         f"through {loss.lost_spend:,.0f} yuan of lost consumer spend "
-        f"({estimator} response {response.multiplier:+.3f} per yuan over {last - first + 1} weeks)"
+        f"({config.projection.estimator} response {response.multiplier:+.3f} per yuan over "
+        f"{response.mean.size} weeks)"
     )
 
 
