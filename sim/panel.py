@@ -123,3 +123,76 @@ def describe_panel(panel: pd.DataFrame, truth: SpendTruth) -> str:
             "(see truth_event_time.csv)"
         )
     return "\n".join(lines)
+
+
+def spend_trajectories(
+    panel: pd.DataFrame,
+    outcome: str = "spend",
+    time: str = "week",
+    cohort: str = "fake_week",
+    counterfactual: str | None = None,
+) -> pd.DataFrame:
+    """Mean outcome by event time of the treated, beside the never-treated in the same weeks.
+
+    The treated units' mean at event time e averages their rows e periods after their
+    cohort. The never-treated comparison averages, over those same rows, the never-treated
+    mean of each row's calendar period, so both series have the same calendar composition
+    at every event time and a calendar shock (a promotion week) moves both alike.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        Long panel, one row per unit and period.
+    outcome, time, cohort : str
+        Outcome, period and cohort columns (cohort: first treated period, NaN or +inf for
+        never treated).
+    counterfactual : str, optional
+        Column of the outcome without treatment (known in a simulation); its mean over the
+        treated rows is the ``counterfactual`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by integer ``event_time``; columns ``treated``, ``counterfactual`` (with a
+        counterfactual column), ``never_treated`` (NaN where no unit is never treated) and
+        ``n_treated`` (rows averaged).
+
+    Raises
+    ------
+    ValueError
+        If a column is missing.
+
+    Examples
+    --------
+    >>> panel, _ = simulate_panel(ConsumerSpendModel(), n_consumers=2_000, seed=3)
+    >>> table = spend_trajectories(panel, counterfactual="spend_cf")
+    >>> list(table.columns)
+    ['treated', 'counterfactual', 'never_treated', 'n_treated']
+    """
+    columns = [outcome, time, cohort] + ([counterfactual] if counterfactual else [])
+    missing = [c for c in columns if c not in panel.columns]
+    if missing:
+        raise ValueError(f"spend_trajectories: column(s) {', '.join(map(repr, missing))} missing")
+    first = panel[cohort].to_numpy(dtype=float)
+    treated = np.isfinite(first)
+    period_code, periods = pd.factorize(panel[time])
+    values = panel[outcome].to_numpy(dtype=float)
+    never_rows = np.bincount(period_code[~treated], minlength=periods.size)
+    never_sum = np.bincount(period_code[~treated], values[~treated], minlength=periods.size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        never_mean = never_sum / never_rows  # NaN in a period without never-treated rows
+    event_time = panel[time].to_numpy()[treated] - first[treated]
+    event_code, event_times = pd.factorize(event_time.astype(np.int64), sort=True)
+    n_treated = np.bincount(event_code, minlength=event_times.size)
+
+    def mean_by_event_time(weights: np.ndarray) -> np.ndarray:
+        return np.bincount(event_code, weights, minlength=event_times.size) / n_treated
+
+    table = {"treated": mean_by_event_time(values[treated])}
+    if counterfactual:
+        table["counterfactual"] = mean_by_event_time(
+            panel[counterfactual].to_numpy(dtype=float)[treated]
+        )
+    table["never_treated"] = mean_by_event_time(never_mean[period_code[treated]])
+    table["n_treated"] = n_treated
+    return pd.DataFrame(table, index=pd.Index(event_times, name="event_time"))
