@@ -20,8 +20,15 @@ from pydantic import ValidationError
 from models import EnforcementModel, calibrate_enforcement
 from models.calibration import calibrate_loss_per_yuan
 from models.goodwill import ResponsePath, damages
-from sim.config import Config, EstimationSettings, describe_validation_error, load_config
+from sim.config import (
+    FIGURE_FORMATS,
+    Config,
+    EstimationSettings,
+    describe_validation_error,
+    load_config,
+)
 from sim.estimation import describe_fit, fit_estimators, read_panel, write_estimates
+from sim.figures import write_run_figures
 from sim.goodwill import (
     ENFORCEMENT_DATA,
     describe_projection,
@@ -31,6 +38,7 @@ from sim.goodwill import (
 )
 from sim.panel import describe_panel, simulate_panel
 from sim.pipeline import run
+from sim.report import write_report
 from sim.store import write_parquet
 from sim.version import package_version
 
@@ -125,7 +133,10 @@ def _run(args: argparse.Namespace) -> None:
     result = run(args.config)
     print(result.summary)
     names = ", ".join(f.name for f in result.files)
-    print(f"wrote {result.directory}/ ({names}) in {time.perf_counter() - started:.1f} s")
+    print(
+        f"wrote {result.directory}/ ({names}) and figures/ ({len(result.figures)} files) in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
 
 
 def _stored_response(path: Path) -> tuple[Config, ResponsePath]:
@@ -145,9 +156,25 @@ def _project(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     directory = config.output.directory
     ds, files = run_projection(config, response, directory, progress=True)
+    files += write_run_figures(directory)
     print(describe_projection(ds))
     names = ", ".join(f.name for f in files)
     print(f"wrote {directory}/ ({names}) in {time.perf_counter() - started:.1f} s")
+
+
+def _figures(args: argparse.Namespace) -> None:
+    started = time.perf_counter()
+    settings = None if args.config is None else load_config(args.config).figures
+    files = write_run_figures(args.run_dir, args.output, settings, args.format)
+    folder = files[0].parent
+    names = ", ".join(f.name for f in files)
+    print(f"wrote {folder}/ ({names}) in {time.perf_counter() - started:.1f} s")
+
+
+def _report(args: argparse.Namespace) -> None:
+    started = time.perf_counter()
+    files = write_report(args.run_dir)
+    print(f"wrote {', '.join(str(f) for f in files)} in {time.perf_counter() - started:.1f} s")
 
 
 def _damages(args: argparse.Namespace) -> None:
@@ -302,6 +329,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     project.add_argument("config", type=Path, help="TOML config with a [projection] section")
     project.set_defaults(handler=_project)
+
+    figures = commands.add_parser(
+        "figures",
+        help="redraw every figure of a run from its stored outputs",
+        description="Draw the figures of a run directory (event study, spend trajectories, "
+        "response path, goodwill-loss fan chart, cost by intensity) from the files `goodwill "
+        "run` stored, recomputing nothing. Size, type size and formats come from the run's "
+        "[figures] config.",
+    )
+    figures.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="run directory")
+    figures.add_argument(
+        "--output", type=Path, help="folder for the files (default: RUN_DIR/figures)"
+    )
+    figures.add_argument(
+        "--format",
+        nargs="+",
+        choices=FIGURE_FORMATS,
+        help="file formats (default: the run's figures.formats)",
+    )
+    figures.add_argument(
+        "--config", type=Path, help="TOML config whose [figures] to use instead of the run's"
+    )
+    figures.set_defaults(handler=_figures)
+
+    report = commands.add_parser(
+        "report",
+        help="write a self-contained HTML report and LaTeX tables of a run",
+        description="Write RUN_DIR/report.html (figures embedded; estimates, cost by "
+        "intensity, config, seed, versions and timings) and LaTeX tables of the estimates in "
+        "RUN_DIR/tables/, from the run's stored outputs.",
+    )
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="run directory")
+    report.set_defaults(handler=_report)
 
     damages_parser = commands.add_parser(
         "damages",

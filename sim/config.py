@@ -232,6 +232,43 @@ class ProjectionSettings(Parameters):
         return self
 
 
+FIGURE_FORMATS = ("png", "pdf", "svg")
+"""File formats ``[figures] formats`` may name."""
+
+
+class FigureSettings(Parameters):
+    """The figures a run draws (``sim.figures``): file formats, size and type size.
+
+    The defaults fit one column of a two-column paper (3.5 inches wide, 8-point type).
+    """
+
+    formats: list[Literal["png", "pdf", "svg"]] = Field(
+        list(FIGURE_FORMATS), min_length=1, description="file formats of each figure"
+    )
+    width: StrictFloat = Field(
+        3.5, gt=0, le=20, description="width in inches (3.5: one column of a paper)"
+    )
+    height: StrictFloat = Field(2.6, gt=0, le=20, description="height in inches")
+    dpi: StrictInt = Field(300, ge=50, le=1200, description="resolution of PNG files")
+    font_size: StrictFloat = Field(8.0, ge=4, le=24, description="type size in points")
+    fan_intensities: list[StrictFloat] | None = Field(
+        None,
+        min_length=1,
+        description="intensities of the goodwill-loss fan chart, each one of "
+        "projection.intensities (default: none, the status quo and the highest)",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> FigureSettings:
+        if len(set(self.formats)) != len(self.formats):
+            raise ValueError(f"formats = {self.formats}: each format at most once")
+        if self.fan_intensities is not None and len(set(self.fan_intensities)) != len(
+            self.fan_intensities
+        ):
+            raise ValueError(f"fan_intensities = {self.fan_intensities}: each at most once")
+        return self
+
+
 class OutputSettings(Parameters):
     """Where a run writes its files."""
 
@@ -250,6 +287,7 @@ class Config(Parameters):
     calibration: CalibrationSettings | None = None
     estimation: EstimationSettings | None = None
     projection: ProjectionSettings | None = None
+    figures: FigureSettings = FigureSettings()
     output: OutputSettings = OutputSettings()
 
     @model_validator(mode="after")
@@ -283,6 +321,15 @@ class Config(Parameters):
                     f"projection.estimator = {self.projection.estimator!r} is not among "
                     f"estimation.estimators = {self.estimation.estimators}"
                 )
+        fan = self.figures.fan_intensities
+        if fan is not None:
+            grid = [] if self.projection is None else self.projection.intensities
+            for i, value in enumerate(fan):
+                if value not in grid:
+                    raise ValueError(
+                        f"figures.fan_intensities[{i}] = {value} is not among "
+                        f"projection.intensities ({', '.join(f'{x:g}' for x in grid) or 'none'})"
+                    )
         horizon = self.consumer.response.horizon
         if self.calibration is not None and horizon > n_weeks:
             raise ValueError(

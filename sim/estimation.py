@@ -31,6 +31,14 @@ from models import (
 from sim.config import EstimationSettings
 from sim.store import write_csv, write_netcdf
 
+ESTIMATOR_NAMES = {
+    "twfe": "TWFE",
+    "callaway_santanna": "Callaway–Sant'Anna",
+    "sun_abraham": "Sun–Abraham",
+    "imputation": "Imputation",
+}
+"""The name each estimator goes by in figures, reports and tables."""
+
 
 def panel_columns(settings: EstimationSettings) -> list[str]:
     """The panel columns an event study reads."""

@@ -6,11 +6,14 @@ and compares it with the truth. A run directory holds:
 * ``panel.parquet``: the simulated panel (if ``output.save_panel``);
 * ``consumers.parquet``: one row per consumer with the drawn traits and counterfeit events;
 * ``truth_event_time.csv``: the true effects by event time, per yuan and in yuan;
+* ``spend_trajectories.csv``: mean weekly spend by event time of the counterfeit buyers, their
+  counterfactual without the fake, and the never-treated in the same weeks;
 * ``estimates.csv`` and ``estimates.nc``: the event-study estimates by event time with the
   truth (netCDF adds the covariance matrix and the fit's metadata), with ``[estimation]``;
 * ``projection.nc`` and ``projection_summary.csv``: the goodwill-loss Monte Carlo by
   intensity, draw and week, and total cost by intensity, with ``[projection]``;
 * ``summary.txt``: the printed summary; ``config.json``: the complete validated config;
+* ``figures/``: every figure of the run (``sim.figures``) in the ``[figures]`` formats;
 * ``manifest.json``: written last, so its presence marks a complete run: seed, versions,
   timings, the calibrated response scale, the true multipliers and the files written.
 """
@@ -29,8 +32,9 @@ import xarray as xr
 from models import EventStudyResults, SpendTruth
 from sim.config import Config, load_config
 from sim.estimation import describe_fit, fit_estimators, multipliers_table, write_estimates
+from sim.figures import write_run_figures
 from sim.goodwill import describe_projection, optimal_intensity, run_projection
-from sim.panel import describe_panel, simulate_panel
+from sim.panel import describe_panel, simulate_panel, spend_trajectories
 from sim.store import write_csv, write_json, write_parquet, write_text
 from sim.version import package_version
 
@@ -45,6 +49,8 @@ class RunResult:
         The run directory.
     files : tuple of pathlib.Path
         Files written, the manifest last.
+    figures : tuple of pathlib.Path
+        Figure files written into ``figures/``.
     summary : str
         Human-readable summary (also in ``summary.txt``).
     truth : SpendTruth
@@ -57,6 +63,7 @@ class RunResult:
 
     directory: Path
     files: tuple[Path, ...]
+    figures: tuple[Path, ...]
     summary: str
     truth: SpendTruth
     estimates: dict[str, EventStudyResults] | None = None
@@ -138,6 +145,8 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
         (directory / "panel.parquet").unlink(missing_ok=True)  # not a previous run's
     files.append(write_parquet(directory / "consumers.parquet", truth.consumers, index=True))
     files.append(write_csv(directory / "truth_event_time.csv", truth_table(truth)))
+    trajectories = spend_trajectories(panel, counterfactual="spend_cf")
+    files.append(write_csv(directory / "spend_trajectories.csv", trajectories))
     if results is not None:
         attrs = {"seed": config.seed, "goodwill_version": package_version()}
         files += write_estimates(directory, results, config.estimation, truth, attrs)
@@ -160,6 +169,9 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
     files.append(write_text(directory / "summary.txt", summary + "\n"))
     files.append(write_text(directory / "config.json", config.model_dump_json(indent=2) + "\n"))
     timings["write_s"] += time.perf_counter() - written
+    drawn = time.perf_counter()
+    figures = write_run_figures(directory)
+    timings["figures_s"] = time.perf_counter() - drawn
     manifest = {
         "goodwill_version": package_version(),
         "python": platform.python_version(),
@@ -177,11 +189,13 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
         "projection": None if projection is None else optimal_intensity(projection),
         "timings": timings,
         "files": [f.name for f in files],
+        "figures": [f.name for f in figures],
     }
     files.append(write_json(directory / "manifest.json", manifest))
     return RunResult(
         directory=directory,
         files=tuple(files),
+        figures=tuple(figures),
         summary=summary,
         truth=truth,
         estimates=results,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from models import ConsumerSpendModel
-from sim import load_config
+from sim import load_config, run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,8 +47,12 @@ def write_config(tmp_path):
     return write
 
 
-TINY = {"n_consumers = 20000": "n_consumers = 1500"}
-"""Replacement that makes the quick config tiny (1,500 consumers)."""
+TINY = {
+    "n_consumers = 20000": "n_consumers = 1500",
+    'formats = ["png", "pdf", "svg"]': 'formats = ["png"]',
+    "dpi = 300 ": "dpi = 80 ",
+}
+"""Replacements that make the quick config tiny: 1,500 consumers, figures as small PNGs."""
 
 NO_CALIBRATION = {
     "[calibration]\n": "",
@@ -55,6 +60,32 @@ NO_CALIBRATION = {
     'weighting = "value"\n': "",
 }
 """Replacements that drop the calibration section of the quick config."""
+
+
+SMALL_RUN = {
+    "n_consumers = 20000": "n_consumers = 4000",
+    "n_draws = 200 ": "n_draws = 40 ",
+    "block_size = 50 ": "block_size = 20 ",
+}
+"""Replacements that make the quick config a small complete run (about 2 s): all four
+estimators and a 40-draw projection."""
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory) -> Path:
+    """The run directory of a small complete run of configs/quick.toml (``SMALL_RUN``),
+    written once per session; tests must not modify it."""
+    base = tmp_path_factory.mktemp("small_run")
+    text = (ROOT / "configs" / "quick.toml").read_text()
+    text = text.replace('directory = "runs/quick"', f'directory = "{base / "run"}"')
+    for old, new in SMALL_RUN.items():
+        assert old in text, f"{old!r} is not in configs/quick.toml"
+        text = text.replace(old, new)
+    path = base / "config.toml"
+    path.write_text(text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the dropped always-treated cohort, expected here
+        return run(path, progress=False).directory
 
 
 @pytest.fixture(scope="session")

@@ -41,9 +41,15 @@ def test_run_writes_a_complete_run_directory(write_config, tmp_path, capsys):
     directory = tmp_path / "run"
     names = sorted(p.name for p in directory.iterdir())  # no checkpoint left behind
     assert names == sorted(
-        ["panel.parquet", "consumers.parquet", "truth_event_time.csv", "estimates.csv",
-         "multipliers.csv", "estimates.nc", "projection.nc", "projection_summary.csv",
-         "summary.txt", "config.json", "manifest.json"]
+        ["panel.parquet", "consumers.parquet", "truth_event_time.csv", "spend_trajectories.csv",
+         "estimates.csv", "multipliers.csv", "estimates.nc", "projection.nc",
+         "projection_summary.csv", "summary.txt", "config.json", "figures", "manifest.json"]
+    )  # fmt: skip
+    figures = sorted(p.name for p in (directory / "figures").iterdir())
+    assert figures == sorted(
+        f"{kind}.png"
+        for kind in ("event_study", "spend_trajectories", "response_path", "goodwill_fan",
+                     "cost_by_intensity")
     )  # fmt: skip
     manifest = json.loads((directory / "manifest.json").read_text())
     assert manifest["seed"] == 20170301 and manifest["n_consumers"] == 1500
