@@ -65,6 +65,27 @@ def latex_escape(text: str) -> str:
     return "".join(LATEX_SPECIALS.get(character, character) for character in text)
 
 
+def stacked(text: str, width: int = 10) -> str:
+    r"""A cell longer than ``width`` characters on two lines (``\shortstack``), broken after
+    its first dash pair or at the space nearest its middle, so a table fits a page column.
+
+    Examples
+    --------
+    >>> print(stacked("Callaway--Sant'Anna"), stacked("N obs"))
+    \shortstack{Callaway--\\Sant'Anna} N obs
+    """
+    if len(text) <= width:
+        return text
+    if "--" in text:
+        head, _, tail = text.partition("--")
+        return rf"\shortstack{{{head}--\\{tail}}}"
+    spaces = [i for i, character in enumerate(text) if character == " "]
+    if not spaces:
+        return text
+    cut = min(spaces, key=lambda i: abs(i - len(text) / 2))
+    return rf"\shortstack{{{text[:cut]}\\{text[cut + 1 :]}}}"
+
+
 def _latex_row(cells: list[str]) -> str:
     return "    " + " & ".join(cells) + r" \\"
 
@@ -83,11 +104,13 @@ def _latex_table(
     lines = [
         r"\begin{table}[htbp]",
         r"  \centering",
+        r"  \small",
+        r"  \setlength{\tabcolsep}{4pt}",
         rf"  \caption{{{caption}}}",
         rf"  \label{{{label}}}",
         rf"  \begin{{tabular}}{{l{'c' * (len(header) - 1)}}}",
         r"    \toprule",
-        _latex_row(header),
+        _latex_row([stacked(cell) for cell in header]),
         r"    \midrule",
         *(f"    {row}" if isinstance(row, str) else _latex_row(row) for row in body),
         r"    \bottomrule",
@@ -183,19 +206,23 @@ def estimates_latex(estimates: xr.Dataset, window: tuple[int, int] | None = None
     body += [
         r"\midrule",
         [
-            f"Cumulative, {_tex_number(first, 0)} to {_tex_number(last, 0)}",
+            rf"\shortstack[l]{{Cumulative,\\{_tex_number(first, 0)} to {_tex_number(last, 0)}}}",
             *(_tex_number(v, cumulative_decimals) for v in cumulative["estimate"]),
             *extra,
         ],
         ["", *(_tex_se(v, cumulative_decimals) for v in cumulative["se"]), *blank],
         r"\midrule",
         ["N obs", *(_tex_number(v, 0) for v in cumulative["nobs"]), *blank],
-        ["Variance", *(latex_escape(kind) for kind, _, _ in vcov), *blank],
-        ["Clusters", *(latex_escape(by) for _, _, by in vcov), *blank],
+        ["Variance", *(stacked(latex_escape(kind)) for kind, _, _ in vcov), *blank],
     ]
+    clusters = {by for _, _, by in vcov}
+    if len(clusters) > 1:
+        body.append(["Clusters", *(latex_escape(by) for _, _, by in vcov), *blank])
     header = ["Event time", *(latex_escape(display_name(n)) for n in names)]
     header += [] if truth is None else ["Truth"]
-    note = f"Estimates in {estimate_units(estimates)}; standard errors in parentheses. "
+    note = f"Estimates in {estimate_units(estimates)}; standard errors in parentheses"
+    (by,) = clusters if len(clusters) == 1 else ("",)
+    note += f", clustered by {latex_escape(by)}. " if by else ". "
     if rows.size < times.size:
         note += (
             f"The table shows event times {_tex_number(times[rows[0]], 0)} to "

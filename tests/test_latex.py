@@ -16,7 +16,7 @@ import pytest
 import xarray as xr
 
 from sim.estimation import ESTIMATOR_NAMES
-from sim.latex import estimates_latex, latex_escape, latex_tables
+from sim.latex import estimates_latex, latex_escape, latex_tables, stacked
 from sim.run_outputs import read_run
 from tests.test_report import ESTIMATORS, assert_shown, number
 
@@ -107,8 +107,8 @@ def test_estimates_tex_has_every_estimate_and_se_in_the_twfe_window(
     text = tex["estimates.tex"]
     header = body_rows(text.replace(r"\toprule", r"\midrule", 1))[0]
     names = [latex_escape(ESTIMATOR_NAMES[n]) for n in ESTIMATORS]
-    assert [h.strip() for h in header] == ["Event time", *names, "Truth"]
-    assert "Callaway--Sant'Anna" in header[2]
+    assert [h.strip() for h in header] == ["Event time", *map(stacked, names), "Truth"]
+    assert header[2] == r"\shortstack{Callaway--\\Sant'Anna}"  # two lines: fits a page
     lo, hi = (int(t) for t in estimates.attrs["twfe_window"])
     every = sorted(stored.index.get_level_values("event_time").unique())
     times = [t for t in every if lo <= t <= hi]
@@ -117,19 +117,26 @@ def test_estimates_tex_has_every_estimate_and_se_in_the_twfe_window(
     assert_event_time_rows(rows, stored, times)
     outside = {t for t in every if not lo <= t <= hi}
     assert not outside & {number(row[0])[0] for row in rows if re.match(r"[$\d]", row[0])}
-    assert len(rows) == 2 * len(times) + 5
+    assert len(rows) == 2 * len(times) + 4
     multipliers = pd.read_csv(small_run / "multipliers.csv", index_col="estimator")
-    cumulative, cumulative_se, nobs, variance, clusters = rows[2 * len(times) :]
-    assert cumulative[0] == "Cumulative, 0 to 11"
+    cumulative, cumulative_se, nobs, variance = rows[2 * len(times) :]
+    assert cumulative[0] == r"\shortstack[l]{Cumulative,\\0 to 11}"
     for j, name in enumerate(ESTIMATORS, start=1):
         assert_shown(cumulative[j], multipliers.at[name, "estimate"])
         assert_shown(cumulative_se[j].strip("()"), multipliers.at[name, "se"], relative=0.05)
     assert_shown(cumulative[-1], multipliers["truth"].iloc[0])
     counts = estimates["nobs"].to_numpy()
     assert nobs == ["N obs", *(f"{n:,}" for n in counts), ""]
-    assert variance[1] == "CRV1" and clusters[1] == r"consumer\_id"
+    assert variance[1:] == [
+        "CRV1",
+        r"\shortstack{influence\\function}",
+        "CRV1",
+        r"\shortstack{BJS\\conservative}",
+        "",
+    ]
     assert "yuan of spend per yuan of counterfeit" in text
-    assert "standard errors in parentheses" in text and "reference period" in text
+    assert "standard errors in parentheses, clustered by consumer\\_id." in text
+    assert "reference period" in text and "Clusters" not in text  # one cluster: the note
     shows = f"The table shows event times {lo} to {hi}".replace("-", "$-$")
     assert f"{shows}; estimates.csv has every event time." in text
 
@@ -139,8 +146,8 @@ def test_estimates_tex_in_an_explicit_window(tex, estimates, stored):
     assert_well_formed(text)
     rows = body_rows(text)
     assert_event_time_rows(rows, stored, [-2, -1, 0, 1, 2, 3])
-    assert len(rows) == 2 * 6 + 5
-    assert rows[12:] == body_rows(tex["estimates.tex"])[-5:]  # the cumulative rows unchanged
+    assert len(rows) == 2 * 6 + 4
+    assert rows[12:] == body_rows(tex["estimates.tex"])[-4:]  # the cumulative rows unchanged
     assert "The table shows event times $-$2 to 3; estimates.csv has every event time." in text
     every = sorted(stored.index.get_level_values("event_time").unique())
     wide = estimates_latex(estimates, window=(-100, 100))  # every event time: no such note
@@ -150,11 +157,22 @@ def test_estimates_tex_in_an_explicit_window(tex, estimates, stored):
 
 def test_estimates_tex_without_a_twfe_window_shows_every_event_time(estimates, stored):
     robust = estimates.sel(estimator=["callaway_santanna", "sun_abraham", "imputation"])
-    del robust.attrs["twfe_window"]
+    robust.attrs = {k: v for k, v in robust.attrs.items() if k != "twfe_window"}  # no del:
+    # the attrs dict is shared with the module's fixture
     rows = body_rows(estimates_latex(robust))
     times = sorted(stored.index.get_level_values("event_time").unique())
     assert [number(row[0])[0] for row in rows[: 2 * len(times) : 2]] == times
-    assert len(rows) == 2 * len(times) + 5
+    assert len(rows) == 2 * len(times) + 4
+
+
+def test_estimates_tex_has_a_clusters_row_when_estimators_cluster_differently(estimates):
+    vcov = estimates["vcov"].to_numpy().copy()
+    vcov[3] = "BJS conservative by week"
+    text = estimates_latex(estimates.assign(vcov=("estimator", vcov)))
+    assert_well_formed(text)
+    clusters = body_rows(text)[-1]
+    assert clusters == ["Clusters", *[r"consumer\_id"] * 3, "week", ""]
+    assert "clustered by" not in text
 
 
 def test_estimates_tex_rejects_a_window_without_event_times(estimates):
