@@ -255,7 +255,7 @@ class FigureSettings(Parameters):
         None,
         min_length=1,
         description="intensities of the goodwill-loss fan chart, each one of "
-        "projection.intensities (default: none, the status quo and the highest)",
+        "projection.intensities (default: the lowest, the status quo and the highest)",
     )
 
     @model_validator(mode="after")

@@ -112,7 +112,7 @@ def figure_style(settings: FigureSettings | None = None) -> dict[str, object]:
         "lines.markersize": 3.5,
         "axes.prop_cycle": cycler(color=list(INTENSITY_COLOURS)),
         "pdf.fonttype": 42,  # TrueType in PDFs, as journals ask
-        "svg.hashsalt": "goodwill",  # stable SVG ids: the same figure gives the same file
+        "svg.hashsalt": "goodwill",  # fixed salt for the SVG ids matplotlib hashes from content
     }
 
 
