@@ -2,10 +2,9 @@
 
 Every figure is drawn from a run's stored outputs (``estimates.nc``, ``spend_trajectories.csv``,
 ``projection.nc``), so ``goodwill figures RUN_DIR`` redraws them without recomputing anything.
-They share one style: the Okabe-Ito palette (distinguishable with any colour-vision
-deficiency) with a distinct marker per estimator (so a greyscale print still separates them),
-axis labels with units, and by default one column of a two-column paper (3.5 x 2.6 inches,
-8-point type); sizes, type size, resolution and file formats come from ``[figures]``.
+They share one style (:mod:`sim.figure_style`: the Okabe-Ito palette, a marker per estimator,
+by default one column of a two-column paper) and label every axis with its units; sizes, type
+size, resolution and file formats come from ``[figures]``.
 
 The functions build ``matplotlib.figure.Figure`` objects directly, without pyplot, so they hold
 no global state and need no display. Key artists carry a ``gid`` (``estimate:twfe``,
@@ -15,15 +14,12 @@ no global state and need no display. Key artists carry a ``gid`` (``estimate:twf
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib as mpl
 import numpy as np
 import pandas as pd
 import xarray as xr
-from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -31,39 +27,17 @@ from matplotlib.patches import Patch
 
 from sim.config import FIGURE_FORMATS, Config, FigureSettings
 from sim.estimation import ESTIMATOR_NAMES
+from sim.figure_style import (
+    ESTIMATOR_STYLES,
+    INTENSITY_COLOURS,
+    OKABE_ITO,
+    money_unit,
+    new_figure,
+    styled,
+)
 from sim.goodwill import projection_summary
 from sim.run_outputs import format_number
 from sim.store import atomic_path
-
-OKABE_ITO = {
-    "black": "#000000",
-    "orange": "#E69F00",
-    "sky_blue": "#56B4E9",
-    "green": "#009E73",
-    "yellow": "#F0E442",
-    "blue": "#0072B2",
-    "vermillion": "#D55E00",
-    "purple": "#CC79A7",
-}
-"""Okabe and Ito's colour-blind-safe palette (Color Universal Design, 2008)."""
-
-ESTIMATOR_STYLES = {
-    "twfe": (OKABE_ITO["blue"], "o"),
-    "callaway_santanna": (OKABE_ITO["vermillion"], "s"),
-    "sun_abraham": (OKABE_ITO["green"], "^"),
-    "imputation": (OKABE_ITO["purple"], "D"),
-}
-"""Colour and marker of each estimator, the same in every figure."""
-
-INTENSITY_COLOURS = (
-    OKABE_ITO["vermillion"],
-    OKABE_ITO["blue"],
-    OKABE_ITO["green"],
-    OKABE_ITO["orange"],
-    OKABE_ITO["purple"],
-    OKABE_ITO["sky_blue"],
-)
-"""Colours of the intensities of a fan chart, in order."""
 
 ONSET_LABEL = "Weeks since the first counterfeit purchase"
 
@@ -88,64 +62,6 @@ CAPTIONS = {
     "each intensity is the cheapest.",
 }
 """Caption of each figure kind, in the order a run draws them."""
-
-
-def figure_style(settings: FigureSettings | None = None) -> dict[str, object]:
-    """The rcParams of goodwill's figures for ``settings`` (type size; defaults otherwise)."""
-    size = (settings or FigureSettings()).font_size
-    return {
-        "font.family": "DejaVu Sans",
-        "font.size": size,
-        "axes.titlesize": size,
-        "axes.labelsize": size,
-        "xtick.labelsize": size - 1,
-        "ytick.labelsize": size - 1,
-        "legend.fontsize": size - 1,
-        "legend.title_fontsize": size - 1,
-        "legend.frameon": False,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.linewidth": 0.6,
-        "xtick.major.width": 0.6,
-        "ytick.major.width": 0.6,
-        "lines.linewidth": 1.2,
-        "lines.markersize": 3.5,
-        "axes.prop_cycle": cycler(color=list(INTENSITY_COLOURS)),
-        "pdf.fonttype": 42,  # TrueType in PDFs, as journals ask
-        "svg.hashsalt": "goodwill",  # fixed salt for the SVG ids matplotlib hashes from content
-    }
-
-
-@contextmanager
-def _styled(settings: FigureSettings | None) -> Iterator[None]:
-    with mpl.rc_context(figure_style(settings)):
-        yield
-
-
-def _figure(
-    settings: FigureSettings | None, rows: int = 1, legend_lines: int = 0, **gridspec: object
-) -> Figure:
-    """A styled figure of ``settings``' size, taller by ``legend_lines`` lines of legend text
-    placed below the axes."""
-    settings = settings or FigureSettings()
-    extra = legend_lines * 1.45 * (settings.font_size - 1) / 72  # inches
-    figure = Figure(figsize=(settings.width, settings.height + extra), layout="constrained")
-    if rows == 1:
-        figure.add_subplot()
-    else:
-        figure.subplots(rows, 1, sharex=True, gridspec_kw=gridspec)
-    for ax in figure.axes:  # ticks are made at draw time: fix their size now
-        ax.tick_params(labelsize=settings.font_size - 1)
-    return figure
-
-
-def _money_unit(values: np.ndarray) -> tuple[float, str]:
-    """A divisor and its name that keep yuan amounts readable (billion, million, ...)."""
-    top = float(np.nanmax(np.abs(values))) if np.size(values) else 0.0
-    for scale, name in ((1e9, "billion yuan"), (1e6, "million yuan"), (1e3, "thousand yuan")):
-        if top >= scale:
-            return scale, name
-    return 1.0, "yuan"
 
 
 def _mark_onset(ax: Axes) -> None:
@@ -210,9 +126,9 @@ def event_study_figure(
     has_truth = "truth" in shown
     banded = [n for n in names if shown["band_low"].sel(estimator=n).notnull().any()]
     legend_lines = 1 + len(names) + has_truth + len(banded)
-    with _styled(settings):
+    with styled(settings):
         own = ax is None
-        ax = _figure(settings, legend_lines=legend_lines).axes[0] if own else ax
+        ax = new_figure(settings, legend_lines=legend_lines).axes[0] if own else ax
         ax.axhline(0, color="0.6", linewidth=0.6, zorder=0)
         _mark_onset(ax)
         for name, offset in zip(names, offsets, strict=True):
@@ -322,8 +238,8 @@ def spend_trajectories_figure(
     if window is not None:
         table = table.loc[window[0] : window[1]]
     times = table.index.to_numpy()
-    with _styled(settings):
-        ax = _figure(settings).axes[0] if ax is None else ax
+    with styled(settings):
+        ax = new_figure(settings).axes[0] if ax is None else ax
         _mark_onset(ax)
         ax.plot(
             times,
@@ -410,8 +326,8 @@ def response_path_figure(
     q05, q25, q50, q75, q95 = np.quantile(paths, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
     sums = paths.sum(axis=1)
     colour = ESTIMATOR_STYLES.get(estimator, (OKABE_ITO["blue"], "o"))[0]
-    with _styled(settings):
-        ax = _figure(settings).axes[0] if ax is None else ax
+    with styled(settings):
+        ax = new_figure(settings).axes[0] if ax is None else ax
         ax.axhline(0, color="0.6", linewidth=0.6, zorder=0)
         ax.fill_between(
             times,
@@ -516,11 +432,11 @@ def goodwill_fan_figure(
             f"(projected: {', '.join(f'{x:g}' for x in grid)})"
         )
     loss = projection["goodwill_loss"].sel(intensity=chosen).cumsum("week").to_numpy()
-    scale, unit = _money_unit(loss[..., -1])
+    scale, unit = money_unit(loss[..., -1])
     weeks = projection["week"].to_numpy() + 1  # cumulative to the end of each week
     status_quo = float(projection.attrs.get("status_quo_intensity", np.nan))
-    with _styled(settings):
-        ax = _figure(settings).axes[0] if ax is None else ax
+    with styled(settings):
+        ax = new_figure(settings).axes[0] if ax is None else ax
         for i, intensity in enumerate(chosen):
             colour = INTENSITY_COLOURS[i % len(INTENSITY_COLOURS)]
             q05, q25, q50, q75, q95 = np.quantile(
@@ -591,12 +507,12 @@ def cost_by_intensity_figure(
     table = projection_summary(projection)
     x = table.index.to_numpy()
     low_column, high_column = table.columns[1], table.columns[2]
-    scale, unit = _money_unit(table[high_column].to_numpy())
+    scale, unit = money_unit(table[high_column].to_numpy())
     best = table["total_cost_mean"].idxmin()
     spacing = np.diff(x).min() if x.size > 1 else 1.0
-    with _styled(settings):
+    with styled(settings):
         if axes is None:
-            axes = tuple(_figure(settings, rows=2, height_ratios=[3, 1]).axes)
+            axes = tuple(new_figure(settings, rows=2, height_ratios=[3, 1]).axes)
         top, bottom = axes
         top.fill_between(
             x,
@@ -732,7 +648,7 @@ def save_figure(figure: Figure, path: str | Path, dpi: int = 300) -> Path:
     if fmt not in FIGURE_FORMATS:
         raise ValueError(f"{path}: expected a .png, .pdf or .svg file")
     metadata = {"png": {}, "pdf": {"CreationDate": None}, "svg": {"Date": None}}[fmt]
-    with _styled(None), atomic_path(path) as tmp:
+    with styled(None), atomic_path(path) as tmp:
         figure.savefig(tmp, format=fmt, dpi=dpi, metadata=metadata)
     return path
 

@@ -20,10 +20,9 @@ from matplotlib.lines import Line2D
 
 from sim.cli import main
 from sim.config import FigureSettings
+from sim.figure_style import ESTIMATOR_STYLES, OKABE_ITO
 from sim.figures import (
     CAPTIONS,
-    ESTIMATOR_STYLES,
-    OKABE_ITO,
     cost_by_intensity_figure,
     default_fan_intensities,
     draw_run_figures,
