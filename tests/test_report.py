@@ -336,6 +336,17 @@ def test_a_directory_without_outputs_is_an_error(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json"]
 
 
+def test_report_command_writes_the_report_or_fails_in_one_line(small_run, tmp_path, capsys):
+    directory = tmp_path / "run"
+    shutil.copytree(small_run, directory)
+    assert main(["report", str(directory)]) == 0
+    assert (directory / "report.html").is_file()
+    assert f"{directory / 'report.html'} in " in capsys.readouterr().out
+    assert main(["report", str(tmp_path / "missing")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "no estimates.nc or projection.nc" in error
+
+
 def test_text_from_the_run_is_escaped(small_run, tmp_path):
     directory = tmp_path / "run"
     shutil.copytree(small_run, directory)
