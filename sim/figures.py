@@ -285,6 +285,30 @@ def spend_trajectories_figure(
     return ax.figure
 
 
+BAND_ALPHA = {90: 0.18, 50: 0.35}
+"""Opacity of the 90% and 50% bands across Monte-Carlo draws."""
+
+
+def _quantile_bands(
+    ax: Axes, x: np.ndarray, draws: np.ndarray, colour: str, gid: str = "", labelled: bool = False
+) -> np.ndarray:
+    """Shade the 90% and 50% bands of ``draws`` (draw, x) over ``x`` (gids ``band_90`` and
+    ``band_50`` plus ``gid``); return the median across draws."""
+    q05, q25, q50, q75, q95 = np.quantile(draws, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+    for level, low, high in ((90, q05, q95), (50, q25, q75)):
+        ax.fill_between(
+            x,
+            low,
+            high,
+            color=colour,
+            alpha=BAND_ALPHA[level],
+            linewidth=0,
+            label=f"{level}% of draws" if labelled else None,
+            gid=f"band_{level}{gid}",
+        )
+    return q50
+
+
 def _config_of(projection: xr.Dataset) -> dict:
     return json.loads(projection.attrs["config"])
 
@@ -323,35 +347,15 @@ def response_path_figure(
         fitted = estimates["estimate"].sel(estimator=estimator, event_time=times).to_numpy()
     else:
         fitted = paths.mean(axis=0)
-    q05, q25, q50, q75, q95 = np.quantile(paths, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
     sums = paths.sum(axis=1)
     colour = ESTIMATOR_STYLES.get(estimator, (OKABE_ITO["blue"], "o"))[0]
     with styled(settings):
         ax = new_figure(settings).axes[0] if ax is None else ax
         ax.axhline(0, color="0.6", linewidth=0.6, zorder=0)
-        ax.fill_between(
-            times,
-            q05,
-            q95,
-            color=colour,
-            alpha=0.18,
-            linewidth=0,
-            label="90% of draws",
-            gid="band_90",
-        )
-        ax.fill_between(
-            times,
-            q25,
-            q75,
-            color=colour,
-            alpha=0.35,
-            linewidth=0,
-            label="50% of draws",
-            gid="band_50",
-        )
+        median = _quantile_bands(ax, times, paths, colour, labelled=True)
         ax.plot(
             times,
-            q50,
+            median,
             color=colour,
             linewidth=0.8,
             linestyle="--",
@@ -439,36 +443,19 @@ def goodwill_fan_figure(
         ax = new_figure(settings).axes[0] if ax is None else ax
         for i, intensity in enumerate(chosen):
             colour = INTENSITY_COLOURS[i % len(INTENSITY_COLOURS)]
-            q05, q25, q50, q75, q95 = np.quantile(
-                loss[i] / scale, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0
-            )
-            ax.fill_between(
-                weeks,
-                q05,
-                q95,
-                color=colour,
-                alpha=0.15,
-                linewidth=0,
-                gid=f"band_90:{intensity:g}",
-            )
-            ax.fill_between(
-                weeks,
-                q25,
-                q75,
-                color=colour,
-                alpha=0.35,
-                linewidth=0,
-                gid=f"band_50:{intensity:g}",
-            )
+            median = _quantile_bands(ax, weeks, loss[i] / scale, colour, f":{intensity:g}")
             ax.plot(
                 weeks,
-                q50,
+                median,
                 color=colour,
                 label=_intensity_label(intensity, status_quo),
                 gid=f"median:{intensity:g}",
             )
         handles, labels = ax.get_legend_handles_labels()
-        handles += [Patch(color="0.5", alpha=0.5), Patch(color="0.5", alpha=0.2)]
+        handles += [
+            Patch(color="0.5", alpha=BAND_ALPHA[50]),
+            Patch(color="0.5", alpha=BAND_ALPHA[90]),
+        ]
         labels += ["50% of draws", "90% of draws"]
         ax.legend(handles, labels, loc="upper left", handlelength=1.4)
         ax.set_xlim(0, weeks[-1])
