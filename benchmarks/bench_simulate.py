@@ -33,7 +33,7 @@ def _peak_rss() -> int:
 def child(task: str, n_consumers: int, n_weeks: int) -> None:
     """Run one task in this (fresh) process and print a JSON line of measurements."""
     sys.path.insert(0, str(ROOT))
-    from models.calibration import calibrate_loss_per_yuan
+    from models.consumer.calibration import calibrate_loss_per_yuan
     from sim import load_config
 
     config = load_config(ROOT / "configs" / "baseline.toml")

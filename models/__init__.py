@@ -1,19 +1,39 @@
 """goodwill's model classes: pure computation on arrays and DataFrames.
 
-No file I/O, no config parsing and no plotting here; ``sim`` builds on these classes.
+No file I/O, no config parsing and no plotting here; ``sim`` builds on these classes. Three
+domains, one package each: ``models.estimation`` (fixed-effects regression and staggered DiD),
+``models.consumer`` (the data-generating process of weekly spend) and ``models.market`` (from
+counterfeit sales to the platform's loss); every public name is importable from here.
 """
 
-from models.absorb import ConvergenceWarning, SingletonWarning
-from models.consumer import ConsumerSpendModel
-from models.did import CallawaySantAnna, CallawaySantAnnaResults
-from models.enforcement import EnforcementFit, EnforcementModel, calibrate_enforcement
-from models.eventstudy import EventStudy
-from models.goodwill import GoodwillModel, ResponsePath
-from models.imputation import ImputationDiD, ImputationWarning
-from models.ols import CollinearityWarning, FixedEffectsOLS
-from models.results import EventStudyResults, RegressionResults
-from models.sunab import AlwaysTreatedWarning, SunAbraham, SunAbrahamResults
-from models.truth import SpendTruth
+from models.consumer import ConsumerSpendModel, SpendTruth
+from models.estimation import (
+    CallawaySantAnna,
+    CallawaySantAnnaResults,
+    EventStudy,
+    EventStudyResults,
+    FixedEffectsOLS,
+    ImputationDiD,
+    RegressionResults,
+    SunAbraham,
+    SunAbrahamResults,
+)
+from models.exceptions import (
+    AlwaysTreatedWarning,
+    CollinearityWarning,
+    ConvergenceWarning,
+    ImputationWarning,
+    SingletonWarning,
+)
+from models.market import (
+    Damages,
+    EnforcementFit,
+    EnforcementModel,
+    GoodwillModel,
+    ResponsePath,
+    calibrate_enforcement,
+    damages,
+)
 
 __all__ = [
     "AlwaysTreatedWarning",
@@ -22,6 +42,7 @@ __all__ = [
     "CollinearityWarning",
     "ConsumerSpendModel",
     "ConvergenceWarning",
+    "Damages",
     "EnforcementFit",
     "EnforcementModel",
     "EventStudy",
@@ -37,4 +58,5 @@ __all__ = [
     "SunAbraham",
     "SunAbrahamResults",
     "calibrate_enforcement",
+    "damages",
 ]

@@ -17,9 +17,8 @@ from typing import NoReturn, TextIO
 
 from pydantic import ValidationError
 
-from models import EnforcementModel, calibrate_enforcement
-from models.calibration import calibrate_loss_per_yuan
-from models.goodwill import ResponsePath, damages
+from models import EnforcementModel, ResponsePath, calibrate_enforcement, damages
+from models.consumer.calibration import calibrate_loss_per_yuan
 from sim.config import (
     FIGURE_FORMATS,
     Config,

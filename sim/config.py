@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from models import ConsumerSpendModel, EnforcementModel, GoodwillModel
-from models.consumer_params import Parameters
+from models.parameters import Parameters
 
 
 class ConfigError(ValueError):

@@ -172,7 +172,7 @@ def true_effects(truth: SpendTruth, settings: EstimationSettings) -> pd.Series:
     """The simulated truth in the units of the estimates, by event time.
 
     Per yuan with intensity-weighting (the estimand of the per-yuan event study, see
-    ``models.truth``) when the study has an intensity, else in yuan per victim.
+    ``models.consumer.truth``) when the study has an intensity, else in yuan per victim.
     """
     if settings.intensity is not None:
         table = truth.event_time_effects(per_yuan=True, weighting="intensity")

@@ -18,7 +18,7 @@ A draw uses the same numbers at every intensity (common random numbers), so the 
 intensities is not blurred by noise.
 
 Reproducibility. Draw d takes its standard normals from its own stream,
-``block_generator(seed, d, stream=2)``, and every computation on them is elementwise, so a
+``block_generator(seed, d, Stream.PROJECTION)``, and every computation on them is elementwise, so a
 draw's numbers do not depend on the block it is computed in, the block size or the executor.
 Blocks of draws are the unit of work and of checkpointing: each finished block is saved in
 the checkpoint directory, and a run started again with the same inputs computes only the
@@ -40,7 +40,7 @@ import xarray as xr
 from tqdm import tqdm
 
 from models import EnforcementModel, EventStudyResults, GoodwillModel, ResponsePath
-from models.consumer_draws import block_generator
+from models.streams import Stream, block_generator
 from sim.config import Config, ProjectionSettings
 from sim.executors import run_blocks
 from sim.store import atomic_path, write_csv, write_netcdf
@@ -53,9 +53,6 @@ ENFORCEMENT_DATA = Path(__file__).parent / "data" / "alibaba_enforcement.csv"
 
 CHECKPOINT = ".projection-checkpoint"
 """Checkpoint directory of a projection, inside its run directory."""
-
-STREAM = 2
-"""``block_generator`` stream of projection draws (0 and 1 are the consumer panel's)."""
 
 PER_WEEK_VARIABLES = (
     "fake_share",
@@ -194,7 +191,7 @@ def project_block(inputs: ProjectionInputs, block: int) -> dict[str, np.ndarray]
     width = n_priors + horizon + 3 * n_weeks
     normals = np.empty((len(draws), width))
     for row, draw in enumerate(draws):
-        normals[row] = block_generator(inputs.seed, draw, stream=STREAM).standard_normal(width)
+        normals[row] = block_generator(inputs.seed, draw, Stream.PROJECTION).standard_normal(width)
     prior_z = normals[:, :n_priors]
     path_z = normals[:, n_priors : n_priors + horizon]
     entry_z, count_z, value_z = (

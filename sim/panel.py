@@ -9,7 +9,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from models import ConsumerSpendModel, SpendTruth
-from models.calibration import calibrate_loss_per_yuan
+from models.consumer.calibration import calibrate_loss_per_yuan
 from sim.config import Config, PanelSettings
 
 

@@ -1,4 +1,5 @@
-"""models.absorb: level encoding, singleton removal, the within transformation and its dof.
+"""models.estimation.absorb: level encoding, singleton removal, the within transformation and
+its dof.
 
 The reference for the within transformation is the explicit dummy-variable regression: the
 residual of ``x`` after a (weighted) least-squares fit on one dummy per level of every fixed
@@ -16,8 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyfixest.estimation import detect_singletons
 
-from models import absorb
-from models.absorb import ConvergenceWarning, FixedEffects, encode, singleton_mask
+from models.estimation import absorb
+from models.estimation.absorb import FixedEffects, encode, singleton_mask
+from models.exceptions import ConvergenceWarning
 
 EXACT_ATOL = 1e-12
 MAP_ATOL = 1e-8

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from models import ConsumerSpendModel
-from models.calibration import calibrate_loss_per_yuan
+from models.consumer.calibration import calibrate_loss_per_yuan
 from sim import simulate_panel
 
 STUDY_MULTIPLIER = -3.57  # 3,570 yuan lost over 12 weeks per 1,000-yuan fake

@@ -225,7 +225,7 @@ def test_uniform_band_is_seeded_and_wider_than_pointwise(fitted):
     ],
 )
 def test_sup_t_critical_value_in_known_cases(correlation, expected):
-    from models.did import _sup_t_critical_value
+    from models.estimation.callaway_santanna import _sup_t_critical_value
 
     se = np.array([1.0, 2.0, 0.5, 3.0, 1.5])
     covariance = np.outer(se, se) * (correlation + (1 - correlation) * np.eye(5))
@@ -253,7 +253,7 @@ def test_covariate_att_gt_match_csdid(mpdta, covariate_reference, method):
 
 def test_covariate_dynamic_aggregation_matches_did_formula(mpdta):
     """did's aggte on dense influence functions: weights pg / sum pg plus their influence."""
-    from models.drdid import did_2x2
+    from models.estimation.drdid import did_2x2
 
     res = CallawaySantAnna(
         mpdta, "lemp", "countyreal", "year", "cohort", covariates=["lpop"], method="dr"

@@ -13,8 +13,8 @@ import pytest
 import statsmodels.api as sm
 from scipy.special import expit
 
-from models import drdid
-from models.drdid import METHODS, CellEstimationError, did_2x2
+from models.estimation import drdid
+from models.estimation.drdid import METHODS, CellEstimationError, did_2x2
 
 DATA = Path(__file__).parent / "data"
 ATT_RTOL = 1e-6  # point estimates to 1e-6 (relative; they agree to about 1e-12)

@@ -1,4 +1,4 @@
-"""The counterfeit-seller market under enforcement (models.enforcement).
+"""The counterfeit-seller market under enforcement (models.market.enforcement).
 
 References are written out in each test from the model's equations (module docstring of
 models/enforcement.py), not read back from the code under test.
@@ -15,7 +15,7 @@ import pytest
 from scipy.optimize import minimize
 
 from models import EnforcementModel, calibrate_enforcement
-from models.enforcement import Market, check_intensity
+from models.market.enforcement import Market, check_intensity
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "sim" / "data" / "alibaba_enforcement.csv"

@@ -22,8 +22,9 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from models import CollinearityWarning, ConsumerSpendModel, EventStudy, absorb
-from models.consumer_params import DEFAULT_SEGMENTS, Churn, Response
+from models import CollinearityWarning, ConsumerSpendModel, EventStudy
+from models.consumer.groups import DEFAULT_SEGMENTS, Churn, Response
+from models.estimation import absorb
 
 DATA = Path(__file__).parent / "data"
 COEF_RTOL = 1e-8

@@ -1,4 +1,4 @@
-"""What counterfeit sales cost the platform (models.goodwill): losses, ResponsePath, damages.
+"""What counterfeit sales cost the platform (models.market.platform): losses, ResponsePath, damages.
 
 References are written out in each test (np.convolve, explicit loops, closed forms), not
 read back from the code under test.
@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from models import ConsumerSpendModel, EventStudy, GoodwillModel, ResponsePath
-from models.goodwill import damages
+from models.market.platform import damages
 
 N_WEEKS, HORIZON = 40, 12
 PLATFORM = GoodwillModel(

@@ -18,8 +18,9 @@ import pytest
 import statsmodels.formula.api as smf
 
 from models import ConsumerSpendModel
-from models.imputation import ImputationDiD, ImputationWarning, TwoWayNormalEquations
-from models.results import EventStudyResults
+from models.estimation.imputation import ImputationDiD, TwoWayNormalEquations
+from models.estimation.results import EventStudyResults
+from models.exceptions import ImputationWarning
 
 DATA = Path(__file__).parent / "data"
 POINT_RTOL = 1e-6  # published numbers: point estimates to 1e-6 (relative)

@@ -4,11 +4,11 @@ References
 ----------
 * statsmodels OLS/WLS of ``y ~ x1 + x2 + C(u) + C(t) [+ C(r)]`` (dummies, no absorption). Its
   raw sandwiches (nonrobust bread, HC0, cluster with ``use_correction=False``) are scaled here by
-  hand with the small-sample factors documented in :mod:`models.vcov`: the fixed-effect count
-  is fixest's default (levels minus one per extra fixed effect, checked against
-  ``numpy.linalg.matrix_rank`` of the dummies on these connected designs), nesting is found by
-  a pandas ``groupby`` and the nested rule follows fixest's vcov.R. An independent computation
-  of the same formula.
+  hand with the small-sample factors documented in :mod:`models.estimation.vcov`: the fixed-effect
+  count is fixest's default (levels minus one per extra fixed effect, checked against
+  ``numpy.linalg.matrix_rank`` of the dummies on these connected designs), nesting is found by a
+  pandas ``groupby`` and the nested rule follows fixest's vcov.R. An independent computation of the
+  same formula.
 * pyfixest ``feols`` (fixest's defaults) on designs where no fixed effect is nested in a
   cluster variable. pyfixest 0.60 detects nesting nondeterministically (the outcome depends on
   PYTHONHASHSEED), so nested cases are checked against the hand-computed reference only.

@@ -14,13 +14,12 @@ import pytest
 import xarray as xr
 
 from models import ResponsePath
-from models.consumer_draws import block_generator
-from models.goodwill import damages
+from models.market.platform import damages
+from models.streams import Stream, block_generator
 from sim import load_config, run
 from sim.cli import main
 from sim.config import ProjectionSettings
 from sim.goodwill import (
-    STREAM,
     optimal_intensity,
     project_goodwill,
     projection_summary,
@@ -87,7 +86,7 @@ def test_a_draw_uses_its_own_stream_and_the_market_model():
     config = config_with(priors={})
     ds = project_goodwill(config, response(se=0.0))
     settings = config.projection
-    normals = block_generator(config.seed, 3, stream=STREAM).standard_normal(
+    normals = block_generator(config.seed, 3, Stream.PROJECTION).standard_normal(
         HORIZON + 3 * settings.n_weeks
     )
     entry = normals[HORIZON : HORIZON + settings.n_weeks]

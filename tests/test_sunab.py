@@ -24,7 +24,8 @@ import pytest
 import statsmodels.formula.api as smf
 
 from models import ConsumerSpendModel, EventStudy
-from models.sunab import AlwaysTreatedWarning, SunAbraham
+from models.estimation.sun_abraham import SunAbraham
+from models.exceptions import AlwaysTreatedWarning
 
 DATA = Path(__file__).parent / "data"
 COEF_RTOL = 1e-8

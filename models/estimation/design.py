@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.sparse import coo_matrix, csr_matrix
 
-from models.absorb import DEFAULT_MAXITER, DEFAULT_TOL, FixedEffects
+from models.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, FixedEffects
 
 _ROW_CHUNK = 262_144
 _SPARSE_DENSITY = 0.1

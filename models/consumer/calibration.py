@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterable
 import numpy as np
 from scipy.optimize import brentq
 
-from models.consumer import DEFAULT_CHUNK_SIZE, ConsumerSpendModel
-from models.consumer_draws import Seed, check_seed, chunk_bounds
-from models.truth import WEIGHTINGS, per_yuan_effects, victim_expected_effects
+from models.consumer.draws import chunk_bounds
+from models.consumer.spend_process import DEFAULT_CHUNK_SIZE, ConsumerSpendModel
+from models.consumer.truth import WEIGHTINGS, per_yuan_effects, victim_expected_effects
+from models.streams import Seed, check_seed
 
 
 def calibrate_loss_per_yuan(
@@ -26,7 +27,7 @@ def calibrate_loss_per_yuan(
 ) -> float:
     """Find ``response.loss_per_yuan`` at which the panel's true multiplier equals a target.
 
-    The multiplier (see ``models.truth``) is the expected spend change over the response
+    The multiplier (see ``models.consumer.truth``) is the expected spend change over the response
     horizon per yuan of counterfeit. Everything but the response is drawn once for the
     given population and seed; the multiplier is then monotone in ``loss_per_yuan`` and the
     root is found by Brent's method. Simulating the same population and seed with the
@@ -45,7 +46,7 @@ def calibrate_loss_per_yuan(
     weighting : {"value", "intensity"}
         Which multiplier to calibrate: "value" (``truth.multiplier``, spend lost per yuan
         sold) or "intensity" (``truth.intensity_multiplier``, the target of a per-yuan event
-        study); see ``models.truth``.
+        study); see ``models.consumer.truth``.
 
     Returns
     -------

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from models.absorb import combine_codes, encode
+from models.estimation.absorb import combine_codes, encode
 
 
 def require_columns(df: pd.DataFrame, columns: Iterable[str], role: str = "column") -> None:

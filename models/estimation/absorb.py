@@ -45,6 +45,8 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from models.exceptions import ConvergenceWarning
+
 DEFAULT_TOL = 1e-8
 DEFAULT_MAXITER = 10_000
 SMALL_LEVELS = 1_000
@@ -59,14 +61,6 @@ class _SmallEffects:
     small: tuple[int, ...]
     offsets: np.ndarray
     inverse: np.ndarray
-
-
-class ConvergenceWarning(UserWarning):
-    """Alternating projections stopped at ``maxiter`` before reaching the tolerance."""
-
-
-class SingletonWarning(UserWarning):
-    """Observations alone in a fixed-effect level were dropped."""
 
 
 def encode(values: np.ndarray | pd.Series) -> tuple[np.ndarray, int]:

@@ -60,19 +60,16 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from models.columns import (
+from models.estimation.panel_data import (
     categorical_codes,
     numeric_values,
     periods_and_cohorts,
     require_columns,
     unit_doses,
 )
-from models.results import EventStudyResults
-from models.vcov import Covariance, VcovRequest
-
-
-class ImputationWarning(UserWarning):
-    """Treated observations whose untreated outcome cannot be imputed were dropped."""
+from models.estimation.results import EventStudyResults
+from models.estimation.vcov import Covariance, VcovRequest
+from models.exceptions import ImputationWarning
 
 
 @dataclass(frozen=True)

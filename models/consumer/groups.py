@@ -11,17 +11,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
+from pydantic import Field, StrictFloat, StrictInt, model_validator
 
-
-class Parameters(BaseModel):
-    """Base of every parameter group: immutable, unknown keys rejected.
-
-    Numbers are ``StrictFloat``/``StrictInt``: a boolean or a string is not a number, and
-    NaN or infinity is never a valid parameter.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+from models.parameters import Parameters
 
 
 class Segment(Parameters):

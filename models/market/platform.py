@@ -1,8 +1,8 @@
-"""What counterfeit sales cost the platform: ``GoodwillModel`` and ``ResponsePath``.
+"""What counterfeit sales cost the platform: ``GoodwillModel`` and ``damages``.
 
 A fake bought in week w with value v changes its buyer's spend in week w + k by v * r_k for
-the response horizon k = 0..H-1 (``ResponsePath``, the per-yuan event-study effects, signed:
-a loss is negative). On top of the victim's own response:
+the response horizon k = 0..H-1 (:class:`models.market.response.ResponsePath`, the per-yuan
+event-study effects, signed: a loss is negative). On top of the victim's own response:
 
 * **spillover**: each victim's contacts cut their spend too, by ``spillover_contacts *
   spillover_share`` times the victim's response (as in ``models.ConsumerSpendModel``);
@@ -25,16 +25,15 @@ Summed over an unbounded window, ``take_rate * discount**w * lost_spend`` equals
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 from pydantic import Field, StrictFloat
 from scipy import stats
 
-from models.consumer_params import Parameters
-from models.enforcement import WEEKS_PER_YEAR
-from models.results import EventStudyResults
+from models.market.enforcement import WEEKS_PER_YEAR
+from models.market.response import ResponsePath
+from models.parameters import Parameters
 
 
 class GoodwillModel(Parameters):
@@ -208,82 +207,3 @@ def damages(
         + churned * model.churned_weekly_spend / model.churn_return_rate
     )
     return Damages(estimate, se, estimate - half, estimate + half, float(lost_spend), interval)
-
-
-@dataclass(frozen=True)
-class ResponsePath:
-    """The per-yuan spend response by event week with its sampling covariance.
-
-    Attributes
-    ----------
-    mean : ndarray, shape (horizon,)
-        Estimated effect per yuan of counterfeit at event weeks 0..horizon-1 (signed).
-    cov : ndarray, shape (horizon, horizon)
-        Covariance matrix of the estimates.
-    """
-
-    mean: np.ndarray
-    cov: np.ndarray
-
-    def __post_init__(self) -> None:
-        mean = np.array(self.mean, dtype=float)  # copies: the path does not change later
-        cov = np.array(self.cov, dtype=float)
-        if mean.ndim != 1 or mean.size == 0:
-            raise ValueError(f"response path: expected a 1-d mean, got shape {mean.shape}")
-        if cov.shape != (mean.size, mean.size):
-            raise ValueError(
-                f"response path: covariance shape {cov.shape} does not match {mean.size} weeks"
-            )
-        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(cov))):
-            raise ValueError("response path: mean and covariance must be finite")
-        if not np.allclose(cov, cov.T, rtol=1e-8, atol=1e-12):
-            raise ValueError("response path: covariance is not symmetric")
-        smallest = np.linalg.eigvalsh(cov).min() if cov.size else 0.0
-        if smallest < -1e-10 * max(np.abs(cov).max(), 1e-300):
-            raise ValueError(
-                f"response path: covariance is not positive semi-definite (eigenvalue "
-                f"{smallest:.3g})"
-            )
-        object.__setattr__(self, "mean", mean)
-        object.__setattr__(self, "cov", cov)
-
-    @classmethod
-    def from_results(cls, results: EventStudyResults, first: int, last: int) -> ResponsePath:
-        """Effects at event times ``first..last`` of a fitted event study (per yuan)."""
-        if results.intensity is None:
-            raise ValueError(
-                f"{results.model_name}: the projection needs per-yuan effects (fit with an "
-                "intensity, e.g. estimation.intensity = 'fake_value')"
-            )
-        times = list(results.event_times)
-        wanted = list(range(first, last + 1))
-        missing = [t for t in wanted if t not in times]
-        if missing:
-            raise ValueError(
-                f"{results.model_name}: no estimate at event time(s) "
-                f"{', '.join(map(str, missing))} of the response path {first}..{last}"
-            )
-        where = [times.index(t) for t in wanted]
-        return cls(results.coefficients[where], results.covariance.matrix[np.ix_(where, where)])
-
-    @property
-    def multiplier(self) -> float:
-        """Sum of the path: the spend change over the horizon per yuan of counterfeit."""
-        return float(self.mean.sum())
-
-    def root(self) -> np.ndarray:
-        """A square root R of the covariance (R R' = cov), valid when it is singular."""
-        values, vectors = np.linalg.eigh(self.cov)
-        return vectors * np.sqrt(np.clip(values, 0.0, None))
-
-    def draw(self, normals: np.ndarray, root: np.ndarray | None = None) -> np.ndarray:
-        """Paths mean + R z for standard normals z of shape (..., horizon).
-
-        An explicit loop of elementwise operations, so a draw does not depend on how many
-        are computed together.
-        """
-        root = self.root() if root is None else root
-        paths = np.broadcast_to(self.mean, normals.shape).copy()
-        for j in range(self.mean.size):
-            paths += normals[..., j, None] * root[:, j]
-        return paths

@@ -30,12 +30,12 @@ cohort size), ``"dynamic"`` (by event time e = t - g), ``"group"`` (by cohort) a
 ``"calendar"`` (by period); the ratio form includes the influence of the estimated cohort-share
 weights (did's "wif") without extra work.
 
-Computation. Without covariates, a unit's influence on any estimate is an affine function of its
-row of outcomes (and dose), with coefficients that depend only on its cohort. So the fit keeps,
-per cohort, the number of units, the mean and the scatter matrix of those rows, and every
-variance is a small quadratic form in them: the panel is read once and no n x cells matrix is
-built. With covariates each cell's influence function is computed on the units (one column per
-cell), and the same algebra runs on those columns.
+Computation. Without covariates, a unit's influence on any estimate is an affine function of its row
+of outcomes (and dose), with coefficients that depend only on its cohort. So the fit keeps, per
+cohort, the number of units, the mean and the scatter matrix of those rows, and every variance is a
+small quadratic form in them (:mod:`models.estimation.influence`): the panel is read once and no n x
+cells matrix is built. With covariates each cell's influence function is computed on the units (one
+column per cell), and the same algebra runs on those columns.
 
 Reference: Callaway, B. and Sant'Anna, P. H. C. (2021), "Difference-in-differences with
 multiple time periods", Journal of Econometrics 225(2), 200-230.
@@ -51,120 +51,20 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from models.absorb import FixedEffects
-from models.columns import (
+from models.estimation.absorb import FixedEffects
+from models.estimation.drdid import METHODS, CellEstimationError, did_2x2
+from models.estimation.influence import BlockMoments, Functionals, UnitRows, moment_functionals
+from models.estimation.panel_data import (
     categorical_codes,
     numeric_values,
     periods_and_cohorts,
     require_columns,
     unit_doses,
 )
-from models.drdid import METHODS, CellEstimationError, did_2x2
-from models.results import EventStudyResults, WaldTest
-from models.vcov import Covariance, VcovRequest
+from models.estimation.results import EventStudyResults, WaldTest
+from models.estimation.vcov import Covariance, VcovRequest
 
 AGGREGATIONS = ("simple", "dynamic", "group", "calendar")
-
-
-@dataclass(frozen=True)
-class _UnitRows:
-    """The panel as one row per unit, units sorted by cohort ("block").
-
-    ``features`` holds each unit's outcomes by period, then (with a dose v) v times them, v and
-    v^2; without a dose, a final column of ones stands for v and v^2. ``covariates`` holds
-    the covariates by unit, period and covariate, if any.
-    """
-
-    features: np.ndarray
-    periods: np.ndarray
-    block_cohorts: np.ndarray
-    block_sizes: np.ndarray
-    has_dose: bool
-    covariates: np.ndarray | None = None
-
-    @property
-    def n_units(self) -> int:
-        return int(self.features.shape[0])
-
-    @property
-    def n_periods(self) -> int:
-        return int(self.periods.size)
-
-    def outcome(self, j: int) -> int:
-        """Feature column of the outcome in period j."""
-        return j
-
-    def dosed_outcome(self, j: int) -> int:
-        """Feature column of v times the outcome in period j."""
-        return self.n_periods + j if self.has_dose else j
-
-    @property
-    def dose(self) -> int:
-        """Feature column of v."""
-        return 2 * self.n_periods if self.has_dose else self.n_periods
-
-    @property
-    def dose_squared(self) -> int:
-        """Feature column of v^2."""
-        return 2 * self.n_periods + 1 if self.has_dose else self.n_periods
-
-    def block_slices(self) -> list[slice]:
-        ends = np.cumsum(self.block_sizes)
-        return [slice(int(e - s), int(e)) for s, e in zip(self.block_sizes, ends, strict=True)]
-
-    def moments(self) -> _BlockMoments:
-        """Per-block sizes, means and centred scatter matrices of the features."""
-        return _BlockMoments.of(self.features, self.block_slices())
-
-
-@dataclass(frozen=True)
-class _BlockMoments:
-    """Sizes, means (blocks x p) and centred scatter matrices (blocks x p x p) of unit rows."""
-
-    sizes: np.ndarray
-    means: np.ndarray
-    scatter: np.ndarray
-
-    @classmethod
-    def of(cls, features: np.ndarray, blocks: list[slice]) -> _BlockMoments:
-        p = features.shape[1]
-        sizes = np.array([b.stop - b.start for b in blocks], dtype=float)
-        means = np.empty((len(blocks), p))
-        scatter = np.empty((len(blocks), p, p))
-        for h, block in enumerate(blocks):
-            rows = features[block]
-            means[h] = rows.mean(axis=0)
-            centred = rows - means[h]
-            scatter[h] = centred.T @ centred
-        return cls(sizes, means, scatter)
-
-
-@dataclass(frozen=True)
-class _Functionals:
-    """Influence functions that are affine in the unit rows, block by block.
-
-    Functional j's influence on a unit i of block h is ``F_i @ slope[j, h] + shift[j, h]``, with
-    F_i the unit's features; ``value[j]`` is the estimate it belongs to.
-    """
-
-    value: np.ndarray
-    slope: np.ndarray
-    shift: np.ndarray
-
-    def covariance(self, combination: np.ndarray, moments: _BlockMoments) -> np.ndarray:
-        """Covariance of ``combination.T @ estimates`` (columns = linear combinations).
-
-        Sum over units of the combined influence functions' outer products, divided by n^2:
-        per block, ``A' S A + n_h c c'`` with A the combined slopes, S the block's centred
-        scatter and c the combined influence at the block mean.
-        """
-        n_functionals, n_blocks, p = self.slope.shape
-        slopes = (combination.T @ self.slope.reshape(n_functionals, -1)).reshape(-1, n_blocks, p)
-        at_mean = np.einsum("hp,mhp->hm", moments.means, slopes) + self.shift.T @ combination
-        total = (at_mean.T * moments.sizes) @ at_mean
-        for h in range(n_blocks):
-            total += slopes[:, h, :] @ moments.scatter[h] @ slopes[:, h, :].T
-        return total / moments.sizes.sum() ** 2
 
 
 class CallawaySantAnna:
@@ -240,7 +140,7 @@ class CallawaySantAnna:
         self.method = method
         self._rows = self._check_panel()
 
-    def _check_panel(self) -> _UnitRows:
+    def _check_panel(self) -> UnitRows:
         """Validate the panel and lay it out as one row per unit, grouped by cohort."""
         df = self.df
         y = numeric_values(df, self.outcome)
@@ -315,7 +215,7 @@ class CallawaySantAnna:
             features[:, n_periods : 2 * n_periods] = features[:, :n_periods] * sorted_dose[:, None]
             features[:, 2 * n_periods] = sorted_dose
             features[:, 2 * n_periods + 1] = sorted_dose**2
-        return _UnitRows(
+        return UnitRows(
             features=features,
             periods=period_values,
             block_cohorts=block_cohorts,
@@ -361,7 +261,7 @@ class CallawaySantAnna:
         cells = self._cells()
         if rows.covariates is None:
             moments = rows.moments()
-            numerators, denominators = _moment_functionals(rows, moments, cells)
+            numerators, denominators = moment_functionals(rows, moments, cells)
         else:
             moments, numerators, denominators = self._covariate_functionals(cells)
         table = pd.DataFrame(
@@ -373,7 +273,7 @@ class CallawaySantAnna:
         )
         return CallawaySantAnnaResults(
             att_gt_table=table,
-            functionals=_Functionals(
+            functionals=Functionals(
                 np.concatenate([numerators.value, denominators.value]),
                 np.concatenate([numerators.slope, denominators.slope]),
                 np.concatenate([numerators.shift, denominators.shift]),
@@ -387,9 +287,9 @@ class CallawaySantAnna:
 
     def _covariate_functionals(
         self, cells: list[tuple[int, int, int, np.ndarray]]
-    ) -> tuple[_BlockMoments, _Functionals, _Functionals]:
-        """Every cell's ATT from :func:`models.drdid.did_2x2`, its influence function on the
-        units as a column, and the N = pi_g ATT, D = pi_g functionals on those columns.
+    ) -> tuple[BlockMoments, Functionals, Functionals]:
+        """Every cell's ATT from :func:`models.estimation.drdid.did_2x2`, its influence function
+        on the units as a column, and the N = pi_g ATT, D = pi_g functionals on those columns.
 
         The covariates are those of the earlier of the cell's two periods, as did does.
         """
@@ -417,73 +317,16 @@ class CallawaySantAnna:
         cell_block = np.array([cell[0] for cell in cells])
         member = (np.arange(n_blocks)[None, :] == cell_block[:, None]).astype(float)
         membership = member - share[cell_block][:, None]
-        numerators = _Functionals(
+        numerators = Functionals(
             share[cell_block] * att,
             np.zeros((n_cells, n_blocks, n_cells)),
             att[:, None] * membership,
         )
         numerators.slope[np.arange(n_cells), :, np.arange(n_cells)] = share[cell_block][:, None]
-        denominators = _Functionals(
+        denominators = Functionals(
             share[cell_block], np.zeros((n_cells, n_blocks, n_cells)), membership
         )
-        return _BlockMoments.of(influence, blocks), numerators, denominators
-
-
-def _moment_functionals(
-    rows: _UnitRows, moments: _BlockMoments, cells: list[tuple[int, int, int, np.ndarray]]
-) -> tuple[_Functionals, _Functionals]:
-    """The N and D functionals of every cell, from the per-block moments (no covariates)."""
-    n_cells, n_blocks = len(cells), rows.block_sizes.size
-    p = rows.features.shape[1]
-    numerators = _Functionals(
-        np.empty(n_cells), np.zeros((n_cells, n_blocks, p)), np.zeros((n_cells, n_blocks))
-    )
-    denominators = _Functionals(
-        np.empty(n_cells), np.zeros((n_cells, n_blocks, p)), np.zeros((n_cells, n_blocks))
-    )
-    for k, cell in enumerate(cells):
-        _cell_functionals(rows, moments, cell, numerators, denominators, k)
-    return numerators, denominators
-
-
-def _cell_functionals(
-    rows: _UnitRows,
-    moments: _BlockMoments,
-    cell: tuple[int, int, int, np.ndarray],
-    numerators: _Functionals,
-    denominators: _Functionals,
-    k: int,
-) -> None:
-    """Write cell k's N = sum_{i in g} v_i (dY_i - m_C) / n and D = sum_{i in g} v_i^2 / n.
-
-    Influence of a unit i: ``1[i in g] v_i (dY_i - m_C) - N - A_g 1[i in C] (dY_i - m_C) / pi_C``
-    for N (A_g = sum_{i in g} v_i / n, pi_C the control share) and ``1[i in g] v_i^2 - D`` for D.
-    """
-    g, t, base, control = cell
-    sizes, means = moments.sizes, moments.means
-    n = sizes.sum()
-    control_share = sizes[control].sum() / n
-    control_change = (
-        sizes[control] @ (means[control, rows.outcome(t)] - means[control, rows.outcome(base)])
-    ) / (control_share * n)
-    treated_share = sizes[g] / n
-    dose_total = treated_share * means[g, rows.dose]
-    dosed_change = means[g, rows.dosed_outcome(t)] - means[g, rows.dosed_outcome(base)]
-    numerator = treated_share * dosed_change - dose_total * control_change
-    numerators.value[k] = numerator
-    slope, shift = numerators.slope[k], numerators.shift[k]
-    slope[g, rows.dosed_outcome(t)] += 1.0
-    slope[g, rows.dosed_outcome(base)] -= 1.0
-    slope[g, rows.dose] -= control_change
-    shift -= numerator
-    scale = dose_total / control_share
-    slope[control, rows.outcome(t)] -= scale
-    slope[control, rows.outcome(base)] += scale
-    shift[control] += scale * control_change
-    denominator = treated_share * means[g, rows.dose_squared]
-    denominators.value[k] = denominator
-    denominators.slope[k, g, rows.dose_squared] = 1.0
-    denominators.shift[k] -= denominator
+        return BlockMoments.of(influence, blocks), numerators, denominators
 
 
 @dataclass(frozen=True)
@@ -498,8 +341,8 @@ class CallawaySantAnnaResults:
     """
 
     att_gt_table: pd.DataFrame
-    functionals: _Functionals
-    moments: _BlockMoments
+    functionals: Functionals
+    moments: BlockMoments
     unit: str
     outcome: str
     anticipation: int

@@ -24,7 +24,7 @@ The process, per consumer i and panel week t (1-based in the panel, 0-based here
   outside the panel (a 603,000-consumer sample of a platform of hundreds of millions rarely
   holds a victim's contacts) and is kept in the truth only.
 
-Randomness is described in ``models.consumer_draws``: the panel is bit-identical for any chunk
+Randomness is described in ``models.consumer.draws``: the panel is bit-identical for any chunk
 size.
 """
 
@@ -36,19 +36,20 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from models.consumer_draws import ConsumerDraws, Seed, check_seed, chunk_bounds, draw_consumers
-from models.consumer_params import (
+from models.consumer.draws import ConsumerDraws, chunk_bounds, draw_consumers
+from models.consumer.groups import (
     DEFAULT_SEGMENTS,
     Baseline,
     Calendar,
     Churn,
     Exposure,
-    Parameters,
     Response,
     Segment,
     Spillover,
 )
-from models.truth import SpendTruth, victim_expected_effects
+from models.consumer.truth import SpendTruth, victim_expected_effects
+from models.parameters import Parameters
+from models.streams import Seed, check_seed
 
 DEFAULT_CHUNK_SIZE = 65_536
 
@@ -57,7 +58,7 @@ class ConsumerSpendModel(Parameters):
     """Data-generating process of weekly platform spend with counterfeit purchases.
 
     A specification: construct it with parameter groups (every field has a documented
-    default, see README and ``models.consumer_params``), then call :meth:`simulate`, or
+    default, see README and ``models.consumer.groups``), then call :meth:`simulate`, or
     ``sim.simulate_panel`` which adds configs, calibration and a progress bar.
 
     Parameters

@@ -1,9 +1,10 @@
 """FixedEffectsOLS: least squares with any number of absorbed fixed effects.
 
 The coefficients are those of the regression of the outcome on the regressors and a full set of
-dummies for each fixed effect; the dummies are never built. Both the outcome and the regressors
-are within-transformed by :mod:`models.absorb` (Frisch-Waugh-Lovell) and the variance comes from
-:mod:`models.vcov`. :func:`fit_within` is the one least-squares engine behind every estimator.
+dummies for each fixed effect; the dummies are never built. Both the outcome and the regressors are
+within-transformed by :mod:`models.estimation.absorb` (Frisch-Waugh-Lovell) and the variance comes
+from :mod:`models.estimation.vcov`. :func:`fit_within` is the one least-squares engine behind every
+estimator.
 """
 
 from __future__ import annotations
@@ -15,28 +16,24 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import cho_factor, cho_solve, solve_triangular
 
-from models.absorb import (
+from models.estimation.absorb import (
     DEFAULT_MAXITER,
     DEFAULT_TOL,
     FixedEffects,
-    SingletonWarning,
     singleton_mask,
 )
-from models.columns import (
+from models.estimation.design import DenseDesign, IndicatorDesign
+from models.estimation.panel_data import (
     categorical_codes,
     fixed_effect_columns,
     numeric_values,
     require_columns,
 )
-from models.design import DenseDesign, IndicatorDesign
-from models.results import RegressionResults
-from models.vcov import VcovSpec, estimate_vcov, parse_vcov
+from models.estimation.results import RegressionResults
+from models.estimation.vcov import VcovSpec, estimate_vcov, parse_vcov
+from models.exceptions import CollinearityWarning, SingletonWarning
 
 DEFAULT_COLLIN_TOL = 1e-10
-
-
-class CollinearityWarning(UserWarning):
-    """Regressors were dropped because they are collinear."""
 
 
 def collinear_columns(gram: np.ndarray, raw_sumsq: np.ndarray, tol: float) -> np.ndarray:
@@ -96,7 +93,7 @@ def fit_within(
     fe : FixedEffects
         The fixed effects absorbed in ``design`` (with the weights, if any).
     vcov : str or dict
-        Variance request, see :func:`models.vcov.parse_vcov`.
+        Variance request, see :func:`models.estimation.vcov.parse_vcov`.
     default_clusters : sequence of str
         Cluster columns for a bare ``"CRV1"``.
     cluster_values : callable
@@ -111,7 +108,7 @@ def fit_within(
     Returns
     -------
     dict
-        The fields of :class:`models.results.RegressionResults`.
+        The fields of :class:`models.estimation.results.RegressionResults`.
     """
     request = parse_vcov(vcov, default_clusters)
     clusters = [cluster_values(c) for c in request.clusters]
@@ -351,7 +348,7 @@ class FixedEffectsOLS:
             ``"HC1"``, ``"CRV1"`` (clustered by the first fixed effect) or
             ``{"CRV1": "col"}`` / ``{"CRV1": "a+b"}`` (two-way).
         tol, maxiter : float, int
-            Convergence of the alternating projections (see :mod:`models.absorb`).
+            Convergence of the alternating projections (see :mod:`models.estimation.absorb`).
         collin_tol : float
             Collinearity tolerance (see :func:`collinear_columns`).
 

@@ -1,13 +1,13 @@
 """Random draws of the consumer-spend process that do not depend on the response.
 
-Consumers are grouped in fixed blocks of ``RNG_BLOCK``. Block b draws from the PCG64 stream of
-``SeedSequence(seed, spawn_key=(b, 0))`` in a fixed order: per-consumer traits, purchase and
-counterfeit uniforms, counterfeit order values, and last the baskets of counterfeit-free
-purchases; word-of-mouth contacts come from the block's stream ``(b, 1)``. A consumer's draws
-therefore depend neither on the chunk size used to process the panel nor on the number of
-consumers, and a pass that needs no baskets (calibration) can stop before drawing them. The
-response, churn and spillover settings never change the counterfactual spend (common random
-numbers across scenarios).
+Consumers are grouped in fixed blocks of ``RNG_BLOCK``. Block b draws from the PCG64 stream
+``block_generator(seed, b, Stream.CONSUMER)`` (spawn key ``(b, 0)``, see :mod:`models.streams`) in a
+fixed order: per-consumer traits, purchase and counterfeit uniforms, counterfeit order values, and
+last the baskets of counterfeit-free purchases; word-of-mouth contacts come from the block's
+``Stream.CONTACTS`` (``(b, 1)``). A consumer's draws therefore depend neither on the chunk size used
+to process the panel nor on the number of consumers, and a pass that needs no baskets (calibration)
+can stop before drawing them. The response, churn and spillover settings never change the
+counterfactual spend (common random numbers across scenarios).
 """
 
 from __future__ import annotations
@@ -17,35 +17,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from models.streams import Seed, Stream, block_generator
+
 if TYPE_CHECKING:
-    from models.consumer import ConsumerSpendModel
+    from models.consumer.spend_process import ConsumerSpendModel
 
 RNG_BLOCK = 1024
 """Consumers per random-number block; part of the definition of a seed's panel."""
-
-Seed = int | np.random.SeedSequence
-
-
-def block_generator(seed: Seed, block: int, stream: int = 0) -> np.random.Generator:
-    """The PCG64 generator of one consumer block, derived from the root seed and its index.
-
-    ``stream`` 1 is the block's separate stream for word-of-mouth contacts, so that the
-    spillover settings, which act outside the panel, leave every panel draw unchanged. The
-    key always ends in (block, stream), so a seed spawned from another never shares a stream
-    with it.
-    """
-    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    key = (*root.spawn_key, block, stream)
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(root.entropy, spawn_key=key)))
-
-
-def check_seed(seed: Seed) -> None:
-    """Raise a clear error unless ``seed`` is a non-negative int or a SeedSequence."""
-    valid_int = isinstance(seed, int | np.integer) and not isinstance(seed, bool) and seed >= 0
-    if not (valid_int or isinstance(seed, np.random.SeedSequence)):
-        raise ValueError(
-            f"seed must be a non-negative integer or a numpy SeedSequence, got {seed!r}"
-        )
 
 
 def chunk_bounds(n_consumers: int, chunk_size: int) -> list[tuple[int, int]]:
@@ -116,7 +94,7 @@ def _draw_block(
 
     ``calendar`` holds the weekly multipliers of purchase probability and basket.
     """
-    rng = block_generator(seed, block)
+    rng = block_generator(seed, block, Stream.CONSUMER)
     n = RNG_BLOCK
     seg = model.segments
     base = model.baseline
@@ -145,7 +123,7 @@ def _draw_block(
     )
     churn_prob = model.churn.probability * np.array([s.churn_multiplier for s in seg])[segment]
     churned = rng.random(n) < churn_prob
-    contacts = block_generator(seed, block, stream=1).poisson(model.spillover.contacts, n)
+    contacts = block_generator(seed, block, Stream.CONTACTS).poisson(model.spillover.contacts, n)
 
     week_purchase, week_basket = calendar
     log_week_basket = np.log(week_basket)

@@ -4,7 +4,7 @@ Each estimator is the sandwich ``c B M B`` with bread ``B = (X~'X~)^-1`` on the 
 regressors, a meat ``M`` and fixest's default small-sample factor ``c`` (``ssc(adj = TRUE,
 fixef.K = "nested", cluster.adj = TRUE, cluster.df = "min", t.df = "min")``, also pyfixest's
 default). With n observations, k estimated coefficients and F identified fixed-effect
-coefficients (see :attr:`models.absorb.FixedEffects.dof`):
+coefficients (see :attr:`models.estimation.absorb.FixedEffects.dof`):
 
 ``iid``
     ``c M = e'e / (n - k - F) * X~'X~``: the classical estimator.
@@ -20,7 +20,7 @@ coefficients (see :attr:`models.absorb.FixedEffects.dof`):
     counts as nested. If the sum has a negative eigenvalue it is floored at zero (fixest).
 
 F counts the levels of every fixed effect minus one for each fixed effect after the first
-(fixest's default count, see :attr:`models.absorb.FixedEffects.dof`).
+(fixest's default count, see :attr:`models.estimation.absorb.FixedEffects.dof`).
 
 Inference uses the t distribution with ``n - k - F`` degrees of freedom for iid and HC1 and
 ``G - 1`` (the smallest G for two-way clustering) for CRV1.
@@ -33,8 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.absorb import FixedEffects, combine_codes
-from models.design import DenseDesign, IndicatorDesign
+from models.estimation.absorb import FixedEffects, combine_codes
+from models.estimation.design import DenseDesign, IndicatorDesign
 
 Design = DenseDesign | IndicatorDesign
 VcovSpec = str | Mapping[str, str | Sequence[str]]

@@ -41,7 +41,7 @@ import pandas as pd
 from pydantic import Field, StrictFloat, model_validator
 from scipy.optimize import least_squares
 
-from models.consumer_params import Parameters
+from models.parameters import Parameters
 
 WEEKS_PER_YEAR = 52
 

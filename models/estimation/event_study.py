@@ -11,10 +11,10 @@ window are pooled into its end points (``bin_endpoints=True``, the default), or 
 dropped from the sample. With ``intensity``, beta_k is the effect per unit of the intensity, so
 ``cumulative(0, 11)`` of a per-yuan study is the 12-week spend change per yuan of counterfeit.
 
-On a balanced panel with only unit and period fixed effects the fit is exact with no iteration
-and never builds the indicator matrix (:class:`models.design.IndicatorDesign`); any other panel
-goes through the general absorption of :mod:`models.absorb` (exact for one large fixed effect
-plus small ones, alternating projections otherwise).
+On a balanced panel with only unit and period fixed effects the fit is exact with no iteration and
+never builds the indicator matrix (:class:`models.estimation.design.IndicatorDesign`); any other
+panel goes through the general absorption of :mod:`models.estimation.absorb` (exact for one large
+fixed effect plus small ones, alternating projections otherwise).
 """
 
 from __future__ import annotations
@@ -25,24 +25,24 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.absorb import (
+from models.estimation.absorb import (
     DEFAULT_MAXITER,
     DEFAULT_TOL,
     FixedEffects,
     combine_codes,
     encode,
 )
-from models.columns import (
+from models.estimation.design import IndicatorDesign
+from models.estimation.ols import DEFAULT_COLLIN_TOL, fit_within, singletons_kept
+from models.estimation.panel_data import (
     categorical_codes,
     fixed_effect_columns,
     numeric_values,
     periods_and_cohorts,
     require_columns,
 )
-from models.design import IndicatorDesign
-from models.ols import DEFAULT_COLLIN_TOL, fit_within, singletons_kept
-from models.results import EventStudyResults
-from models.vcov import VcovSpec
+from models.estimation.results import EventStudyResults
+from models.estimation.vcov import VcovSpec
 
 
 @dataclass(frozen=True)
@@ -250,9 +250,9 @@ class EventStudy:
         ----------
         vcov : str or dict
             ``"CRV1"`` (clustered by unit, the default), ``"iid"``, ``"HC1"`` or
-            ``{"CRV1": "col"}`` / ``{"CRV1": "a+b"}``; see :mod:`models.vcov`.
+            ``{"CRV1": "col"}`` / ``{"CRV1": "a+b"}``; see :mod:`models.estimation.vcov`.
         tol, maxiter, collin_tol
-            As for :meth:`models.ols.FixedEffectsOLS.fit`.
+            As for :meth:`models.estimation.ols.FixedEffectsOLS.fit`.
 
         Returns
         -------

@@ -32,19 +32,19 @@ e instead of their number. The estimand at event time e is the "intensity" avera
     theta_e = sum_i v_i tau_ie / sum_i v_i^2   over the treated units i observed at e,
 
 with tau_ie unit i's effect (the target of the two-way per-yuan design too: ``weighting=
-"intensity"`` in :mod:`models.truth`), here without the two-way design's mixing across cohorts.
-It is recovered exactly when effects are proportional to the dose within each cohort and event
-time. On a balanced panel the per-dose CATT(g, e) is the regression through the origin of the
+"intensity"`` in :mod:`models.consumer.truth`), here without the two-way design's mixing across
+cohorts. It is recovered exactly when effects are proportional to the dose within each cohort and
+event time. On a balanced panel the per-dose CATT(g, e) is the regression through the origin of the
 cohort's outcome changes on the dose, ``sum_{i in g} v_i (Y_i[g+e] - Y_i[g-1] - (lambda_{g+e} -
 lambda_{g-1})) / sum_{i in g} v_i^2``, with lambda the estimated period effects. Unlike the
 unweighted case, treated units with small doses help estimate lambda (the regression takes their
-effects to be proportional to the dose), so with the control group's mean change in place of
-the lambda change the formula holds only approximately (exactly when doses are equal within
-each cohort).
+effects to be proportional to the dose), so with the control group's mean change in place of the
+lambda change the formula holds only approximately (exactly when doses are equal within each
+cohort).
 
 The saturated regression runs on goodwill's fixed-effects engine: on a balanced panel without
 covariates the cohort x event-time indicators are never built (``IndicatorDesign`` of
-:mod:`models.design`); covariates or an unbalanced panel go through the dense design.
+:mod:`models.estimation.design`); covariates or an unbalanced panel go through the dense design.
 
 Reference: Sun, L. and Abraham, S. (2021), "Estimating dynamic treatment effects in event
 studies with heterogeneous treatment effects", Journal of Econometrics 225(2), 175-199.
@@ -59,26 +59,23 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.absorb import DEFAULT_MAXITER, DEFAULT_TOL, FixedEffects, combine_codes
-from models.columns import (
+from models.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, FixedEffects, combine_codes
+from models.estimation.design import DenseDesign, IndicatorDesign
+from models.estimation.ols import DEFAULT_COLLIN_TOL, fit_within, singletons_kept
+from models.estimation.panel_data import (
     categorical_codes,
     numeric_values,
     periods_and_cohorts,
     require_columns,
 )
-from models.design import DenseDesign, IndicatorDesign
-from models.ols import DEFAULT_COLLIN_TOL, fit_within, singletons_kept
-from models.results import EventStudyResults, RegressionResults
-from models.vcov import Covariance, VcovSpec
+from models.estimation.results import EventStudyResults, RegressionResults
+from models.estimation.vcov import Covariance, VcovSpec
+from models.exceptions import AlwaysTreatedWarning
 
 CONTROLS = ("never", "last")
 
 MAX_DENSE_CELLS = 2**28
 """Largest rows x columns of the cohort x event-time indicators built densely (2 GiB)."""
-
-
-class AlwaysTreatedWarning(UserWarning):
-    """Units treated from their first observed period on (no pre-period) were dropped."""
 
 
 @dataclass(frozen=True)
@@ -356,9 +353,9 @@ class SunAbraham:
         ----------
         vcov : str or dict
             ``"CRV1"`` (clustered by unit, the default), ``"iid"``, ``"HC1"`` or
-            ``{"CRV1": "col"}`` / ``{"CRV1": "a+b"}``; see :mod:`models.vcov`.
+            ``{"CRV1": "col"}`` / ``{"CRV1": "a+b"}``; see :mod:`models.estimation.vcov`.
         tol, maxiter, collin_tol
-            As for :meth:`models.ols.FixedEffectsOLS.fit`.
+            As for :meth:`models.estimation.ols.FixedEffectsOLS.fit`.
 
         Returns
         -------

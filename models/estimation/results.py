@@ -17,7 +17,7 @@ from formulaic.utils.constraints import LinearConstraints
 from scipy import stats
 from statsmodels.iolib.summary2 import Summary
 
-from models.vcov import Covariance
+from models.estimation.vcov import Covariance
 
 Restrictions = str | np.ndarray | tuple[np.ndarray, np.ndarray]
 

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from models.consumer import ConsumerSpendModel
+    from models.consumer.spend_process import ConsumerSpendModel
 
 
 def victim_expected_effects(

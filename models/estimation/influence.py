@@ -1,0 +1,175 @@
+"""The influence-function algebra behind Callaway and Sant'Anna's inference.
+
+Every ATT(g, t) and every aggregation of them is a ratio of two sample means over the n units,
+N / D with N = sum_{i in g} v_i (dY_i - m_C) / n and D = sum_{i in g} v_i^2 / n (v_i the unit's
+dose, 1 without one). Without covariates, a unit's influence on N or D is an affine function of
+its row of outcomes (and dose) with coefficients that depend only on its cohort, so the
+variance of any linear combination of the N and D is a small quadratic form in the per-cohort
+sizes, means and scatter matrices of those rows (:class:`BlockMoments`): the panel is read once
+and no n x cells matrix is built. :class:`Functionals` holds the affine coefficients and
+computes those covariances; :func:`moment_functionals` builds them from the moments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class UnitRows:
+    """The panel as one row per unit, units sorted by cohort ("block").
+
+    ``features`` holds each unit's outcomes by period, then (with a dose v) v times them, v and
+    v^2; without a dose, a final column of ones stands for v and v^2. ``covariates`` holds
+    the covariates by unit, period and covariate, if any.
+    """
+
+    features: np.ndarray
+    periods: np.ndarray
+    block_cohorts: np.ndarray
+    block_sizes: np.ndarray
+    has_dose: bool
+    covariates: np.ndarray | None = None
+
+    @property
+    def n_units(self) -> int:
+        return int(self.features.shape[0])
+
+    @property
+    def n_periods(self) -> int:
+        return int(self.periods.size)
+
+    def outcome(self, j: int) -> int:
+        """Feature column of the outcome in period j."""
+        return j
+
+    def dosed_outcome(self, j: int) -> int:
+        """Feature column of v times the outcome in period j."""
+        return self.n_periods + j if self.has_dose else j
+
+    @property
+    def dose(self) -> int:
+        """Feature column of v."""
+        return 2 * self.n_periods if self.has_dose else self.n_periods
+
+    @property
+    def dose_squared(self) -> int:
+        """Feature column of v^2."""
+        return 2 * self.n_periods + 1 if self.has_dose else self.n_periods
+
+    def block_slices(self) -> list[slice]:
+        ends = np.cumsum(self.block_sizes)
+        return [slice(int(e - s), int(e)) for s, e in zip(self.block_sizes, ends, strict=True)]
+
+    def moments(self) -> BlockMoments:
+        """Per-block sizes, means and centred scatter matrices of the features."""
+        return BlockMoments.of(self.features, self.block_slices())
+
+
+@dataclass(frozen=True)
+class BlockMoments:
+    """Sizes, means (blocks x p) and centred scatter matrices (blocks x p x p) of unit rows."""
+
+    sizes: np.ndarray
+    means: np.ndarray
+    scatter: np.ndarray
+
+    @classmethod
+    def of(cls, features: np.ndarray, blocks: list[slice]) -> BlockMoments:
+        p = features.shape[1]
+        sizes = np.array([b.stop - b.start for b in blocks], dtype=float)
+        means = np.empty((len(blocks), p))
+        scatter = np.empty((len(blocks), p, p))
+        for h, block in enumerate(blocks):
+            rows = features[block]
+            means[h] = rows.mean(axis=0)
+            centred = rows - means[h]
+            scatter[h] = centred.T @ centred
+        return cls(sizes, means, scatter)
+
+
+@dataclass(frozen=True)
+class Functionals:
+    """Influence functions that are affine in the unit rows, block by block.
+
+    Functional j's influence on a unit i of block h is ``F_i @ slope[j, h] + shift[j, h]``, with
+    F_i the unit's features; ``value[j]`` is the estimate it belongs to.
+    """
+
+    value: np.ndarray
+    slope: np.ndarray
+    shift: np.ndarray
+
+    def covariance(self, combination: np.ndarray, moments: BlockMoments) -> np.ndarray:
+        """Covariance of ``combination.T @ estimates`` (columns = linear combinations).
+
+        Sum over units of the combined influence functions' outer products, divided by n^2:
+        per block, ``A' S A + n_h c c'`` with A the combined slopes, S the block's centred
+        scatter and c the combined influence at the block mean.
+        """
+        n_functionals, n_blocks, p = self.slope.shape
+        slopes = (combination.T @ self.slope.reshape(n_functionals, -1)).reshape(-1, n_blocks, p)
+        at_mean = np.einsum("hp,mhp->hm", moments.means, slopes) + self.shift.T @ combination
+        total = (at_mean.T * moments.sizes) @ at_mean
+        for h in range(n_blocks):
+            total += slopes[:, h, :] @ moments.scatter[h] @ slopes[:, h, :].T
+        return total / moments.sizes.sum() ** 2
+
+
+def moment_functionals(
+    rows: UnitRows, moments: BlockMoments, cells: list[tuple[int, int, int, np.ndarray]]
+) -> tuple[Functionals, Functionals]:
+    """The N and D functionals of every cell, from the per-block moments (no covariates)."""
+    n_cells, n_blocks = len(cells), rows.block_sizes.size
+    p = rows.features.shape[1]
+    numerators = Functionals(
+        np.empty(n_cells), np.zeros((n_cells, n_blocks, p)), np.zeros((n_cells, n_blocks))
+    )
+    denominators = Functionals(
+        np.empty(n_cells), np.zeros((n_cells, n_blocks, p)), np.zeros((n_cells, n_blocks))
+    )
+    for k, cell in enumerate(cells):
+        _cell_functionals(rows, moments, cell, numerators, denominators, k)
+    return numerators, denominators
+
+
+def _cell_functionals(
+    rows: UnitRows,
+    moments: BlockMoments,
+    cell: tuple[int, int, int, np.ndarray],
+    numerators: Functionals,
+    denominators: Functionals,
+    k: int,
+) -> None:
+    """Write cell k's N = sum_{i in g} v_i (dY_i - m_C) / n and D = sum_{i in g} v_i^2 / n.
+
+    Influence of a unit i: ``1[i in g] v_i (dY_i - m_C) - N - A_g 1[i in C] (dY_i - m_C) / pi_C``
+    for N (A_g = sum_{i in g} v_i / n, pi_C the control share) and ``1[i in g] v_i^2 - D`` for D.
+    """
+    g, t, base, control = cell
+    sizes, means = moments.sizes, moments.means
+    n = sizes.sum()
+    control_share = sizes[control].sum() / n
+    control_change = (
+        sizes[control] @ (means[control, rows.outcome(t)] - means[control, rows.outcome(base)])
+    ) / (control_share * n)
+    treated_share = sizes[g] / n
+    dose_total = treated_share * means[g, rows.dose]
+    dosed_change = means[g, rows.dosed_outcome(t)] - means[g, rows.dosed_outcome(base)]
+    numerator = treated_share * dosed_change - dose_total * control_change
+    numerators.value[k] = numerator
+    slope, shift = numerators.slope[k], numerators.shift[k]
+    slope[g, rows.dosed_outcome(t)] += 1.0
+    slope[g, rows.dosed_outcome(base)] -= 1.0
+    slope[g, rows.dose] -= control_change
+    shift -= numerator
+    scale = dose_total / control_share
+    slope[control, rows.outcome(t)] -= scale
+    slope[control, rows.outcome(base)] += scale
+    shift[control] += scale * control_change
+    denominator = treated_share * means[g, rows.dose_squared]
+    denominators.value[k] = denominator
+    denominators.slope[k, g, rows.dose_squared] = 1.0
+    denominators.shift[k] -= denominator

@@ -1,0 +1,27 @@
+"""Every warning goodwill raises, one class each, so a user can filter exactly one.
+
+Each says what was dropped or approximated and how much; none is raised for a result that is
+exact.
+"""
+
+from __future__ import annotations
+
+
+class ConvergenceWarning(UserWarning):
+    """The alternating projections stopped at ``maxiter`` before reaching ``tol``."""
+
+
+class SingletonWarning(UserWarning):
+    """Observations alone in a level of a fixed effect were dropped."""
+
+
+class CollinearityWarning(UserWarning):
+    """Regressors were dropped because they are collinear."""
+
+
+class AlwaysTreatedWarning(UserWarning):
+    """Units treated from their first observed period on (no pre-period) were dropped."""
+
+
+class ImputationWarning(UserWarning):
+    """Treated observations whose untreated outcome cannot be imputed were dropped."""

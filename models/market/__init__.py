@@ -1,0 +1,21 @@
+"""From counterfeit sales to the platform's loss.
+
+The counterfeit-seller market under enforcement (:mod:`~models.market.enforcement`), the
+platform's loss and a seller's damages (:mod:`~models.market.platform`), the fitted per-yuan
+response (:mod:`~models.market.response`) and the pure kernel of one block of projection draws
+(:mod:`~models.market.loss_draws`).
+"""
+
+from models.market.enforcement import EnforcementFit, EnforcementModel, calibrate_enforcement
+from models.market.platform import Damages, GoodwillModel, damages
+from models.market.response import ResponsePath
+
+__all__ = [
+    "Damages",
+    "EnforcementFit",
+    "EnforcementModel",
+    "GoodwillModel",
+    "ResponsePath",
+    "calibrate_enforcement",
+    "damages",
+]
