@@ -86,7 +86,7 @@ def bench_config(
 def bench_response(config: Config, from_run: Path | None) -> ResponsePath:
     """The study's response path, or the config estimator's fitted one from a run."""
     from models import ResponsePath
-    from sim.goodwill import response_from_estimates
+    from sim.projection import response_from_estimates
 
     if from_run is not None:
         first, last = config.estimation.cumulative
@@ -103,7 +103,7 @@ def child(task: str, args: argparse.Namespace) -> None:
     if task != "serial":
         import dask.distributed  # noqa: F401
     distributed_import = time.perf_counter() - started
-    from sim.goodwill import project_goodwill
+    from sim.projection import project_goodwill
     from sim.store import write_netcdf
 
     executor = "serial" if task == "serial" else "dask"
@@ -228,7 +228,7 @@ def main() -> None:
             ) as cluster,
             Client(cluster) as client,
         ):
-            client.run(importlib.import_module, "sim.goodwill")
+            client.run(importlib.import_module, "sim.projection")
             startup = time.perf_counter() - started
             for _ in range(args.repeats):  # interleaved: each configuration sees the same machine
                 for task in LABELS:

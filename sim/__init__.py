@@ -2,8 +2,8 @@
 executors, storage and the CLI."""
 
 from sim.config import Config, ConfigError, load_config
-from sim.goodwill import project_goodwill
+from sim.jobs import run
 from sim.panel import simulate_panel
-from sim.pipeline import run
+from sim.projection import project_goodwill
 
 __all__ = ["Config", "ConfigError", "load_config", "project_goodwill", "run", "simulate_panel"]

@@ -26,17 +26,17 @@ from sim.config import (
     describe_validation_error,
     load_config,
 )
-from sim.estimation import describe_fit, fit_estimators, read_panel, write_estimates
+from sim.costs import describe_projection
 from sim.figures import write_run_figures
-from sim.goodwill import (
+from sim.fit import describe_fit, fit_estimators, read_panel, write_estimates
+from sim.jobs import run
+from sim.panel import describe_panel, simulate_panel
+from sim.projection import (
     ENFORCEMENT_DATA,
-    describe_projection,
     read_enforcement_data,
     response_from_estimates,
     run_projection,
 )
-from sim.panel import describe_panel, simulate_panel
-from sim.pipeline import run
 from sim.report import write_report
 from sim.store import write_parquet
 from sim.version import package_version

@@ -13,7 +13,7 @@ from models import CallawaySantAnna, EventStudy
 from sim import load_config
 from sim.cli import main
 from sim.config import ConfigError
-from sim.pipeline import run
+from sim.jobs import run
 from tests.conftest import ROOT, TINY
 
 

@@ -20,7 +20,6 @@ from matplotlib.lines import Line2D
 
 from sim.cli import main
 from sim.config import FigureSettings
-from sim.figure_style import ESTIMATOR_STYLES, OKABE_ITO
 from sim.figures import (
     CAPTIONS,
     cost_by_intensity_figure,
@@ -33,6 +32,7 @@ from sim.figures import (
     spend_trajectories_figure,
     write_run_figures,
 )
+from sim.figures.style import ESTIMATOR_STYLES, OKABE_ITO
 
 
 def by_gid(figure: Figure, gid: str) -> list:

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from sim.estimation import ESTIMATOR_NAMES
-from sim.latex import estimates_latex, latex_escape, latex_tables, stacked
-from sim.run_outputs import read_run
+from sim.fit import ESTIMATOR_NAMES
+from sim.report.latex import estimates_latex, latex_escape, latex_tables, stacked
+from sim.report.outputs import read_run
 from tests.test_report import ESTIMATORS, assert_shown, number
 
 

@@ -19,13 +19,8 @@ from models.streams import Stream, block_generator
 from sim import load_config, run
 from sim.cli import main
 from sim.config import ProjectionSettings
-from sim.goodwill import (
-    optimal_intensity,
-    project_goodwill,
-    projection_summary,
-    response_from_estimates,
-    write_projection,
-)
+from sim.costs import optimal_intensity, projection_summary
+from sim.projection import project_goodwill, response_from_estimates, write_projection
 from tests.conftest import ROOT, TINY
 
 HORIZON = 12
@@ -190,7 +185,7 @@ RESUME_SCRIPT = textwrap.dedent(
     from models import ResponsePath
     from sim import load_config, run
     from sim.config import ProjectionSettings
-    from sim.goodwill import project_goodwill
+    from sim.projection import project_goodwill
 
     config = load_config(sys.argv[1])
     settings = ProjectionSettings(
@@ -226,7 +221,7 @@ def test_a_killed_run_resumes_to_exactly_the_uninterrupted_result(tmp_path, capl
     )
     config = config.model_copy(update={"projection": settings})
     path = ResponsePath(PATH, np.eye(12) * 0.0016)
-    with caplog.at_level(logging.INFO, logger="sim.goodwill"):
+    with caplog.at_level(logging.INFO, logger="sim.projection"):
         resumed = project_goodwill(config, path, checkpoint=checkpoint)
     assert f"resumed {finished} of 300 blocks" in caplog.text
     assert_identical(resumed, project_goodwill(config, path))
@@ -235,7 +230,7 @@ def test_a_killed_run_resumes_to_exactly_the_uninterrupted_result(tmp_path, capl
 def test_a_checkpoint_of_other_inputs_is_not_reused(tmp_path, caplog):
     checkpoint = tmp_path / "checkpoint"
     project_goodwill(config_with(), response(), checkpoint=checkpoint)
-    with caplog.at_level(logging.INFO, logger="sim.goodwill"):
+    with caplog.at_level(logging.INFO, logger="sim.checkpoint"):
         other = project_goodwill(config_with(), response(scale=0.5), checkpoint=checkpoint)
     assert "checkpoint of other inputs, starting afresh" in caplog.text
     assert_identical(other, project_goodwill(config_with(), response(scale=0.5)))

@@ -24,14 +24,14 @@ import xarray as xr
 from matplotlib.figure import Figure
 from PIL import Image
 
-import sim.report
+import sim.report.html
 import sim.store
 from sim.cli import main
-from sim.estimation import ESTIMATOR_NAMES
 from sim.figures import CAPTIONS
-from sim.latex import latex_tables
-from sim.report import FIGURE_DPI, write_report
-from sim.run_outputs import estimate_decimals, format_number, read_run
+from sim.fit import ESTIMATOR_NAMES
+from sim.formatting import estimate_decimals, format_number
+from sim.report import FIGURE_DPI, latex_tables, write_report
+from sim.report.outputs import read_run
 
 ESTIMATORS = ["twfe", "callaway_santanna", "sun_abraham", "imputation"]
 
@@ -127,7 +127,7 @@ def reported(small_run, tmp_path_factory):
     directory = tmp_path_factory.mktemp("report") / "run"
     shutil.copytree(small_run, directory)
     drawn = {}
-    draw = sim.report.draw_run_figures
+    draw = sim.report.html.draw_run_figures
 
     def spy(path):
         figures = draw(path)
@@ -135,7 +135,7 @@ def reported(small_run, tmp_path_factory):
         return figures
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(sim.report, "draw_run_figures", spy)
+        patch.setattr(sim.report.html, "draw_run_figures", spy)
         files = write_report(directory)
     return directory, files, drawn
 

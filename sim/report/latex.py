@@ -9,8 +9,8 @@ in parentheses beneath their estimate, a note under the table) that needs only
 - ``multipliers.tex``: :func:`multipliers_latex`, each estimator's cumulative effect;
 - ``costs.tex``: :func:`costs_latex`, the cost of counterfeits by enforcement intensity.
 
-Numbers are those of the HTML report (:mod:`sim.report`), formatted by
-:func:`sim.run_outputs.format_number` with ``$-$`` for the minus sign.
+Numbers are those of the HTML report (:mod:`sim.report.html`), formatted by
+:func:`sim.formatting.format_number` with ``$-$`` for the minus sign.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from sim.run_outputs import (
-    MINUS,
+from sim.formatting import MINUS, estimate_decimals, format_interval, format_number
+from sim.report.outputs import (
     Projection,
     RunOutputs,
     by_event_time,
@@ -27,10 +27,7 @@ from sim.run_outputs import (
     cumulative_times,
     cumulative_truth,
     display_name,
-    estimate_decimals,
     estimate_units,
-    format_interval,
-    format_number,
     reference_note,
 )
 
@@ -157,7 +154,7 @@ def estimates_latex(estimates: xr.Dataset, window: tuple[int, int] | None = None
     Parameters
     ----------
     estimates : xarray.Dataset
-        A run's ``estimates.nc`` (:func:`sim.estimation.estimates_dataset`).
+        A run's ``estimates.nc`` (:func:`sim.fit.estimates_dataset`).
     window : tuple of int, optional
         The first and last event time shown (inclusive); default the TWFE window
         (``estimates.attrs["twfe_window"]``), else every event time. The note says which

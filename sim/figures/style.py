@@ -1,4 +1,4 @@
-"""goodwill's figure style, in one place: palette, markers, type and figure size.
+"""goodwill's figure style, in one place: palette, markers, type, figure size and shared marks.
 
 The Okabe-Ito palette stays distinguishable with any colour-vision deficiency; each estimator
 also has its own marker, so a greyscale print still separates them. Type size and figure size
@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import matplotlib as mpl
 import numpy as np
 from cycler import cycler
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.config import FigureSettings
@@ -100,16 +101,40 @@ def new_figure(
     return figure
 
 
-def money_unit(values: np.ndarray) -> tuple[float, str]:
-    """A divisor and its name that keep yuan amounts readable (billion, million, ...).
+ONSET_LABEL = "Weeks since the first counterfeit purchase"
+"""The x-axis label of every figure by event time."""
 
-    Examples
-    --------
-    >>> money_unit(np.array([3.2e8, 4.7e9])), money_unit(np.array([950.0]))
-    ((1000000000.0, 'billion yuan'), (1.0, 'yuan'))
-    """
-    top = float(np.nanmax(np.abs(values))) if np.size(values) else 0.0
-    for scale, name in ((1e9, "billion yuan"), (1e6, "million yuan"), (1e3, "thousand yuan")):
-        if top >= scale:
-            return scale, name
-    return 1.0, "yuan"
+
+def mark_onset(ax: Axes) -> None:
+    """The dotted line between event times -1 and 0, where the first counterfeit arrives."""
+    ax.axvline(-0.5, color="0.45", linestyle=":", linewidth=0.8, gid="onset", zorder=0)
+
+
+def effect_label(per_yuan: bool) -> str:
+    """The y-axis label of effects on weekly spend, per yuan of counterfeit or per buyer."""
+    unit = "yuan per yuan of counterfeit" if per_yuan else "yuan per buyer"
+    return f"Effect on weekly spend\n({unit})"
+
+
+BAND_ALPHA = {90: 0.18, 50: 0.35}
+"""Opacity of the 90% and 50% bands across Monte-Carlo draws."""
+
+
+def quantile_bands(
+    ax: Axes, x: np.ndarray, draws: np.ndarray, colour: str, gid: str = "", labelled: bool = False
+) -> np.ndarray:
+    """Shade the 90% and 50% bands of ``draws`` (draw, x) over ``x`` (gids ``band_90`` and
+    ``band_50`` plus ``gid``); return the median across draws."""
+    q05, q25, q50, q75, q95 = np.quantile(draws, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+    for level, low, high in ((90, q05, q95), (50, q25, q75)):
+        ax.fill_between(
+            x,
+            low,
+            high,
+            color=colour,
+            alpha=BAND_ALPHA[level],
+            linewidth=0,
+            label=f"{level}% of draws" if labelled else None,
+            gid=f"band_{level}{gid}",
+        )
+    return q50

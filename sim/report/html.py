@@ -5,10 +5,10 @@ script, no external resource) that reads top to bottom: the run, a summary of th
 multipliers next to the simulated truth and of the cost-minimising enforcement intensity, the
 figures of :mod:`sim.figures`, the tables of estimates and of cost by intensity, and what
 reproduces the run (seed, versions, timings, the complete config), rendered with the jinja2
-template ``sim/templates/report.html.j2``. ``tables/*.tex`` are the same estimates and costs
-as LaTeX tables for a paper (:mod:`sim.latex`).
+template ``sim/report/templates/report.html.j2``. ``tables/*.tex`` are the same estimates and costs
+as LaTeX tables for a paper (:mod:`sim.report.latex`).
 
-Everything is read from the files the run wrote (:func:`sim.run_outputs.read_run`). A
+Everything is read from the files the run wrote (:func:`sim.report.outputs.read_run`). A
 directory written by ``goodwill fit --out`` (estimates only) gives a report without the
 projection.
 """
@@ -28,8 +28,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from matplotlib.figure import Figure
 
 from sim.figures import CAPTIONS, draw_run_figures
-from sim.latex import latex_tables
-from sim.run_outputs import (
+from sim.formatting import estimate_decimals, format_interval, format_number
+from sim.report.latex import latex_tables
+from sim.report.outputs import (
     Projection,
     RunOutputs,
     by_event_time,
@@ -37,10 +38,7 @@ from sim.run_outputs import (
     cumulative_times,
     cumulative_truth,
     display_name,
-    estimate_decimals,
     estimate_units,
-    format_interval,
-    format_number,
     read_run,
     reference_note,
 )
@@ -333,7 +331,7 @@ def report_context(outputs: RunOutputs, figures: list[EmbeddedFigure]) -> dict[s
 def render_html(outputs: RunOutputs, figures: list[EmbeddedFigure]) -> str:
     """The report as one self-contained HTML page."""
     environment = Environment(
-        loader=PackageLoader("sim", "templates"),
+        loader=PackageLoader("sim.report", "templates"),
         autoescape=select_autoescape(["html.j2"]),
         undefined=StrictUndefined,
         trim_blocks=True,

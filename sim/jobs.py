@@ -31,10 +31,11 @@ import xarray as xr
 
 from models import EventStudyResults, SpendTruth
 from sim.config import Config, load_config
-from sim.estimation import describe_fit, fit_estimators, multipliers_table, write_estimates
+from sim.costs import describe_projection, optimal_intensity
 from sim.figures import write_run_figures
-from sim.goodwill import describe_projection, optimal_intensity, run_projection
+from sim.fit import describe_fit, fit_estimators, multipliers_table, write_estimates
 from sim.panel import describe_panel, simulate_panel, spend_trajectories
+from sim.projection import run_projection
 from sim.store import write_csv, write_json, write_parquet, write_text
 from sim.version import package_version
 

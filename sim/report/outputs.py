@@ -1,13 +1,13 @@
-"""A run directory's outputs as the report reads them, and the formatting its tables share.
+"""A run directory's outputs as the report reads them, and the tables it builds from them.
 
 :func:`read_run` reads what a run (``goodwill run``) or a fit (``goodwill fit --out``) wrote:
-``estimates.nc``, ``projection.nc`` (summarised by :func:`sim.goodwill.projection_summary`
+``estimates.nc``, ``projection.nc`` (summarised by :func:`sim.costs.projection_summary`
 exactly as ``projection_summary.csv``), ``manifest.json`` and ``config.json``, each when
-present. The HTML report (:mod:`sim.report`) and the LaTeX tables (:mod:`sim.latex`) are both
-functions of the :class:`RunOutputs` it returns, and show numbers the same way: the functions
-here give the cumulative multipliers, the units, the estimates by event time and the note on
-reference periods to both, and format numbers with :func:`format_number` to the decimals of
-:func:`estimate_decimals`.
+present. The HTML report (:mod:`sim.report.html`) and the LaTeX tables
+(:mod:`sim.report.latex`) are both functions of the :class:`RunOutputs` it returns, and show
+numbers the same way: the functions here give the cumulative multipliers, the units, the
+estimates by event time and the note on reference periods to both, formatted by
+:mod:`sim.formatting`.
 """
 
 from __future__ import annotations
@@ -20,11 +20,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sim.estimation import ESTIMATOR_NAMES
-from sim.goodwill import optimal_intensity, projection_summary
-
-MINUS = "\u2212"
-"""The minus sign of numbers in HTML (LaTeX uses ``$-$``)."""
+from sim.costs import optimal_intensity, projection_summary
+from sim.fit import ESTIMATOR_NAMES
+from sim.formatting import format_number
 
 
 @dataclass(frozen=True)
@@ -34,9 +32,9 @@ class Projection:
     Attributes
     ----------
     costs : pandas.DataFrame
-        :func:`sim.goodwill.projection_summary`: cost by intensity, yuan, present value.
+        :func:`sim.costs.projection_summary`: cost by intensity, yuan, present value.
     optimum : dict
-        :func:`sim.goodwill.optimal_intensity`: the intensity of lowest mean cost and the
+        :func:`sim.costs.optimal_intensity`: the intensity of lowest mean cost and the
         across-draw distribution of each draw's cheapest intensity.
     estimator : str
         The estimator whose response path was projected.
@@ -68,48 +66,6 @@ class RunOutputs:
 def display_name(estimator: str) -> str:
     """The estimator's name in the report (``ESTIMATOR_NAMES``, else its own name)."""
     return ESTIMATOR_NAMES.get(estimator, estimator)
-
-
-def format_number(value: float, decimals: int, minus: str = MINUS, missing: str = "—") -> str:
-    """A number for reading: thousands separators, ``decimals`` places, a real minus sign.
-
-    Examples
-    --------
-    >>> format_number(-1234.5678, 2)
-    '−1,234.57'
-    >>> format_number(-0.0001, 2), format_number(float("nan"), 2)
-    ('0.00', '—')
-    """
-    if not np.isfinite(value):
-        return missing
-    rounded = round(float(value), decimals) or 0.0  # no negative zero
-    return f"{rounded:,.{decimals}f}".replace("-", minus)
-
-
-def format_interval(low: float, high: float, decimals: int, minus: str = MINUS) -> str:
-    """A confidence interval as ``[low, high]``, both ends formatted by :func:`format_number`.
-
-    Examples
-    --------
-    >>> format_interval(-3.19751, -2.65718, 3)
-    '[−3.198, −2.657]'
-    """
-    return f"[{format_number(low, decimals, minus)}, {format_number(high, decimals, minus)}]"
-
-
-def estimate_decimals(se: np.ndarray | pd.Series | xr.DataArray) -> int:
-    """Decimal places that give the median standard error three significant digits (0 to 4).
-
-    Examples
-    --------
-    >>> estimate_decimals(np.array([0.0138, 0.0142, np.nan])), estimate_decimals(np.array([1.2]))
-    (4, 2)
-    """
-    values = np.abs(np.asarray(se, dtype=float))
-    values = values[np.isfinite(values) & (values > 0)]
-    if values.size == 0:
-        return 3
-    return int(np.clip(2 - np.floor(np.log10(np.median(values))), 0, 4))
 
 
 def _read_json(path: Path) -> dict[str, object] | None:

@@ -1,0 +1,164 @@
+"""A run's figures: draw every kind its stored outputs allow, and save them atomically."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import xarray as xr
+from matplotlib.figure import Figure
+
+from sim.config import FIGURE_FORMATS, Config, FigureSettings
+from sim.figures.cost_by_intensity_figure import cost_by_intensity_figure
+from sim.figures.event_study_figure import event_study_figure
+from sim.figures.goodwill_fan_figure import goodwill_fan_figure
+from sim.figures.response_path_figure import response_path_figure
+from sim.figures.spend_trajectories_figure import spend_trajectories_figure
+from sim.figures.style import styled
+from sim.store import atomic_path
+
+CAPTIONS = {
+    "event_study": "Event study of weekly spend around a consumer's first counterfeit "
+    "purchase: each estimator's effects with pointwise 95% confidence intervals (thin bars) "
+    "and, where the estimator has one, the 95% uniform band (wide bars); hollow markers are "
+    "reference periods, fixed at zero; the dashed line is the simulated truth. The legend "
+    "gives each estimator's cumulative multiplier with its 95% CI.",
+    "spend_trajectories": "Mean weekly spend of counterfeit buyers by weeks since their first "
+    "counterfeit, their simulated spend had they not met it, and never-treated consumers in "
+    "the same calendar weeks. The shaded area is the spend lost.",
+    "response_path": "The per-yuan response path the projection uses: the fitted estimates "
+    "and the median, 50% and 90% bands of the Monte-Carlo draws from their sampling "
+    "distribution.",
+    "goodwill_fan": "Cumulative goodwill loss (present value of the platform revenue the "
+    "counterfeits cost) over the projected weeks at selected enforcement intensities: "
+    "median across draws with 50% and 90% bands.",
+    "cost_by_intensity": "Total cost (goodwill loss plus enforcement cost, present value) "
+    "by enforcement intensity: mean with 90% interval across draws, its two parts, and the "
+    "intensity with the lowest mean cost (star). Lower panel: the share of draws in which "
+    "each intensity is the cheapest.",
+}
+"""Caption of each figure kind, in the order a run draws them."""
+
+
+def stored_config(directory: Path) -> Config | None:
+    """The config a run stored in ``config.json``, or None (``goodwill fit --out``)."""
+    path = Path(directory) / "config.json"
+    if not path.is_file():
+        return None
+    return Config.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+def draw_run_figures(
+    directory: str | Path, settings: FigureSettings | None = None
+) -> dict[str, Figure]:
+    """Draw every figure a run directory's stored outputs allow, recomputing nothing.
+
+    Parameters
+    ----------
+    directory : str or pathlib.Path
+        A run directory (``goodwill run``) or a directory of estimates (``goodwill fit
+        --out``).
+    settings : FigureSettings, optional
+        Size and type size (default: the run's ``[figures]``).
+
+    Returns
+    -------
+    dict of str to matplotlib.figure.Figure
+        By kind, in the order of :data:`CAPTIONS`: the event study (with ``estimates.nc``),
+        the spend trajectories (``spend_trajectories.csv``), the response path, fan chart and
+        cost by intensity (``projection.nc``).
+
+    Raises
+    ------
+    ValueError
+        If the directory holds none of those outputs.
+    """
+    directory = Path(directory)
+    config = stored_config(directory)
+    if settings is None:
+        settings = config.figures if config is not None else FigureSettings()
+    window = config.estimation.window if config is not None and config.estimation else None
+    figures: dict[str, Figure] = {}
+    estimates = None
+    if (directory / "estimates.nc").is_file():
+        estimates = xr.load_dataset(directory / "estimates.nc")
+        figures["event_study"] = event_study_figure(estimates, settings=settings)
+    if (directory / "spend_trajectories.csv").is_file():
+        trajectories = pd.read_csv(directory / "spend_trajectories.csv", index_col="event_time")
+        figures["spend_trajectories"] = spend_trajectories_figure(
+            trajectories, window=window, settings=settings
+        )
+    if (directory / "projection.nc").is_file():
+        with xr.open_dataset(directory / "projection.nc") as projection:
+            figures["response_path"] = response_path_figure(projection, estimates, settings)
+            figures["goodwill_fan"] = goodwill_fan_figure(
+                projection, settings.fan_intensities, settings
+            )
+            figures["cost_by_intensity"] = cost_by_intensity_figure(projection, settings)
+    if not figures:
+        raise ValueError(
+            f"{directory}: nothing to draw (no estimates.nc, spend_trajectories.csv or "
+            "projection.nc); run `goodwill run CONFIG` first"
+        )
+    return figures
+
+
+def save_figure(figure: Figure, path: str | Path, dpi: int = 300) -> Path:
+    """Save a figure atomically; the format follows the suffix (.png, .pdf or .svg).
+
+    PDF and SVG files carry no creation date, so the same figure gives the same file.
+    """
+    path = Path(path)
+    fmt = path.suffix.lstrip(".")
+    if fmt not in FIGURE_FORMATS:
+        raise ValueError(f"{path}: expected a .png, .pdf or .svg file")
+    metadata = {"png": {}, "pdf": {"CreationDate": None}, "svg": {"Date": None}}[fmt]
+    with styled(None), atomic_path(path) as tmp:
+        figure.savefig(tmp, format=fmt, dpi=dpi, metadata=metadata)
+    return path
+
+
+def write_run_figures(
+    directory: str | Path,
+    output: str | Path | None = None,
+    settings: FigureSettings | None = None,
+    formats: Sequence[str] | None = None,
+) -> list[Path]:
+    """Draw a run's figures and save each in every format, atomically.
+
+    Parameters
+    ----------
+    directory : str or pathlib.Path
+        The run directory.
+    output : str or pathlib.Path, optional
+        Where the files go (default: ``figures/`` in the run directory). Files of a kind or
+        format not drawn this time are removed from it, so it never mixes runs.
+    settings : FigureSettings, optional
+        Size, type size, resolution and formats (default: the run's ``[figures]``).
+    formats : sequence of str, optional
+        File formats, overriding those of ``settings``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, ``KIND.FORMAT``.
+    """
+    directory = Path(directory)
+    if settings is None:
+        config = stored_config(directory)
+        settings = config.figures if config is not None else FigureSettings()
+    formats = list(settings.formats if formats is None else formats)
+    output = directory / "figures" if output is None else Path(output)
+    figures = draw_run_figures(directory, settings)
+    written = [
+        save_figure(figure, output / f"{kind}.{fmt}", settings.dpi)
+        for kind, figure in figures.items()
+        for fmt in formats
+    ]
+    for kind in CAPTIONS:
+        for fmt in FIGURE_FORMATS:
+            stale = output / f"{kind}.{fmt}"
+            if stale not in written:
+                stale.unlink(missing_ok=True)
+    return written

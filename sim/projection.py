@@ -1,0 +1,303 @@
+"""The goodwill-loss Monte Carlo: ``project_goodwill`` runs the blocks and assembles the output.
+
+Each block of draws is computed by the pure kernel :func:`models.market.loss_draws.project_block`
+(which documents what a draw samples); here the blocks run serially or on dask
+(:mod:`sim.executors`), are saved as they finish (:mod:`sim.checkpoint`) and are filled into
+one xarray Dataset by (intensity, draw, week) with units and the run's config, seed and
+version. Blocks of draws are the unit of work and of checkpointing: a run started again with
+the same inputs computes only the blocks that are missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from tqdm import tqdm
+
+from models import EventStudyResults, ResponsePath
+from models.market.loss_draws import PER_WEEK_VARIABLES, ProjectionInputs, project_block
+from sim.checkpoint import Checkpoint, fingerprint
+from sim.config import Config, ProjectionSettings
+from sim.costs import projection_summary
+from sim.executors import run_blocks
+from sim.store import write_csv, write_netcdf
+from sim.version import package_version
+
+log = logging.getLogger(__name__)
+
+ENFORCEMENT_DATA = Path(__file__).parent / "data" / "alibaba_enforcement.csv"
+"""Alibaba's published anti-counterfeiting figures, 2015-2019 (sources in the file)."""
+
+CHECKPOINT = ".projection-checkpoint"
+"""Checkpoint directory of a projection, inside its run directory."""
+
+UNITS = {
+    "fake_share": "suspected fakes per 10,000 orders",
+    "stores": "active counterfeit stores",
+    "fake_purchases": "counterfeit orders a week",
+    "fake_sales": "yuan a week",
+    "lost_spend": "yuan a week of consumer spend lost (undiscounted)",
+    "goodwill_loss": "yuan, present value at week 0 of the platform revenue the week's "
+    "counterfeits cost",
+    "enforcement_cost": "yuan, present value at week 0",
+    "total_cost": "yuan, present value at week 0",
+    "response_path": "yuan of spend per yuan of counterfeit (signed)",
+    "response_multiplier": "yuan of spend per yuan of counterfeit (signed)",
+    "optimal_intensity": "multiples of the 2016 programme",
+}
+
+
+def projection_inputs(
+    settings: ProjectionSettings, response: ResponsePath, seed: int
+) -> ProjectionInputs:
+    """The inputs of every block of draws, from the ``[projection]`` settings."""
+    return ProjectionInputs(
+        seed=seed,
+        intensities=np.asarray(settings.intensities, dtype=float),
+        status_quo=settings.status_quo,
+        n_weeks=settings.n_weeks,
+        n_draws=settings.n_draws,
+        block_size=settings.block_size,
+        market=settings.market,
+        platform=settings.platform,
+        priors=tuple(sorted(settings.priors.items())),
+        response=response,
+        root=response.root(),
+    )
+
+
+def project_goodwill(
+    config: Config,
+    response: ResponsePath | EventStudyResults,
+    *,
+    checkpoint: str | Path | None = None,
+    progress: bool = False,
+    version: str | None = None,
+) -> xr.Dataset:
+    """Project the platform's goodwill loss and costs under each enforcement intensity.
+
+    Parameters
+    ----------
+    config : Config
+        A config with a ``[projection]`` section (and the ``[estimation]`` it projects).
+    response : ResponsePath or EventStudyResults
+        The per-yuan spend response; fitted results give the event times of
+        ``estimation.cumulative`` (the study's 12 weeks) with their covariance.
+    checkpoint : str or pathlib.Path, optional
+        Directory for finished blocks. A run started again with the same inputs resumes
+        from it and ends with exactly the result of an uninterrupted run. The caller removes
+        it once the output is safely written.
+    progress : bool
+        Show a progress bar over blocks on a terminal.
+    version : str, optional
+        Version stored in the attrs and part of the checkpoint's fingerprint (default: the
+        installed package's).
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``intensity``, ``draw``, ``week`` (and ``event_week`` of the response path):
+        fake share, active stores, fake purchases and sales, lost spend, goodwill loss,
+        enforcement cost and total cost, each with its units; the drawn response paths,
+        multipliers and market parameters by draw; the cost-minimising intensity of each
+        draw. The attrs hold the config, seed and version.
+
+    Examples
+    --------
+    >>> ds = project_goodwill(config, run_result.estimates["twfe"])  # doctest: +SKIP
+    >>> projection_summary(ds)  # doctest: +SKIP
+    """
+    settings = config.projection
+    if settings is None:
+        raise ValueError("config has no [projection] section")
+    version = package_version() if version is None else version
+    if isinstance(response, EventStudyResults):
+        first, last = config.estimation.cumulative
+        response = ResponsePath.from_results(response, first, last)
+    inputs = projection_inputs(settings, response, config.seed)
+
+    outputs = _Outputs(inputs)
+    finished: list[int] = []
+    store = None
+    if checkpoint is not None:
+        store = Checkpoint(Path(checkpoint), fingerprint(inputs, version))
+        finished = store.finished(inputs.n_blocks)
+        for block in finished:
+            outputs.put(block, store.load(block))
+        if finished:
+            log.info("resumed %d of %d blocks from %s", len(finished), inputs.n_blocks, checkpoint)
+    bar = tqdm(
+        total=inputs.n_blocks,
+        initial=len(finished),
+        desc="project",
+        unit="block",
+        disable=None if progress else True,
+        leave=False,
+    )
+
+    def done(block: int, arrays: dict[str, np.ndarray]) -> None:
+        if store is not None:
+            store.save(block, arrays)
+        outputs.put(block, arrays)
+        bar.update()
+
+    missing = sorted(set(range(inputs.n_blocks)) - set(finished))
+    try:
+        run_blocks(
+            project_block,
+            inputs,
+            missing,
+            done,
+            executor=settings.executor,
+            scheduler=settings.scheduler,
+            n_workers=settings.n_workers,
+        )
+    finally:
+        bar.close()
+    return outputs.dataset(config, version)
+
+
+class _Outputs:
+    """The projection's arrays in their final (intensity, draw, week) layout, filled block by
+    block as blocks finish (so a block's arrays are dropped as soon as they are copied)."""
+
+    def __init__(self, inputs: ProjectionInputs) -> None:
+        self.inputs = inputs
+        shape = (inputs.intensities.size, inputs.n_draws, inputs.n_weeks)
+        self.per_week = {name: np.empty(shape) for name in PER_WEEK_VARIABLES}
+        self.per_draw = {"response_path": np.empty((inputs.n_draws, inputs.response.mean.size))}
+        for name, _ in inputs.priors:
+            self.per_draw[f"prior_{name}"] = np.empty(inputs.n_draws)
+
+    def put(self, block: int, arrays: dict[str, np.ndarray]) -> None:
+        draws = self.inputs.block_draws(block)
+        rows = slice(draws.start, draws.stop)
+        for name, values in self.per_week.items():
+            values[:, rows] = arrays[name].transpose(1, 0, 2)
+        for name, values in self.per_draw.items():
+            values[rows] = arrays[name]
+
+    def dataset(self, config: Config, version: str) -> xr.Dataset:
+        inputs = self.inputs
+        dims3 = ("intensity", "draw", "week")
+        data = {
+            name: (dims3, values, {"units": UNITS[name]}) for name, values in self.per_week.items()
+        }
+        weeks = np.arange(inputs.n_weeks)
+        discount = inputs.platform.weekly_discount**weeks
+        enforcement = inputs.market.enforcement_cost(inputs.intensities)[:, None] * discount
+        data["enforcement_cost"] = (
+            ("intensity", "week"),
+            enforcement,
+            {"units": UNITS["enforcement_cost"]},
+        )
+        total = self.per_week["goodwill_loss"] + enforcement[:, None, :]
+        data["total_cost"] = (dims3, total, {"units": UNITS["total_cost"]})
+        path = self.per_draw["response_path"]
+        data["response_path"] = (("draw", "event_week"), path, {"units": UNITS["response_path"]})
+        data["response_multiplier"] = (
+            "draw",
+            path.sum(axis=1),
+            {"units": UNITS["response_multiplier"]},
+        )
+        for name, sd in inputs.priors:
+            data[f"prior_{name}"] = ("draw", self.per_draw[f"prior_{name}"], {"log_sd": sd})
+        cost = total.sum(axis=2)  # (intensity, draw)
+        data["optimal_intensity"] = (
+            "draw",
+            inputs.intensities[np.argmin(cost, axis=0)],
+            {"units": UNITS["optimal_intensity"]},
+        )
+        return xr.Dataset(
+            data,
+            coords={
+                "intensity": inputs.intensities,
+                "draw": np.arange(inputs.n_draws),
+                "week": weeks,
+                "event_week": np.arange(inputs.response.mean.size),
+            },
+            attrs={
+                "title": "goodwill: counterfeit goodwill loss under enforcement intensities",
+                "config": config.model_dump_json(),
+                "seed": config.seed,
+                "goodwill_version": version,
+                "estimator": config.projection.estimator,
+                "status_quo_intensity": inputs.status_quo,
+                "response_multiplier": inputs.response.multiplier,
+                "intensity_units": "multiples of the 2016 programme (1 billion yuan a year)",
+            },
+        )
+
+
+def response_from_estimates(
+    path: str | Path, estimator: str, first: int, last: int
+) -> ResponsePath:
+    """The per-yuan response path of one estimator from a run's ``estimates.nc``.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        If the file is missing, the estimator was not fitted, the estimates are not per yuan
+        or an event time of ``first..last`` has no estimate.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: estimates not found; run `goodwill run CONFIG` first (the projection "
+            "uses the fitted response path)"
+        )
+    with xr.open_dataset(path) as estimates:
+        if estimator not in estimates["estimator"].values.tolist():
+            raise ValueError(
+                f"{path}: estimator {estimator!r} was not fitted (fitted: "
+                f"{', '.join(estimates['estimator'].values.tolist())})"
+            )
+        if not estimates.attrs.get("intensity"):
+            raise ValueError(f"{path}: the estimates are not per yuan (no intensity)")
+        times = list(range(first, last + 1))
+        one = estimates.sel(estimator=estimator)
+        available = set(estimates["event_time"].values.tolist())
+        mean = one["estimate"].reindex(event_time=times).to_numpy()
+        cov = one["cov"].reindex(event_time_row=times, event_time_col=times).to_numpy()
+    missing = [t for t, m in zip(times, mean, strict=True) if t not in available or np.isnan(m)]
+    if missing:
+        raise ValueError(
+            f"{path}: {estimator} has no estimate at event time(s) {', '.join(map(str, missing))}"
+        )
+    return ResponsePath(mean, cov)
+
+
+def write_projection(directory: Path, ds: xr.Dataset) -> list[Path]:
+    """Write ``projection.nc`` and ``projection_summary.csv`` atomically."""
+    return [
+        write_netcdf(directory / "projection.nc", ds),
+        write_csv(directory / "projection_summary.csv", projection_summary(ds)),
+    ]
+
+
+def run_projection(
+    config: Config, response: ResponsePath | EventStudyResults, directory: Path, progress: bool
+) -> tuple[xr.Dataset, list[Path]]:
+    """Project with a checkpoint in the run directory, write the outputs, drop the checkpoint.
+
+    A run killed midway and started again resumes from the checkpoint.
+    """
+    checkpoint = directory / CHECKPOINT
+    ds = project_goodwill(config, response, checkpoint=checkpoint, progress=progress)
+    files = write_projection(directory, ds)
+    shutil.rmtree(checkpoint, ignore_errors=True)
+    return ds, files
+
+
+def read_enforcement_data(path: str | Path = ENFORCEMENT_DATA) -> pd.DataFrame:
+    """Read a CSV of yearly enforcement figures (``year``, ``arrests``,
+    ``suspected_fakes_per_10k_orders``, ...) for :func:`models.calibrate_enforcement`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: enforcement data not found")
+    return pd.read_csv(path)
