@@ -25,3 +25,7 @@ class AlwaysTreatedWarning(UserWarning):
 
 class ImputationWarning(UserWarning):
     """Treated observations whose untreated outcome cannot be imputed were dropped."""
+
+
+class GoodwillDeprecationWarning(FutureWarning):
+    """A name or config key that still works in this release and goes in the next one."""

@@ -15,18 +15,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from pydantic import ValidationError
-
 from models import EnforcementModel, ResponsePath, calibrate_enforcement, damages
 from models.consumer.calibration import calibrate_loss_per_yuan
 from sim.config import (
     FIGURE_FORMATS,
     Config,
     EstimationSettings,
-    describe_validation_error,
     load_config,
+    override_estimation,
 )
 from sim.costs import describe_projection
+from sim.estimators import ESTIMATORS, estimators_help
 from sim.figures import write_run_figures
 from sim.fit import describe_fit, fit_estimators, read_panel, write_estimates
 from sim.jobs import run
@@ -209,28 +208,27 @@ def _fit_settings(args: argparse.Namespace) -> EstimationSettings:
         config = load_config(args.config)
         if config.estimation is not None:
             settings = config.estimation
-    overrides = {
+    shared = {
         name: getattr(args, name)
-        for name in ("outcome", "unit", "time", "cohort", "ref", "vcov")
+        for name in ("outcome", "unit", "time", "cohort", "estimators")
         if getattr(args, name) is not None
     }
-    if args.estimators is not None:
-        overrides["estimators"] = args.estimators
-    for name in ("window", "cumulative"):
-        if getattr(args, name) is not None:
-            overrides[name] = tuple(getattr(args, name))
+    if args.cumulative is not None:
+        shared["cumulative"] = tuple(args.cumulative)
     if args.intensity is not None:
-        overrides["intensity"] = None if args.intensity == "none" else args.intensity
+        shared["intensity"] = None if args.intensity == "none" else args.intensity
+    options = {
+        name: getattr(args, name) for name in ("ref", "vcov") if getattr(args, name) is not None
+    }
+    if args.window is not None:
+        options["window"] = tuple(args.window)
     if args.cluster is not None:
-        overrides["clusters"] = args.cluster
+        options["clusters"] = args.cluster
     elif args.vcov is not None and args.vcov != "CRV1":
-        overrides["clusters"] = None  # a config's clusters belong to its CRV1
+        options["clusters"] = None  # a config's clusters belong to its CRV1
     if args.no_bin_endpoints:
-        overrides["bin_endpoints"] = False
-    try:
-        return EstimationSettings.model_validate({**settings.model_dump(), **overrides})
-    except ValidationError as exc:
-        raise ValueError(describe_validation_error(exc, EstimationSettings, "estimation")) from None
+        options["bin_endpoints"] = False
+    return override_estimation(settings, shared, options)
 
 
 def _fit(args: argparse.Namespace) -> None:
@@ -292,7 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--estimators",
         nargs="+",
         metavar="NAME",
-        help="estimators to fit: twfe, callaway_santanna, sun_abraham, imputation",
+        choices=list(ESTIMATORS),
+        help=f"estimators to fit: {estimators_help()}",
     )
     fit.add_argument(
         "--seed", type=int, default=0, help="seed of the uniform band's draws (default 0)"
@@ -302,10 +301,20 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--time", help="period column")
     fit.add_argument("--cohort", help="first treated period column (NaN: never treated)")
     fit.add_argument("--intensity", help="column multiplying the indicators, or 'none'")
-    fit.add_argument("--window", type=int, nargs=2, metavar=("LO", "HI"), help="event window")
-    fit.add_argument("--ref", type=int, help="reference event time")
-    fit.add_argument("--no-bin-endpoints", action="store_true", help="drop rows beyond the window")
-    fit.add_argument("--vcov", help="iid, HC1 or CRV1")
+    fit.add_argument(
+        "--window",
+        type=int,
+        nargs=2,
+        metavar=("LO", "HI"),
+        help="event window (of the estimators with a window)",
+    )
+    fit.add_argument("--ref", type=int, help="reference event time (of the estimators with a ref)")
+    fit.add_argument(
+        "--no-bin-endpoints",
+        action="store_true",
+        help="drop rows beyond the window instead of pooling them into its end points",
+    )
+    fit.add_argument("--vcov", help="iid, HC1 or CRV1 (for the estimators with a vcov option)")
     fit.add_argument("--cluster", nargs="+", metavar="COLUMN", help="CRV1 cluster column(s)")
     fit.add_argument(
         "--cumulative", type=int, nargs=2, metavar=("FIRST", "LAST"), help="summed event times"

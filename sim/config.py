@@ -20,11 +20,21 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     ValidationError,
+    create_model,
     model_validator,
 )
 
 from models import ConsumerSpendModel, EnforcementModel, GoodwillModel
 from models.parameters import Parameters
+from sim.estimators import (
+    ESTIMATORS,
+    STUDY_ESTIMATOR,
+    EstimatorName,
+    EstimatorOptions,
+    PanelColumns,
+    estimators_help,
+    move_flat_keys,
+)
 
 
 class ConfigError(ValueError):
@@ -62,53 +72,14 @@ class CalibrationSettings(Parameters):
     )
 
 
-ESTIMATORS = ("twfe", "callaway_santanna", "sun_abraham", "imputation")
-"""Estimator names of ``[estimation] estimators``, in the order they are fitted and reported."""
-
-EstimatorName = Literal["twfe", "callaway_santanna", "sun_abraham", "imputation"]
-
-
-class CallawaySantAnnaSettings(Parameters):
-    """Options of ``models.CallawaySantAnna`` (its dynamic aggregation is reported)."""
-
-    control: Literal["never", "notyet"] = Field(
-        "never", description="control units: never treated, or not yet treated"
-    )
-    base_period: Literal["varying", "universal"] = Field(
-        "varying", description="base of pre-treatment effects: previous period, or g - 1"
-    )
-    anticipation: StrictInt = Field(0, ge=0, description="periods of anticipation")
-    uniform_band: StrictBool = Field(
-        True, description="also compute a 95% sup-t uniform band (seeded by the config's seed)"
-    )
-
-
-class SunAbrahamSettings(Parameters):
-    """Options of ``models.SunAbraham``."""
-
-    control: Literal["never", "last"] = Field(
-        "never", description="control cohort: never treated, or the last-treated cohort"
-    )
-
-
-class ImputationSettings(Parameters):
-    """Options of ``models.ImputationDiD``."""
-
-    anticipation: StrictInt = Field(0, ge=0, description="periods of anticipation")
-
-
-class EstimationSettings(Parameters):
-    """The estimators ``goodwill run`` fits to the simulated panel (and ``goodwill fit`` to a
-    user's panel): the study's two-way fixed-effects event study by default, and optionally
-    the heterogeneity-robust staggered DiD estimators next to it."""
+class _EstimationKeys(Parameters):
+    """The keys of ``[estimation]`` that every estimator shares."""
 
     estimators: list[EstimatorName] = Field(
-        ["twfe"],
+        [STUDY_ESTIMATOR],
         min_length=1,
-        description="estimators to fit: twfe (the study's event study), callaway_santanna, "
-        "sun_abraham, imputation",
+        description=f"estimators to fit, in this order: {estimators_help()}",
     )
-
     outcome: str = Field("spend", min_length=1, description="outcome column")
     unit: str = Field("consumer_id", min_length=1, description="unit column (and its FE)")
     time: str = Field("week", min_length=1, description="period column (and its FE)")
@@ -121,51 +92,76 @@ class EstimationSettings(Parameters):
         description="column multiplying the indicators (per-yuan effects); omit for effects "
         "in yuan per treated unit",
     )
-    window: tuple[StrictInt, StrictInt] = Field(
-        (-4, 12), description="twfe: lowest and highest event time with its own coefficient"
-    )
-    ref: StrictInt = Field(-1, description="twfe: omitted reference event time")
-    bin_endpoints: StrictBool = Field(
-        True, description="twfe: pool event times beyond the window into its end points"
-    )
-    vcov: Literal["iid", "HC1", "CRV1"] = Field(
-        "CRV1", description="twfe: variance estimator (CRV1 is clustered)"
-    )
-    clusters: list[str] | None = Field(
-        None,
-        min_length=1,
-        max_length=2,
-        description="twfe: cluster columns for CRV1 (default: the unit)",
-    )
     cumulative: tuple[StrictInt, StrictInt] = Field(
         (0, 11), description="event times summed into the reported multiplier"
     )
-    callaway_santanna: CallawaySantAnnaSettings = CallawaySantAnnaSettings()
-    sun_abraham: SunAbrahamSettings = SunAbrahamSettings()
-    imputation: ImputationSettings = ImputationSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_keys(cls, data: object) -> object:
+        return move_flat_keys(data)
 
     @model_validator(mode="after")
-    def _consistent(self) -> EstimationSettings:
-        lo, hi = self.window
-        if lo >= hi:
-            raise ValueError(f"window = [{lo}, {hi}]: expected lo < hi")
-        if not lo <= self.ref <= hi:
-            raise ValueError(f"ref = {self.ref} is outside window = [{lo}, {hi}]")
+    def _consistent(self) -> _EstimationKeys:
         first, last = self.cumulative
-        if not lo <= first <= last <= hi:
-            raise ValueError(f"cumulative = [{first}, {last}] must be inside window = [{lo}, {hi}]")
-        if self.clusters is not None and self.vcov != "CRV1":
-            raise ValueError(f"clusters are only used with vcov = 'CRV1', not {self.vcov!r}")
+        if first > last:
+            raise ValueError(f"cumulative = [{first}, {last}]: expected first <= last")
         if len(set(self.estimators)) != len(self.estimators):
             raise ValueError(f"estimators = {self.estimators}: each estimator at most once")
+        for name in self.estimators:
+            self.options(name).check_design(self.cumulative, None, name)
         return self
 
+    def options(self, name: str) -> EstimatorOptions:
+        """The ``[estimation.<name>]`` section of a registered estimator."""
+        return getattr(self, name)
+
     @property
-    def vcov_spec(self) -> str | dict[str, list[str]]:
-        """The ``vcov`` argument of :meth:`models.EventStudy.fit`."""
-        if self.clusters is None:
-            return self.vcov
-        return {self.vcov: list(self.clusters)}
+    def columns(self) -> PanelColumns:
+        """The shared panel columns, as the estimators' fit adapters take them."""
+        return PanelColumns(self.outcome, self.unit, self.time, self.cohort, self.intensity)
+
+
+EstimationSettings = create_model(
+    "EstimationSettings",
+    __base__=_EstimationKeys,
+    __module__=__name__,
+    __doc__="""The estimators ``goodwill run`` fits to the simulated panel (and ``goodwill fit``
+    to a user's panel): the shared column keys, and one section of options per registered
+    estimator (``sim.estimators.ESTIMATORS``), ``[estimation.<name>]``.""",
+    **{name: (entry.options, entry.options()) for name, entry in ESTIMATORS.items()},
+)
+
+
+def override_estimation(
+    settings: _EstimationKeys, shared: dict[str, object], options: dict[str, object]
+) -> _EstimationKeys:
+    """``[estimation]`` with some keys replaced, validated again.
+
+    ``shared`` replaces keys of ``[estimation]`` itself (columns, estimators, cumulative);
+    ``options`` sets a key in the section of every selected estimator whose options have it
+    (``window`` for the event study, ``clusters`` for every estimator that clusters).
+
+    Raises
+    ------
+    ValueError
+        If an option is one that none of the selected estimators has (it is never dropped
+        silently), or the result does not validate; the message names the key.
+    """
+    data = settings.model_dump()
+    data.update(shared)
+    names = [name for name in data["estimators"] if name in ESTIMATORS]
+    for key, value in options.items():
+        takers = [name for name in names if key in ESTIMATORS[name].options.model_fields]
+        if not takers:
+            raise ValueError(f"{key}: none of the estimators ({', '.join(names)}) has this option")
+        for name in takers:
+            data[name][key] = value
+    try:
+        return EstimationSettings.model_validate(data)
+    except ValidationError as exc:
+        message = describe_validation_error(exc, EstimationSettings, "estimation", "estimation.")
+        raise ValueError(message) from None
 
 
 PRIOR_FIELDS = tuple(
@@ -196,7 +192,7 @@ class ProjectionSettings(Parameters):
         description="draws per block (a task and a checkpoint); results do not depend on it",
     )
     estimator: EstimatorName = Field(
-        "twfe", description="fitted estimator whose per-yuan response path is projected"
+        STUDY_ESTIMATOR, description="fitted estimator whose per-yuan response path is projected"
     )
     executor: Literal["serial", "dask"] = Field(
         "serial", description="serial, or dask.distributed (pip install goodwill[dask])"
@@ -300,11 +296,9 @@ class Config(Parameters):
                     f"panel's last week (panel.n_weeks = {n_weeks})"
                 )
         if self.estimation is not None:
-            lo, hi = self.estimation.window
-            if max(-lo, hi) > n_weeks - 1:
-                raise ValueError(
-                    f"estimation.window = [{lo}, {hi}] reaches beyond the event times a "
-                    f"{n_weeks}-week panel can show (-{n_weeks - 1}..{n_weeks - 1})"
+            for name in self.estimation.estimators:
+                self.estimation.options(name).check_design(
+                    self.estimation.cumulative, n_weeks, f"estimation.{name}"
                 )
         if self.projection is not None:
             if self.estimation is None:
@@ -380,18 +374,20 @@ def load_config(path: str | Path) -> Config:
 
 
 def describe_validation_error(
-    error: ValidationError, schema: type[BaseModel], root: str = "config"
+    error: ValidationError, schema: type[BaseModel], root: str = "config", prefix: str = ""
 ) -> str:
     """One line naming each invalid key, what was wrong and what is allowed.
 
-    ``root`` names the whole object, for errors that concern several of its keys.
+    ``root`` names the whole object, for errors that concern several of its keys; ``prefix``
+    is the object's place in a config (``"estimation."``), put before every key.
     """
-    return "; ".join(_describe(item, schema, root) for item in error.errors())
+    return "; ".join(_describe(item, schema, root, prefix) for item in error.errors())
 
 
-def _describe(item: dict, schema: type[BaseModel], root: str) -> str:
+def _describe(item: dict, schema: type[BaseModel], root: str, prefix: str) -> str:
     loc = item["loc"]
     key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+    key = prefix + key if key else key
     kind = item["type"]
     if kind == "extra_forbidden":
         owner = _model_at(schema, loc[:-1])

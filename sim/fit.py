@@ -2,13 +2,13 @@
 
 ``goodwill run`` calls :func:`fit_estimators` on the simulated panel and
 :func:`write_estimates` into the run directory; ``goodwill fit`` does the same for a panel read
-from Parquet with :func:`read_panel`. The estimators are the study's two-way fixed-effects event
-study (``twfe``) and the heterogeneity-robust ones (``callaway_santanna`` reported as its
-dynamic aggregation, ``sun_abraham``, ``imputation``), all in the same units: per yuan of
-counterfeit with an intensity, else yuan per treated unit. The estimates are stored three times:
-``estimates.csv`` (tidy, one row per estimator and event time, with the truth when simulated),
-``multipliers.csv`` (each estimator's cumulative effect next to the truth) and
-``estimates.nc`` (netCDF with the covariance matrices and the fit's metadata, for programs).
+from Parquet with :func:`read_panel`. The estimators are those of the registry
+(:data:`sim.estimators.ESTIMATORS`: the study's two-way fixed-effects event study and the
+heterogeneity-robust ones), all in the same units: per yuan of counterfeit with an intensity,
+else yuan per treated unit. The estimates are stored three times: ``estimates.csv`` (tidy, one
+row per estimator and event time, with the truth when simulated), ``multipliers.csv`` (each
+estimator's cumulative effect next to the truth) and ``estimates.nc`` (netCDF with the
+covariance matrices and each fit's metadata, for programs).
 """
 
 from __future__ import annotations
@@ -20,37 +20,24 @@ import pandas as pd
 import pyarrow.parquet as pq
 import xarray as xr
 
-from models import (
-    CallawaySantAnna,
-    EventStudy,
-    EventStudyResults,
-    ImputationDiD,
-    SpendTruth,
-    SunAbraham,
-)
+from models import EventStudyResults, SpendTruth
 from sim.config import EstimationSettings
+from sim.estimators import ESTIMATORS
 from sim.store import write_csv, write_netcdf
-
-ESTIMATOR_NAMES = {
-    "twfe": "TWFE",
-    "callaway_santanna": "Callaway–Sant'Anna",
-    "sun_abraham": "Sun–Abraham",
-    "imputation": "Imputation",
-}
-"""The name each estimator goes by in figures, reports and tables."""
 
 
 def panel_columns(settings: EstimationSettings) -> list[str]:
-    """The panel columns an event study reads."""
+    """The panel columns the configured estimators read."""
     columns = [settings.outcome, settings.unit, settings.time, settings.cohort]
     if settings.intensity is not None:
         columns.append(settings.intensity)
-    columns += [c for c in settings.clusters or [] if c not in columns]
+    for name in settings.estimators:
+        columns += settings.options(name).columns()
     return list(dict.fromkeys(columns))
 
 
 def read_panel(path: str | Path, settings: EstimationSettings) -> pd.DataFrame:
-    """Read the columns an event study needs from a Parquet panel.
+    """Read the columns the configured estimators need from a Parquet panel.
 
     Raises
     ------
@@ -74,77 +61,6 @@ def read_panel(path: str | Path, settings: EstimationSettings) -> pd.DataFrame:
     return pd.read_parquet(path, columns=wanted)
 
 
-def _fit_twfe(panel: pd.DataFrame, settings: EstimationSettings, seed: int) -> EventStudyResults:
-    study = EventStudy(
-        panel,
-        outcome=settings.outcome,
-        unit=settings.unit,
-        time=settings.time,
-        cohort=settings.cohort,
-        window=settings.window,
-        ref=settings.ref,
-        intensity=settings.intensity,
-        bin_endpoints=settings.bin_endpoints,
-    )
-    return study.fit(vcov=settings.vcov_spec)
-
-
-def _fit_callaway_santanna(
-    panel: pd.DataFrame, settings: EstimationSettings, seed: int
-) -> EventStudyResults:
-    options = settings.callaway_santanna
-    model = CallawaySantAnna(
-        panel,
-        outcome=settings.outcome,
-        unit=settings.unit,
-        time=settings.time,
-        cohort=settings.cohort,
-        control=options.control,
-        anticipation=options.anticipation,
-        base_period=options.base_period,
-        intensity=settings.intensity,
-    )
-    return model.fit().aggregate("dynamic", uniform_band=options.uniform_band, seed=seed)
-
-
-def _fit_sun_abraham(
-    panel: pd.DataFrame, settings: EstimationSettings, seed: int
-) -> EventStudyResults:
-    model = SunAbraham(
-        panel,
-        outcome=settings.outcome,
-        unit=settings.unit,
-        time=settings.time,
-        cohort=settings.cohort,
-        control=settings.sun_abraham.control,
-        intensity=settings.intensity,
-    )
-    return model.fit()
-
-
-def _fit_imputation(
-    panel: pd.DataFrame, settings: EstimationSettings, seed: int
-) -> EventStudyResults:
-    model = ImputationDiD(
-        panel,
-        outcome=settings.outcome,
-        unit=settings.unit,
-        time=settings.time,
-        cohort=settings.cohort,
-        anticipation=settings.imputation.anticipation,
-        intensity=settings.intensity,
-    )
-    return model.fit()
-
-
-FITTERS = {
-    "twfe": _fit_twfe,
-    "callaway_santanna": _fit_callaway_santanna,
-    "sun_abraham": _fit_sun_abraham,
-    "imputation": _fit_imputation,
-}
-
-
 def fit_estimators(
     panel: pd.DataFrame, settings: EstimationSettings, seed: int = 0
 ) -> dict[str, EventStudyResults]:
@@ -165,17 +81,22 @@ def fit_estimators(
         Results by estimator name, in the configured order; each has the event-study API
         (``event_time_effects()``, ``cumulative(a, b)``).
     """
-    return {name: FITTERS[name](panel, settings, seed) for name in settings.estimators}
+    return {
+        name: ESTIMATORS[name].fit(panel, settings.columns, settings.options(name), seed)
+        for name in settings.estimators
+    }
 
 
 def true_effects(truth: SpendTruth, settings: EstimationSettings) -> pd.Series:
     """The simulated truth in the units of the estimates, by event time.
 
-    Per yuan with intensity-weighting (the estimand of the per-yuan event study, see
-    ``models.consumer.truth``) when the study has an intensity, else in yuan per victim.
+    Per yuan with the estimators' estimand as weighting (``Estimator.estimand`` in the
+    registry; every registered estimator targets the same one, which the tests check) when
+    the study has an intensity, else in yuan per victim.
     """
     if settings.intensity is not None:
-        table = truth.event_time_effects(per_yuan=True, weighting="intensity")
+        estimand = ESTIMATORS[settings.estimators[0]].estimand
+        table = truth.event_time_effects(per_yuan=True, weighting=estimand)
     else:
         table = truth.event_time_effects(per_yuan=False)
     return table["estimate"].rename("truth")
@@ -313,7 +234,9 @@ def estimates_dataset(
 
     Event times an estimator does not estimate are NaN. ``cov`` holds each estimator's
     covariance matrix of its coefficients on (``event_time_row``, ``event_time_col``); the
-    cumulative effects are variables by estimator.
+    cumulative effects and each fit's variance estimator, observations, model, window
+    (``window_low``, ``window_high``), reference period (``ref``) and binning
+    (``bin_endpoints``) are variables by estimator.
     """
     tidy = estimates_table(results, settings, truth)
     unit = "yuan per yuan of counterfeit" if settings.intensity else "yuan per treated unit"
@@ -326,7 +249,11 @@ def estimates_dataset(
         data[column] = (("estimator", "event_time"), values.to_numpy(), {"units": unit})
     if truth is not None:
         truth_by_time = true_effects(truth, settings).reindex(event_times).to_numpy()
-        data["truth"] = ("event_time", truth_by_time, {"units": unit})
+        data["truth"] = (
+            "event_time",
+            truth_by_time,
+            {"units": unit, "long_name": "simulated truth: the effect the estimators target"},
+        )
     cov = np.full((len(names), event_times.size, event_times.size), np.nan)
     position = {t: j for j, t in enumerate(event_times)}
     for i, fitted in enumerate(results.values()):
@@ -344,9 +271,30 @@ def estimates_dataset(
             multipliers[column].to_numpy(),
             {"units": unit},
         )
-    data["vcov"] = ("estimator", [fitted.vcov_type for fitted in results.values()])
-    data["nobs"] = ("estimator", [fitted.nobs for fitted in results.values()])
-    data["model"] = ("estimator", [fitted.model_name for fitted in results.values()])
+    fits = list(results.values())
+    data["vcov"] = ("estimator", [fitted.vcov_type for fitted in fits])
+    data["nobs"] = ("estimator", [fitted.nobs for fitted in fits])
+    data["model"] = ("estimator", [fitted.model_name for fitted in fits])
+    data["window_low"] = (
+        "estimator",
+        [fitted.window[0] for fitted in fits],
+        {"long_name": "lowest event time with an estimate"},
+    )
+    data["window_high"] = (
+        "estimator",
+        [fitted.window[1] for fitted in fits],
+        {"long_name": "highest event time with an estimate"},
+    )
+    data["ref"] = (
+        "estimator",
+        [np.nan if fitted.ref is None else float(fitted.ref) for fitted in fits],
+        {"long_name": "omitted reference event time (NaN: none)"},
+    )
+    data["bin_endpoints"] = (
+        "estimator",
+        [int(fitted.bin_endpoints) for fitted in fits],
+        {"long_name": "1 if the window's end points pool every event time beyond them"},
+    )
     return xr.Dataset(
         data,
         coords={
@@ -359,9 +307,6 @@ def estimates_dataset(
             "outcome": settings.outcome,
             "intensity": settings.intensity or "",
             "cumulative_event_times": list(settings.cumulative),
-            "twfe_window": list(settings.window),
-            "twfe_ref": settings.ref,
-            "twfe_bin_endpoints": int(settings.bin_endpoints),
             **(attrs or {}),
         },
     )

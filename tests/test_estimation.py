@@ -38,7 +38,7 @@ def test_run_fits_the_configured_estimators_and_stores_them(tiny_run):
     panel = pd.read_parquet(result.directory / "panel.parquet")
     direct = EventStudy(
         panel, settings.outcome, settings.unit, settings.time, settings.cohort,
-        window=settings.window, ref=settings.ref, intensity=settings.intensity,
+        window=settings.twfe.window, ref=settings.twfe.ref, intensity=settings.intensity,
     ).fit()  # fmt: skip
     pd.testing.assert_series_equal(result.estimates["twfe"].params, direct.params)
     robust = CallawaySantAnna(
@@ -125,7 +125,8 @@ def test_fit_command_options_override_the_settings(tiny_run, capsys):
     [
         (["fit", "missing.parquet"], "missing.parquet: panel file not found"),
         (["fit", "PANEL", "--outcome", "sales"], "column(s) 'sales' not in the panel"),
-        (["fit", "PANEL", "--window", "3", "-1"], "estimation: window = [3, -1]: expected lo < hi"),
+        (["fit", "PANEL", "--window", "3", "-1"],
+         "estimation.twfe: window = [3, -1]: expected lo < hi"),
         (["fit", "PANEL", "--vcov", "HC3"], "vcov: Input should be 'iid', 'HC1' or 'CRV1'"),
         (["fit", "PANEL", "--vcov", "iid", "--cluster", "week"],
          "clusters are only used with vcov = 'CRV1'"),
@@ -145,12 +146,12 @@ def test_fit_errors_are_one_line_with_exit_2(tiny_run, capsys, argv, message):
     ("old", "new", "message"),
     [
         ("window = [-4, 12]", "window = [-4, 30]",
-         r"estimation.window = \[-4, 30\] reaches beyond the event times a 22-week panel"),
-        ("ref = -1", "ref = -6", r"estimation: ref = -6 is outside window = \[-4, 12\]"),
+         r"estimation.twfe.window = \[-4, 30\] reaches beyond the event times a 22-week panel"),
+        ("ref = -1", "ref = -6", r"estimation.twfe: ref = -6 is outside window = \[-4, 12\]"),
         ("cumulative = [0, 11]", "cumulative = [0, 13]",
-         r"estimation: cumulative = \[0, 13\] must be inside window"),
-        ('vcov = "CRV1"', 'vcov = "CR2"', r"estimation.vcov: Input should be 'iid', 'HC1' or"),
-        ("ref = -1", "ref = -1\nweights = \"w\"", r"estimation.weights: unknown key"),
+         r"estimation: cumulative = \[0, 13\] must be inside twfe.window = \[-4, 12\]"),
+        ('vcov = "CRV1"', 'vcov = "CR2"', r"estimation.twfe.vcov: Input should be 'iid', 'HC1' or"),
+        ("ref = -1", "ref = -1\nweights = \"w\"", r"estimation.twfe.weights: unknown key"),
     ],
 )  # fmt: skip
 def test_estimation_config_errors_name_their_key(write_config, old, new, message):

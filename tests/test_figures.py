@@ -20,6 +20,7 @@ from matplotlib.lines import Line2D
 
 from sim.cli import main
 from sim.config import FigureSettings
+from sim.estimators import ESTIMATORS
 from sim.figures import (
     CAPTIONS,
     cost_by_intensity_figure,
@@ -32,7 +33,7 @@ from sim.figures import (
     spend_trajectories_figure,
     write_run_figures,
 )
-from sim.figures.style import ESTIMATOR_STYLES, OKABE_ITO
+from sim.figures.style import OKABE_ITO
 
 
 def by_gid(figure: Figure, gid: str) -> list:
@@ -71,7 +72,9 @@ def test_event_study_draws_each_estimator_with_its_intervals(estimates):
     assert names == ["twfe", "callaway_santanna", "sun_abraham", "imputation"]
     ax = figure.axes[0]
     assert len(ax.containers) == len(names)  # one errorbar series per estimator
-    lo, hi = estimates.attrs["twfe_window"]
+    twfe = estimates.sel(estimator="twfe")
+    lo, hi = int(twfe["window_low"]), int(twfe["window_high"])  # binned: the default window
+    assert (lo, hi) == (-4, 12) and twfe["bin_endpoints"]
     for name, container in zip(names, ax.containers, strict=True):
         stored = estimates.sel(estimator=name, event_time=slice(lo, hi))
         drawn = stored["se"].notnull().to_numpy()
@@ -86,7 +89,7 @@ def test_event_study_draws_each_estimator_with_its_intervals(estimates):
         np.testing.assert_allclose(segments[:, 1, 1], stored["ci_high"].to_numpy()[drawn])
         colour = mcolors.to_hex(container.lines[0].get_color()).upper()
         assert colour in OKABE_ITO.values()
-        assert colour == ESTIMATOR_STYLES[name][0]
+        assert colour == OKABE_ITO[ESTIMATORS[name].colour]
 
 
 def test_event_study_dodges_estimators_at_each_event_time(estimates):
@@ -102,7 +105,7 @@ def test_event_study_dodges_estimators_at_each_event_time(estimates):
 def test_event_study_marks_references_bands_truth_and_onset(estimates):
     figure = event_study_figure(estimates)
     # Reference periods (estimate 0 without an SE): TWFE and Sun-Abraham at ref = -1.
-    ref = estimates.attrs["twfe_ref"]
+    ref = int(estimates["ref"].sel(estimator="twfe"))
     for name in ("twfe", "sun_abraham"):
         x, y = one(figure, f"reference:{name}").get_data()
         assert np.round(x).tolist() == [ref] and y.tolist() == [0.0]

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from sim.fit import ESTIMATOR_NAMES
+from sim.estimators import label as estimator_label
 from sim.report.latex import estimates_latex, latex_escape, latex_tables, stacked
 from sim.report.outputs import read_run
 from tests.test_report import ESTIMATORS, assert_shown, number
@@ -101,15 +101,16 @@ def test_latex_tables_are_well_formed(tex, name):
     assert_well_formed(tex[name])
 
 
-def test_estimates_tex_has_every_estimate_and_se_in_the_twfe_window(
+def test_estimates_tex_has_every_estimate_and_se_in_the_binned_window(
     small_run, tex, estimates, stored
 ):
     text = tex["estimates.tex"]
     header = body_rows(text.replace(r"\toprule", r"\midrule", 1))[0]
-    names = [latex_escape(ESTIMATOR_NAMES[n]) for n in ESTIMATORS]
+    names = [latex_escape(estimator_label(n)) for n in ESTIMATORS]
     assert [h.strip() for h in header] == ["Event time", *map(stacked, names), "Truth"]
     assert header[2] == r"\shortstack{Callaway--\\Sant'Anna}"  # two lines: fits a page
-    lo, hi = (int(t) for t in estimates.attrs["twfe_window"])
+    twfe = estimates.sel(estimator="twfe")  # the one estimator with binned end points
+    lo, hi = int(twfe["window_low"]), int(twfe["window_high"])
     every = sorted(stored.index.get_level_values("event_time").unique())
     times = [t for t in every if lo <= t <= hi]
     assert lo > every[0] and hi < every[-1], "the window leaves no event time out"
@@ -155,10 +156,9 @@ def test_estimates_tex_in_an_explicit_window(tex, estimates, stored):
     assert "The table shows" not in wide and "estimates.csv" not in wide
 
 
-def test_estimates_tex_without_a_twfe_window_shows_every_event_time(estimates, stored):
+def test_estimates_tex_without_binned_end_points_shows_every_event_time(estimates, stored):
     robust = estimates.sel(estimator=["callaway_santanna", "sun_abraham", "imputation"])
-    robust.attrs = {k: v for k, v in robust.attrs.items() if k != "twfe_window"}  # no del:
-    # the attrs dict is shared with the module's fixture
+    assert not robust["bin_endpoints"].any()
     rows = body_rows(estimates_latex(robust))
     times = sorted(stored.index.get_level_values("event_time").unique())
     assert [number(row[0])[0] for row in rows[: 2 * len(times) : 2]] == times
@@ -193,7 +193,7 @@ def test_multipliers_and_costs_tex_show_the_stored_numbers(small_run, tex):
     rows = body_rows(tex["multipliers.tex"])
     for row, name in zip(rows, ESTIMATORS, strict=True):
         label, estimate, se, ci, truth = row
-        assert label == latex_escape(ESTIMATOR_NAMES[name])
+        assert label == latex_escape(estimator_label(name))
         assert_shown(estimate, multipliers.at[name, "estimate"])
         assert_shown(se, multipliers.at[name, "se"], relative=0.05)
         low, high = ci.strip("[]").split(", ")

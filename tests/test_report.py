@@ -27,13 +27,13 @@ from PIL import Image
 import sim.report.html
 import sim.store
 from sim.cli import main
+from sim.estimators import label
 from sim.figures import CAPTIONS
-from sim.fit import ESTIMATOR_NAMES
 from sim.formatting import estimate_decimals, format_number
 from sim.report import FIGURE_DPI, latex_tables, write_report
 from sim.report.outputs import read_run
 
-ESTIMATORS = ["twfe", "callaway_santanna", "sun_abraham", "imputation"]
+ESTIMATORS = ["twfe", "callaway_santanna", "sun_abraham", "imputation"]  # configs/quick.toml
 
 
 class ReportParser(HTMLParser):
@@ -199,7 +199,7 @@ def test_multiplier_table_shows_the_stored_multipliers(small_run, page):
     stored = pd.read_csv(small_run / "multipliers.csv", index_col="estimator")
     nobs = xr.load_dataset(small_run / "estimates.nc")["nobs"].to_series()
     rows = page.tables["multipliers"]["rows"]
-    assert [r[0] for r in rows] == [ESTIMATOR_NAMES[n] for n in ESTIMATORS]
+    assert [r[0] for r in rows] == [label(n) for n in ESTIMATORS]
     for name, (_, estimate, se, ci, truth, inside, vcov, n) in zip(ESTIMATORS, rows, strict=True):
         row = stored.loc[name]
         assert_shown(estimate, row["estimate"])
@@ -267,7 +267,7 @@ def test_summary_names_each_multiplier_and_the_optimum(small_run, reported):
     decimals = estimate_decimals(stored["se"])
     for name in ESTIMATORS:
         shown = format_number(stored.at[name, "estimate"], decimals)
-        pattern = rf"{re.escape(ESTIMATOR_NAMES[name])}</b> <span[^>]*>{shown} \["
+        pattern = rf"{re.escape(label(name))}</b> <span[^>]*>{shown} \["
         assert re.search(pattern, summary.replace("&#39;", "'")), name
     optimum = json.loads((small_run / "manifest.json").read_text())["projection"]
     assert f"<b>{optimum['intensity']:g}</b> times the 2016" in summary

@@ -303,4 +303,5 @@ class EventStudy:
             ref=self.ref,
             window=self.window,
             intensity=self.intensity,
+            bin_endpoints=self.bin_endpoints,
         )

@@ -299,6 +299,8 @@ class EventStudyResults(RegressionResults):
     window : tuple of int
         Lowest and highest event time estimated; with binned end points these two
         coefficients pool every event time beyond them.
+    bin_endpoints : bool
+        Whether the window's end points pool every event time beyond them.
     overall : tuple of float or None
         (estimate, se) of an overall average, for estimators that report one.
     uniform_band : tuple of float or None
@@ -310,6 +312,7 @@ class EventStudyResults(RegressionResults):
     ref: int | None = -1
     window: tuple[int, int] = (0, 0)
     intensity: str | None = None
+    bin_endpoints: bool = False
     overall: tuple[float, float] | None = None
     uniform_band: tuple[float, float] | None = None
 

@@ -11,17 +11,18 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from sim.config import FigureSettings
+from sim.estimators import label
 from sim.figures.style import (
-    ESTIMATOR_STYLES,
     OKABE_ITO,
     ONSET_LABEL,
     effect_label,
+    estimator_style,
     mark_onset,
     new_figure,
     styled,
 )
-from sim.fit import ESTIMATOR_NAMES
 from sim.formatting import format_number
+from sim.rundir import binned_window
 
 
 def _per_yuan(estimates: xr.Dataset) -> bool:
@@ -44,7 +45,7 @@ def event_study_figure(
     estimators : sequence of str, optional
         Estimators to draw, in order (default: all in the file).
     window : (int, int), optional
-        Event times shown (default: the TWFE window stored with the estimates).
+        Event times shown (default: :func:`sim.rundir.binned_window`, else all).
     settings : FigureSettings, optional
         Size and type size.
     ax : matplotlib.axes.Axes, optional
@@ -67,7 +68,7 @@ def event_study_figure(
             f"(fitted: {', '.join(sorted(fitted))})"
         )
     times = estimates["event_time"].to_numpy()
-    lo, hi = window or tuple(estimates.attrs.get("twfe_window", (times.min(), times.max())))
+    lo, hi = window or binned_window(estimates) or (times.min(), times.max())
     shown = estimates.sel(event_time=(times >= lo) & (times <= hi))
     times = shown["event_time"].to_numpy()
     first, last = (int(t) for t in estimates.attrs["cumulative_event_times"])
@@ -83,7 +84,7 @@ def event_study_figure(
         mark_onset(ax)
         for name, offset in zip(names, offsets, strict=True):
             one = shown.sel(estimator=name)
-            colour, marker = ESTIMATOR_STYLES.get(name, (OKABE_ITO["black"], "o"))
+            colour, marker = estimator_style(name)
             estimate, se = one["estimate"].to_numpy(), one["se"].to_numpy()
             low, high = one["ci_low"].to_numpy(), one["ci_high"].to_numpy()
             reference = (estimate == 0) & np.isnan(se)
@@ -111,7 +112,7 @@ def event_study_figure(
                 color=colour,
                 elinewidth=0.8,
                 capsize=0,
-                label=f"{ESTIMATOR_NAMES.get(name, name)}: {format_number(multiplier, 2)} "
+                label=f"{label(name)}: {format_number(multiplier, 2)} "
                 f"[{format_number(ci[0], 2)}, {format_number(ci[1], 2)}]",
                 gid=f"estimate:{name}",
             )
@@ -139,9 +140,9 @@ def event_study_figure(
             )
         handles, labels = ax.get_legend_handles_labels()
         for name in banded:
-            colour = ESTIMATOR_STYLES.get(name, (OKABE_ITO["black"], "o"))[0]
+            colour = estimator_style(name)[0]
             handles.append(Line2D([], [], color=colour, alpha=0.3, linewidth=3.2))
-            labels.append(f"{ESTIMATOR_NAMES.get(name, name)}: 95% uniform band")
+            labels.append(f"{label(name)}: 95% uniform band")
         weeks = last - first + 1
         unit = "per yuan" if _per_yuan(estimates) else "yuan per buyer"
         (ax.figure.legend if own else ax.legend)(

@@ -10,16 +10,16 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.config import FigureSettings
+from sim.estimators import label
 from sim.figures.style import (
-    ESTIMATOR_STYLES,
     OKABE_ITO,
     ONSET_LABEL,
     effect_label,
+    estimator_style,
     new_figure,
     quantile_bands,
     styled,
 )
-from sim.fit import ESTIMATOR_NAMES
 from sim.formatting import format_number
 
 
@@ -62,7 +62,7 @@ def response_path_figure(
     else:
         fitted = paths.mean(axis=0)
     sums = paths.sum(axis=1)
-    colour = ESTIMATOR_STYLES.get(estimator, (OKABE_ITO["blue"], "o"))[0]
+    colour, marker = estimator_style(estimator, fallback=OKABE_ITO["blue"])
     with styled(settings):
         ax = new_figure(settings).axes[0] if ax is None else ax
         ax.axhline(0, color="0.6", linewidth=0.6, zorder=0)
@@ -82,8 +82,8 @@ def response_path_figure(
             times,
             fitted,
             color=colour,
-            marker=ESTIMATOR_STYLES.get(estimator, (colour, "o"))[1],
-            label=f"{ESTIMATOR_NAMES.get(estimator, estimator)} estimate",
+            marker=marker,
+            label=f"{label(estimator)} estimate",
             gid="fitted",
         )
         ax.legend(

@@ -16,6 +16,7 @@ from sim.figures.goodwill_fan_figure import goodwill_fan_figure
 from sim.figures.response_path_figure import response_path_figure
 from sim.figures.spend_trajectories_figure import spend_trajectories_figure
 from sim.figures.style import styled
+from sim.rundir import binned_window
 from sim.store import atomic_path
 
 CAPTIONS = {
@@ -78,11 +79,11 @@ def draw_run_figures(
     config = stored_config(directory)
     if settings is None:
         settings = config.figures if config is not None else FigureSettings()
-    window = config.estimation.window if config is not None and config.estimation else None
     figures: dict[str, Figure] = {}
-    estimates = None
+    estimates, window = None, None
     if (directory / "estimates.nc").is_file():
         estimates = xr.load_dataset(directory / "estimates.nc")
+        window = binned_window(estimates)
         figures["event_study"] = event_study_figure(estimates, settings=settings)
     if (directory / "spend_trajectories.csv").is_file():
         trajectories = pd.read_csv(directory / "spend_trajectories.csv", index_col="event_time")

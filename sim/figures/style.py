@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.config import FigureSettings
+from sim.estimators import ESTIMATORS
 
 OKABE_ITO = {
     "black": "#000000",
@@ -31,13 +32,6 @@ OKABE_ITO = {
 }
 """Okabe and Ito's colour-blind-safe palette (Color Universal Design, 2008)."""
 
-ESTIMATOR_STYLES = {
-    "twfe": (OKABE_ITO["blue"], "o"),
-    "callaway_santanna": (OKABE_ITO["vermillion"], "s"),
-    "sun_abraham": (OKABE_ITO["green"], "^"),
-    "imputation": (OKABE_ITO["purple"], "D"),
-}
-"""Colour and marker of each estimator, the same in every figure."""
 
 INTENSITY_COLOURS = (
     OKABE_ITO["vermillion"],
@@ -48,6 +42,15 @@ INTENSITY_COLOURS = (
     OKABE_ITO["sky_blue"],
 )
 """Colours of the intensities of a fan chart, in order."""
+
+
+def estimator_style(name: str, fallback: str = OKABE_ITO["black"]) -> tuple[str, str]:
+    """The colour and marker of an estimator, the same in every figure (from the registry,
+    :data:`sim.estimators.ESTIMATORS`); ``fallback`` and a circle for an unregistered one."""
+    if name not in ESTIMATORS:
+        return fallback, "o"
+    entry = ESTIMATORS[name]
+    return OKABE_ITO[entry.colour], entry.marker
 
 
 def figure_style(settings: FigureSettings | None = None) -> dict[str, object]:

@@ -27,6 +27,7 @@ import xarray as xr
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from matplotlib.figure import Figure
 
+from sim.estimators import label
 from sim.figures import CAPTIONS, draw_run_figures
 from sim.formatting import estimate_decimals, format_interval, format_number
 from sim.report.latex import latex_tables
@@ -37,7 +38,6 @@ from sim.report.outputs import (
     cumulative_columns,
     cumulative_times,
     cumulative_truth,
-    display_name,
     estimate_units,
     read_run,
     reference_note,
@@ -103,7 +103,7 @@ def multipliers_html(estimates: xr.Dataset) -> Table:
     rows = []
     for name, row in table.iterrows():
         cells = [
-            display_name(name),
+            label(name),
             format_number(row["estimate"], decimals),
             format_number(row["se"], decimals),
             format_interval(row["ci_low"], row["ci_high"], decimals),
@@ -147,7 +147,7 @@ def estimates_html(estimates: xr.Dataset) -> Table:
         if truth is not None:
             cells.append(format_number(truth[j], decimals))
         rows.append(cells)
-    groups = [("", 1)] + [(display_name(n), 2) for n in names] + [("", 1)] * has_truth
+    groups = [("", 1)] + [(label(n), 2) for n in names] + [("", 1)] * has_truth
     return Table(
         id="event-time-estimates",
         title="Estimates by event time",
@@ -271,7 +271,7 @@ def _multiplier_summary(estimates: xr.Dataset) -> list[dict[str, str | bool | No
     truth = cumulative_truth(estimates)
     return [
         {
-            "name": display_name(name),
+            "name": label(name),
             "estimate": format_number(row["estimate"], decimals),
             "ci": format_interval(row["ci_low"], row["ci_high"], decimals),
             "truth": None if truth is None else format_number(truth, decimals),
@@ -291,7 +291,7 @@ def _projection_summary(projection: Projection) -> dict[str, str]:
         "mean": format_number(best["draws_mean"], 2),
         "draws": f"{projection.n_draws:,}",
         "weeks": str(projection.n_weeks),
-        "estimator": display_name(projection.estimator),
+        "estimator": label(projection.estimator),
         "multiplier": format_number(projection.response_multiplier, 3),
     }
 

@@ -4,8 +4,9 @@ Each table is a ``table`` float in the usual economics layout (booktabs rules, s
 in parentheses beneath their estimate, a note under the table) that needs only
 ``\\usepackage{booktabs}`` and is plain ASCII, so pdflatex takes it without ``inputenc``:
 
-- ``estimates.tex``: :func:`estimates_latex`, the estimates by event time in the TWFE window
-  (``estimates.csv`` has every event time), then the cumulative effect;
+- ``estimates.tex``: :func:`estimates_latex`, the estimates by event time in the window of the
+  estimators that bin their end points (the TWFE window; ``estimates.csv`` has every event
+  time), then the cumulative effect;
 - ``multipliers.tex``: :func:`multipliers_latex`, each estimator's cumulative effect;
 - ``costs.tex``: :func:`costs_latex`, the cost of counterfeits by enforcement intensity.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from sim.estimators import label
 from sim.formatting import MINUS, estimate_decimals, format_interval, format_number
 from sim.report.outputs import (
     Projection,
@@ -26,10 +28,10 @@ from sim.report.outputs import (
     cumulative_columns,
     cumulative_times,
     cumulative_truth,
-    display_name,
     estimate_units,
     reference_note,
 )
+from sim.rundir import binned_window
 
 LATEX_MINUS = "$-$"
 """The minus sign of numbers in LaTeX tables (text mode, no package needed)."""
@@ -128,13 +130,12 @@ def _tex_se(value: float, decimals: int) -> str:
 
 
 def _window_rows(estimates: xr.Dataset, window: tuple[int, int] | None) -> np.ndarray:
-    """The positions of the event times inside ``window`` (default: the TWFE window, else
-    every event time)."""
+    """The positions of the event times inside ``window`` (default:
+    :func:`sim.rundir.binned_window`, else every event time)."""
     times = estimates["event_time"].to_numpy()
+    window = window or binned_window(estimates)
     if window is None:
-        if "twfe_window" not in estimates.attrs:
-            return np.arange(times.size)
-        window = estimates.attrs["twfe_window"]
+        return np.arange(times.size)
     lo, hi = (int(t) for t in window)
     if lo > hi:
         raise ValueError(f"window = [{lo}, {hi}]: expected lo <= hi")
@@ -156,8 +157,9 @@ def estimates_latex(estimates: xr.Dataset, window: tuple[int, int] | None = None
     estimates : xarray.Dataset
         A run's ``estimates.nc`` (:func:`sim.fit.estimates_dataset`).
     window : tuple of int, optional
-        The first and last event time shown (inclusive); default the TWFE window
-        (``estimates.attrs["twfe_window"]``), else every event time. The note says which
+        The first and last event time shown (inclusive); default the window of the
+        estimators that bin their end points (:func:`sim.rundir.binned_window`), else every
+        event time. The note says which
         event times the table shows when it leaves some out. The cumulative rows are the
         stored cumulative effects whatever the window.
 
@@ -215,7 +217,7 @@ def estimates_latex(estimates: xr.Dataset, window: tuple[int, int] | None = None
     clusters = {by for _, _, by in vcov}
     if len(clusters) > 1:
         body.append(["Clusters", *(latex_escape(by) for _, _, by in vcov), *blank])
-    header = ["Event time", *(latex_escape(display_name(n)) for n in names)]
+    header = ["Event time", *(latex_escape(label(n)) for n in names)]
     header += [] if truth is None else ["Truth"]
     note = f"Estimates in {estimate_units(estimates)}; standard errors in parentheses"
     (by,) = clusters if len(clusters) == 1 else ("",)
@@ -247,7 +249,7 @@ def multipliers_latex(estimates: xr.Dataset) -> str:
     truth = cumulative_truth(estimates)
     body = [
         [
-            latex_escape(display_name(name)),
+            latex_escape(label(name)),
             _tex_number(row["estimate"], decimals),
             _tex_number(row["se"], decimals),
             format_interval(row["ci_low"], row["ci_high"], decimals, minus=LATEX_MINUS),

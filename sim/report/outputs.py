@@ -21,7 +21,7 @@ import pandas as pd
 import xarray as xr
 
 from sim.costs import optimal_intensity, projection_summary
-from sim.fit import ESTIMATOR_NAMES
+from sim.estimators import label
 from sim.formatting import format_number
 
 
@@ -61,11 +61,6 @@ class RunOutputs:
     projection: Projection | None
     manifest: dict[str, object] | None
     config: str | None  # config.json, pretty-printed
-
-
-def display_name(estimator: str) -> str:
-    """The estimator's name in the report (``ESTIMATOR_NAMES``, else its own name)."""
-    return ESTIMATOR_NAMES.get(estimator, estimator)
 
 
 def _read_json(path: Path) -> dict[str, object] | None:
@@ -149,12 +144,14 @@ def by_event_time(estimates: xr.Dataset, name: str) -> np.ndarray:
 
 def reference_note(estimates: xr.Dataset) -> str:
     """The note under a table of estimates by event time: reference periods, blanks and the
-    event times TWFE estimates (when it is one of the estimators)."""
+    window of each estimator whose end points pool the event times beyond them."""
     note = "An estimate of 0 without SE is a reference period. Blank: not estimated."
-    if "twfe" not in estimates["estimator"].to_numpy().tolist():
-        return note
-    low, high = (format_number(t, 0) for t in estimates.attrs["twfe_window"])
-    note += f" TWFE: event times {low} to {high}"
-    if estimates.attrs.get("twfe_bin_endpoints"):
-        note += ", earlier and later ones pooled into the end points"
-    return note + "."
+    for name in estimates["estimator"].to_numpy().tolist():
+        one = estimates.sel(estimator=name)
+        if one["bin_endpoints"]:
+            low, high = (format_number(int(one[end]), 0) for end in ("window_low", "window_high"))
+            note += (
+                f" {label(name)}: event times {low} to {high}, earlier and later ones pooled "
+                "into the end points."
+            )
+    return note

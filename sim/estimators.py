@@ -1,0 +1,336 @@
+"""THE estimator registry: everything goodwill needs to know about an estimator, in one entry.
+
+An :class:`Estimator` entry holds an estimator's name (its key in ``[estimation] estimators``
+and in every output file), the label figures and tables show, its options (the
+``[estimation.<name>]`` section, a frozen pydantic model), the adapter that fits it to a panel,
+the estimand it targets, and its colour and marker in figures. Config validation, the command
+line, the fit stage, the figures, the report and the tests all read :data:`ESTIMATORS`, so
+adding an estimator touches its own module in ``models/estimation/``, ``models/__init__.py``
+and one entry here.
+
+Every option an estimator's model supports and its section offers is passed to it: nothing
+given in a config is silently dropped.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+from pydantic import Field, StrictBool, StrictInt, model_validator
+
+from models import (
+    CallawaySantAnna,
+    EventStudy,
+    EventStudyResults,
+    ImputationDiD,
+    SunAbraham,
+)
+from models.exceptions import GoodwillDeprecationWarning
+from models.parameters import Parameters
+
+Estimand = Literal["intensity"]
+"""The truth an estimator's effects target, as a weighting of ``models.consumer.truth``:
+``"intensity"`` is sum_i v_i e_ik / sum_i v_i^2 over the victims at event time k with a dose
+v_i, and the mean effect per treated unit without one."""
+
+
+@dataclass(frozen=True)
+class PanelColumns:
+    """The panel columns every estimator reads (``[estimation]``'s shared keys)."""
+
+    outcome: str
+    unit: str
+    time: str
+    cohort: str
+    intensity: str | None
+
+    def as_kwargs(self) -> dict[str, str | None]:
+        """The columns as keyword arguments of an estimator's constructor."""
+        return {
+            "outcome": self.outcome,
+            "unit": self.unit,
+            "time": self.time,
+            "cohort": self.cohort,
+            "intensity": self.intensity,
+        }
+
+
+class EstimatorOptions(Parameters):
+    """Base of an estimator's ``[estimation.<name>]`` section."""
+
+    def columns(self) -> list[str]:
+        """Panel columns the options read beyond the shared ones (clusters, covariates)."""
+        return []
+
+    def check_design(self, cumulative: tuple[int, int], n_periods: int | None, key: str) -> None:
+        """Raise a ValueError if the options cannot serve a design: the event times summed
+        into the multiplier and, when known, the number of periods of the panel. ``key`` names
+        the section in the message (``<name>`` inside ``[estimation]``, ``estimation.<name>``
+        in a whole config)."""
+
+
+class ClusteredOptions(EstimatorOptions):
+    """Options of a regression estimator with goodwill's variance estimators."""
+
+    vcov: Literal["iid", "HC1", "CRV1"] = Field(
+        "CRV1", description="variance estimator (CRV1 is clustered)"
+    )
+    clusters: list[str] | None = Field(
+        None, min_length=1, max_length=2, description="cluster columns for CRV1 (default: the unit)"
+    )
+
+    @model_validator(mode="after")
+    def _clusters_need_crv1(self) -> ClusteredOptions:
+        if self.clusters is not None and self.vcov != "CRV1":
+            raise ValueError(f"clusters are only used with vcov = 'CRV1', not {self.vcov!r}")
+        return self
+
+    @property
+    def vcov_spec(self) -> str | dict[str, list[str]]:
+        """The ``vcov`` argument of the estimator's ``fit``."""
+        if self.clusters is None:
+            return self.vcov
+        return {self.vcov: list(self.clusters)}
+
+    def columns(self) -> list[str]:
+        return list(self.clusters or [])
+
+
+class TwfeOptions(ClusteredOptions):
+    """Options of ``models.EventStudy``, the study's two-way fixed-effects event study."""
+
+    window: tuple[StrictInt, StrictInt] = Field(
+        (-4, 12), description="lowest and highest event time with its own coefficient"
+    )
+    ref: StrictInt = Field(-1, description="omitted reference event time")
+    bin_endpoints: StrictBool = Field(
+        True, description="pool event times beyond the window into its end points"
+    )
+
+    @model_validator(mode="after")
+    def _window(self) -> TwfeOptions:
+        lo, hi = self.window
+        if lo >= hi:
+            raise ValueError(f"window = [{lo}, {hi}]: expected lo < hi")
+        if not lo <= self.ref <= hi:
+            raise ValueError(f"ref = {self.ref} is outside window = [{lo}, {hi}]")
+        return self
+
+    def check_design(self, cumulative: tuple[int, int], n_periods: int | None, key: str) -> None:
+        lo, hi = self.window
+        first, last = cumulative
+        if not lo <= first <= last <= hi:
+            raise ValueError(
+                f"cumulative = [{first}, {last}] must be inside {key}.window = [{lo}, {hi}]"
+            )
+        if n_periods is not None and max(-lo, hi) > n_periods - 1:
+            raise ValueError(
+                f"{key}.window = [{lo}, {hi}] reaches beyond the event times a {n_periods}-week "
+                f"panel can show (-{n_periods - 1}..{n_periods - 1})"
+            )
+
+
+class CallawaySantAnnaOptions(EstimatorOptions):
+    """Options of ``models.CallawaySantAnna`` (its dynamic aggregation is reported)."""
+
+    control: Literal["never", "notyet"] = Field(
+        "never", description="control units: never treated, or not yet treated"
+    )
+    base_period: Literal["varying", "universal"] = Field(
+        "varying", description="base of pre-treatment effects: previous period, or g - 1"
+    )
+    anticipation: StrictInt = Field(0, ge=0, description="periods of anticipation")
+    uniform_band: StrictBool = Field(
+        True, description="also compute a 95% sup-t uniform band (seeded by the config's seed)"
+    )
+
+
+class SunAbrahamOptions(ClusteredOptions):
+    """Options of ``models.SunAbraham``."""
+
+    control: Literal["never", "last"] = Field(
+        "never", description="control cohort: never treated, or the last-treated cohort"
+    )
+
+
+class ImputationOptions(EstimatorOptions):
+    """Options of ``models.ImputationDiD``."""
+
+    anticipation: StrictInt = Field(0, ge=0, description="periods of anticipation")
+
+
+FitAdapter = Callable[[pd.DataFrame, PanelColumns, EstimatorOptions, int], EventStudyResults]
+"""Fits an estimator: (panel, shared columns, its options, seed) -> effects by event time."""
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """One registered estimator.
+
+    Attributes
+    ----------
+    name : str
+        Key in configs, on the command line and in every output.
+    label : str
+        Name in figures, the report and tables.
+    description : str
+        One line for help texts.
+    options : type of EstimatorOptions
+        Its ``[estimation.<name>]`` section.
+    fit : FitAdapter
+        Fits it to a panel and returns effects by event time.
+    estimand : Estimand
+        The truth it targets.
+    colour, marker : str
+        An Okabe-Ito colour name (``sim.figures.style.OKABE_ITO``) and a matplotlib marker.
+    """
+
+    name: str
+    label: str
+    description: str
+    options: type[EstimatorOptions]
+    fit: FitAdapter
+    estimand: Estimand
+    colour: str
+    marker: str
+
+
+def _fit_twfe(
+    panel: pd.DataFrame, columns: PanelColumns, options: TwfeOptions, seed: int
+) -> EventStudyResults:
+    study = EventStudy(
+        panel,
+        **columns.as_kwargs(),
+        window=options.window,
+        ref=options.ref,
+        bin_endpoints=options.bin_endpoints,
+    )
+    return study.fit(vcov=options.vcov_spec)
+
+
+def _fit_callaway_santanna(
+    panel: pd.DataFrame, columns: PanelColumns, options: CallawaySantAnnaOptions, seed: int
+) -> EventStudyResults:
+    model = CallawaySantAnna(
+        panel,
+        **columns.as_kwargs(),
+        control=options.control,
+        anticipation=options.anticipation,
+        base_period=options.base_period,
+    )
+    return model.fit().aggregate("dynamic", uniform_band=options.uniform_band, seed=seed)
+
+
+def _fit_sun_abraham(
+    panel: pd.DataFrame, columns: PanelColumns, options: SunAbrahamOptions, seed: int
+) -> EventStudyResults:
+    model = SunAbraham(panel, **columns.as_kwargs(), control=options.control)
+    return model.fit(vcov=options.vcov_spec)
+
+
+def _fit_imputation(
+    panel: pd.DataFrame, columns: PanelColumns, options: ImputationOptions, seed: int
+) -> EventStudyResults:
+    model = ImputationDiD(panel, **columns.as_kwargs(), anticipation=options.anticipation)
+    return model.fit()
+
+
+ESTIMATORS: Mapping[str, Estimator] = {
+    entry.name: entry
+    for entry in (
+        Estimator(
+            name="twfe",
+            label="TWFE",
+            description="the study's two-way fixed-effects event study (EventStudy)",
+            options=TwfeOptions,
+            fit=_fit_twfe,
+            estimand="intensity",
+            colour="blue",
+            marker="o",
+        ),
+        Estimator(
+            name="callaway_santanna",
+            label="Callaway–Sant'Anna",
+            description="Callaway and Sant'Anna's group-time ATTs, dynamic aggregation",
+            options=CallawaySantAnnaOptions,
+            fit=_fit_callaway_santanna,
+            estimand="intensity",
+            colour="vermillion",
+            marker="s",
+        ),
+        Estimator(
+            name="sun_abraham",
+            label="Sun–Abraham",
+            description="Sun and Abraham's interaction-weighted event study",
+            options=SunAbrahamOptions,
+            fit=_fit_sun_abraham,
+            estimand="intensity",
+            colour="green",
+            marker="^",
+        ),
+        Estimator(
+            name="imputation",
+            label="Imputation",
+            description="Borusyak, Jaravel and Spiess's imputation estimator",
+            options=ImputationOptions,
+            fit=_fit_imputation,
+            estimand="intensity",
+            colour="purple",
+            marker="D",
+        ),
+    )
+}
+"""Every estimator goodwill fits, in the order they are reported."""
+
+EstimatorName = Literal[tuple(ESTIMATORS)]  # type: ignore[valid-type]
+"""The registered names, for config validation."""
+
+STUDY_ESTIMATOR = "twfe"
+"""The study's own design: the default of ``[estimation] estimators`` and of the estimator
+whose response path the projection uses."""
+
+
+def label(name: str) -> str:
+    """The estimator's name in figures and tables (its own name if not registered)."""
+    return ESTIMATORS[name].label if name in ESTIMATORS else name
+
+
+def estimators_help() -> str:
+    """One line per estimator: its name and description, for help texts."""
+    return "; ".join(f"{entry.name} ({entry.description})" for entry in ESTIMATORS.values())
+
+
+FLAT_KEYS = ("window", "ref", "bin_endpoints", "vcov", "clusters")
+"""``[estimation]`` keys of goodwill 0.1 that are now ``[estimation.twfe]`` keys."""
+
+
+def move_flat_keys(data: object) -> object:
+    """Move goodwill 0.1's flat TWFE keys of ``[estimation]`` into ``[estimation.twfe]``,
+    with a :class:`GoodwillDeprecationWarning` (accepted until the next release)."""
+    if not isinstance(data, dict):
+        return data
+    flat = [key for key in FLAT_KEYS if key in data]
+    if not flat:
+        return data
+    section = data.get("twfe", {})
+    if not isinstance(section, dict):
+        return data
+    both = [key for key in flat if key in section]
+    if both:
+        raise ValueError(
+            f"{', '.join(both)}: given both in [estimation] and in [estimation.twfe]; keep the "
+            "[estimation.twfe] ones"
+        )
+    warnings.warn(
+        f"estimation.{', estimation.'.join(flat)}: these keys are now in [estimation.twfe]; "
+        "move them there (the old place works until the next release)",
+        GoodwillDeprecationWarning,
+        stacklevel=2,
+    )
+    moved = {key: value for key, value in data.items() if key not in flat}
+    moved["twfe"] = {**section, **{key: data[key] for key in flat}}
+    return moved

@@ -1,0 +1,106 @@
+"""The estimator registry: one entry per estimator, read by config, CLI, figures and report."""
+
+from __future__ import annotations
+
+import typing
+import warnings
+
+import pytest
+
+from models.exceptions import GoodwillDeprecationWarning
+from sim.cli import build_parser
+from sim.config import EstimationSettings, load_config, override_estimation
+from sim.estimators import ESTIMATORS, STUDY_ESTIMATOR, EstimatorOptions, label
+from sim.figures.style import OKABE_ITO, estimator_style
+
+
+def test_every_entry_is_complete_and_distinct():
+    assert list(ESTIMATORS) == ["twfe", "callaway_santanna", "sun_abraham", "imputation"]
+    for name, entry in ESTIMATORS.items():
+        assert entry.name == name and entry.label and entry.description
+        assert issubclass(entry.options, EstimatorOptions)
+        entry.options()  # every option has a default
+        assert entry.colour in OKABE_ITO and estimator_style(name) == (
+            OKABE_ITO[entry.colour],
+            entry.marker,
+        )
+    assert len({e.colour for e in ESTIMATORS.values()}) == len(ESTIMATORS)
+    assert len({e.marker for e in ESTIMATORS.values()}) == len(ESTIMATORS)
+    assert STUDY_ESTIMATOR in ESTIMATORS
+
+
+def test_every_estimator_targets_the_one_stored_truth():
+    # estimates.nc stores one truth series by event time (sim.fit.true_effects): an
+    # estimator with another estimand needs the truth stored by estimator first.
+    assert {entry.estimand for entry in ESTIMATORS.values()} == {"intensity"}
+
+
+def test_config_and_cli_take_their_names_and_sections_from_the_registry():
+    literal = EstimationSettings.model_fields["estimators"].annotation
+    assert typing.get_args(typing.get_args(literal)[0]) == tuple(ESTIMATORS)
+    for name, entry in ESTIMATORS.items():
+        assert EstimationSettings.model_fields[name].annotation is entry.options
+    subcommands = build_parser()._subparsers._group_actions[0].choices
+    estimators = next(a for a in subcommands["fit"]._actions if a.dest == "estimators")
+    assert estimators.choices == list(ESTIMATORS)
+    for entry in ESTIMATORS.values():
+        assert entry.name in estimators.help and entry.description in estimators.help
+
+
+def test_labels_fall_back_to_the_name_of_an_unregistered_estimator():
+    assert label("callaway_santanna") == "Callaway–Sant'Anna"
+    assert label("did2s") == "did2s"
+    assert estimator_style("did2s") == (OKABE_ITO["black"], "o")
+
+
+def test_flat_twfe_keys_still_work_with_a_deprecation_warning(write_config):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        new = load_config(write_config("new.toml"))
+    flat = write_config("flat.toml", **{"[estimation.twfe]\n": ""})  # its keys in [estimation]
+    with pytest.warns(GoodwillDeprecationWarning, match=r"estimation.window, estimation.ref"):
+        old = load_config(flat)
+    assert old == new
+
+
+def test_flat_and_sectioned_twfe_keys_together_are_an_error(write_config):
+    both = write_config(**{"cumulative = [0, 11]": "cumulative = [0, 11]\nref = -2"})
+    with pytest.raises(ValueError, match=r"ref: given both in \[estimation\] and in "):
+        load_config(both)
+
+
+def test_options_apply_to_every_estimator_that_has_them(write_config):
+    settings = load_config(write_config()).estimation
+    changed = override_estimation(
+        settings, {"cumulative": (0, 5)}, {"vcov": "CRV1", "clusters": ["week"], "ref": -2}
+    )
+    assert changed.cumulative == (0, 5)
+    assert changed.twfe.clusters == changed.sun_abraham.clusters == ["week"]
+    assert changed.twfe.ref == -2
+    assert changed.callaway_santanna == settings.callaway_santanna
+
+
+def test_an_option_no_selected_estimator_has_is_an_error(write_config):
+    settings = load_config(write_config()).estimation
+    robust = override_estimation(settings, {"estimators": ["callaway_santanna"]}, {})
+    with pytest.raises(ValueError, match=r"window: none of the estimators \(callaway_santanna\)"):
+        override_estimation(robust, {}, {"window": (-2, 5)})
+
+
+def test_an_estimators_options_reach_its_fit(small_panel):
+    settings = EstimationSettings.model_validate(
+        {
+            "estimators": ["sun_abraham"],
+            "sun_abraham": {"vcov": "HC1"},
+            "callaway_santanna": {"control": "notyet"},
+        }
+    )
+    panel = small_panel[0]
+    panel = panel[panel["fake_week"] != 1]
+    entry = ESTIMATORS["sun_abraham"]
+    fitted = entry.fit(panel, settings.columns, settings.sun_abraham, 0)
+    assert fitted.vcov_type == "HC1"
+    entry = ESTIMATORS["callaway_santanna"]
+    fitted = entry.fit(panel, settings.columns, settings.callaway_santanna, 0)
+    never = entry.fit(panel, settings.columns, entry.options(), 0)
+    assert fitted.params.to_numpy().tolist() != never.params.to_numpy().tolist()
