@@ -195,7 +195,7 @@ def test_dose_is_checked(dosed):
     with pytest.raises(ValueError, match=r"column 'dose': expected a positive finite dose"):
         CallawaySantAnna(bad, "lemp", "countyreal", "year", "cohort", intensity="dose")
     varying = dosed.assign(dose=dosed["dose"] + dosed["year"])
-    with pytest.raises(ValueError, match=r"column 'dose': expected one value per unit"):
+    with pytest.raises(ValueError, match=r"column 'dose': expected one value per treated unit"):
         CallawaySantAnna(varying, "lemp", "countyreal", "year", "cohort", intensity="dose")
 
 

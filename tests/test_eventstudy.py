@@ -321,7 +321,7 @@ def _bad(df: pd.DataFrame, **changes) -> pd.DataFrame:
     ("mutate", "kwargs", "message"),
     [
         (lambda d: pd.concat([d, d.iloc[[5]]]), {},
-         r"columns 'countyreal', 'year': expected one row per unit and period, found 1 dup"),
+         r"columns 'countyreal', 'year': expected one row per unit and period, found 1 repeated"),
         (lambda d: _bad(d, lemp=(3, np.nan)), {},
          r"column 'lemp': expected finite numbers, found 1 missing"),
         (lambda d: _bad(d, cohort=(d.index[d["cohort"].notna()][0], 2005.5)), {},
@@ -344,7 +344,7 @@ def _bad(df: pd.DataFrame, **changes) -> pd.DataFrame:
         (lambda d: d.drop(columns="lemp"), {}, r"column 'lemp' not in the data"),
         (lambda d: d.assign(dose=np.where(d["cohort"].notna(), np.nan, 1.0)),
          {"intensity": "dose"},
-         r"column 'dose': expected finite values on treated units' rows"),
+         r"column 'dose': expected a positive finite dose for every treated unit, got nan for"),
         (lambda d: d.assign(lemp=d["lemp"].astype(str)), {},
          r"column 'lemp': expected numbers, got dtype"),
     ],

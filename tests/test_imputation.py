@@ -321,7 +321,7 @@ def first_treated_unit(df: pd.DataFrame) -> int:
         (
             lambda df: df.assign(dose=df["dose"] + df["year"]),
             {"intensity": "dose"},
-            r"'dose': expected one value per unit",
+            r"'dose': expected one value per treated unit",
         ),
         (lambda df: df, {"intensity": "value"}, r"'value' not in the data"),
         (lambda df: df, {"horizons": [-1, 0]}, r"horizons: event times below -anticipation"),

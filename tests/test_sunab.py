@@ -431,7 +431,7 @@ def _with(df: pd.DataFrame, column: str, row: int, value) -> pd.DataFrame:
         (_with(_tiny_panel(), "dose", 3, np.nan), {"covariates": ["dose"]}, ValueError,
          r"column 'dose': expected finite numbers, found 1 missing"),
         (pd.concat([_tiny_panel(), _tiny_panel().iloc[[2]]]), {}, ValueError,
-         r"columns 'unit', 't': expected one row per unit and period, found 1 duplicate"),
+         r"columns 'unit', 't': expected one row per unit and period, found 1 repeated pair"),
         (_tiny_panel().assign(g=lambda d: d["g"].fillna(4.0)), {}, ValueError,
          r"control='never' needs never-treated units \(cohort NaN or \+inf in column 'g'\); "
          r"there are none: use control='last'"),
@@ -443,9 +443,9 @@ def _with(df: pd.DataFrame, column: str, row: int, value) -> pd.DataFrame:
         (_tiny_panel().assign(g=lambda d: d["g"].replace(3.0, 2.0)), {"control": "last"},
          ValueError, r"control='last' needs two treated cohorts in column 'g', found only 2"),
         (_with(_tiny_panel(), "dose", 9, -1.0), {"intensity": "dose"}, ValueError,
-         r"column 'dose': expected a positive finite dose on every treated unit's rows"),
+         r"column 'dose': expected one value per treated unit, but unit 2 has several"),
         (_with(_tiny_panel(), "dose", 1, 11.0), {"intensity": "dose"}, ValueError,
-         r"column 'dose': expected one dose per treated unit, but unit 0 has several"),
+         r"column 'dose': expected one value per treated unit, but unit 0 has several"),
     ],
 )  # fmt: skip
 def test_bad_input_is_refused_with_a_clear_message(data, kwargs, error, message):

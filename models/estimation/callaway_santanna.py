@@ -51,16 +51,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from models.estimation.absorb import FixedEffects
 from models.estimation.drdid import METHODS, CellEstimationError, did_2x2
 from models.estimation.influence import BlockMoments, Functionals, UnitRows, moment_functionals
-from models.estimation.panel_data import (
-    categorical_codes,
-    numeric_values,
-    periods_and_cohorts,
-    require_columns,
-    unit_doses,
-)
+from models.estimation.panel_data import PanelData, numeric_values, require_columns
 from models.estimation.results import EventStudyResults, WaldTest
 from models.estimation.vcov import Covariance, VcovRequest
 
@@ -102,6 +95,7 @@ class CallawaySantAnna:
         unit: str,
         time: str,
         cohort: str,
+        *,
         control: str = "never",
         anticipation: int = 0,
         base_period: str = "varying",
@@ -112,9 +106,7 @@ class CallawaySantAnna:
         if covariates is not None and (isinstance(covariates, str) or len(covariates) == 0):
             raise ValueError("covariates: expected a non-empty list of column names")
         covariates = list(covariates or [])
-        require_columns(
-            df, [outcome, unit, time, cohort] + ([intensity] if intensity else []) + covariates
-        )
+        require_columns(df, covariates, "covariate")
         if method not in METHODS:
             raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
         if intensity is not None and covariates:
@@ -142,26 +134,18 @@ class CallawaySantAnna:
 
     def _check_panel(self) -> UnitRows:
         """Validate the panel and lay it out as one row per unit, grouped by cohort."""
-        df = self.df
-        y = numeric_values(df, self.outcome)
-        unit_codes, n_units = categorical_codes(df, self.unit)
-        period_codes, n_periods = categorical_codes(df, self.time)
-        if len(df) != n_units * n_periods:
+        data = PanelData.read(
+            self.df, self.outcome, self.unit, self.time, self.cohort, self.intensity
+        )
+        n_units, n_periods = data.n_units, data.n_periods
+        if not data.balanced:
             raise ValueError(
                 f"columns {self.unit!r}, {self.time!r}: expected a balanced panel "
                 f"({n_units:,} units x {n_periods} periods = {n_units * n_periods:,} rows), "
-                f"got {len(df):,} rows"
+                f"got {len(self.df):,} rows"
             )
-        # Stored unit by unit with periods in order, the panel is a units x periods matrix.
-        grid = FixedEffects(
-            (self.unit, self.time), (unit_codes, period_codes), (n_units, n_periods), len(df)
-        ).grid
-        period_values, cohort_of_unit = periods_and_cohorts(
-            df, self.time, self.cohort, self.unit, (unit_codes, period_codes),
-            (n_units, n_periods), grid,
-        )  # fmt: skip
         block_cohorts, block_of_unit, block_sizes = np.unique(
-            cohort_of_unit, return_inverse=True, return_counts=True
+            data.cohorts, return_inverse=True, return_counts=True
         )
         for cohort, size in zip(block_cohorts, block_sizes, strict=True):
             if np.isfinite(cohort) and size < 2:
@@ -175,39 +159,16 @@ class CallawaySantAnna:
                 f"{self.cohort!r}); there are none: use control='notyet'"
             )
         order = np.argsort(block_of_unit, kind="stable")
-        dose = None
-        if self.intensity is not None:
-            dose = unit_doses(
-                df,
-                self.intensity,
-                self.unit,
-                unit_codes,
-                cohort_of_unit,
-                n_periods if grid else None,
-            )
+        dose = data.doses
         n_features = 2 * n_periods + 2 if dose is not None else n_periods + 1
-        position = np.empty(n_units, dtype=np.intp)
-        position[order] = np.arange(n_units)
-
-        def by_unit(values: np.ndarray, out: np.ndarray) -> None:
-            """Write row values into ``out`` (units in block order x periods)."""
-            if grid:
-                out[:] = values.reshape(n_units, n_periods)[order]
-            else:
-                out[:] = np.nan
-                out[position[unit_codes], period_codes] = values
-
         features = np.empty((n_units, n_features))
-        by_unit(y, features[:, :n_periods])
-        if np.isnan(features[:, :n_periods]).any():
-            raise ValueError(
-                f"columns {self.unit!r}, {self.time!r}: expected one row per unit and period"
-            )
+        data.to_grid(data.y, out=features[:, :n_periods], order=order)
         covariates = None
         if self.covariates:
             covariates = np.empty((n_units, n_periods, len(self.covariates)))
             for j, name in enumerate(self.covariates):
-                by_unit(numeric_values(df, name), covariates[:, :, j])
+                values = numeric_values(self.df, name)
+                data.to_grid(values, out=covariates[:, :, j], order=order)
         if dose is None:
             features[:, n_periods] = 1.0
         else:
@@ -217,7 +178,7 @@ class CallawaySantAnna:
             features[:, 2 * n_periods + 1] = sorted_dose**2
         return UnitRows(
             features=features,
-            periods=period_values,
+            periods=data.periods,
             block_cohorts=block_cohorts,
             block_sizes=block_sizes,
             has_dose=dose is not None,

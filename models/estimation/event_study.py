@@ -25,20 +25,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.estimation.absorb import (
-    DEFAULT_MAXITER,
-    DEFAULT_TOL,
-    FixedEffects,
-    combine_codes,
-    encode,
-)
+from models.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, FixedEffects, encode
 from models.estimation.design import IndicatorDesign
 from models.estimation.ols import DEFAULT_COLLIN_TOL, fit_within, singletons_kept
 from models.estimation.panel_data import (
+    PanelData,
     categorical_codes,
     fixed_effect_columns,
-    numeric_values,
-    periods_and_cohorts,
     require_columns,
 )
 from models.estimation.results import EventStudyResults
@@ -75,8 +68,9 @@ class EventStudy:
     ref : int
         Omitted reference event time, inside the window.
     intensity : str, optional
-        Column multiplying the indicators (e.g. ``"fake_value"``): the effects are then per unit
-        of it. Must be finite on treated units' rows.
+        Column of a dose multiplying the indicators (e.g. ``"fake_value"``): the effects are
+        then per unit of it. One positive finite value per treated unit (any value on
+        never-treated units' rows).
     bin_endpoints : bool
         Pool event times below/above the window into its end points (default); if False, drop
         those rows of treated units from the sample.
@@ -104,6 +98,7 @@ class EventStudy:
         unit: str,
         time: str,
         cohort: str,
+        *,
         window: tuple[int, int] = (-4, 12),
         ref: int = -1,
         intensity: str | None = None,
@@ -115,11 +110,7 @@ class EventStudy:
             isinstance(fixed_effects, str) or len(fixed_effects) == 0
         ):
             raise ValueError("fixed_effects: expected a non-empty list of column names")
-        columns = [outcome, unit, time, cohort] + ([intensity] if intensity else [])
-        require_columns(df, columns)
         require_columns(df, fixed_effect_columns(fixed_effects or []), "fixed effect")
-        if len(df) == 0:
-            raise ValueError("data: the panel has no rows")
         if not (
             isinstance(window, tuple | list)
             and len(window) == 2
@@ -146,47 +137,15 @@ class EventStudy:
         self._panel = self._check_panel()
 
     def _check_panel(self) -> _EventPanel:
-        """Validate the panel once; keep what every fit needs.
+        """Validate the panel once (:class:`PanelData`); keep what every fit needs.
 
-        Works on per-unit and per-period tables where it can: a panel of 13 million rows is
-        touched as few times as possible.
+        Event times are computed for treated units' rows only (a tenth of the study's panel).
         """
-        df = self.df
-        outcome = numeric_values(df, self.outcome)
-        unit_codes, n_units = categorical_codes(df, self.unit)
-        period_codes, n_periods = categorical_codes(df, self.time)
-        panel_fe = FixedEffects(
-            (self.unit, self.time), (unit_codes, period_codes), (n_units, n_periods), len(df)
+        panel = PanelData.read(
+            self.df, self.outcome, self.unit, self.time, self.cohort, self.intensity
         )
-        if not panel_fe.grid:
-            _, n_cells = combine_codes(unit_codes, period_codes, n_periods)
-            if n_cells != unit_codes.size:
-                raise ValueError(
-                    f"columns {self.unit!r}, {self.time!r}: expected one row per unit and "
-                    f"period, found {unit_codes.size - n_cells:,} duplicate row(s)"
-                )
-        period_values, unit_cohort = periods_and_cohorts(
-            df, self.time, self.cohort, self.unit, (unit_codes, period_codes),
-            (n_units, n_periods), panel_fe.grid,
-        )  # fmt: skip
-        # Event times are computed for treated units' rows only (a tenth of the panel).
-        treated_unit = np.isfinite(unit_cohort)
-        n_rows = unit_codes.size
-        if panel_fe.grid:
-            rows = (
-                np.flatnonzero(treated_unit)[:, None] * n_periods + np.arange(n_periods)
-            ).reshape(-1)
-            event_time = (period_values[None, :] - unit_cohort[treated_unit][:, None]).reshape(-1)
-        else:
-            rows = np.flatnonzero(treated_unit[unit_codes])
-            event_time = period_values[period_codes[rows]] - unit_cohort[unit_codes[rows]]
-        intensity = None
-        if self.intensity is not None:
-            intensity = numeric_values(df, self.intensity, allow_nan=True)
-            if not np.isfinite(intensity[rows]).all():
-                raise ValueError(
-                    f"column {self.intensity!r}: expected finite values on treated units' rows"
-                )
+        rows, event_time = panel.treated_rows()
+        n_rows = panel.y.size
         k = len(self.event_times)
         column = np.full(n_rows, -1, dtype=np.int8 if k < 127 else np.int32)
         column[rows] = self._indicator_columns(event_time)
@@ -198,10 +157,13 @@ class EventStudy:
                 inside = np.ones(n_rows, dtype=bool)
                 inside[rows[outside]] = False
         return _EventPanel(
-            codes={self.unit: (unit_codes, n_units), self.time: (period_codes, n_periods)},
-            fe=panel_fe,
-            outcome=outcome,
-            intensity=intensity,
+            codes={
+                self.unit: (panel.unit_codes, panel.n_units),
+                self.time: (panel.period_codes, panel.n_periods),
+            },
+            fe=panel.fe,
+            outcome=panel.y,
+            intensity=panel.row_doses,
             column=column,
             inside=inside,
         )

@@ -60,13 +60,7 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from models.estimation.panel_data import (
-    categorical_codes,
-    numeric_values,
-    periods_and_cohorts,
-    require_columns,
-    unit_doses,
-)
+from models.estimation.panel_data import PanelData
 from models.estimation.results import EventStudyResults
 from models.estimation.vcov import Covariance, VcovRequest
 from models.exceptions import ImputationWarning
@@ -217,13 +211,11 @@ class ImputationDiD:
         unit: str,
         time: str,
         cohort: str,
+        *,
         horizons: Sequence[int] | None = None,
         anticipation: int = 0,
         intensity: str | None = None,
     ) -> None:
-        require_columns(df, [outcome, unit, time, cohort] + ([intensity] if intensity else []))
-        if len(df) == 0:
-            raise ValueError("data: the panel has no rows")
         if not isinstance(anticipation, int | np.integer) or anticipation < 0:
             raise ValueError(f"anticipation: expected an integer >= 0, got {anticipation!r}")
         self.df = df
@@ -249,34 +241,17 @@ class ImputationDiD:
 
     def _check_panel(self) -> _Panel:
         """The outcome as a units x periods array (NaN where a row is missing), checked."""
-        df = self.df
-        y = numeric_values(df, self.outcome)
-        unit_codes, n_units = categorical_codes(df, self.unit)
-        period_codes, n_periods = categorical_codes(df, self.time)
-        cell = unit_codes.astype(np.int64) * n_periods + period_codes
-        counts = np.bincount(cell, minlength=n_units * n_periods)
-        if (counts > 1).any():
-            first = int(np.argmax(counts[cell] > 1))
-            raise ValueError(
-                f"columns {self.unit!r}, {self.time!r}: expected one row per unit and period, "
-                f"found {int((counts > 1).sum()):,} repeated pair(s), e.g. unit "
-                f"{df[self.unit].iloc[first]!r} in period {df[self.time].iloc[first]!r}"
-            )
-        outcome = np.full(n_units * n_periods, np.nan)
-        outcome[cell] = y
-        periods, cohorts = periods_and_cohorts(
-            df, self.time, self.cohort, self.unit, (unit_codes, period_codes),
-            (n_units, n_periods), grid=False,
-        )  # fmt: skip
-        if not (periods[period_codes] < cohorts[unit_codes] - self.anticipation).any():
+        data = PanelData.read(
+            self.df, self.outcome, self.unit, self.time, self.cohort, self.intensity
+        )
+        periods, cohorts = data.periods, data.cohorts
+        untreated = periods[data.period_codes] < cohorts[data.unit_codes] - self.anticipation
+        if not untreated.any():
             raise ValueError(
                 f"column {self.cohort!r}: no untreated observations (rows of never-treated units "
                 f"or before a unit's cohort - anticipation) to fit the unit and period effects"
             )
-        doses = None
-        if self.intensity is not None:
-            doses = unit_doses(df, self.intensity, self.unit, unit_codes, cohorts)
-        return _Panel(outcome.reshape(n_units, n_periods), periods, cohorts, doses)
+        return _Panel(data.to_grid(data.y), periods, cohorts, data.doses)
 
     def fit(self) -> EventStudyResults:
         """Impute the untreated outcomes, average the effects and estimate their covariance.

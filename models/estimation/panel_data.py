@@ -1,17 +1,39 @@
-"""Checks and extraction of the DataFrame columns an estimator uses.
+"""One reader of a long panel: outcome, unit, period, cohort and dose, coded and checked once.
 
-Estimators validate their input here, at construction, so that a bad panel fails with one
-message naming the column, what was found and what was expected.
+Every panel estimator reads its data through :class:`PanelData` (in the spirit of
+linearmodels' ``PanelData``), so the same bad input gets the same message from each of them:
+a missing or repeated column, an empty panel, an outcome that is not a finite number, missing
+unit or period ids, repeated (unit, period) rows, periods that are not integers, a cohort that
+is -inf, changes within a unit or is not a period of the panel, and a dose that is not one
+positive finite number per treated unit. Rules that belong to one estimator (an event window,
+a balanced panel, fixest's cohort rules) stay in that estimator.
+
+The lower-level readers of single columns (:func:`numeric_values`, :func:`categorical_codes`)
+serve the regressors, fixed effects and clusters of :class:`~models.estimation.ols
+.FixedEffectsOLS` and the estimators' further columns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-from models.estimation.absorb import combine_codes, encode
+from models.estimation.absorb import FixedEffects, combine_codes, encode
+
+
+def shown(value: object) -> str:
+    """A value as a message shows it: numpy scalars as the Python numbers they hold.
+
+    Examples
+    --------
+    >>> shown(np.int32(6)), shown("6"), shown(np.float64(2.5))
+    ('6', "'6'", '2.5')
+    """
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def require_columns(df: pd.DataFrame, columns: Iterable[str], role: str = "column") -> None:
@@ -50,70 +72,9 @@ def numeric_values(df: pd.DataFrame, column: str, *, allow_nan: bool = False) ->
         bad = ~np.isfinite(values)
         raise ValueError(
             f"column {column!r}: expected finite numbers, found {int(bad.sum()):,} "
-            f"missing or infinite value(s) (first at row {df.index[np.argmax(bad)]!r})"
+            f"missing or infinite value(s) (first at row {shown(df.index[np.argmax(bad)])})"
         )
     return values
-
-
-def require_cohorts_in_periods(
-    unit_cohorts: np.ndarray, period_values: np.ndarray, cohort: str, time: str
-) -> None:
-    """Raise if a finite cohort (first treated period) is not a period of the panel."""
-    unknown = np.setdiff1d(unit_cohorts[np.isfinite(unit_cohorts)], period_values)
-    if unknown.size:
-        raise ValueError(
-            f"column {cohort!r}: cohort(s) {', '.join(f'{c:g}' for c in unknown[:5])} "
-            f"are not periods of column {time!r}"
-        )
-
-
-def unit_constants(
-    df: pd.DataFrame,
-    column: str,
-    unit: str,
-    unit_codes: np.ndarray,
-    n_units: int,
-    grid_periods: int | None = None,
-) -> np.ndarray:
-    """Each unit's value of a column that must be constant within units (NaN allowed).
-
-    ``grid_periods``: the panel is stored unit by unit with this many periods each, so the
-    check is done on a units x periods view instead of by gathering.
-    """
-    values = numeric_values(df, column, allow_nan=True)
-    result = np.empty(n_units)
-    if grid_periods is not None:
-        by_unit = values.reshape(n_units, grid_periods)
-        result[:] = by_unit[:, 0]
-        same = by_unit == result[:, None]
-        same |= np.isnan(by_unit) & np.isnan(result)[:, None]
-        varying = np.repeat(~same.all(axis=1), grid_periods)
-    else:
-        result[unit_codes] = values
-        row_value = result[unit_codes]
-        varying = (row_value != values) & ~(np.isnan(row_value) & np.isnan(values))
-    if varying.any():
-        raise ValueError(
-            f"column {column!r}: expected one value per unit, but unit "
-            f"{df[unit].iloc[np.argmax(varying)]!r} has several"
-        )
-    return result
-
-
-def unit_cohorts(
-    df: pd.DataFrame,
-    cohort: str,
-    unit: str,
-    unit_codes: np.ndarray,
-    n_units: int,
-    grid_periods: int | None = None,
-) -> np.ndarray:
-    """Each unit's cohort (first treated period, +inf if never), checked to be one per unit."""
-    if (numeric_values(df, cohort, allow_nan=True) == -np.inf).any():
-        raise ValueError(f"column {cohort!r}: -inf is not a cohort (never treated is NaN or +inf)")
-    result = unit_constants(df, cohort, unit, unit_codes, n_units, grid_periods)
-    result[np.isnan(result)] = np.inf
-    return result
 
 
 def fixed_effect_columns(names: Iterable[str]) -> list[str]:
@@ -142,51 +103,243 @@ def categorical_codes(df: pd.DataFrame, name: str) -> tuple[np.ndarray, int]:
     return codes, size
 
 
-def periods_and_cohorts(
-    df: pd.DataFrame,
-    time: str,
-    cohort: str,
-    unit: str,
-    codes: tuple[np.ndarray, np.ndarray],
-    sizes: tuple[int, int],
-    grid: bool,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The integer value of each period code and each unit's cohort, checked.
+@dataclass(frozen=True)
+class PanelData:
+    """A long panel read once: one row per unit and period, treated units with their cohort
+    (first treated period) and, with a dose column, their dose.
 
-    ``codes`` and ``sizes`` are the unit and period codes and counts. ``grid``: the panel is
-    stored unit by unit with every period in order, so the periods are read from the first
-    unit's rows and the cohorts from a units x periods view. Raises if a period is not an
-    integer, a unit has several cohorts or a cohort is not a period of the panel.
+    Build it with :meth:`read`, which checks everything an estimator may assume.
+
+    Attributes
+    ----------
+    df : pandas.DataFrame
+        The data (not copied).
+    outcome, unit, time, cohort, dose : str
+        The column names (``dose`` None without a dose).
+    y : numpy.ndarray
+        The outcome of each row, float64 (a read-only view of a float64 column).
+    fe : FixedEffects
+        Unit and period codes of each row, as the two-way fixed effects ``(unit, time)``.
+    periods : numpy.ndarray
+        The integer value of each period code (float64).
+    cohorts : numpy.ndarray
+        Each unit's cohort, +inf for never-treated units.
+    doses : numpy.ndarray or None
+        Each unit's dose: positive and finite for treated units, 0 for the others.
+    row_doses : numpy.ndarray or None
+        The dose column by row (any value on never-treated units' rows; a read-only view).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"y": [1.0, 2.0, 3.0, 5.0], "i": [1, 1, 2, 2], "t": [1, 2, 1, 2],
+    ...                    "g": [2.0, 2.0, np.nan, np.nan]})
+    >>> panel = PanelData.read(df, "y", "i", "t", "g")
+    >>> panel.cohorts.tolist(), panel.grid
+    ([2.0, inf], True)
     """
-    (unit_codes, period_codes), (n_units, n_periods) = codes, sizes
-    first_rows = slice(0, n_periods) if grid else slice(None)
-    periods = np.empty(n_periods)
-    periods[period_codes[first_rows]] = numeric_values(df.iloc[first_rows], time)
-    if (periods != np.round(periods)).any():
-        raise ValueError(f"column {time!r}: expected integer periods")
-    cohorts = unit_cohorts(df, cohort, unit, unit_codes, n_units, n_periods if grid else None)
-    require_cohorts_in_periods(cohorts, periods, cohort, time)
-    return periods, cohorts
+
+    df: pd.DataFrame
+    outcome: str
+    unit: str
+    time: str
+    cohort: str
+    dose: str | None
+    y: np.ndarray
+    fe: FixedEffects
+    periods: np.ndarray
+    cohorts: np.ndarray
+    doses: np.ndarray | None
+    row_doses: np.ndarray | None
+
+    @classmethod
+    def read(
+        cls,
+        df: pd.DataFrame,
+        outcome: str,
+        unit: str,
+        time: str,
+        cohort: str,
+        dose: str | None = None,
+    ) -> PanelData:
+        """Read and check the panel's columns.
+
+        Raises
+        ------
+        ValueError
+            Naming the column (and the first unit or row at fault) for any of the bad inputs
+            of the module docstring; TypeError if ``df`` is not a DataFrame.
+        """
+        require_columns(df, [outcome, unit, time, cohort] + ([dose] if dose else []))
+        if len(df) == 0:
+            raise ValueError("data: the panel has no rows")
+        y = numeric_values(df, outcome)
+        unit_codes, n_units = categorical_codes(df, unit)
+        period_codes, n_periods = categorical_codes(df, time)
+        fe = FixedEffects((unit, time), (unit_codes, period_codes), (n_units, n_periods), len(df))
+        _require_unique_rows(df, fe)
+        first_rows = slice(0, n_periods) if fe.grid else slice(None)
+        periods = np.empty(n_periods)
+        periods[period_codes[first_rows]] = numeric_values(df.iloc[first_rows], time)
+        if (periods != np.round(periods)).any():
+            example = periods[np.argmax(periods != np.round(periods))]
+            raise ValueError(f"column {time!r}: expected integer periods, got {example:g}")
+        cohort_values = numeric_values(df, cohort, allow_nan=True)
+        if (cohort_values == -np.inf).any():
+            raise ValueError(
+                f"column {cohort!r}: -inf is not a cohort (never treated is NaN or +inf)"
+            )
+        cohorts = _unit_values(df, fe, cohort, cohort_values, None)
+        cohorts[np.isnan(cohorts)] = np.inf
+        unknown = np.setdiff1d(cohorts[np.isfinite(cohorts)], periods)
+        if unknown.size:
+            raise ValueError(
+                f"column {cohort!r}: cohort(s) {', '.join(f'{c:g}' for c in unknown[:5])} "
+                f"are not periods of column {time!r}"
+            )
+        doses = row_doses = None
+        if dose is not None:
+            row_doses = numeric_values(df, dose, allow_nan=True)
+            doses = _treated_doses(df, fe, dose, row_doses, np.isfinite(cohorts))
+        return cls(df, outcome, unit, time, cohort, dose, y, fe, periods, cohorts, doses, row_doses)
+
+    @property
+    def unit_codes(self) -> np.ndarray:
+        """The unit code (0..n_units-1) of each row."""
+        return self.fe.codes[0]
+
+    @property
+    def period_codes(self) -> np.ndarray:
+        """The period code (0..n_periods-1, in period order) of each row."""
+        return self.fe.codes[1]
+
+    @property
+    def n_units(self) -> int:
+        return self.fe.sizes[0]
+
+    @property
+    def n_periods(self) -> int:
+        return self.fe.sizes[1]
+
+    @property
+    def grid(self) -> bool:
+        """True when the rows are stored unit by unit, every period in order."""
+        return self.fe.grid
+
+    @property
+    def balanced(self) -> bool:
+        """True when every unit is observed in every period (rows are unique)."""
+        return len(self.df) == self.n_units * self.n_periods
+
+    @cached_property
+    def treated(self) -> np.ndarray:
+        """Whether each unit is ever treated (a finite cohort)."""
+        return np.isfinite(self.cohorts)
+
+    def treated_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of treated units (in row order) and their event times, period - cohort.
+
+        On a grid only the treated units' blocks of rows are touched.
+        """
+        if self.grid:
+            n_periods = self.n_periods
+            units = np.flatnonzero(self.treated)
+            rows = (units[:, None] * n_periods + np.arange(n_periods)).reshape(-1)
+            event_time = (self.periods[None, :] - self.cohorts[units][:, None]).reshape(-1)
+            return rows, event_time
+        rows = np.flatnonzero(self.treated[self.unit_codes])
+        event_time = self.periods[self.period_codes[rows]] - self.cohorts[self.unit_codes[rows]]
+        return rows, event_time
+
+    def to_grid(
+        self, values: np.ndarray, out: np.ndarray | None = None, order: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Row values as a units x periods array, NaN where a unit has no row in a period.
+
+        ``order`` puts the units in that order (row k is unit ``order[k]``); ``out`` is
+        filled instead of a new array.
+        """
+        if out is None:
+            out = np.empty((self.n_units, self.n_periods))
+        if self.grid:
+            grid = values.reshape(self.n_units, self.n_periods)
+            out[:] = grid if order is None else grid[order]
+            return out
+        out[:] = np.nan
+        position = self.unit_codes
+        if order is not None:
+            inverse = np.empty(self.n_units, dtype=np.intp)
+            inverse[order] = np.arange(self.n_units)
+            position = inverse[self.unit_codes]
+        out[position, self.period_codes] = values
+        return out
+
+    def unit_id(self, code: int) -> str:
+        """The id of the unit with this code, as a message shows it."""
+        return shown(self.df[self.unit].iloc[int(np.argmax(self.unit_codes == code))])
 
 
-def unit_doses(
-    df: pd.DataFrame,
-    dose: str,
-    unit: str,
-    unit_codes: np.ndarray,
-    cohorts: np.ndarray,
-    grid_periods: int | None = None,
+def _require_unique_rows(df: pd.DataFrame, fe: FixedEffects) -> None:
+    """Raise if a (unit, period) pair has more than one row."""
+    if fe.grid:
+        return
+    cells, n_cells = combine_codes(fe.codes[0], fe.codes[1], fe.sizes[1])
+    if n_cells == cells.size:
+        return
+    counts = np.bincount(cells, minlength=n_cells)
+    first = int(np.argmax(counts[cells] > 1))
+    unit, time = fe.names
+    raise ValueError(
+        f"columns {unit!r}, {time!r}: expected one row per unit and period, found "
+        f"{int((counts > 1).sum()):,} repeated pair(s), e.g. unit "
+        f"{shown(df[unit].iloc[first])} in period {shown(df[time].iloc[first])}"
+    )
+
+
+def _unit_values(
+    df: pd.DataFrame, fe: FixedEffects, column: str, values: np.ndarray, units: np.ndarray | None
 ) -> np.ndarray:
-    """Each unit's dose (one value per unit), positive and finite for treated units (finite
-    ``cohorts``) and 0 for the others."""
-    doses = unit_constants(df, dose, unit, unit_codes, cohorts.size, grid_periods)
-    treated = np.isfinite(cohorts)
+    """Each unit's value of a column that must be constant within a unit (NaN allowed),
+    checked for the units where ``units`` is True (every unit if None)."""
+    n_units, n_periods = fe.sizes
+    result = np.empty(n_units)
+    if fe.grid:
+        by_unit = values.reshape(n_units, n_periods)
+        result[:] = by_unit[:, 0]
+        same = by_unit == result[:, None]
+        same |= np.isnan(by_unit) & np.isnan(result)[:, None]
+        varying_unit = ~same.all(axis=1)
+    else:
+        unit_codes = fe.codes[0]
+        result[unit_codes] = values
+        row_value = result[unit_codes]
+        varying_row = (row_value != values) & ~(np.isnan(row_value) & np.isnan(values))
+        varying_unit = np.zeros(n_units, dtype=bool)
+        varying_unit[unit_codes[varying_row]] = True
+    if units is not None:
+        varying_unit &= units
+    if varying_unit.any():
+        code = int(np.argmax(varying_unit))
+        first = int(np.argmax(fe.codes[0] == code))
+        which = "unit" if units is None else "treated unit"
+        raise ValueError(
+            f"column {column!r}: expected one value per {which}, but unit "
+            f"{shown(df[fe.names[0]].iloc[first])} has several"
+        )
+    return result
+
+
+def _treated_doses(
+    df: pd.DataFrame, fe: FixedEffects, column: str, values: np.ndarray, treated: np.ndarray
+) -> np.ndarray:
+    """Each unit's dose: one positive finite value per treated unit, 0 for the others."""
+    doses = _unit_values(df, fe, column, values, treated)
     bad = treated & ~(np.isfinite(doses) & (doses > 0))
     if bad.any():
-        first_row = int(np.argmax(bad[unit_codes]))
+        code = int(np.argmax(bad))
+        first = int(np.argmax(fe.codes[0] == code))
         raise ValueError(
-            f"column {dose!r}: expected a positive finite dose for every treated unit, got "
-            f"{doses[unit_codes[first_row]]:g} for unit {df[unit].iloc[first_row]!r} "
+            f"column {column!r}: expected a positive finite dose for every treated unit, got "
+            f"{doses[code]:g} for unit {shown(df[fe.names[0]].iloc[first])} "
             f"({int(bad.sum()):,} unit(s) in all)"
         )
     return np.where(treated, doses, 0.0)

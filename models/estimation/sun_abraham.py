@@ -59,13 +59,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, FixedEffects, combine_codes
+from models.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, FixedEffects
 from models.estimation.design import DenseDesign, IndicatorDesign
 from models.estimation.ols import DEFAULT_COLLIN_TOL, fit_within, singletons_kept
 from models.estimation.panel_data import (
+    PanelData,
     categorical_codes,
     numeric_values,
-    periods_and_cohorts,
     require_columns,
 )
 from models.estimation.results import EventStudyResults, RegressionResults
@@ -163,6 +163,7 @@ class SunAbraham:
         unit: str,
         time: str,
         cohort: str,
+        *,
         ref: int = -1,
         control: str = "never",
         intensity: str | None = None,
@@ -171,11 +172,7 @@ class SunAbraham:
     ) -> None:
         if isinstance(covariates, str):
             raise TypeError("covariates: expected a list of column names")
-        columns = [outcome, unit, time, cohort] + ([intensity] if intensity else [])
-        require_columns(df, columns)
         require_columns(df, covariates, "covariate")
-        if len(df) == 0:
-            raise ValueError("data: the panel has no rows")
         if not isinstance(ref, int | np.integer) or ref >= 0:
             raise ValueError(f"ref: expected a negative integer event time, got {ref!r}")
         if control not in CONTROLS:
@@ -200,23 +197,11 @@ class SunAbraham:
         Beyond a few passes over the whole panel, works on per-unit and per-period tables and
         on the treated units' rows (a tenth of the study's panel).
         """
-        df = self.df
-        unit_codes, n_units = categorical_codes(df, self.unit)
-        period_codes, n_periods = categorical_codes(df, self.time)
-        fe = FixedEffects(
-            (self.unit, self.time), (unit_codes, period_codes), (n_units, n_periods), len(df)
+        data = PanelData.read(
+            self.df, self.outcome, self.unit, self.time, self.cohort, self.intensity
         )
-        if not fe.grid:
-            _, n_cells = combine_codes(unit_codes, period_codes, n_periods)
-            if n_cells != unit_codes.size:
-                raise ValueError(
-                    f"columns {self.unit!r}, {self.time!r}: expected one row per unit and "
-                    f"period, found {unit_codes.size - n_cells:,} duplicate row(s)"
-                )
-        period_values, cohorts = periods_and_cohorts(
-            df, self.time, self.cohort, self.unit, (unit_codes, period_codes),
-            (n_units, n_periods), fe.grid,
-        )  # fmt: skip
+        fe, unit_codes, period_codes = data.fe, data.unit_codes, data.period_codes
+        period_values, cohorts = data.periods, data.cohorts
         cohorts, last = _control_group(cohorts, self.control, self.cohort)
         period_kept = period_values < (np.inf if last is None else last)
         rows = np.flatnonzero(np.isfinite(cohorts)[unit_codes])
@@ -249,7 +234,7 @@ class SunAbraham:
                 f"column {self.cohort!r}: no treated cohort is observed both before and after "
                 "its treatment"
             )
-        dose = self._dose(rows, unit_codes[rows], n_units)
+        dose = np.ones(rows.size) if data.doses is None else data.doses[unit_codes[rows]]
         column, cells = _cells(
             position,
             cohorts[unit_codes[rows]],
@@ -261,11 +246,10 @@ class SunAbraham:
         )
         value = np.ones(fe.n_obs)
         value[position] = dose
-        outcome = numeric_values(df, self.outcome)
         return _SaturatedPanel(
             fe=fe,
             sample=sample,
-            outcome=outcome if sample is None else outcome[sample],
+            outcome=data.y if sample is None else data.y[sample],
             column=column,
             value=value,
             cells=cells,
@@ -283,28 +267,6 @@ class SunAbraham:
             AlwaysTreatedWarning,
             stacklevel=4,
         )
-
-    def _dose(self, rows: np.ndarray, units: np.ndarray, n_units: int) -> np.ndarray:
-        """The dose of each treated row (1 without intensity), checked to be one positive
-        value per unit. ``rows`` are row numbers in the panel, ``units`` their unit codes."""
-        if self.intensity is None:
-            return np.ones(rows.size)
-        dose = numeric_values(self.df, self.intensity, allow_nan=True)[rows]
-        invalid = ~(np.isfinite(dose) & (dose > 0))
-        if invalid.any():
-            raise ValueError(
-                f"column {self.intensity!r}: expected a positive finite dose on every treated "
-                f"unit's rows, found {int(invalid.sum()):,} row(s) without"
-            )
-        unit_dose = np.zeros(n_units)
-        unit_dose[units] = dose
-        varying = unit_dose[units] != dose
-        if varying.any():
-            raise ValueError(
-                f"column {self.intensity!r}: expected one dose per treated unit, but unit "
-                f"{self.df[self.unit].iloc[[rows[np.argmax(varying)]]].tolist()[0]!r} has several"
-            )
-        return dose
 
     def _design(self, tol: float, maxiter: int) -> IndicatorDesign | DenseDesign:
         """The within-transformed covariates and cohort x event-time indicators."""
