@@ -10,6 +10,7 @@ from models.consumer import ConsumerSpendModel, SpendTruth
 from models.estimation import (
     CallawaySantAnna,
     CallawaySantAnnaResults,
+    Comparison,
     EventStudy,
     EventStudyResults,
     FixedEffectsOLS,
@@ -17,11 +18,13 @@ from models.estimation import (
     RegressionResults,
     SunAbraham,
     SunAbrahamResults,
+    compare,
 )
 from models.exceptions import (
     AlwaysTreatedWarning,
     CollinearityWarning,
     ConvergenceWarning,
+    GoodwillDeprecationWarning,
     ImputationWarning,
     SingletonWarning,
 )
@@ -40,6 +43,7 @@ __all__ = [
     "CallawaySantAnna",
     "CallawaySantAnnaResults",
     "CollinearityWarning",
+    "Comparison",
     "ConsumerSpendModel",
     "ConvergenceWarning",
     "Damages",
@@ -48,6 +52,7 @@ __all__ = [
     "EventStudy",
     "EventStudyResults",
     "FixedEffectsOLS",
+    "GoodwillDeprecationWarning",
     "GoodwillModel",
     "ImputationDiD",
     "ImputationWarning",
@@ -58,5 +63,6 @@ __all__ = [
     "SunAbraham",
     "SunAbrahamResults",
     "calibrate_enforcement",
+    "compare",
     "damages",
 ]

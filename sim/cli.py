@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from models import EnforcementModel, ResponsePath, calibrate_enforcement, damages
+from models import EnforcementModel, ResponsePath, calibrate_enforcement, compare, damages
 from models.consumer.calibration import calibrate_loss_per_yuan
 from sim.config import (
     FIGURE_FORMATS,
@@ -235,8 +235,7 @@ def _fit(args: argparse.Namespace) -> None:
     settings = _fit_settings(args)
     started = time.perf_counter()
     results = fit_estimators(read_panel(args.panel, settings), settings, seed=args.seed)
-    for fitted in results.values():
-        print(fitted.summary().as_text())
+    print(compare(results).summary().as_text())
     print(describe_fit(results, settings))
     if args.out is not None:
         attrs = {"panel": str(args.panel), "goodwill_version": package_version()}

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import xarray as xr
 
-from models import EventStudyResults, SpendTruth
+from models import EventStudyResults, SpendTruth, compare
 from sim.config import EstimationSettings
 from sim.estimators import ESTIMATORS
 from sim.store import write_csv, write_netcdf
@@ -102,59 +102,21 @@ def true_effects(truth: SpendTruth, settings: EstimationSettings) -> pd.Series:
     return table["estimate"].rename("truth")
 
 
-def _event_time_table(
-    results: EventStudyResults, settings: EstimationSettings, truth: SpendTruth | None
-) -> pd.DataFrame:
-    """One estimator's estimates by event time, the reference period as a row of 0."""
-    table = results.event_time_effects()
-    if results.ref is not None:
-        table.loc[results.ref] = 0.0
-        table.loc[results.ref, table.columns != "estimate"] = np.nan
-    table = table.sort_index()
-    if truth is not None:
-        table["truth"] = true_effects(truth, settings).reindex(table.index)
-    return table
-
-
 def estimates_table(
     results: dict[str, EventStudyResults],
     settings: EstimationSettings,
     truth: SpendTruth | None = None,
 ) -> pd.DataFrame:
-    """Tidy estimates: one row per estimator and event time.
+    """Tidy estimates: one row per estimator and event time (``models.compare``).
 
     Columns estimator, event_time, estimate, se, ci_low, ci_high, band_low and band_high (a
     uniform band, where the estimator has one) and truth (if known). An omitted reference
     period is a row with estimate 0 and no standard error.
     """
-    frames = [
-        _event_time_table(fitted, settings, truth).reset_index().assign(estimator=name)
-        for name, fitted in results.items()
-    ]
-    table = pd.concat(frames, ignore_index=True)
-    for column in ("band_low", "band_high"):
-        if column not in table:
-            table[column] = np.nan
-    columns = ["estimator", "event_time", "estimate", "se", "ci_low", "ci_high"]
-    columns += ["band_low", "band_high"] + (["truth"] if truth is not None else [])
-    return table[columns]
-
-
-def cumulative_summary(
-    results: EventStudyResults, settings: EstimationSettings
-) -> dict[str, float | list[int] | str]:
-    """The reported cumulative effect, its SE and 95% CI, for the run manifest."""
-    first, last = settings.cumulative
-    estimate, se = results.cumulative(first, last)
-    low, high = results.cumulative_conf_int(first, last)
-    return {
-        "event_times": [first, last],
-        "estimate": estimate,
-        "se": se,
-        "ci_low": low,
-        "ci_high": high,
-        "vcov": results.vcov_type,
-    }
+    table = compare(results).event_time_effects().rename(columns={"model": "estimator"})
+    if truth is not None:
+        table["truth"] = table["event_time"].map(true_effects(truth, settings))
+    return table
 
 
 def true_cumulative(truth: SpendTruth, settings: EstimationSettings) -> float:
@@ -169,9 +131,8 @@ def multipliers_table(
     truth: SpendTruth | None = None,
 ) -> pd.DataFrame:
     """Each estimator's cumulative effect (the multiplier) with SE, 95% CI and the truth."""
-    rows = {name: cumulative_summary(fitted, settings) for name, fitted in results.items()}
-    table = pd.DataFrame(rows).T[["estimate", "se", "ci_low", "ci_high"]].astype(float)
     first, last = settings.cumulative
+    table = compare(results).cumulative(first, last)[["estimate", "se", "ci_low", "ci_high"]]
     table.insert(0, "last_event_time", last)
     table.insert(0, "first_event_time", first)
     if truth is not None:
@@ -197,9 +158,9 @@ def describe_fit(
             lines.append(
                 f"  (value-weighted truth, spend lost per yuan sold: {truth.multiplier:.4f})"
             )
+    cumulative = compare(results).cumulative(first, last)
     for name, fitted in results.items():
-        summary = cumulative_summary(fitted, settings)
-        estimate, se, low, high = (summary[k] for k in ("estimate", "se", "ci_low", "ci_high"))
+        estimate, se, low, high = cumulative.loc[name, ["estimate", "se", "ci_low", "ci_high"]]
         line = (
             f"  {name:<18} {estimate:.4f} (SE {se:.4f}), 95% CI [{low:.4f}, {high:.4f}]"
             f"  {fitted.vcov_type}, {fitted.nobs:,} obs"

@@ -225,7 +225,7 @@ def test_uniform_band_is_seeded_and_wider_than_pointwise(fitted):
     ],
 )
 def test_sup_t_critical_value_in_known_cases(correlation, expected):
-    from models.estimation.callaway_santanna import _sup_t_critical_value
+    from models.estimation.inference import sup_t_critical_value as _sup_t_critical_value
 
     se = np.array([1.0, 2.0, 0.5, 3.0, 1.5])
     covariance = np.outer(se, se) * (correlation + (1 - correlation) * np.eye(5))

@@ -96,8 +96,8 @@ def test_fit_command_matches_the_run(tiny_run, tmp_path, capsys):
             "--seed", seed, "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "EventStudy results" in printed and "event_time::0:fake_value" in printed
-    assert "CallawaySantAnna (dynamic) results" in printed
+    assert "Model comparison" in printed and "event_time::0" in printed
+    assert "callaway_santanna" in printed.splitlines()[2]  # the models' columns
     for name in ("estimates.csv", "multipliers.csv"):
         stored = pd.read_csv(out / name)
         expected = pd.read_csv(result.directory / name)

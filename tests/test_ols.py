@@ -461,7 +461,7 @@ def test_from_formula_equals_column_version(panel):
         vcov="CRV1"
     )
     assert res.names == ("x1", "np.log(x3)", "C(grp)[T.1]", "C(grp)[T.2]")
-    assert res.fixed_effects == ("u", "t")
+    assert res.regression.fixed_effects == ("u", "t")
     assert res.outcome == "y"
     assert res.vcov_type == by_columns.vcov_type == "CRV1 by u"
     np.testing.assert_allclose(res.params.to_numpy(), by_columns.params.to_numpy(), rtol=1e-12)

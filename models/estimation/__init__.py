@@ -8,6 +8,7 @@ results family (:mod:`~models.estimation.results`). This package imports nothing
 """
 
 from models.estimation.callaway_santanna import CallawaySantAnna, CallawaySantAnnaResults
+from models.estimation.compare import Comparison, compare
 from models.estimation.event_study import EventStudy
 from models.estimation.imputation import ImputationDiD
 from models.estimation.ols import FixedEffectsOLS
@@ -17,6 +18,7 @@ from models.estimation.sun_abraham import SunAbraham, SunAbrahamResults
 __all__ = [
     "CallawaySantAnna",
     "CallawaySantAnnaResults",
+    "Comparison",
     "EventStudy",
     "EventStudyResults",
     "FixedEffectsOLS",
@@ -24,4 +26,5 @@ __all__ = [
     "RegressionResults",
     "SunAbraham",
     "SunAbrahamResults",
+    "compare",
 ]

@@ -30,12 +30,9 @@ cohort size), ``"dynamic"`` (by event time e = t - g), ``"group"`` (by cohort) a
 ``"calendar"`` (by period); the ratio form includes the influence of the estimated cohort-share
 weights (did's "wif") without extra work.
 
-Computation. Without covariates, a unit's influence on any estimate is an affine function of its row
-of outcomes (and dose), with coefficients that depend only on its cohort. So the fit keeps, per
-cohort, the number of units, the mean and the scatter matrix of those rows, and every variance is a
-small quadratic form in them (:mod:`models.estimation.influence`): the panel is read once and no n x
-cells matrix is built. With covariates each cell's influence function is computed on the units (one
-column per cell), and the same algebra runs on those columns.
+Computation (:mod:`models.estimation.influence`): without covariates the panel is read once
+into per-cohort moments and no n x cells matrix is built; with covariates each cell's influence
+function is a column on the units, and the same algebra runs on those columns.
 
 Reference: Callaway, B. and Sant'Anna, P. H. C. (2021), "Difference-in-differences with
 multiple time periods", Journal of Econometrics 225(2), 200-230.
@@ -46,18 +43,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from models.estimation.drdid import METHODS, CellEstimationError, did_2x2
-from models.estimation.influence import BlockMoments, Functionals, UnitRows, moment_functionals
+from models.estimation.drdid import METHODS
+from models.estimation.inference import LinearCombination, WaldTest, sup_t_critical_value
+from models.estimation.influence import (
+    BlockMoments,
+    Functionals,
+    UnitRows,
+    covariate_functionals,
+    influence_covariance,
+    moment_functionals,
+    ratios,
+)
 from models.estimation.panel_data import PanelData, numeric_values, require_columns
-from models.estimation.results import EventStudyResults, WaldTest
-from models.estimation.vcov import Covariance, VcovRequest
+from models.estimation.results import Estimates, EventTimes, Results
+from models.estimation.vcov import VcovSpec, parse_unit_clustered
 
-AGGREGATIONS = ("simple", "dynamic", "group", "calendar")
+AGGREGATIONS = {"simple": "att", "dynamic": "event_time", "group": "cohort", "calendar": "period"}
+"""did's aggregations and what their effects are indexed by."""
 
 
 class CallawaySantAnna:
@@ -87,6 +95,9 @@ class CallawaySantAnna:
     >>> res.att_gt.columns.tolist()
     ['cohort', 'time', 'att', 'se']
     """
+
+    VCOV: ClassVar[tuple[str, ...]] = ("CRV1",)
+    """The variance ``fit(vcov=...)`` supports: clustered by the unit (influence functions)."""
 
     def __init__(
         self,
@@ -216,98 +227,99 @@ class CallawaySantAnna:
             )
         return cells
 
-    def fit(self) -> CallawaySantAnnaResults:
-        """Estimate every ATT(g, t) and the influence functions behind its inference."""
+    def fit(self, vcov: VcovSpec = "CRV1") -> CallawaySantAnnaResults:
+        """Estimate every ATT(g, t) and the influence functions behind its inference.
+
+        Parameters
+        ----------
+        vcov : str or dict
+            ``"CRV1"`` (or ``{"CRV1": unit}``): the influence-function variance, clustered by
+            unit (did's analytic standard errors), the only one available.
+
+        Returns
+        -------
+        CallawaySantAnnaResults
+            ``params`` are the ATT(g, t), named ``cohort::g:period::t``, with their joint
+            covariance; ``att_gt`` is the same as a table, ``aggregate`` averages them.
+        """
+        parse_unit_clustered(vcov, self.unit, "CallawaySantAnna")
         rows = self._rows
         cells = self._cells()
         if rows.covariates is None:
             moments = rows.moments()
             numerators, denominators = moment_functionals(rows, moments, cells)
         else:
-            moments, numerators, denominators = self._covariate_functionals(cells)
-        table = pd.DataFrame(
-            {
-                "cohort": [int(rows.block_cohorts[c[0]]) for c in cells],
-                "time": [int(rows.periods[c[1]]) for c in cells],
-                "att": numerators.value / denominators.value,
-            }
+            moments, numerators, denominators = covariate_functionals(rows, cells, self.method)
+        functionals = Functionals(
+            np.concatenate([numerators.value, denominators.value]),
+            np.concatenate([numerators.slope, denominators.slope]),
+            np.concatenate([numerators.shift, denominators.shift]),
         )
+        cohorts = np.array([int(rows.block_cohorts[c[0]]) for c in cells], dtype=np.int64)
+        periods = np.array([int(rows.periods[c[1]]) for c in cells], dtype=np.int64)
+        n_units = int(moments.sizes.sum())
+        att, combination = ratios(functionals.value, np.eye(len(cells)))
         return CallawaySantAnnaResults(
-            att_gt_table=table,
-            functionals=Functionals(
-                np.concatenate([numerators.value, denominators.value]),
-                np.concatenate([numerators.slope, denominators.slope]),
-                np.concatenate([numerators.shift, denominators.shift]),
-            ),
-            moments=moments,
-            unit=self.unit,
+            model_name="CallawaySantAnna",
             outcome=self.outcome,
+            estimates=Estimates(
+                names=tuple(
+                    f"cohort::{g}:period::{s}" for g, s in zip(cohorts, periods, strict=True)
+                ),
+                coefficients=att,
+                covariance=influence_covariance(
+                    functionals.covariance(combination, moments), self.unit, n_units
+                ),
+                nobs=n_units,
+            ),
+            notes=self._notes(),
+            cohorts=cohorts,
+            periods=periods,
+            functionals=functionals,
+            moments=moments,
             anticipation=self.anticipation,
-            intensity=self.intensity,
+            dose=self.intensity,
         )
 
-    def _covariate_functionals(
-        self, cells: list[tuple[int, int, int, np.ndarray]]
-    ) -> tuple[BlockMoments, Functionals, Functionals]:
-        """Every cell's ATT from :func:`models.estimation.drdid.did_2x2`, its influence function
-        on the units as a column, and the N = pi_g ATT, D = pi_g functionals on those columns.
-
-        The covariates are those of the earlier of the cell's two periods, as did does.
-        """
-        rows = self._rows
-        n, n_cells, n_blocks = rows.n_units, len(cells), rows.block_sizes.size
-        blocks = rows.block_slices()
-        influence = np.zeros((n, n_cells))
-        att = np.empty(n_cells)
-        for k, (g, t, base, control) in enumerate(cells):
-            members = np.concatenate(
-                [np.arange(blocks[h].start, blocks[h].stop) for h in [g, *control]]
-            )
-            treated = np.arange(members.size) < rows.block_sizes[g]
-            change = rows.features[members, t] - rows.features[members, base]
-            covariates = rows.covariates[members, min(t, base), :]
-            try:
-                att[k], psi = did_2x2(change, treated, covariates, self.method)
-            except CellEstimationError as exc:
-                raise ValueError(
-                    f"ATT(g={rows.block_cohorts[g]:g}, t={rows.periods[t]:g}) with "
-                    f"method={self.method!r}: {exc}"
-                ) from None
-            influence[members, k] = psi * (n / members.size)
-        share = rows.block_sizes / n
-        cell_block = np.array([cell[0] for cell in cells])
-        member = (np.arange(n_blocks)[None, :] == cell_block[:, None]).astype(float)
-        membership = member - share[cell_block][:, None]
-        numerators = Functionals(
-            share[cell_block] * att,
-            np.zeros((n_cells, n_blocks, n_cells)),
-            att[:, None] * membership,
-        )
-        numerators.slope[np.arange(n_cells), :, np.arange(n_cells)] = share[cell_block][:, None]
-        denominators = Functionals(
-            share[cell_block], np.zeros((n_cells, n_blocks, n_cells)), membership
-        )
-        return BlockMoments.of(influence, blocks), numerators, denominators
+    def _notes(self) -> tuple[tuple[str, str], ...]:
+        """The summary rows on the design: controls, base period, anticipation, dose."""
+        controls = {"never": "never treated", "notyet": "not yet treated"}[self.control]
+        notes = [("Control group", controls), ("Base period", self.base_period)]
+        if self.anticipation:
+            notes.append(("Anticipation", f"{self.anticipation} period(s)"))
+        if self.intensity is not None:
+            notes.append(("Intensity", self.intensity))
+        if self.covariates:
+            notes.append(("Covariates", f"{', '.join(self.covariates)} ({self.method})"))
+        return tuple(notes)
 
 
-@dataclass(frozen=True)
-class CallawaySantAnnaResults:
+@dataclass(frozen=True, kw_only=True)
+class CallawaySantAnnaResults(Results):
     """Group-time ATTs, their aggregations and the influence functions behind their inference.
+
+    ``params`` are the ATT(g, t) (per unit of dose with an intensity), named
+    ``cohort::g:period::t``, with their joint covariance from the influence functions.
 
     Attributes
     ----------
-    att_gt : pandas.DataFrame
-        One row per estimated ATT(g, t) (per unit of dose with ``intensity``): cohort, time,
-        att, se.
+    cohorts, periods : numpy.ndarray
+        The cohort g and period t of each ATT(g, t).
+    functionals, moments
+        The influence-function algebra (:mod:`models.estimation.influence`) every aggregation
+        computes its covariance from.
+    anticipation : int
+        Periods of anticipation of the fit.
+    dose : str or None
+        The dose column (``intensity``) the effects are per unit of.
     """
 
-    att_gt_table: pd.DataFrame
+    cohorts: np.ndarray
+    periods: np.ndarray
     functionals: Functionals
     moments: BlockMoments
-    unit: str
-    outcome: str
     anticipation: int
-    intensity: str | None
+    dose: str | None
 
     @property
     def n_units(self) -> int:
@@ -315,28 +327,21 @@ class CallawaySantAnnaResults:
         return int(self.moments.sizes.sum())
 
     @property
-    def _n_cells(self) -> int:
-        return len(self.att_gt_table)
-
-    def _ratios(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Estimates sum_k w_k N_k / sum_k w_k D_k (one per column of ``weights``, cells x m).
-
-        Returns the estimates and the coefficients of their influence functions on the
-        numerator and denominator functionals (2 cells x m).
-        """
-        k = self._n_cells
-        numerator = weights.T @ self.functionals.value[:k]
-        denominator = weights.T @ self.functionals.value[k:]
-        estimate = numerator / denominator
-        combination = np.vstack([weights / denominator, -weights * (estimate / denominator)])
-        return estimate, combination
+    def unit(self) -> str:
+        """The unit column, by which the variance is clustered."""
+        return self.covariance.request.clusters[0]
 
     @cached_property
     def att_gt(self) -> pd.DataFrame:
         """ATT(g, t) with its standard error: columns cohort, time, att, se."""
-        _, combination = self._ratios(np.eye(self._n_cells))
-        variance = self._covariance(combination).diagonal()
-        return self.att_gt_table.assign(se=np.sqrt(variance))
+        return pd.DataFrame(
+            {
+                "cohort": self.cohorts,
+                "time": self.periods,
+                "att": self.coefficients,
+                "se": self.bse.to_numpy(),
+            }
+        )
 
     def pretrend_test(self) -> WaldTest:
         """did's Wald pre-test: every pre-treatment ATT(g, t) is zero.
@@ -345,17 +350,19 @@ class CallawaySantAnnaResults:
         influence functions, against chi-squared with one degree of freedom per cell (reported
         as F = statistic / cells with infinite denominator degrees of freedom).
         """
-        cohort = self.att_gt_table["cohort"].to_numpy()
-        pre = self.att_gt_table["time"].to_numpy() < cohort - self.anticipation
+        pre = self.periods < self.cohorts - self.anticipation
         if not pre.any():
             raise ValueError("pretrend_test: no pre-treatment ATT(g, t) was estimated")
-        estimates, combination = self._ratios(np.eye(self._n_cells)[:, pre])
+        estimates, combination = self._ratios(np.eye(len(self.names))[:, pre])
         covariance = self._covariance(combination)
         if np.linalg.matrix_rank(covariance) < pre.sum():
             raise ValueError("pretrend_test: the pre-treatment ATTs' covariance is singular")
         statistic = float(estimates @ np.linalg.solve(covariance, estimates))
         q = int(pre.sum())
         return WaldTest(statistic / q, float(stats.chi2.sf(statistic, q)), q, np.inf)
+
+    def _ratios(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return ratios(self.functionals.value, weights)
 
     def _covariance(self, combination: np.ndarray) -> np.ndarray:
         return self.functionals.covariance(combination, self.moments)
@@ -368,7 +375,7 @@ class CallawaySantAnnaResults:
         alpha: float = 0.05,
         n_draws: int = 1000,
         seed: int = 0,
-    ) -> EventStudyResults:
+    ) -> Results:
         """Aggregate the ATT(g, t) as the R package did's ``aggte`` does.
 
         Parameters
@@ -381,14 +388,16 @@ class CallawaySantAnnaResults:
         uniform_band : bool
             Also compute a simultaneous (uniform over the aggregated effects) confidence band
             at level ``1 - alpha`` by a Gaussian multiplier bootstrap of ``n_draws`` draws,
-            seeded by ``seed``; see :meth:`EventStudyResults.uniform_conf_int`.
+            seeded by ``seed``; see :meth:`Results.uniform_conf_int`.
 
         Returns
         -------
-        EventStudyResults
-            ``params`` by event time, cohort or period (``event_time_effects()`` indexes them),
-            the covariance from the influence functions, normal critical values; the overall
-            average is the attribute ``overall`` (estimate, se).
+        Results
+            ``params`` by event time (``event_time::e``), cohort (``cohort::g``) or period
+            (``period::t``), which ``event_time_effects()`` indexes, or the one ``att`` of the
+            simple aggregation; the covariance from the influence functions, normal critical
+            values; the overall average as ``overall`` (estimate, se); the ATT(g, t) each
+            effect averages, with their weights, as ``components()``.
 
         Notes
         -----
@@ -401,8 +410,7 @@ class CallawaySantAnnaResults:
         """
         if kind not in AGGREGATIONS:
             raise ValueError(f"aggregate: expected one of {', '.join(AGGREGATIONS)}, got {kind!r}")
-        cohort = self.att_gt_table["cohort"].to_numpy()
-        time = self.att_gt_table["time"].to_numpy()
+        cohort, time = self.cohorts, self.periods
         post = time >= cohort - self.anticipation
         if kind == "simple":
             labels, groups = [0], [post]
@@ -416,37 +424,57 @@ class CallawaySantAnnaResults:
         else:
             labels = [int(t) for t in np.unique(time[post])]
             groups = [(time == t) & post for t in labels]
-        estimates, combination = self._ratios(np.column_stack(groups).astype(float))
+        weights = np.column_stack(groups).astype(float)
+        estimates, combination = self._ratios(weights)
         overall_estimate, overall_combination = self._overall(
             kind, labels, groups, estimates, combination
         )
         covariance = self._covariance(np.column_stack([combination, overall_combination]))
         overall_se = float(np.sqrt(covariance[-1, -1]))
         matrix = covariance[:-1, :-1]
-        band = None
-        if uniform_band:
-            band = (alpha, _sup_t_critical_value(matrix, alpha, n_draws, seed))
-        return EventStudyResults(
-            names=tuple(f"{kind}::{label}" for label in labels),
-            coefficients=estimates,
-            covariance=Covariance(
-                matrix=matrix,
-                df_t=np.inf,
-                request=VcovRequest("influence function", (self.unit,)),
-                n_clusters=(self.n_units,),
-            ),
-            nobs=self.n_units,
-            df_resid=self.n_units - 1,
-            rss=float("nan"),
-            tss_within=float("nan"),
-            outcome=self.outcome,
+        index = AGGREGATIONS[kind]
+        event = None
+        if kind != "simple":
+            band = None
+            if uniform_band:
+                band = (alpha, sup_t_critical_value(matrix, alpha, n_draws, seed))
+            event = EventTimes(
+                event_times=tuple(labels),
+                index=index,
+                window=(min(labels), max(labels)),
+                intensity=self.dose,
+                uniform_band=band,
+                components=self._components(weights),
+            )
+        names = ("att",) if event is None else tuple(f"{index}::{x}" for x in labels)
+        return Results(
             model_name=f"CallawaySantAnna ({kind})",
-            event_times=tuple(labels),
-            ref=None,
-            window=(min(labels), max(labels)),
-            intensity=self.intensity,
-            overall=(overall_estimate, overall_se),
-            uniform_band=band,
+            outcome=self.outcome,
+            estimates=Estimates(
+                names, estimates, influence_covariance(matrix, self.unit, self.n_units), self.nobs
+            ),
+            event=event,
+            overall=LinearCombination(overall_estimate, overall_se),
+            notes=self.notes,
+        )
+
+    def _components(self, weights: np.ndarray) -> pd.DataFrame:
+        """The ATT(g, t) each aggregated effect averages (``effect``: its position), with its
+        weight in that average: its denominator D (the cohort's size, or sum of squared
+        doses, in the sample) over their sum."""
+        denominators = self.functionals.value[len(self.names) :]
+        columns, rows = np.nonzero(weights.T)  # by effect, then cell
+        share = weights[rows, columns] * denominators[rows]
+        share = share / np.bincount(columns, weights=share)[columns]
+        return pd.DataFrame(
+            {
+                "effect": columns,
+                "cohort": self.cohorts[rows],
+                "event_time": self.periods[rows] - self.cohorts[rows],
+                "estimate": self.coefficients[rows],
+                "se": self.bse.to_numpy()[rows],
+                "weight": share,
+            }
         )
 
     def _overall(
@@ -470,18 +498,3 @@ class CallawaySantAnnaResults:
         weights = sum(cells / cells.sum() for cells in groups)
         estimate, overall = self._ratios(weights[:, None])
         return float(estimate[0]), overall[:, 0]
-
-
-def _sup_t_critical_value(covariance: np.ndarray, alpha: float, n_draws: int, seed: int) -> float:
-    """The 1 - alpha quantile of max_e |Z_e| / se_e over Z ~ N(0, covariance)."""
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
-    if not isinstance(n_draws, int) or n_draws < 100:
-        raise ValueError(f"n_draws: expected an integer >= 100, got {n_draws!r}")
-    se = np.sqrt(np.diag(covariance))
-    keep = se > 0
-    values, vectors = np.linalg.eigh(covariance[np.ix_(keep, keep)])
-    root = vectors * np.sqrt(np.clip(values, 0.0, None))
-    draws = np.random.default_rng(seed).standard_normal((n_draws, root.shape[1])) @ root.T
-    statistic = np.abs(draws / se[keep]).max(axis=1)
-    return float(np.quantile(statistic, 1 - alpha, method="inverted_cdf"))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -34,8 +35,8 @@ from models.estimation.panel_data import (
     fixed_effect_columns,
     require_columns,
 )
-from models.estimation.results import EventStudyResults
-from models.estimation.vcov import VcovSpec
+from models.estimation.results import EventTimes, Results
+from models.estimation.vcov import VARIANCE_ESTIMATORS, VcovSpec, parse_vcov
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,9 @@ class EventStudy:
     >>> res.event_time_effects().columns.tolist()
     ['estimate', 'se', 'ci_low', 'ci_high']
     """
+
+    VCOV: ClassVar[tuple[str, ...]] = tuple(VARIANCE_ESTIMATORS)
+    """The variance estimators ``fit(vcov=...)`` supports."""
 
     def __init__(
         self,
@@ -205,7 +209,7 @@ class EventStudy:
         tol: float = DEFAULT_TOL,
         maxiter: int = DEFAULT_MAXITER,
         collin_tol: float = DEFAULT_COLLIN_TOL,
-    ) -> EventStudyResults:
+    ) -> Results:
         """Estimate the event-time effects.
 
         Parameters
@@ -218,8 +222,11 @@ class EventStudy:
 
         Returns
         -------
-        EventStudyResults
+        Results
+            Effects by event time (coefficients ``event_time::k``) with the regression
+            statistics.
         """
+        request = parse_vcov(vcov, [self.unit], self.VCOV, "EventStudy")
         panel = self._panel
         sample = panel.inside
         fe = self._fixed_effects(sample)
@@ -239,31 +246,25 @@ class EventStudy:
 
         # With intensity, NaN only on never-treated rows, which have no indicator.
         value = np.ones(column.size) if intensity is None else intensity
-        names = [
-            f"event_time::{k}" + (f":{self.intensity}" if self.intensity else "")
-            for k in self.event_times
-        ]
+        names = [f"event_time::{k}" for k in self.event_times]
         design = IndicatorDesign.absorb(names, column, value, fe, tol=tol, maxiter=maxiter)
         event_time_of = dict(zip(names, self.event_times, strict=True))
-        fields = fit_within(
-            outcome=self.outcome,
+        estimates, statistics = fit_within(
             y=outcome,
             design=design,
             fe=fe,
-            vcov=vcov,
-            default_clusters=[self.unit],
+            request=request,
             cluster_values=lambda name: self._codes(name, sample),
             tol=tol,
             maxiter=maxiter,
             collin_tol=collin_tol,
             n_singletons=n_singletons,
         )
-        return EventStudyResults(
-            **fields,
-            model_name="EventStudy",
-            event_times=tuple(event_time_of[name] for name in fields["names"]),
+        event = EventTimes(
+            event_times=tuple(event_time_of[name] for name in estimates.names),
             ref=self.ref,
             window=self.window,
             intensity=self.intensity,
             bin_endpoints=self.bin_endpoints,
         )
+        return Results("EventStudy", self.outcome, estimates, statistics, event)

@@ -54,15 +54,17 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
+from models.estimation.inference import LinearCombination
 from models.estimation.panel_data import PanelData
-from models.estimation.results import EventStudyResults
-from models.estimation.vcov import Covariance, VcovRequest
+from models.estimation.results import Estimates, EventTimes, Results
+from models.estimation.vcov import Covariance, VcovRequest, VcovSpec, parse_unit_clustered
 from models.exceptions import ImputationWarning
 
 
@@ -204,6 +206,9 @@ class ImputationDiD:
     >>> estimate, se = res.cumulative(0, 11)  # 12-week spend change per yuan of counterfeit
     """
 
+    VCOV: ClassVar[tuple[str, ...]] = ("CRV1",)
+    """The variance ``fit(vcov=...)`` supports: clustered by the unit (BJS's conservative)."""
+
     def __init__(
         self,
         df: pd.DataFrame,
@@ -253,16 +258,23 @@ class ImputationDiD:
             )
         return _Panel(data.to_grid(data.y), periods, cohorts, data.doses)
 
-    def fit(self) -> EventStudyResults:
+    def fit(self, vcov: VcovSpec = "CRV1") -> Results:
         """Impute the untreated outcomes, average the effects and estimate their covariance.
+
+        Parameters
+        ----------
+        vcov : str or dict
+            ``"CRV1"`` (or ``{"CRV1": unit}``): BJS's conservative variance, clustered by unit,
+            the only one available.
 
         Returns
         -------
-        EventStudyResults
+        Results
             ``params`` named ``event_time::e``, the covariance of BJS's conservative variance
             (clustered by unit, normal critical values), ``overall`` = the static estimate and
             its standard error.
         """
+        parse_unit_clustered(vcov, self.unit, "ImputationDiD")
         panel = self._panel
         observed = ~np.isnan(panel.outcome)
         start = (panel.cohorts - self.anticipation)[:, None]
@@ -344,36 +356,40 @@ class ImputationDiD:
         untreated: np.ndarray,
         treated: np.ndarray,
         equations: TwoWayNormalEquations,
-    ) -> EventStudyResults:
+    ) -> Results:
         covariance = scores.T @ scores
         n_horizons = horizons.size
         units_used = int((untreated.any(axis=1) | treated.any(axis=1)).sum())
         n_units_fe = int((equations.unit_piece >= 0).sum())
         n_periods_fe = int((equations.period_piece >= 0).sum())
-        n_fe = n_units_fe + n_periods_fe - (int(equations.period_piece.max()) + 1)
-        nobs = int(untreated.sum() + treated.sum())
-        return EventStudyResults(
-            names=tuple(f"event_time::{h}" for h in horizons),
-            coefficients=estimates[:n_horizons],
-            covariance=Covariance(
-                matrix=covariance[:n_horizons, :n_horizons],
-                df_t=np.inf,
-                request=VcovRequest("BJS conservative", (self.unit,)),
-                n_clusters=(units_used,),
-            ),
-            nobs=nobs,
-            df_resid=nobs - n_horizons - n_fe,
-            rss=float("nan"),
-            tss_within=float("nan"),
-            outcome=self.outcome,
-            fixed_effects=(self.unit, self.time),
-            fixed_effect_sizes=(n_units_fe, n_periods_fe),
+        n_untreated = int(untreated.sum())
+        return Results(
             model_name="ImputationDiD",
-            event_times=tuple(int(h) for h in horizons),
-            ref=None,
-            window=(int(horizons[0]), int(horizons[-1])),
-            intensity=self.intensity,
-            overall=(float(estimates[-1]), float(np.sqrt(covariance[-1, -1]))),
+            outcome=self.outcome,
+            estimates=Estimates(
+                names=tuple(f"event_time::{h}" for h in horizons),
+                coefficients=estimates[:n_horizons],
+                covariance=Covariance(
+                    matrix=covariance[:n_horizons, :n_horizons],
+                    df_t=np.inf,
+                    request=VcovRequest("BJS conservative", (self.unit,)),
+                    n_clusters=(units_used,),
+                ),
+                nobs=n_untreated + int(treated.sum()),
+            ),
+            event=EventTimes(
+                event_times=tuple(int(h) for h in horizons),
+                window=(int(horizons[0]), int(horizons[-1])),
+                intensity=self.intensity,
+            ),
+            overall=LinearCombination(float(estimates[-1]), float(np.sqrt(covariance[-1, -1]))),
+            notes=(
+                ("Untreated observations", f"{n_untreated:,}"),
+                (
+                    "Their fixed effects",
+                    f"{self.unit} ({n_units_fe:,}), {self.time} ({n_periods_fe:,})",
+                ),
+            ),
         )
 
 

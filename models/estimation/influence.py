@@ -16,6 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.estimation.drdid import CellEstimationError, did_2x2
+from models.estimation.vcov import Covariance, VcovRequest
+
 
 @dataclass(frozen=True)
 class UnitRows:
@@ -173,3 +176,72 @@ def _cell_functionals(
     denominators.value[k] = denominator
     denominators.slope[k, g, rows.dose_squared] = 1.0
     denominators.shift[k] -= denominator
+
+
+def covariate_functionals(
+    rows: UnitRows, cells: list[tuple[int, int, int, np.ndarray]], method: str
+) -> tuple[BlockMoments, Functionals, Functionals]:
+    """With covariates: every cell's ATT from :func:`models.estimation.drdid.did_2x2` (by
+    ``method``), its influence function on the units as a column, and the N = pi_g ATT,
+    D = pi_g functionals on those columns.
+
+    The covariates are those of the earlier of the cell's two periods, as did does.
+    """
+    n, n_cells, n_blocks = rows.n_units, len(cells), rows.block_sizes.size
+    blocks = rows.block_slices()
+    influence = np.zeros((n, n_cells))
+    att = np.empty(n_cells)
+    for k, (g, t, base, control) in enumerate(cells):
+        members = np.concatenate(
+            [np.arange(blocks[h].start, blocks[h].stop) for h in [g, *control]]
+        )
+        treated = np.arange(members.size) < rows.block_sizes[g]
+        change = rows.features[members, t] - rows.features[members, base]
+        covariates = rows.covariates[members, min(t, base), :]
+        try:
+            att[k], psi = did_2x2(change, treated, covariates, method)
+        except CellEstimationError as exc:
+            raise ValueError(
+                f"ATT(g={rows.block_cohorts[g]:g}, t={rows.periods[t]:g}) with "
+                f"method={method!r}: {exc}"
+            ) from None
+        influence[members, k] = psi * (n / members.size)
+    share = rows.block_sizes / n
+    cell_block = np.array([cell[0] for cell in cells])
+    member = (np.arange(n_blocks)[None, :] == cell_block[:, None]).astype(float)
+    membership = member - share[cell_block][:, None]
+    numerators = Functionals(
+        share[cell_block] * att,
+        np.zeros((n_cells, n_blocks, n_cells)),
+        att[:, None] * membership,
+    )
+    numerators.slope[np.arange(n_cells), :, np.arange(n_cells)] = share[cell_block][:, None]
+    denominators = Functionals(
+        share[cell_block], np.zeros((n_cells, n_blocks, n_cells)), membership
+    )
+    return BlockMoments.of(influence, blocks), numerators, denominators
+
+
+def ratios(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Estimates sum_k w_k N_k / sum_k w_k D_k, one per column of ``weights`` (cells x m),
+    from the functionals' values (the N of every cell, then the D).
+
+    Returns the estimates and the coefficients of their influence functions on the numerator
+    and denominator functionals (2 cells x m).
+    """
+    k = weights.shape[0]
+    numerator = weights.T @ values[:k]
+    denominator = weights.T @ values[k:]
+    estimate = numerator / denominator
+    combination = np.vstack([weights / denominator, -weights * (estimate / denominator)])
+    return estimate, combination
+
+
+def influence_covariance(matrix: np.ndarray, unit: str, n_units: int) -> Covariance:
+    """A covariance from the units' influence functions: clustered by unit, normal inference."""
+    return Covariance(
+        matrix=matrix,
+        df_t=np.inf,
+        request=VcovRequest("influence function", (unit,)),
+        n_clusters=(n_units,),
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -29,8 +30,14 @@ from models.estimation.panel_data import (
     numeric_values,
     require_columns,
 )
-from models.estimation.results import RegressionResults
-from models.estimation.vcov import VcovSpec, estimate_vcov, parse_vcov
+from models.estimation.results import Estimates, RegressionStatistics, Results
+from models.estimation.vcov import (
+    VARIANCE_ESTIMATORS,
+    VcovRequest,
+    VcovSpec,
+    estimate_vcov,
+    parse_vcov,
+)
 from models.exceptions import CollinearityWarning, SingletonWarning
 
 DEFAULT_COLLIN_TOL = 1e-10
@@ -68,34 +75,28 @@ def collinear_columns(gram: np.ndarray, raw_sumsq: np.ndarray, tol: float) -> np
 
 def fit_within(
     *,
-    outcome: str,
     y: np.ndarray,
     design: DenseDesign | IndicatorDesign,
     fe: FixedEffects,
-    vcov: VcovSpec,
-    default_clusters: Sequence[str],
+    request: VcovRequest,
     cluster_values: Callable[[str], tuple[np.ndarray, int]],
     tol: float,
     maxiter: int,
     collin_tol: float,
     n_singletons: int = 0,
-) -> dict[str, object]:
+) -> tuple[Estimates, RegressionStatistics]:
     """Least squares on within-transformed data and the requested covariance.
 
     Parameters
     ----------
-    outcome : str
-        Name of the outcome, for the results.
     y : numpy.ndarray
         The raw outcome on the estimation sample.
     design : DenseDesign or IndicatorDesign
         The within-transformed regressors.
     fe : FixedEffects
         The fixed effects absorbed in ``design`` (with the weights, if any).
-    vcov : str or dict
-        Variance request, see :func:`models.estimation.vcov.parse_vcov`.
-    default_clusters : sequence of str
-        Cluster columns for a bare ``"CRV1"``.
+    request : VcovRequest
+        The variance estimator, from :func:`models.estimation.vcov.parse_vcov`.
     cluster_values : callable
         Maps a cluster column name to its codes ``0..G-1`` on the estimation sample and G.
     tol, maxiter : float, int
@@ -107,10 +108,9 @@ def fit_within(
 
     Returns
     -------
-    dict
-        The fields of :class:`models.estimation.results.RegressionResults`.
+    Estimates, RegressionStatistics
+        The coefficients with their covariance, and the fit's regression statistics.
     """
-    request = parse_vcov(vcov, default_clusters)
     clusters = [cluster_values(c) for c in request.clusters]
     y_within = fe.demean(y, tol=tol, maxiter=maxiter)
     if fe.weights is not None:
@@ -152,20 +152,17 @@ def fit_within(
     tss_within = float(y_within @ y_within)
     residuals = design.residuals(y_within, coefficients)  # overwrites y_within
     covariance = estimate_vcov(request, design, residuals, bread, fe, clusters)
-    return dict(
-        names=design.names,
-        coefficients=coefficients,
-        covariance=covariance,
-        nobs=int(y.size),
+    estimates = Estimates(tuple(design.names), coefficients, covariance, int(y.size))
+    statistics = RegressionStatistics(
         df_resid=int(df_resid),
         rss=float(residuals @ residuals),
         tss_within=tss_within,
-        outcome=outcome,
         fixed_effects=fe.names,
         fixed_effect_sizes=fe.sizes,
         collinear=dropped,
         n_singletons=n_singletons,
     )
+    return estimates, statistics
 
 
 def absorbed_fixed_effects(
@@ -243,6 +240,9 @@ class FixedEffectsOLS:
     >>> round(float(formula_res.params["x"]), 6)
     1.071429
     """
+
+    VCOV: ClassVar[tuple[str, ...]] = tuple(VARIANCE_ESTIMATORS)
+    """The variance estimators ``fit(vcov=...)`` supports."""
 
     def __init__(
         self,
@@ -338,7 +338,7 @@ class FixedEffectsOLS:
         tol: float = DEFAULT_TOL,
         maxiter: int = DEFAULT_MAXITER,
         collin_tol: float = DEFAULT_COLLIN_TOL,
-    ) -> RegressionResults:
+    ) -> Results:
         """Estimate the coefficients and their covariance.
 
         Parameters
@@ -354,8 +354,10 @@ class FixedEffectsOLS:
 
         Returns
         -------
-        RegressionResults
+        Results
+            With the regression statistics (no event times).
         """
+        request = parse_vcov(vcov, self.fixed_effects[:1], self.VCOV, "FixedEffectsOLS")
         weights = None if self.weights is None else numeric_values(self.df, self.weights)
         fe, keep = absorbed_fixed_effects(
             self.df, self.fixed_effects, weights, self.drop_singletons
@@ -367,17 +369,15 @@ class FixedEffectsOLS:
         design = DenseDesign.absorb(
             self.regressors, x, fe, tol=tol, maxiter=maxiter, overwrite=True
         )
-        fields = fit_within(
-            outcome=self.outcome,
+        estimates, statistics = fit_within(
             y=numeric_values(data, self.outcome),
             design=design,
             fe=fe,
-            vcov=vcov,
-            default_clusters=self.fixed_effects[:1],
+            request=request,
             cluster_values=lambda name: categorical_codes(data, name),
             tol=tol,
             maxiter=maxiter,
             collin_tol=collin_tol,
             n_singletons=0 if keep is None else int(keep.size - keep.sum()),
         )
-        return RegressionResults(**fields)
+        return Results("FixedEffectsOLS", self.outcome, estimates, regression=statistics)

@@ -55,12 +55,14 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from models.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, FixedEffects
 from models.estimation.design import DenseDesign, IndicatorDesign
+from models.estimation.inference import LinearCombination
 from models.estimation.ols import DEFAULT_COLLIN_TOL, fit_within, singletons_kept
 from models.estimation.panel_data import (
     PanelData,
@@ -68,8 +70,8 @@ from models.estimation.panel_data import (
     numeric_values,
     require_columns,
 )
-from models.estimation.results import EventStudyResults, RegressionResults
-from models.estimation.vcov import Covariance, VcovSpec
+from models.estimation.results import Estimates, EventTimes, Results
+from models.estimation.vcov import VARIANCE_ESTIMATORS, Covariance, VcovSpec, parse_vcov
 from models.exceptions import AlwaysTreatedWarning
 
 CONTROLS = ("never", "last")
@@ -155,6 +157,9 @@ class SunAbraham:
     ['cohort', 'event_time', 'estimate', 'se', 'weight']
     >>> att, se = res.overall  # per yuan, over event times 0..10
     """
+
+    VCOV: ClassVar[tuple[str, ...]] = tuple(VARIANCE_ESTIMATORS)
+    """The variance estimators ``fit(vcov=...)`` supports (of the saturated regression)."""
 
     def __init__(
         self,
@@ -242,7 +247,6 @@ class SunAbraham:
             dose,
             fe.n_obs,
             self.ref,
-            f":{self.intensity}" if self.intensity else "",
         )
         value = np.ones(fe.n_obs)
         value[position] = dose
@@ -326,22 +330,21 @@ class SunAbraham:
             overall ATT as ``overall``, the CATT(g, e) as ``cohort_effects`` and the saturated
             regression as ``saturated``.
         """
+        request = parse_vcov(vcov, [self.unit], self.VCOV, "SunAbraham")
         panel = self._panel
-        fields = fit_within(
-            outcome=self.outcome,
+        estimates, statistics = fit_within(
             y=panel.outcome,
             design=self._design(tol, maxiter),
             fe=panel.fe,
-            vcov=vcov,
-            default_clusters=[self.unit],
+            request=request,
             cluster_values=self._cluster_codes,
             tol=tol,
             maxiter=maxiter,
             collin_tol=collin_tol,
             n_singletons=panel.n_singletons,
         )
-        saturated = RegressionResults(**fields, model_name="SunAbraham (cohort x event time)")
-        return _interaction_weighted(saturated, panel.cells, self.ref, self.intensity)
+        saturated = Results("SunAbraham (cohort x event time)", self.outcome, estimates, statistics)
+        return _interaction_weighted(saturated, panel.cells, self.ref, self.intensity, self.control)
 
 
 def _control_group(
@@ -392,7 +395,6 @@ def _cells(
     dose: np.ndarray,
     n_obs: int,
     ref: int,
-    suffix: str,
 ) -> tuple[np.ndarray, _Cells]:
     """The cell column of every sample row (-1: none) and the cells, in order of event time
     then cohort, from the treated rows at ``position`` in the sample."""
@@ -409,7 +411,7 @@ def _cells(
     cell_event_time = keys // cohorts.size + lowest
     cell_cohort = cohorts[keys % cohorts.size]
     names = tuple(
-        f"event_time::{e}:cohort::{g:.0f}{suffix}"
+        f"event_time::{e}:cohort::{g:.0f}"
         for e, g in zip(cell_event_time, cell_cohort, strict=True)
     )
     weight = np.bincount(column_of_row, weights=dose[indicated] ** 2, minlength=keys.size)
@@ -417,7 +419,7 @@ def _cells(
 
 
 def _interaction_weighted(
-    saturated: RegressionResults, cells: _Cells, ref: int, intensity: str | None
+    saturated: Results, cells: _Cells, ref: int, intensity: str | None, control: str
 ) -> SunAbrahamResults:
     """Average the estimated CATT(g, e) by event time and over e >= 0 (the ATT)."""
     position = {name: j for j, name in enumerate(saturated.names)}
@@ -436,46 +438,45 @@ def _interaction_weighted(
     covariance = combination @ saturated.covariance.matrix @ combination.T
     covariance = (covariance + covariance.T) / 2
     catt_se = np.sqrt(np.diag(saturated.covariance.matrix))[columns]
-    suffix = f":{intensity}" if intensity else ""
+    components = pd.DataFrame(
+        {
+            "cohort": cells.cohort[estimated].astype(np.int64),
+            "event_time": event_time,
+            "estimate": saturated.coefficients[columns],
+            "se": catt_se,
+            "weight": share,
+        }
+    )
     return SunAbrahamResults(
-        names=tuple(f"event_time::{e}{suffix}" for e in times),
-        coefficients=estimates[:-1],
-        covariance=Covariance(
-            covariance[:-1, :-1],
-            saturated.covariance.df_t,
-            saturated.covariance.request,
-            saturated.covariance.n_clusters,
-        ),
-        nobs=saturated.nobs,
-        df_resid=saturated.df_resid,
-        rss=saturated.rss,
-        tss_within=saturated.tss_within,
-        outcome=saturated.outcome,
-        fixed_effects=saturated.fixed_effects,
-        fixed_effect_sizes=saturated.fixed_effect_sizes,
-        collinear=saturated.collinear,
-        n_singletons=saturated.n_singletons,
         model_name="SunAbraham",
-        event_times=tuple(int(e) for e in times),
-        ref=ref,
-        window=(int(times[0]), int(times[-1])),
-        intensity=intensity,
-        overall=(float(estimates[-1]), float(np.sqrt(covariance[-1, -1]))),
-        saturated=saturated,
-        cohort_effects=pd.DataFrame(
-            {
-                "cohort": cells.cohort[estimated].astype(np.int64),
-                "event_time": event_time,
-                "estimate": saturated.coefficients[columns],
-                "se": catt_se,
-                "weight": share,
-            }
+        outcome=saturated.outcome,
+        estimates=Estimates(
+            names=tuple(f"event_time::{e}" for e in times),
+            coefficients=estimates[:-1],
+            covariance=Covariance(
+                covariance[:-1, :-1],
+                saturated.covariance.df_t,
+                saturated.covariance.request,
+                saturated.covariance.n_clusters,
+            ),
+            nobs=saturated.nobs,
         ),
+        regression=saturated.regression,
+        event=EventTimes(
+            event_times=tuple(int(e) for e in times),
+            ref=ref,
+            window=(int(times[0]), int(times[-1])),
+            intensity=intensity,
+            components=components,
+        ),
+        overall=LinearCombination(float(estimates[-1]), float(np.sqrt(covariance[-1, -1]))),
+        notes=(("Control group", f"{control} treated"),),
+        saturated=saturated,
     )
 
 
 @dataclass(frozen=True, kw_only=True)
-class SunAbrahamResults(EventStudyResults):
+class SunAbrahamResults(Results):
     """Results of :class:`SunAbraham`: effects by event time, the ATT and the CATT(g, e).
 
     ``params`` (names ``event_time::e``) are the interaction-weighted effects by event time,
@@ -484,13 +485,15 @@ class SunAbrahamResults(EventStudyResults):
 
     Attributes
     ----------
-    saturated : RegressionResults
+    saturated : Results
         The saturated regression: one coefficient CATT(g, e) per cohort and event time, named
         ``event_time::e:cohort::g``, and any covariates, with their joint covariance.
-    cohort_effects : pandas.DataFrame
-        One row per estimated CATT(g, e): cohort, event_time, estimate, se and weight (the
-        cohort's share of event time e in the aggregation).
     """
 
-    saturated: RegressionResults
-    cohort_effects: pd.DataFrame
+    saturated: Results
+
+    @property
+    def cohort_effects(self) -> pd.DataFrame:
+        """One row per estimated CATT(g, e): cohort, event_time, estimate, se and weight (the
+        cohort's share of event time e in the aggregation); :meth:`Results.components`."""
+        return self.components()

@@ -65,11 +65,19 @@ class Covariance:
     n_clusters: tuple[int, ...] = ()
 
 
-def parse_vcov(spec: VcovSpec, default_clusters: Sequence[str]) -> VcovRequest:
+def parse_vcov(
+    spec: VcovSpec,
+    default_clusters: Sequence[str],
+    supported: Sequence[str] | None = None,
+    model: str = "",
+) -> VcovRequest:
     """Read ``"iid"``, ``"HC1"``, ``"CRV1"`` or ``{"CRV1": "col"}`` / ``{"CRV1": "a+b"}``.
 
-    ``"CRV1"`` alone clusters by ``default_clusters`` (the estimator's unit).
+    ``"CRV1"`` alone clusters by ``default_clusters`` (the estimator's unit). ``supported``
+    names the variance estimators the ``model`` (an estimator's class name, for the message)
+    can compute: any other is refused with a message that says which it supports.
     """
+    who = f"{model}: " if model else ""
     if isinstance(spec, str):
         kind, clusters = spec, tuple(default_clusters)
     elif isinstance(spec, Mapping) and len(spec) == 1:
@@ -77,22 +85,39 @@ def parse_vcov(spec: VcovSpec, default_clusters: Sequence[str]) -> VcovRequest:
         columns = value.split("+") if isinstance(value, str) else list(value)
         clusters = tuple(c.strip() for c in columns)
         if kind != "CRV1":
-            raise ValueError(f"vcov: only CRV1 takes cluster columns, got {{{kind!r}: ...}}")
+            raise ValueError(f"{who}vcov: only CRV1 takes cluster columns, got {{{kind!r}: ...}}")
     else:
         raise ValueError(
-            f"vcov: expected 'iid', 'HC1', 'CRV1' or {{'CRV1': 'column'}}, got {spec!r}"
+            f"{who}vcov: expected 'iid', 'HC1', 'CRV1' or {{'CRV1': 'column'}}, got {spec!r}"
         )
     kind = {"hetero": "HC1"}.get(kind, kind)
     if kind not in VARIANCE_ESTIMATORS:
         raise ValueError(
-            f"vcov: unknown variance estimator {kind!r}; expected one of "
+            f"{who}vcov: unknown variance estimator {kind!r}; expected one of "
             f"{', '.join(VARIANCE_ESTIMATORS)}"
+        )
+    if supported is not None and kind not in supported:
+        raise ValueError(
+            f"{who}vcov: {kind!r} is not available for this estimator; it supports "
+            f"{', '.join(supported)}"
         )
     if kind != "CRV1":
         return VcovRequest(kind)
     if not clusters or len(clusters) > 2 or not all(clusters):
-        raise ValueError(f"vcov: CRV1 needs one or two cluster columns, got {clusters!r}")
+        raise ValueError(f"{who}vcov: CRV1 needs one or two cluster columns, got {clusters!r}")
     return VcovRequest(kind, clusters)
+
+
+def parse_unit_clustered(spec: VcovSpec, unit: str, model: str) -> VcovRequest:
+    """A variance request that must be CRV1 clustered by the unit: the one variance of an
+    estimator whose standard errors come from unit-level scores (influence functions)."""
+    request = parse_vcov(spec, [unit], ("CRV1",), model)
+    if request.clusters != (unit,):
+        raise ValueError(
+            f"{model}: vcov: clustered by the unit {unit!r} only (its variance comes from "
+            f"unit-level scores), got clusters {', '.join(map(repr, request.clusters))}"
+        )
+    return request
 
 
 def _iid(
