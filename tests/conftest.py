@@ -12,6 +12,8 @@ from models import ConsumerSpendModel
 from sim import load_config, run
 
 ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+"""Reference files of the tests (sources and the commands that made them: README.md there)."""
 
 
 @pytest.fixture(scope="session")
@@ -91,6 +93,6 @@ def small_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def mpdta() -> pd.DataFrame:
     """The mpdta panel (tests/data/README.md) with cohort NaN for never-treated counties."""
-    df = pd.read_csv(ROOT / "tests" / "data" / "mpdta.csv")
+    df = pd.read_csv(DATA / "mpdta.csv")
     df["cohort"] = df["first.treat"].where(df["first.treat"] > 0)
     return df

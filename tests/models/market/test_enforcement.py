@@ -7,7 +7,6 @@ models/enforcement.py), not read back from the code under test.
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,8 +15,8 @@ from scipy.optimize import minimize
 
 from models import EnforcementModel, calibrate_enforcement
 from models.market.enforcement import Market, check_intensity
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "sim" / "data" / "alibaba_enforcement.csv"
 GRID = np.linspace(0.0, 10.0, 201)
 

@@ -4,15 +4,14 @@ against a direct computation of the 2x2 comparisons."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from models import CallawaySantAnna
+from tests.conftest import DATA
 
-DATA = Path(__file__).parent / "data"
 ATT_RTOL = 1e-6  # issue 4: point estimates to 1e-6
 SE_RTOL = 1e-4  # and analytic standard errors to 1e-4 (relative)
 

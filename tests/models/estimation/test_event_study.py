@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import pickle
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,8 +24,8 @@ import statsmodels.formula.api as smf
 from models import CollinearityWarning, ConsumerSpendModel, EventStudy
 from models.consumer.groups import DEFAULT_SEGMENTS, Churn, Response
 from models.estimation import absorb
+from tests.conftest import DATA
 
-DATA = Path(__file__).parent / "data"
 COEF_RTOL = 1e-8
 SE_RTOL = 1e-6
 

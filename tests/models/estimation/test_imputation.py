@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pickle
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,8 +20,8 @@ from models import ConsumerSpendModel
 from models.estimation.imputation import ImputationDiD, TwoWayNormalEquations
 from models.estimation.results import EventStudyResults
 from models.exceptions import ImputationWarning
+from tests.conftest import DATA
 
-DATA = Path(__file__).parent / "data"
 POINT_RTOL = 1e-6  # published numbers: point estimates to 1e-6 (relative)
 SE_RTOL = 1e-4  # and standard errors to 1e-4 (relative)
 EXACT = 1e-10  # same formula computed another way: rounding error only

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,8 +14,8 @@ from scipy.special import expit
 
 from models.estimation import drdid
 from models.estimation.drdid import METHODS, CellEstimationError, did_2x2
+from tests.conftest import DATA
 
-DATA = Path(__file__).parent / "data"
 ATT_RTOL = 1e-6  # point estimates to 1e-6 (relative; they agree to about 1e-12)
 SE_RTOL = 1e-4  # standard errors and influence functions to 1e-4 (relative)
 PUBLISHED_ATOL = 5e-5  # R did's manual prints 4 decimals

@@ -18,7 +18,7 @@ import xarray as xr
 from sim.estimators import label as estimator_label
 from sim.report.latex import estimates_latex, latex_escape, latex_tables, stacked
 from sim.report.outputs import read_run
-from tests.test_report import ESTIMATORS, assert_shown, number
+from tests.sim.report.test_html import ESTIMATORS, assert_shown, number
 
 
 def body_rows(tex: str) -> list[list[str]]:

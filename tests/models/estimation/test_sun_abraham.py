@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import pickle
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,8 +25,8 @@ import statsmodels.formula.api as smf
 from models import ConsumerSpendModel, EventStudy
 from models.estimation.sun_abraham import SunAbraham
 from models.exceptions import AlwaysTreatedWarning
+from tests.conftest import DATA
 
-DATA = Path(__file__).parent / "data"
 COEF_RTOL = 1e-8
 SE_RTOL = 1e-6
 PRINTED = 5e-7 + 1e-12
@@ -466,7 +465,7 @@ def test_only_always_treated_cohorts_is_refused():
 def test_homogeneous_per_yuan_effect_is_recovered():
     """Every victim loses the same spend per yuan: the 12-week per-yuan sum's 95% CI covers the
     truth on a panel of 60,000 consumers x 22 weeks."""
-    from tests.test_eventstudy import _homogeneous_model
+    from tests.models.estimation.test_event_study import _homogeneous_model
 
     panel, truth = _homogeneous_model().simulate(n_consumers=60_000, n_weeks=22, seed=8)
     with warnings.catch_warnings():
