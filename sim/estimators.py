@@ -179,6 +179,8 @@ class Estimator:
         Name in figures, the report and tables.
     description : str
         One line for help texts.
+    model : type
+        Its class in ``models`` (constructed from a panel and the shared columns).
     options : type of EstimatorOptions
         Its ``[estimation.<name>]`` section.
     fit : FitAdapter
@@ -192,6 +194,7 @@ class Estimator:
     name: str
     label: str
     description: str
+    model: type
     options: type[EstimatorOptions]
     fit: FitAdapter
     estimand: Estimand
@@ -246,6 +249,7 @@ ESTIMATORS: Mapping[str, Estimator] = {
             name="twfe",
             label="TWFE",
             description="the study's two-way fixed-effects event study (EventStudy)",
+            model=EventStudy,
             options=TwfeOptions,
             fit=_fit_twfe,
             estimand="intensity",
@@ -256,6 +260,7 @@ ESTIMATORS: Mapping[str, Estimator] = {
             name="callaway_santanna",
             label="Callaway–Sant'Anna",
             description="Callaway and Sant'Anna's group-time ATTs, dynamic aggregation",
+            model=CallawaySantAnna,
             options=CallawaySantAnnaOptions,
             fit=_fit_callaway_santanna,
             estimand="intensity",
@@ -266,6 +271,7 @@ ESTIMATORS: Mapping[str, Estimator] = {
             name="sun_abraham",
             label="Sun–Abraham",
             description="Sun and Abraham's interaction-weighted event study",
+            model=SunAbraham,
             options=SunAbrahamOptions,
             fit=_fit_sun_abraham,
             estimand="intensity",
@@ -276,6 +282,7 @@ ESTIMATORS: Mapping[str, Estimator] = {
             name="imputation",
             label="Imputation",
             description="Borusyak, Jaravel and Spiess's imputation estimator",
+            model=ImputationDiD,
             options=ImputationOptions,
             fit=_fit_imputation,
             estimand="intensity",
