@@ -86,13 +86,11 @@ def bench_config(
 def bench_response(config: Config, from_run: Path | None) -> ResponsePath:
     """The study's response path, or the config estimator's fitted one from a run."""
     from models import ResponsePath
-    from sim.projection import response_from_estimates
+    from sim.rundir import read_response_path
 
     if from_run is not None:
         first, last = config.estimation.cumulative
-        return response_from_estimates(
-            from_run / "estimates.nc", config.projection.estimator, first, last
-        )
+        return read_response_path(from_run, config.projection.estimator, first, last)
     decay = 0.85 ** np.arange(12)
     return ResponsePath(-3.57 * decay / decay.sum(), np.diag(np.full(12, 0.04**2)))
 

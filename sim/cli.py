@@ -1,7 +1,8 @@
-"""The ``goodwill`` command: a thin shell over the library.
+"""The ``goodwill`` command: argparse, one call and a print per command.
 
-Each subcommand calls one public function. Any error reaches the user as one line on stderr
-and exit status 2, without a traceback (``--traceback`` shows it, for bug reports).
+Each subcommand calls one function of :mod:`sim.jobs` and prints the message it returns. Any
+error reaches the user as one line on stderr and exit status 2, without a traceback
+(``--traceback`` shows it, for bug reports).
 """
 
 from __future__ import annotations
@@ -9,36 +10,14 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from models import EnforcementModel, ResponsePath, calibrate_enforcement, compare, damages
-from models.consumer.calibration import calibrate_loss_per_yuan
-from sim.config import (
-    FIGURE_FORMATS,
-    Config,
-    EstimationSettings,
-    load_config,
-    override_estimation,
-)
-from sim.costs import describe_projection
+from sim import jobs
+from sim.config import FIGURE_FORMATS
 from sim.estimators import ESTIMATORS, estimators_help
-from sim.figures import write_run_figures
-from sim.fit import describe_fit, fit_estimators, read_panel, write_estimates
-from sim.jobs import run
-from sim.panel import describe_panel, simulate_panel
-from sim.projection import (
-    ENFORCEMENT_DATA,
-    read_enforcement_data,
-    response_from_estimates,
-    run_projection,
-)
-from sim.report import write_report
-from sim.store import write_parquet
-from sim.version import package_version
 
 EXIT_ERROR = 2
 
@@ -85,129 +64,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _validate(args: argparse.Namespace) -> None:
-    config = load_config(args.config)
-    panel = config.panel
-    print(
-        f"{args.config}: valid ({panel.n_consumers:,} consumers x {panel.n_weeks} weeks, "
-        f"seed {config.seed})"
-    )
-
-
-def _simulate(args: argparse.Namespace) -> None:
-    config = load_config(args.config)
-    started = time.perf_counter()
-    panel, truth = simulate_panel(
-        config, n_consumers=args.n_consumers, seed=args.seed, progress=True
-    )
-    write_parquet(args.out, panel)
-    print(describe_panel(panel, truth))
-    print(f"wrote {args.out} in {time.perf_counter() - started:.1f} s")
-
-
-def _calibrate(args: argparse.Namespace) -> None:
-    config = load_config(args.config)
-    calibration = config.calibration
-    if args.target is None and calibration is None:
-        raise ValueError(
-            f"{args.config}: no calibration.target_multiplier; pass --target (e.g. -3.57)"
-        )
-    target = calibration.target_multiplier if args.target is None else args.target
-    panel = config.panel
-    loss_per_yuan = calibrate_loss_per_yuan(
-        config.consumer,
-        target,
-        panel.n_consumers,
-        panel.n_weeks,
-        config.seed,
-        panel.chunk_size,
-        weighting="value" if calibration is None else calibration.weighting,
-    )
-    print(f"consumer.response.loss_per_yuan = {loss_per_yuan:.6f}  # hits {target:+g}")
-
-
-def _run(args: argparse.Namespace) -> None:
-    started = time.perf_counter()
-    result = run(args.config)
-    print(result.summary)
-    names = ", ".join(f.name for f in result.files)
-    print(
-        f"wrote {result.directory}/ ({names}) and figures/ ({len(result.figures)} files) in "
-        f"{time.perf_counter() - started:.1f} s"
-    )
-
-
-def _stored_response(path: Path) -> tuple[Config, ResponsePath]:
-    """A config with ``[projection]`` and the response path its run stored in estimates.nc."""
-    config = load_config(path)
-    if config.projection is None:
-        raise ValueError(f"{path}: no [projection] section")
-    first, last = config.estimation.cumulative
-    response = response_from_estimates(
-        config.output.directory / "estimates.nc", config.projection.estimator, first, last
-    )
-    return config, response
-
-
-def _project(args: argparse.Namespace) -> None:
-    config, response = _stored_response(args.config)
-    started = time.perf_counter()
-    directory = config.output.directory
-    ds, files = run_projection(config, response, directory, progress=True)
-    files += write_run_figures(directory)
-    print(describe_projection(ds))
-    names = ", ".join(f.name for f in files)
-    print(f"wrote {directory}/ ({names}) in {time.perf_counter() - started:.1f} s")
-
-
-def _figures(args: argparse.Namespace) -> None:
-    started = time.perf_counter()
-    settings = None if args.config is None else load_config(args.config).figures
-    files = write_run_figures(args.run_dir, args.output, settings, args.format)
-    folder = files[0].parent
-    names = ", ".join(f.name for f in files)
-    print(f"wrote {folder}/ ({names}) in {time.perf_counter() - started:.1f} s")
-
-
-def _report(args: argparse.Namespace) -> None:
-    started = time.perf_counter()
-    files = write_report(args.run_dir)
-    print(f"wrote {', '.join(str(f) for f in files)} in {time.perf_counter() - started:.1f} s")
-
-
-def _damages(args: argparse.Namespace) -> None:
-    config, response = _stored_response(args.config)
-    loss = damages(config.projection.platform, response, args.fake_sales, args.interval)
-    print(
-        f"{args.fake_sales:,.0f} yuan of counterfeit sales cost the platform "
-        f"{loss.goodwill_loss:,.0f} yuan of goodwill (present value of lost revenue; "
-        f"{loss.interval:.0%} interval {loss.low:,.0f} to {loss.high:,.0f}, SE {loss.se:,.0f}) "
-        f"through {loss.lost_spend:,.0f} yuan of lost consumer spend "
-        f"({config.projection.estimator} response {response.multiplier:+.3f} per yuan over "
-        f"{response.mean.size} weeks)"
-    )
-
-
-def _calibrate_market(args: argparse.Namespace) -> None:
-    model = EnforcementModel()
-    if args.config is not None:
-        config = load_config(args.config)
-        if config.projection is not None:
-            model = config.projection.market
-    fit = calibrate_enforcement(model, read_enforcement_data(args.data))
-    print(fit.table.round(4).to_string())
-    print(f"log RMSE {fit.rmse_log:.4f}; in [projection.market]:")
-    print(f"detection_2016 = {fit.model.detection_2016:.4g}")
-    print(f"entry_elasticity = {fit.model.entry_elasticity:.4g}")
-
-
-def _fit_settings(args: argparse.Namespace) -> EstimationSettings:
-    """The config's [estimation] (or the defaults) with the command-line overrides."""
-    settings = EstimationSettings()
-    if args.config is not None:
-        config = load_config(args.config)
-        if config.estimation is not None:
-            settings = config.estimation
+def _estimation_overrides(args: argparse.Namespace) -> tuple[dict, dict]:
+    """The fit command's options as overrides of ``[estimation]``: its shared keys, and the
+    options of every selected estimator that has them (``sim.config.override_estimation``)."""
     shared = {
         name: getattr(args, name)
         for name in ("outcome", "unit", "time", "cohort", "estimators")
@@ -224,24 +83,9 @@ def _fit_settings(args: argparse.Namespace) -> EstimationSettings:
         options["window"] = tuple(args.window)
     if args.cluster is not None:
         options["clusters"] = args.cluster
-    elif args.vcov is not None and args.vcov != "CRV1":
-        options["clusters"] = None  # a config's clusters belong to its CRV1
     if args.no_bin_endpoints:
         options["bin_endpoints"] = False
-    return override_estimation(settings, shared, options)
-
-
-def _fit(args: argparse.Namespace) -> None:
-    settings = _fit_settings(args)
-    started = time.perf_counter()
-    results = fit_estimators(read_panel(args.panel, settings), settings, seed=args.seed)
-    print(compare(results).summary().as_text())
-    print(describe_fit(results, settings))
-    if args.out is not None:
-        attrs = {"panel": str(args.panel), "goodwill_version": package_version()}
-        files = write_estimates(args.out, results, settings, attrs=attrs)
-        print(f"wrote {', '.join(str(f) for f in files)}")
-    print(f"fitted in {time.perf_counter() - started:.1f} s")
+    return shared, options
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -257,14 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check a config and report its panel")
     validate.add_argument("config", type=Path, help="TOML config")
-    validate.set_defaults(handler=_validate)
+    validate.set_defaults(handler=lambda a: jobs.validate(a.config))
 
     simulate = commands.add_parser("simulate", help="simulate a panel and write it as Parquet")
     simulate.add_argument("config", type=Path, help="TOML config")
     simulate.add_argument("--out", type=Path, required=True, help="output Parquet file")
     simulate.add_argument("--n-consumers", type=_positive_int, help="override panel.n_consumers")
     simulate.add_argument("--seed", type=_seed, help="override the config's seed")
-    simulate.set_defaults(handler=_simulate)
+    simulate.set_defaults(handler=lambda a: jobs.simulate(a.config, a.out, a.n_consumers, a.seed))
 
     calibrate = commands.add_parser(
         "calibrate", help="find the response scale that hits a target multiplier"
@@ -273,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument(
         "--target", type=_loss, help="signed target (default: calibration.target_multiplier)"
     )
-    calibrate.set_defaults(handler=_calibrate)
+    calibrate.set_defaults(handler=lambda a: jobs.calibrate(a.config, a.target))
 
     fit = commands.add_parser(
         "fit",
@@ -321,11 +165,15 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--out", type=Path, help="directory for estimates.csv, multipliers.csv, estimates.nc"
     )
-    fit.set_defaults(handler=_fit)
+    fit.set_defaults(
+        handler=lambda a: jobs.fit_panel(
+            a.panel, a.config, *_estimation_overrides(a), seed=a.seed, out=a.out
+        )
+    )
 
     run_parser = commands.add_parser("run", help="run the main job and write its run directory")
     run_parser.add_argument("config", type=Path, help="TOML config")
-    run_parser.set_defaults(handler=_run)
+    run_parser.set_defaults(handler=lambda a: jobs.run(a.config))
 
     project = commands.add_parser(
         "project",
@@ -335,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         "killed midway resumes from its checkpoint.",
     )
     project.add_argument("config", type=Path, help="TOML config with a [projection] section")
-    project.set_defaults(handler=_project)
+    project.set_defaults(handler=lambda a: jobs.project(a.config))
 
     figures = commands.add_parser(
         "figures",
@@ -358,7 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     figures.add_argument(
         "--config", type=Path, help="TOML config whose [figures] to use instead of the run's"
     )
-    figures.set_defaults(handler=_figures)
+    figures.set_defaults(
+        handler=lambda a: jobs.draw_figures(a.run_dir, a.output, a.format, a.config)
+    )
 
     report = commands.add_parser(
         "report",
@@ -368,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
         "RUN_DIR/tables/, from the run's stored outputs.",
     )
     report.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="run directory")
-    report.set_defaults(handler=_report)
+    report.set_defaults(handler=lambda a: jobs.report(a.run_dir))
 
     damages_parser = commands.add_parser(
         "damages",
@@ -389,7 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     damages_parser.add_argument(
         "--interval", type=_share, default=0.90, help="interval coverage (default 0.90)"
     )
-    damages_parser.set_defaults(handler=_damages)
+    damages_parser.set_defaults(
+        handler=lambda a: jobs.estimate_damages(a.fake_sales, a.config, a.interval)
+    )
 
     market = commands.add_parser(
         "calibrate-market",
@@ -398,13 +250,13 @@ def build_parser() -> argparse.ArgumentParser:
     market.add_argument(
         "--data",
         type=Path,
-        default=ENFORCEMENT_DATA,
+        default=jobs.ENFORCEMENT_DATA,
         help="CSV with year, arrests, suspected_fakes_per_10k_orders (default: shipped data)",
     )
     market.add_argument(
         "--config", type=Path, help="config whose [projection.market] fixes the other parameters"
     )
-    market.set_defaults(handler=_calibrate_market)
+    market.set_defaults(handler=lambda a: jobs.calibrate_market(a.data, a.config))
     return parser
 
 
@@ -430,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("always")
             warnings.showwarning = _one_line_warning
-            args.handler(args)
+            print(args.handler(args).message)
     except Exception as exc:
         if args.traceback:
             raise

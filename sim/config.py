@@ -140,7 +140,9 @@ def override_estimation(
 
     ``shared`` replaces keys of ``[estimation]`` itself (columns, estimators, cumulative);
     ``options`` sets a key in the section of every selected estimator whose options have it
-    (``window`` for the event study, ``clusters`` for every estimator that clusters).
+    (``window`` for the event study, ``clusters`` for every estimator that clusters). A
+    ``vcov`` other than CRV1 without ``clusters`` drops the sections' clusters, which belong to
+    their CRV1.
 
     Raises
     ------
@@ -150,6 +152,8 @@ def override_estimation(
     """
     data = settings.model_dump()
     data.update(shared)
+    if options.get("vcov", "CRV1") != "CRV1" and "clusters" not in options:
+        options = {**options, "clusters": None}
     names = [name for name in data["estimators"] if name in ESTIMATORS]
     for key, value in options.items():
         takers = [name for name in names if key in ESTIMATORS[name].options.model_fields]

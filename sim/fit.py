@@ -23,7 +23,7 @@ import xarray as xr
 from models import EventStudyResults, SpendTruth, compare
 from sim.config import EstimationSettings
 from sim.estimators import ESTIMATORS
-from sim.store import write_csv, write_netcdf
+from sim.rundir import RunDirectory
 
 
 def panel_columns(settings: EstimationSettings) -> list[str]:
@@ -274,7 +274,7 @@ def estimates_dataset(
 
 
 def write_estimates(
-    directory: Path,
+    directory: RunDirectory,
     results: dict[str, EventStudyResults],
     settings: EstimationSettings,
     truth: SpendTruth | None = None,
@@ -282,11 +282,7 @@ def write_estimates(
 ) -> list[Path]:
     """Write ``estimates.csv``, ``multipliers.csv`` and ``estimates.nc`` atomically."""
     return [
-        write_csv(
-            directory / "estimates.csv", estimates_table(results, settings, truth), index=False
-        ),
-        write_csv(directory / "multipliers.csv", multipliers_table(results, settings, truth)),
-        write_netcdf(
-            directory / "estimates.nc", estimates_dataset(results, settings, truth, attrs)
-        ),
+        directory.write("estimates.csv", estimates_table(results, settings, truth)),
+        directory.write("multipliers.csv", multipliers_table(results, settings, truth)),
+        directory.write("estimates.nc", estimates_dataset(results, settings, truth, attrs)),
     ]

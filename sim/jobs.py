@@ -1,27 +1,16 @@
-"""The main job: ``run(config)`` simulates, summarises and writes a run directory.
+"""One function per command: each does one job of ``goodwill`` and returns what it did.
 
-With an ``[estimation]`` section, the run then fits the event study to the simulated panel
-and compares it with the truth. A run directory holds:
-
-* ``panel.parquet``: the simulated panel (if ``output.save_panel``);
-* ``consumers.parquet``: one row per consumer with the drawn traits and counterfeit events;
-* ``truth_event_time.csv``: the true effects by event time, per yuan and in yuan;
-* ``spend_trajectories.csv``: mean weekly spend by event time of the counterfeit buyers, their
-  counterfactual without the fake, and the never-treated in the same weeks;
-* ``estimates.csv`` and ``estimates.nc``: the event-study estimates by event time with the
-  truth (netCDF adds the covariance matrix and the fit's metadata), with ``[estimation]``;
-* ``projection.nc`` and ``projection_summary.csv``: the goodwill-loss Monte Carlo by
-  intensity, draw and week, and total cost by intensity, with ``[projection]``;
-* ``summary.txt``: the printed summary; ``config.json``: the complete validated config;
-* ``figures/``: every figure of the run (``sim.figures``) in the ``[figures]`` formats;
-* ``manifest.json``: written last, so its presence marks a complete run: seed, versions,
-  timings, the calibrated response scale, the true multipliers and the files written.
+A script calls these exactly as the command line does (``sim/cli.py`` is argparse, one call and
+a print): each returns a :class:`JobResult`, the text the command prints (``message``) and the
+files it wrote. :func:`run` is the main job: simulate, fit the configured estimators, project the
+goodwill loss, draw the figures and write the run directory (:mod:`sim.rundir`), manifest last.
 """
 
 from __future__ import annotations
 
 import platform
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,23 +18,61 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from models import EventStudyResults, SpendTruth
-from sim.config import Config, load_config
+from models import (
+    EnforcementModel,
+    EventStudyResults,
+    ResponsePath,
+    SpendTruth,
+    calibrate_enforcement,
+    compare,
+    damages,
+)
+from models.consumer.calibration import calibrate_loss_per_yuan
+from sim.config import Config, EstimationSettings, load_config, override_estimation
 from sim.costs import describe_projection, optimal_intensity
 from sim.figures import write_run_figures
-from sim.fit import describe_fit, fit_estimators, multipliers_table, write_estimates
-from sim.panel import describe_panel, simulate_panel, spend_trajectories
+from sim.fit import describe_fit, fit_estimators, multipliers_table, read_panel, write_estimates
+from sim.panel import (
+    describe_panel,
+    horizon_multipliers,
+    simulate_panel,
+    spend_trajectories,
+    truth_table,
+)
 from sim.projection import run_projection
-from sim.store import write_csv, write_json, write_parquet, write_text
+from sim.report import write_report
+from sim.rundir import RunDirectory, read_response_path
+from sim.store import write_parquet
 from sim.version import package_version
+
+ENFORCEMENT_DATA = Path(__file__).parent / "data" / "alibaba_enforcement.csv"
+"""Alibaba's published anti-counterfeiting figures, 2015-2019 (sources in data/README.md)."""
 
 
 @dataclass(frozen=True)
-class RunResult:
-    """What ``run`` produced.
+class JobResult:
+    """What a command did.
 
     Attributes
     ----------
+    message : str
+        What the command prints.
+    files : tuple of pathlib.Path
+        The files it wrote.
+    """
+
+    message: str
+    files: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunResult(JobResult):
+    """What :func:`run` produced.
+
+    Attributes
+    ----------
+    message : str
+        What ``goodwill run`` prints: the summary and the files written.
     directory : pathlib.Path
         The run directory.
     files : tuple of pathlib.Path
@@ -63,7 +90,6 @@ class RunResult:
     """
 
     directory: Path
-    files: tuple[Path, ...]
     figures: tuple[Path, ...]
     summary: str
     truth: SpendTruth
@@ -71,33 +97,200 @@ class RunResult:
     projection: xr.Dataset | None = None
 
 
-def horizon_multipliers(truth: SpendTruth) -> dict[str, float | None]:
-    """The true multipliers, or None where the panel is too short for the horizon."""
-    observed = truth.horizon_observed
-    return {
-        "true_multiplier": truth.multiplier if observed else None,
-        "realized_multiplier": truth.realized_multiplier if observed else None,
-        "intensity_multiplier": truth.intensity_multiplier if observed else None,
-        "spillover_multiplier": truth.spillover_multiplier,
-    }
+def _wrote(files: Sequence[Path], started: float) -> str:
+    return f"wrote {', '.join(str(f) for f in files)} in {time.perf_counter() - started:.1f} s"
 
 
-def truth_table(truth: SpendTruth) -> pd.DataFrame:
-    """True effects by event time: per yuan of counterfeit (value and intensity weighting)
-    and in yuan per victim."""
-    per_yuan = truth.event_time_effects(per_yuan=True)
-    intensity = truth.event_time_effects(per_yuan=True, weighting="intensity")
-    in_yuan = truth.event_time_effects(per_yuan=False)
-    return pd.DataFrame(
-        {
-            "per_yuan": per_yuan["estimate"],
-            "per_yuan_realized": per_yuan["realized"],
-            "per_yuan_intensity": intensity["estimate"],
-            "yuan": in_yuan["estimate"],
-            "yuan_realized": in_yuan["realized"],
-            "n_treated": per_yuan["n_treated"],
-        }
+def validate(config_path: str | Path) -> JobResult:
+    """Check a config and describe the panel it simulates (``goodwill validate``)."""
+    config = load_config(config_path)
+    panel = config.panel
+    return JobResult(
+        f"{config_path}: valid ({panel.n_consumers:,} consumers x {panel.n_weeks} weeks, "
+        f"seed {config.seed})"
     )
+
+
+def simulate(
+    config_path: str | Path,
+    out: str | Path,
+    n_consumers: int | None = None,
+    seed: int | None = None,
+    progress: bool = True,
+) -> JobResult:
+    """Simulate a config's panel (calibrated if it asks) and write it as Parquet
+    (``goodwill simulate``)."""
+    started = time.perf_counter()
+    config = load_config(config_path)
+    panel, truth = simulate_panel(config, n_consumers=n_consumers, seed=seed, progress=progress)
+    path = write_parquet(out, panel)
+    return JobResult(f"{describe_panel(panel, truth)}\n{_wrote([path], started)}", (path,))
+
+
+def calibrate(config_path: str | Path, target: float | None = None) -> JobResult:
+    """The ``loss_per_yuan`` that hits a target multiplier on the config's own panel
+    (``goodwill calibrate``); the target defaults to ``calibration.target_multiplier``."""
+    config = load_config(config_path)
+    calibration = config.calibration
+    if target is None and calibration is None:
+        raise ValueError(
+            f"{config_path}: no calibration.target_multiplier; pass --target (e.g. -3.57)"
+        )
+    target = calibration.target_multiplier if target is None else target
+    panel = config.panel
+    loss_per_yuan = calibrate_loss_per_yuan(
+        config.consumer,
+        target,
+        panel.n_consumers,
+        panel.n_weeks,
+        config.seed,
+        panel.chunk_size,
+        weighting="value" if calibration is None else calibration.weighting,
+    )
+    return JobResult(f"consumer.response.loss_per_yuan = {loss_per_yuan:.6f}  # hits {target:+g}")
+
+
+def fit_panel(
+    panel_path: str | Path,
+    config_path: str | Path | None = None,
+    shared: dict[str, object] | None = None,
+    options: dict[str, object] | None = None,
+    seed: int = 0,
+    out: str | Path | None = None,
+) -> JobResult:
+    """Fit the estimators to a Parquet panel (``goodwill fit``).
+
+    Parameters
+    ----------
+    panel_path : str or pathlib.Path
+        The panel, one row per unit and period.
+    config_path : str or pathlib.Path, optional
+        A config whose ``[estimation]`` gives the settings (default: the defaults).
+    shared, options : dict, optional
+        Overrides of ``[estimation]``'s shared keys and of the estimators' options; see
+        :func:`sim.config.override_estimation`.
+    seed : int
+        Seed of the uniform band's draws.
+    out : str or pathlib.Path, optional
+        Directory for ``estimates.csv``, ``multipliers.csv`` and ``estimates.nc``.
+    """
+    settings = EstimationSettings()
+    if config_path is not None:
+        config = load_config(config_path)
+        if config.estimation is not None:
+            settings = config.estimation
+    settings = override_estimation(settings, shared or {}, options or {})
+    started = time.perf_counter()
+    results = fit_estimators(read_panel(panel_path, settings), settings, seed=seed)
+    lines = [compare(results).summary().as_text(), describe_fit(results, settings)]
+    files: list[Path] = []
+    if out is not None:
+        attrs = {"panel": str(panel_path), "goodwill_version": package_version()}
+        files = write_estimates(RunDirectory(out), results, settings, attrs=attrs)
+        lines.append(f"wrote {', '.join(str(f) for f in files)}")
+    lines.append(f"fitted in {time.perf_counter() - started:.1f} s")
+    return JobResult("\n".join(lines), tuple(files))
+
+
+def _projected(config_path: str | Path) -> tuple[Config, RunDirectory]:
+    """A config with ``[projection]`` and its run directory."""
+    config = load_config(config_path)
+    if config.projection is None:
+        raise ValueError(f"{config_path}: no [projection] section")
+    return config, RunDirectory(config.output.directory)
+
+
+def _stored_response(config: Config, directory: RunDirectory) -> ResponsePath:
+    first, last = config.estimation.cumulative
+    return read_response_path(directory.path, config.projection.estimator, first, last)
+
+
+def project(config_path: str | Path, progress: bool = True) -> JobResult:
+    """The goodwill projection alone, on the response path a previous run stored, and the
+    figures redrawn (``goodwill project``); resumes from its checkpoint."""
+    config, directory = _projected(config_path)
+    response = _stored_response(config, directory)
+    started = time.perf_counter()
+    ds = run_projection(config, response, directory, progress)
+    files = [*directory.written, *write_run_figures(directory.path)]
+    names = ", ".join(f.name for f in files)
+    return JobResult(
+        f"{describe_projection(ds)}\nwrote {directory.path}/ ({names}) in "
+        f"{time.perf_counter() - started:.1f} s",
+        tuple(files),
+    )
+
+
+def draw_figures(
+    run_dir: str | Path,
+    output: str | Path | None = None,
+    formats: Sequence[str] | None = None,
+    config_path: str | Path | None = None,
+) -> JobResult:
+    """Redraw a run's figures from its stored outputs (``goodwill figures``), in the run's
+    ``[figures]`` settings or those of ``config_path``."""
+    started = time.perf_counter()
+    settings = None if config_path is None else load_config(config_path).figures
+    files = write_run_figures(run_dir, output, settings, formats)
+    names = ", ".join(f.name for f in files)
+    return JobResult(
+        f"wrote {files[0].parent}/ ({names}) in {time.perf_counter() - started:.1f} s",
+        tuple(files),
+    )
+
+
+def report(run_dir: str | Path) -> JobResult:
+    """Write a run's HTML report and LaTeX tables (``goodwill report``)."""
+    started = time.perf_counter()
+    files = write_report(Path(run_dir))
+    return JobResult(_wrote(files, started), tuple(files))
+
+
+def estimate_damages(
+    fake_sales: float, config_path: str | Path, interval: float = 0.90
+) -> JobResult:
+    """The platform's goodwill loss from one seller's counterfeit sales, with an interval
+    (``goodwill damages``), on the response path the config's run stored."""
+    config, directory = _projected(config_path)
+    response = _stored_response(config, directory)
+    loss = damages(config.projection.platform, response, fake_sales, interval)
+    return JobResult(
+        f"{fake_sales:,.0f} yuan of counterfeit sales cost the platform "
+        f"{loss.goodwill_loss:,.0f} yuan of goodwill (present value of lost revenue; "
+        f"{loss.interval:.0%} interval {loss.low:,.0f} to {loss.high:,.0f}, SE {loss.se:,.0f}) "
+        f"through {loss.lost_spend:,.0f} yuan of lost consumer spend "
+        f"({config.projection.estimator} response {response.multiplier:+.3f} per yuan over "
+        f"{response.mean.size} weeks)"
+    )
+
+
+def calibrate_market(
+    data: str | Path = ENFORCEMENT_DATA, config_path: str | Path | None = None
+) -> JobResult:
+    """Calibrate the enforcement market to Alibaba's published series and show the fit
+    (``goodwill calibrate-market``); ``config_path``'s ``[projection.market]`` fixes the
+    other parameters."""
+    model = EnforcementModel()
+    if config_path is not None:
+        config = load_config(config_path)
+        if config.projection is not None:
+            model = config.projection.market
+    fit = calibrate_enforcement(model, read_enforcement_data(data))
+    return JobResult(
+        f"{fit.table.round(4).to_string()}\n"
+        f"log RMSE {fit.rmse_log:.4f}; in [projection.market]:\n"
+        f"detection_2016 = {fit.model.detection_2016:.4g}\n"
+        f"entry_elasticity = {fit.model.entry_elasticity:.4g}"
+    )
+
+
+def read_enforcement_data(path: str | Path = ENFORCEMENT_DATA) -> pd.DataFrame:
+    """Read a CSV of yearly enforcement figures (``year``, ``arrests``,
+    ``suspected_fakes_per_10k_orders``, ...) for :func:`models.calibrate_enforcement`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: enforcement data not found")
+    return pd.read_csv(path)
 
 
 def run(config: Config | str | Path, progress: bool = True) -> RunResult:
@@ -113,7 +306,7 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
     Returns
     -------
     RunResult
-        The run directory, files written and summary.
+        The run directory, files written, summary and results.
 
     Examples
     --------
@@ -123,7 +316,7 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
     if not isinstance(config, Config):
         config = load_config(config)
     timings: dict[str, float] = {}
-    started = time.perf_counter()
+    started = begun = time.perf_counter()
     panel, truth = simulate_panel(config, progress=progress)
     timings["simulate_s"] = time.perf_counter() - started
     summary = describe_panel(panel, truth)
@@ -134,45 +327,33 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
         timings["estimate_s"] = time.perf_counter() - fitted
         summary += "\n" + describe_fit(results, config.estimation, truth)
 
-    directory = config.output.directory
-    directory.mkdir(parents=True, exist_ok=True)
-    # A manifest vouches for the files beside it: drop a previous run's before rewriting them.
-    (directory / "manifest.json").unlink(missing_ok=True)
+    directory = RunDirectory(config.output.directory)
+    directory.begin()
     written = time.perf_counter()
-    files = []
     if config.output.save_panel:
-        files.append(write_parquet(directory / "panel.parquet", panel))
-    else:
-        (directory / "panel.parquet").unlink(missing_ok=True)  # not a previous run's
-    files.append(write_parquet(directory / "consumers.parquet", truth.consumers, index=True))
-    files.append(write_csv(directory / "truth_event_time.csv", truth_table(truth)))
-    trajectories = spend_trajectories(panel, counterfactual="spend_cf")
-    files.append(write_csv(directory / "spend_trajectories.csv", trajectories))
+        directory.write("panel.parquet", panel)
+    directory.write("consumers.parquet", truth.consumers)
+    directory.write("truth_event_time.csv", truth_table(truth))
+    directory.write("spend_trajectories.csv", spend_trajectories(panel, counterfactual="spend_cf"))
     if results is not None:
         attrs = {"seed": config.seed, "goodwill_version": package_version()}
-        files += write_estimates(directory, results, config.estimation, truth, attrs)
-    else:
-        for name in ("estimates.csv", "multipliers.csv", "estimates.nc"):
-            (directory / name).unlink(missing_ok=True)  # not a previous run's
+        write_estimates(directory, results, config.estimation, truth, attrs)
     timings["write_s"] = time.perf_counter() - written
     projection = None
     if config.projection is not None:
         projected = time.perf_counter()
         response = results[config.projection.estimator]
-        projection, projection_files = run_projection(config, response, directory, progress)
-        files += projection_files
+        projection = run_projection(config, response, directory, progress)
         summary += "\n" + describe_projection(projection)
         timings["project_s"] = time.perf_counter() - projected
-    else:
-        for name in ("projection.nc", "projection_summary.csv"):
-            (directory / name).unlink(missing_ok=True)  # not a previous run's
     written = time.perf_counter()
-    files.append(write_text(directory / "summary.txt", summary + "\n"))
-    files.append(write_text(directory / "config.json", config.model_dump_json(indent=2) + "\n"))
+    directory.write("summary.txt", summary + "\n")
+    directory.write("config.json", config)
     timings["write_s"] += time.perf_counter() - written
     drawn = time.perf_counter()
-    figures = write_run_figures(directory)
+    figures = write_run_figures(directory.path)
     timings["figures_s"] = time.perf_counter() - drawn
+    files = list(directory.written)
     manifest = {
         "goodwill_version": package_version(),
         "python": platform.python_version(),
@@ -192,9 +373,15 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
         "files": [f.name for f in files],
         "figures": [f.name for f in figures],
     }
-    files.append(write_json(directory / "manifest.json", manifest))
+    files.append(directory.finish(manifest))
+    names = ", ".join(f.name for f in files)
+    message = (
+        f"{summary}\nwrote {directory.path}/ ({names}) and figures/ ({len(figures)} files) in "
+        f"{time.perf_counter() - begun:.1f} s"
+    )
     return RunResult(
-        directory=directory,
+        message=message,
+        directory=directory.path,
         files=tuple(files),
         figures=tuple(figures),
         summary=summary,

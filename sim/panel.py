@@ -196,3 +196,32 @@ def spend_trajectories(
     table["never_treated"] = mean_by_event_time(never_mean[period_code[treated]])
     table["n_treated"] = n_treated
     return pd.DataFrame(table, index=pd.Index(event_times, name="event_time"))
+
+
+def horizon_multipliers(truth: SpendTruth) -> dict[str, float | None]:
+    """The true multipliers, or None where the panel is too short for the horizon."""
+    observed = truth.horizon_observed
+    return {
+        "true_multiplier": truth.multiplier if observed else None,
+        "realized_multiplier": truth.realized_multiplier if observed else None,
+        "intensity_multiplier": truth.intensity_multiplier if observed else None,
+        "spillover_multiplier": truth.spillover_multiplier,
+    }
+
+
+def truth_table(truth: SpendTruth) -> pd.DataFrame:
+    """True effects by event time: per yuan of counterfeit (value and intensity weighting)
+    and in yuan per victim."""
+    per_yuan = truth.event_time_effects(per_yuan=True)
+    intensity = truth.event_time_effects(per_yuan=True, weighting="intensity")
+    in_yuan = truth.event_time_effects(per_yuan=False)
+    return pd.DataFrame(
+        {
+            "per_yuan": per_yuan["estimate"],
+            "per_yuan_realized": per_yuan["realized"],
+            "per_yuan_intensity": intensity["estimate"],
+            "yuan": in_yuan["estimate"],
+            "yuan_realized": in_yuan["realized"],
+            "n_treated": per_yuan["n_treated"],
+        }
+    )

@@ -15,7 +15,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 from tqdm import tqdm
 
@@ -25,16 +24,10 @@ from sim.checkpoint import Checkpoint, fingerprint
 from sim.config import Config, ProjectionSettings
 from sim.costs import projection_summary
 from sim.executors import run_blocks
-from sim.store import write_csv, write_netcdf
+from sim.rundir import CHECKPOINT, RunDirectory
 from sim.version import package_version
 
 log = logging.getLogger(__name__)
-
-ENFORCEMENT_DATA = Path(__file__).parent / "data" / "alibaba_enforcement.csv"
-"""Alibaba's published anti-counterfeiting figures, 2015-2019 (sources in the file)."""
-
-CHECKPOINT = ".projection-checkpoint"
-"""Checkpoint directory of a projection, inside its run directory."""
 
 UNITS = {
     "fake_share": "suspected fakes per 10,000 orders",
@@ -234,70 +227,20 @@ class _Outputs:
         )
 
 
-def response_from_estimates(
-    path: str | Path, estimator: str, first: int, last: int
-) -> ResponsePath:
-    """The per-yuan response path of one estimator from a run's ``estimates.nc``.
-
-    Raises
-    ------
-    FileNotFoundError, ValueError
-        If the file is missing, the estimator was not fitted, the estimates are not per yuan
-        or an event time of ``first..last`` has no estimate.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: estimates not found; run `goodwill run CONFIG` first (the projection "
-            "uses the fitted response path)"
-        )
-    with xr.open_dataset(path) as estimates:
-        if estimator not in estimates["estimator"].values.tolist():
-            raise ValueError(
-                f"{path}: estimator {estimator!r} was not fitted (fitted: "
-                f"{', '.join(estimates['estimator'].values.tolist())})"
-            )
-        if not estimates.attrs.get("intensity"):
-            raise ValueError(f"{path}: the estimates are not per yuan (no intensity)")
-        times = list(range(first, last + 1))
-        one = estimates.sel(estimator=estimator)
-        available = set(estimates["event_time"].values.tolist())
-        mean = one["estimate"].reindex(event_time=times).to_numpy()
-        cov = one["cov"].reindex(event_time_row=times, event_time_col=times).to_numpy()
-    missing = [t for t, m in zip(times, mean, strict=True) if t not in available or np.isnan(m)]
-    if missing:
-        raise ValueError(
-            f"{path}: {estimator} has no estimate at event time(s) {', '.join(map(str, missing))}"
-        )
-    return ResponsePath(mean, cov)
-
-
-def write_projection(directory: Path, ds: xr.Dataset) -> list[Path]:
-    """Write ``projection.nc`` and ``projection_summary.csv`` atomically."""
-    return [
-        write_netcdf(directory / "projection.nc", ds),
-        write_csv(directory / "projection_summary.csv", projection_summary(ds)),
-    ]
-
-
 def run_projection(
-    config: Config, response: ResponsePath | EventStudyResults, directory: Path, progress: bool
-) -> tuple[xr.Dataset, list[Path]]:
-    """Project with a checkpoint in the run directory, write the outputs, drop the checkpoint.
+    config: Config,
+    response: ResponsePath | EventStudyResults,
+    directory: RunDirectory,
+    progress: bool,
+) -> xr.Dataset:
+    """Project with a checkpoint in the run directory, write ``projection.nc`` and
+    ``projection_summary.csv``, drop the checkpoint.
 
     A run killed midway and started again resumes from the checkpoint.
     """
-    checkpoint = directory / CHECKPOINT
+    checkpoint = directory.path / CHECKPOINT
     ds = project_goodwill(config, response, checkpoint=checkpoint, progress=progress)
-    files = write_projection(directory, ds)
+    directory.write("projection.nc", ds)
+    directory.write("projection_summary.csv", projection_summary(ds))
     shutil.rmtree(checkpoint, ignore_errors=True)
-    return ds, files
-
-
-def read_enforcement_data(path: str | Path = ENFORCEMENT_DATA) -> pd.DataFrame:
-    """Read a CSV of yearly enforcement figures (``year``, ``arrests``,
-    ``suspected_fakes_per_10k_orders``, ...) for :func:`models.calibrate_enforcement`."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: enforcement data not found")
-    return pd.read_csv(path)
+    return ds

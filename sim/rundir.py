@@ -1,12 +1,284 @@
-"""The run directory: the files a run holds, and how they are read back.
+"""The run directory: every file a run may hold, its writer and its reader; the manifest last.
 
-Readers here interpret the stored files for the figures and the report, so that neither needs
-to know how an estimator's metadata is laid out in them.
+:data:`FILES` is the one table of the files a run directory may hold: each file's name, the
+command that writes it, how it is written (atomically, :mod:`sim.store`) and how it is read.
+:class:`RunDirectory` writes through it: :meth:`~RunDirectory.begin` drops the manifest (a
+manifest vouches for the files beside it), :meth:`~RunDirectory.finish` removes the files of
+the finishing command that were not written this time (so a directory never mixes runs) and
+writes the manifest last, so its presence marks a complete run. The typed readers
+(:func:`read_estimates`, :func:`read_projection`, :func:`read_config`, :func:`read_manifest`,
+:func:`read_trajectories`, :func:`read_response_path`) are how the figures, the report, the
+projection and the damages read a run; the functions of the stored estimates below interpret
+their metadata for them.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
 import xarray as xr
+
+from models import ResponsePath
+from sim.config import Config
+from sim.store import write_csv, write_json, write_netcdf, write_parquet, write_text
+
+
+@dataclass(frozen=True)
+class RunFile:
+    """A file a run directory may hold.
+
+    Attributes
+    ----------
+    name : str
+        Its path in the run directory.
+    command : str
+        The command that writes it (``run``, ``project``, ``fit`` or ``report``).
+    write : callable
+        Writes a value to a path atomically and returns the path.
+    read : callable
+        Reads the file back.
+    """
+
+    name: str
+    command: str
+    write: Callable[[Path, object], Path]
+    read: Callable[[Path], object]
+
+
+def _csv(index: bool, index_col: str | None) -> tuple[Callable, Callable]:
+    return (
+        lambda path, frame: write_csv(path, frame, index=index),
+        lambda path: pd.read_csv(path, index_col=index_col),
+    )
+
+
+_PARQUET = (write_parquet, pd.read_parquet)
+_NETCDF = (write_netcdf, xr.load_dataset)
+_TEXT = (write_text, lambda path: path.read_text(encoding="utf-8"))
+_JSON = (write_json, lambda path: json.loads(path.read_text(encoding="utf-8")))
+
+FILES: dict[str, RunFile] = {
+    entry.name: entry
+    for entry in (
+        RunFile("panel.parquet", "run", *_PARQUET),
+        RunFile(
+            "consumers.parquet",
+            "run",
+            lambda path, frame: write_parquet(path, frame, index=True),
+            pd.read_parquet,
+        ),
+        RunFile("truth_event_time.csv", "run", *_csv(True, "event_time")),
+        RunFile("spend_trajectories.csv", "run", *_csv(True, "event_time")),
+        RunFile("estimates.csv", "run", *_csv(False, None)),
+        RunFile("multipliers.csv", "run", *_csv(True, "estimator")),
+        RunFile("estimates.nc", "run", *_NETCDF),
+        RunFile("projection.nc", "run", *_NETCDF),
+        RunFile("projection_summary.csv", "run", *_csv(True, "intensity")),
+        RunFile("summary.txt", "run", *_TEXT),
+        RunFile(
+            "config.json",
+            "run",
+            lambda path, config: write_text(path, config.model_dump_json(indent=2) + "\n"),
+            lambda path: Config.model_validate_json(path.read_text(encoding="utf-8")),
+        ),
+        RunFile("report.html", "report", *_TEXT),
+        RunFile("tables/estimates.tex", "report", *_TEXT),
+        RunFile("tables/multipliers.tex", "report", *_TEXT),
+        RunFile("tables/costs.tex", "report", *_TEXT),
+        RunFile("manifest.json", "run", *_JSON),
+    )
+}
+"""Every file a run directory may hold, in the order a run writes them."""
+
+ESTIMATE_FILES = ("estimates.csv", "multipliers.csv", "estimates.nc")
+"""The files of the estimation stage (also what ``goodwill fit --out`` writes)."""
+
+PROJECTION_FILES = ("projection.nc", "projection_summary.csv")
+"""The files of the projection stage (also what ``goodwill project`` rewrites)."""
+
+MANIFEST = "manifest.json"
+
+FIGURES = "figures"
+"""The run's figures folder (``sim.figures`` writes and tidies it)."""
+
+CHECKPOINT = ".projection-checkpoint"
+"""The projection's checkpoint folder, removed once its outputs are written."""
+
+
+def remove_unwritten(folder: Path, names: Iterable[str], written: Iterable[Path]) -> None:
+    """Remove the files ``names`` of ``folder`` that are not among ``written``: outputs of an
+    earlier run that this one did not produce (so a folder never mixes runs)."""
+    kept = {Path(path).resolve() for path in written}
+    for name in names:
+        path = folder / name
+        if path.resolve() not in kept:
+            path.unlink(missing_ok=True)
+
+
+class RunDirectory:
+    """A run directory being written: every file goes through :data:`FILES`.
+
+    Examples
+    --------
+    >>> directory = RunDirectory("runs/quick")  # doctest: +SKIP
+    >>> directory.begin()  # doctest: +SKIP
+    >>> directory.write("summary.txt", "...")  # doctest: +SKIP
+    >>> directory.finish({"seed": 1})  # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.written: list[Path] = []
+
+    def file(self, name: str) -> Path:
+        """The path of a declared file."""
+        if name not in FILES:
+            raise KeyError(f"{name!r} is not a run directory file (files: {', '.join(FILES)})")
+        return self.path / name
+
+    def write(self, name: str, value: object) -> Path:
+        """Write a declared file atomically and record it as written."""
+        path = self.file(name)
+        FILES[name].write(path, value)
+        self.written.append(path)
+        return path
+
+    def begin(self) -> None:
+        """Start writing: create the directory and drop the manifest, which vouches for the
+        files beside it until the run that rewrites them finishes."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.file(MANIFEST).unlink(missing_ok=True)
+        self.written = []
+
+    def finish(self, manifest: dict[str, object], command: str = "run") -> Path:
+        """Remove the files of ``command`` and of the report (which described an earlier run)
+        that were not written this time, then write the manifest, last."""
+        stale = [n for n, f in FILES.items() if f.command in (command, "report")]
+        remove_unwritten(self.path, [n for n in stale if n != MANIFEST], self.written)
+        return self.write(MANIFEST, manifest)
+
+
+def _read(directory: str | Path, name: str) -> object | None:
+    path = Path(directory) / name
+    return FILES[name].read(path) if path.is_file() else None
+
+
+def read_estimates(directory: str | Path) -> xr.Dataset | None:
+    """A run's (or a fit's) ``estimates.nc``, loaded, or None."""
+    return _read(directory, "estimates.nc")
+
+
+def read_projection(directory: str | Path) -> xr.Dataset | None:
+    """A run's ``projection.nc``, loaded, or None."""
+    return _read(directory, "projection.nc")
+
+
+def read_config(directory: str | Path) -> Config | None:
+    """The config a run stored in ``config.json``, validated, or None (a fit directory)."""
+    return _read(directory, "config.json")
+
+
+def read_manifest(directory: str | Path) -> dict[str, object] | None:
+    """A run's ``manifest.json``, or None (an incomplete run or a fit directory)."""
+    return _read(directory, MANIFEST)
+
+
+def read_trajectories(directory: str | Path) -> pd.DataFrame | None:
+    """A run's ``spend_trajectories.csv`` indexed by event time, or None."""
+    return _read(directory, "spend_trajectories.csv")
+
+
+def read_response_path(
+    directory: str | Path, estimator: str, first: int, last: int
+) -> ResponsePath:
+    """The per-yuan response path of one estimator from a run's ``estimates.nc``.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        If the file is missing, the estimator was not fitted, the estimates are not per yuan
+        or an event time of ``first..last`` has no estimate.
+    """
+    path = Path(directory) / "estimates.nc"
+    estimates = read_estimates(directory)
+    if estimates is None:
+        raise FileNotFoundError(
+            f"{path}: estimates not found; run `goodwill run CONFIG` first (the projection "
+            "uses the fitted response path)"
+        )
+    fitted = estimates["estimator"].values.tolist()
+    if estimator not in fitted:
+        raise ValueError(
+            f"{path}: estimator {estimator!r} was not fitted (fitted: {', '.join(fitted)})"
+        )
+    if not per_yuan(estimates):
+        raise ValueError(f"{path}: the estimates are not per yuan (no intensity)")
+    times = list(range(first, last + 1))
+    one = estimates.sel(estimator=estimator)
+    available = set(estimates["event_time"].values.tolist())
+    mean = one["estimate"].reindex(event_time=times).to_numpy()
+    cov = one["cov"].reindex(event_time_row=times, event_time_col=times).to_numpy()
+    missing = [t for t, m in zip(times, mean, strict=True) if t not in available or np.isnan(m)]
+    if missing:
+        raise ValueError(
+            f"{path}: {estimator} has no estimate at event time(s) {', '.join(map(str, missing))}"
+        )
+    return ResponsePath(mean, cov)
+
+
+# -- the stored estimates' metadata -----------------------------------------------------------
+def per_yuan(estimates: xr.Dataset) -> bool:
+    """Whether the estimates are per unit of a dose (per yuan of counterfeit)."""
+    return bool(estimates.attrs.get("intensity"))
+
+
+def estimate_units(estimates: xr.Dataset) -> str:
+    """The units of the estimates: per yuan of counterfeit (intensity) or per consumer."""
+    if per_yuan(estimates):
+        return "yuan of spend per yuan of counterfeit"
+    return "yuan per treated consumer"
+
+
+def cumulative_times(estimates: xr.Dataset) -> tuple[int, int]:
+    """The first and last event time summed into the cumulative effect."""
+    first, last = (int(t) for t in estimates.attrs["cumulative_event_times"])
+    return first, last
+
+
+def cumulative_truth(estimates: xr.Dataset) -> float | None:
+    """The simulated truth summed over the cumulative event times (None if not simulated)."""
+    if "truth" not in estimates:
+        return None
+    first, last = cumulative_times(estimates)
+    return float(estimates["truth"].sel(event_time=slice(first, last)).sum())
+
+
+def cumulative_columns(estimates: xr.Dataset) -> pd.DataFrame:
+    """Each estimator's cumulative effect: estimate, se, ci_low, ci_high, vcov, nobs."""
+    columns = ("estimate", "se", "ci_low", "ci_high")
+    table = pd.DataFrame(
+        {c: estimates[f"cumulative_{c}"].to_numpy() for c in columns},
+        index=estimates["estimator"].to_numpy(),
+    )
+    table["vcov"] = estimates["vcov"].to_numpy()
+    table["nobs"] = estimates["nobs"].to_numpy()
+    return table
+
+
+def by_event_time(estimates: xr.Dataset, name: str) -> np.ndarray:
+    """A variable of the estimates as an array, event times in rows, estimators in columns."""
+    return estimates[name].transpose("event_time", "estimator").to_numpy()
+
+
+def response_event_times(projection: xr.Dataset) -> np.ndarray:
+    """The event times of a projection's response path (the estimates' cumulative range)."""
+    first, last = json.loads(projection.attrs["config"])["estimation"]["cumulative"]
+    return np.arange(first, last + 1)
 
 
 def binned_window(estimates: xr.Dataset) -> tuple[int, int] | None:

@@ -19,7 +19,6 @@ from sim.figures.run_figures import (
     CAPTIONS,
     draw_run_figures,
     save_figure,
-    stored_config,
     write_run_figures,
 )
 from sim.figures.spend_trajectories_figure import spend_trajectories_figure
@@ -34,6 +33,5 @@ __all__ = [
     "response_path_figure",
     "save_figure",
     "spend_trajectories_figure",
-    "stored_config",
     "write_run_figures",
 ]

@@ -22,11 +22,7 @@ from sim.figures.style import (
     styled,
 )
 from sim.formatting import format_number
-from sim.rundir import binned_window
-
-
-def _per_yuan(estimates: xr.Dataset) -> bool:
-    return bool(estimates.attrs.get("intensity"))
+from sim.rundir import binned_window, cumulative_times, per_yuan
 
 
 def event_study_figure(
@@ -71,7 +67,7 @@ def event_study_figure(
     lo, hi = window or binned_window(estimates) or (times.min(), times.max())
     shown = estimates.sel(event_time=(times >= lo) & (times <= hi))
     times = shown["event_time"].to_numpy()
-    first, last = (int(t) for t in estimates.attrs["cumulative_event_times"])
+    first, last = cumulative_times(estimates)
     step = min(0.2, 0.75 / max(len(names), 1))
     offsets = (np.arange(len(names)) - (len(names) - 1) / 2) * step
     has_truth = "truth" in shown
@@ -144,7 +140,7 @@ def event_study_figure(
             handles.append(Line2D([], [], color=colour, alpha=0.3, linewidth=3.2))
             labels.append(f"{label(name)}: 95% uniform band")
         weeks = last - first + 1
-        unit = "per yuan" if _per_yuan(estimates) else "yuan per buyer"
+        unit = "per yuan" if per_yuan(estimates) else "yuan per buyer"
         (ax.figure.legend if own else ax.legend)(
             handles,
             labels,
@@ -154,6 +150,6 @@ def event_study_figure(
             handlelength=1.4,
         )
         ax.set_xlabel(ONSET_LABEL)
-        ax.set_ylabel(effect_label(_per_yuan(estimates)))
+        ax.set_ylabel(effect_label(per_yuan(estimates)))
         ax.set_xlim(lo - 0.6, hi + 0.6)
     return ax.figure

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
@@ -21,10 +19,7 @@ from sim.figures.style import (
     styled,
 )
 from sim.formatting import format_number
-
-
-def _config_of(projection: xr.Dataset) -> dict:
-    return json.loads(projection.attrs["config"])
+from sim.rundir import response_event_times
 
 
 def response_path_figure(
@@ -54,8 +49,7 @@ def response_path_figure(
         ``fitted`` path; the legend gives the cumulative multiplier and its 90% range.
     """
     paths = projection["response_path"].to_numpy()  # (draw, event_week)
-    first, last = _config_of(projection)["estimation"]["cumulative"]
-    times = np.arange(first, last + 1)
+    times = response_event_times(projection)
     estimator = projection.attrs["estimator"]
     if estimates is not None:
         fitted = estimates["estimate"].sel(estimator=estimator, event_time=times).to_numpy()

@@ -5,18 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
-import xarray as xr
 from matplotlib.figure import Figure
 
-from sim.config import FIGURE_FORMATS, Config, FigureSettings
+from sim.config import FIGURE_FORMATS, FigureSettings
 from sim.figures.cost_by_intensity_figure import cost_by_intensity_figure
 from sim.figures.event_study_figure import event_study_figure
 from sim.figures.goodwill_fan_figure import goodwill_fan_figure
 from sim.figures.response_path_figure import response_path_figure
 from sim.figures.spend_trajectories_figure import spend_trajectories_figure
 from sim.figures.style import styled
-from sim.rundir import binned_window
+from sim.rundir import (
+    FIGURES,
+    binned_window,
+    read_config,
+    read_estimates,
+    read_projection,
+    read_trajectories,
+    remove_unwritten,
+)
 from sim.store import atomic_path
 
 CAPTIONS = {
@@ -40,14 +46,6 @@ CAPTIONS = {
     "each intensity is the cheapest.",
 }
 """Caption of each figure kind, in the order a run draws them."""
-
-
-def stored_config(directory: Path) -> Config | None:
-    """The config a run stored in ``config.json``, or None (``goodwill fit --out``)."""
-    path = Path(directory) / "config.json"
-    if not path.is_file():
-        return None
-    return Config.model_validate_json(path.read_text(encoding="utf-8"))
 
 
 def draw_run_figures(
@@ -75,28 +73,26 @@ def draw_run_figures(
     ValueError
         If the directory holds none of those outputs.
     """
-    directory = Path(directory)
-    config = stored_config(directory)
     if settings is None:
-        settings = config.figures if config is not None else FigureSettings()
+        settings = _run_settings(directory)
     figures: dict[str, Figure] = {}
-    estimates, window = None, None
-    if (directory / "estimates.nc").is_file():
-        estimates = xr.load_dataset(directory / "estimates.nc")
+    window = None
+    estimates = read_estimates(directory)
+    if estimates is not None:
         window = binned_window(estimates)
         figures["event_study"] = event_study_figure(estimates, settings=settings)
-    if (directory / "spend_trajectories.csv").is_file():
-        trajectories = pd.read_csv(directory / "spend_trajectories.csv", index_col="event_time")
+    trajectories = read_trajectories(directory)
+    if trajectories is not None:
         figures["spend_trajectories"] = spend_trajectories_figure(
             trajectories, window=window, settings=settings
         )
-    if (directory / "projection.nc").is_file():
-        with xr.open_dataset(directory / "projection.nc") as projection:
-            figures["response_path"] = response_path_figure(projection, estimates, settings)
-            figures["goodwill_fan"] = goodwill_fan_figure(
-                projection, settings.fan_intensities, settings
-            )
-            figures["cost_by_intensity"] = cost_by_intensity_figure(projection, settings)
+    projection = read_projection(directory)
+    if projection is not None:
+        figures["response_path"] = response_path_figure(projection, estimates, settings)
+        figures["goodwill_fan"] = goodwill_fan_figure(
+            projection, settings.fan_intensities, settings
+        )
+        figures["cost_by_intensity"] = cost_by_intensity_figure(projection, settings)
     if not figures:
         raise ValueError(
             f"{directory}: nothing to draw (no estimates.nc, spend_trajectories.csv or "
@@ -145,21 +141,22 @@ def write_run_figures(
     list of pathlib.Path
         The files written, ``KIND.FORMAT``.
     """
-    directory = Path(directory)
     if settings is None:
-        config = stored_config(directory)
-        settings = config.figures if config is not None else FigureSettings()
+        settings = _run_settings(directory)
     formats = list(settings.formats if formats is None else formats)
-    output = directory / "figures" if output is None else Path(output)
+    output = Path(directory) / FIGURES if output is None else Path(output)
     figures = draw_run_figures(directory, settings)
     written = [
         save_figure(figure, output / f"{kind}.{fmt}", settings.dpi)
         for kind, figure in figures.items()
         for fmt in formats
     ]
-    for kind in CAPTIONS:
-        for fmt in FIGURE_FORMATS:
-            stale = output / f"{kind}.{fmt}"
-            if stale not in written:
-                stale.unlink(missing_ok=True)
+    kinds = [f"{kind}.{fmt}" for kind in CAPTIONS for fmt in FIGURE_FORMATS]
+    remove_unwritten(output, kinds, written)
     return written
+
+
+def _run_settings(directory: str | Path) -> FigureSettings:
+    """The ``[figures]`` a run stored with its config, or the defaults (a fit directory)."""
+    config = read_config(directory)
+    return config.figures if config is not None else FigureSettings()

@@ -31,18 +31,17 @@ from sim.estimators import label
 from sim.figures import CAPTIONS, draw_run_figures
 from sim.formatting import estimate_decimals, format_interval, format_number
 from sim.report.latex import latex_tables
-from sim.report.outputs import (
-    Projection,
-    RunOutputs,
+from sim.report.outputs import Projection, RunOutputs, read_run, reference_note
+from sim.rundir import (
+    FILES,
+    RunDirectory,
     by_event_time,
     cumulative_columns,
     cumulative_times,
     cumulative_truth,
     estimate_units,
-    read_run,
-    reference_note,
+    remove_unwritten,
 )
-from sim.store import write_text
 from sim.version import package_version
 
 FIGURE_DPI = 200
@@ -372,15 +371,16 @@ def write_report(directory: Path, figures: dict[str, Figure] | None = None) -> l
     --------
     >>> write_report(Path("runs/quick"))  # doctest: +SKIP
     """
-    directory = Path(directory)
     outputs = read_run(directory)
     if figures is None:
         figures = draw_run_figures(directory)
     embedded = [embed_figure(kind, figure) for kind, figure in figures.items()]
     html = render_html(outputs, embedded)
     tables = latex_tables(outputs)
-    if "costs.tex" not in tables:
-        (directory / "tables" / "costs.tex").unlink(missing_ok=True)  # not a previous run's
-    files = [write_text(directory / "tables" / name, text) for name, text in tables.items()]
-    files.append(write_text(directory / "report.html", html))
-    return files
+    run = RunDirectory(directory)
+    for name, text in tables.items():
+        run.write(f"tables/{name}", text)
+    tables_of_a_report = [n for n, f in FILES.items() if n.startswith("tables/")]
+    remove_unwritten(run.path, tables_of_a_report, run.written)  # an earlier run's table
+    run.write("report.html", html)
+    return run.written

@@ -21,17 +21,15 @@ import xarray as xr
 
 from sim.estimators import label
 from sim.formatting import MINUS, estimate_decimals, format_interval, format_number
-from sim.report.outputs import (
-    Projection,
-    RunOutputs,
+from sim.report.outputs import Projection, RunOutputs, reference_note
+from sim.rundir import (
+    binned_window,
     by_event_time,
     cumulative_columns,
     cumulative_times,
     cumulative_truth,
     estimate_units,
-    reference_note,
 )
-from sim.rundir import binned_window
 
 LATEX_MINUS = "$-$"
 """The minus sign of numbers in LaTeX tables (text mode, no package needed)."""

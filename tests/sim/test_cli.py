@@ -126,3 +126,47 @@ def test_run_on_a_panel_shorter_than_the_horizon(write_config, tmp_path, capsys)
     assert "so it has no 12-week multiplier" in capsys.readouterr().out
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["true_multiplier"] is None and manifest["n_weeks"] == 8
+
+
+COMMANDS = [
+    (["validate", "C"], "validate", ("C",)),
+    (["simulate", "C", "--out", "P", "--seed", "4"], "simulate", ("C", "P", None, 4)),
+    (["calibrate", "C", "--target", "-2"], "calibrate", ("C", -2.0)),
+    (["run", "C"], "run", ("C",)),
+    (["project", "C"], "project", ("C",)),
+    (["figures", "R", "--format", "pdf"], "draw_figures", ("R", None, ["pdf"], None)),
+    (["report", "R"], "report", ("R",)),
+    (["damages", "--fake-sales", "9", "--config", "C"], "estimate_damages", (9.0, "C", 0.9)),
+    (["calibrate-market", "--config", "C"], "calibrate_market", (None, "C")),
+    (
+        ["fit", "P", "--estimators", "twfe", "--window", "-2", "5", "--vcov", "HC1"],
+        "fit_panel",
+        ("P", None, {"estimators": ["twfe"]}, {"vcov": "HC1", "window": (-2, 5)}),
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "job", "arguments"), COMMANDS)
+def test_each_command_is_one_job_call_and_a_print(monkeypatch, capsys, argv, job, arguments):
+    from pathlib import Path
+
+    from sim import jobs
+
+    calls = []
+
+    def record(name):
+        def job_function(*args, **kwargs):
+            calls.append((name, args, kwargs))
+            return jobs.JobResult(f"message of {name}")
+
+        return job_function
+
+    for name in {c[1] for c in COMMANDS}:
+        monkeypatch.setattr(jobs, name, record(name))
+    assert main(argv) == 0
+    assert capsys.readouterr().out == f"message of {job}\n"
+    ((called, args, kwargs),) = calls
+    values = [str(a) if isinstance(a, Path) else a for a in [*args, *kwargs.values()]]
+    if job == "calibrate_market":  # its --data defaults to the shipped CSV
+        values[0] = None
+    assert called == job and values[: len(arguments)] == list(arguments)

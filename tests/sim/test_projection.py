@@ -20,7 +20,8 @@ from sim import load_config, run
 from sim.cli import main
 from sim.config import ProjectionSettings
 from sim.costs import optimal_intensity, projection_summary
-from sim.projection import project_goodwill, response_from_estimates, write_projection
+from sim.projection import project_goodwill
+from sim.rundir import RunDirectory, read_response_path
 from tests.conftest import ROOT, TINY
 
 HORIZON = 12
@@ -158,8 +159,9 @@ def test_dataset_has_named_dims_units_and_provenance(tmp_path):
     assert ds["enforcement_cost"].dims == ("intensity", "week")
     assert ds.attrs["seed"] == config.seed and ds.attrs["goodwill_version"] == "9.9"
     assert '"projection"' in ds.attrs["config"]
-    files = write_projection(tmp_path, ds)
-    assert [f.name for f in files] == ["projection.nc", "projection_summary.csv"]
+    directory = RunDirectory(tmp_path)
+    directory.write("projection.nc", ds)
+    assert [f.name for f in directory.written] == ["projection.nc"]
     with xr.open_dataset(tmp_path / "projection.nc") as stored:
         assert_identical(stored.load(), ds)
 
@@ -297,23 +299,23 @@ def test_project_and_damages_commands_use_the_runs_estimates(write_config, tmp_p
 
     assert main(["damages", "--fake-sales", "10000", "--config", str(path)]) == 0
     out = capsys.readouterr().out
-    first = response_from_estimates(tmp_path / "run" / "estimates.nc", "twfe", 0, 11)
+    first = read_response_path(tmp_path / "run", "twfe", 0, 11)
     config = load_config(path)
     expected = damages(config.projection.platform, first, 10_000.0)
     assert f"cost the platform {expected.goodwill_loss:,.0f} yuan of goodwill" in out
     assert main(["damages", "--fake-sales", "-5", "--config", str(path)]) == 2
 
 
-def test_response_from_estimates_reads_the_fitted_path(write_config, tmp_path):
+def test_read_response_path_reads_the_fitted_path(write_config, tmp_path):
     only_twfe = {'estimators = ["twfe", "callaway_santanna", "sun_abraham", "imputation"]': (
         'estimators = ["twfe"]')}  # fmt: skip
     result = run(write_config(**TINY, **only_twfe), progress=False)
     fitted = result.estimates["twfe"]
-    estimates = tmp_path / "run" / "estimates.nc"
-    path = response_from_estimates(estimates, "twfe", 0, 11)
+    estimates = tmp_path / "run"
+    path = read_response_path(estimates, "twfe", 0, 11)
     np.testing.assert_allclose(path.mean, fitted.event_time_effects().loc[0:11, "estimate"])
     assert path.multiplier == pytest.approx(fitted.cumulative(0, 11)[0], rel=1e-12)
     with pytest.raises(ValueError, match="estimator 'sun_abraham' was not fitted"):
-        response_from_estimates(estimates, "sun_abraham", 0, 11)
+        read_response_path(estimates, "sun_abraham", 0, 11)
     with pytest.raises(ValueError, match="no estimate at event time"):
-        response_from_estimates(estimates, "twfe", 0, 30)
+        read_response_path(estimates, "twfe", 0, 30)

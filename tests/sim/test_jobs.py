@@ -1,0 +1,70 @@
+"""The jobs as a script calls them: each returns the message a command prints and its files.
+
+The commands' behaviour is tested through ``goodwill ...`` in test_cli.py, test_fit.py,
+test_projection.py and the figures and report tests; here the library calls themselves.
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+
+import pytest
+
+from models import EnforcementModel, calibrate_enforcement, damages
+from sim import jobs
+from sim.rundir import ESTIMATE_FILES, read_config, read_response_path
+from tests.conftest import SMALL_RUN, TINY
+
+
+def test_run_returns_its_files_and_what_goodwill_run_prints(write_config, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the week-1 victims that Sun-Abraham drops
+        result = jobs.run(write_config(**TINY), progress=False)
+    assert result.directory == tmp_path / "run"
+    assert (result.directory / "summary.txt").read_text() == result.summary + "\n"
+    assert result.message.startswith(result.summary + "\nwrote ")
+    assert f"({', '.join(f.name for f in result.files)})" in result.message
+    assert result.files[-1].name == "manifest.json"
+    assert set(result.estimates) == set(read_config(result.directory).estimation.estimators)
+
+
+@pytest.mark.filterwarnings("ignore::models.exceptions.ImputationWarning")  # week-1 victims
+def test_fit_panel_writes_the_estimate_files(small_run, tmp_path):
+    out = tmp_path / "fit"
+    result = jobs.fit_panel(
+        small_run / "panel.parquet",
+        shared={"estimators": ["twfe", "imputation"], "cumulative": (0, 5)},
+        options={"window": (-3, 6)},
+        out=out,
+    )
+    assert [f.name for f in result.files] == list(ESTIMATE_FILES)
+    assert "Model comparison" in result.message and result.message.endswith(" s")
+    assert "twfe " in result.message and "imputation" in result.message
+
+
+def test_validate_and_calibrate(write_config):
+    path = write_config(**TINY)
+    assert jobs.validate(path).message.endswith("(1,500 consumers x 22 weeks, seed 20170301)")
+    assert jobs.validate(path).files == ()
+    no_target = write_config("none.toml", **TINY, **{"target_multiplier = -3.57\n": ""})
+    with pytest.raises(ValueError, match=r"calibration.target_multiplier|target_multiplier"):
+        jobs.calibrate(no_target)
+
+
+def test_damages_are_those_of_the_stored_response_path(small_run, write_config, tmp_path):
+    config_path = write_config(**SMALL_RUN)  # its run directory is tmp_path / "run"
+    shutil.copytree(small_run, tmp_path / "run")
+    config = read_config(tmp_path / "run")
+    path = read_response_path(tmp_path / "run", config.projection.estimator, 0, 11)
+    expected = damages(config.projection.platform, path, 5_000.0, 0.8)
+    message = jobs.estimate_damages(5_000.0, config_path, 0.8).message
+    assert f"cost the platform {expected.goodwill_loss:,.0f} yuan of goodwill" in message
+    assert f"80% interval {expected.low:,.0f} to {expected.high:,.0f}" in message
+
+
+def test_calibrate_market_prints_the_fit():
+    message = jobs.calibrate_market().message
+    fit = calibrate_enforcement(EnforcementModel(), jobs.read_enforcement_data())
+    assert f"detection_2016 = {fit.model.detection_2016:.4g}" in message
+    assert f"log RMSE {fit.rmse_log:.4f}" in message

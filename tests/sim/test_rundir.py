@@ -1,0 +1,107 @@
+"""The run directory: one table of its files, the manifest last, stale files removed, readers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+
+import pytest
+
+from sim import run
+from sim.config import load_config
+from sim.rundir import (
+    FIGURES,
+    FILES,
+    MANIFEST,
+    RunDirectory,
+    read_config,
+    read_estimates,
+    read_manifest,
+    read_projection,
+    read_response_path,
+    read_trajectories,
+    remove_unwritten,
+)
+from tests.conftest import TINY
+
+
+def test_the_table_holds_every_file_a_run_and_its_report_write(small_run, tmp_path):
+    from sim.report import write_report
+
+    directory = tmp_path / "run"
+    shutil.copytree(small_run, directory)
+    write_report(directory)
+    files = {
+        path.relative_to(directory).as_posix()
+        for path in directory.rglob("*")
+        if path.is_file() and path.relative_to(directory).parts[0] != FIGURES
+    }
+    assert files == set(FILES)
+    manifest = read_manifest(directory)
+    assert manifest["files"] == [n for n, f in FILES.items() if f.command == "run"][:-1]
+
+
+def test_readers_read_what_a_run_wrote(small_run):
+    config = read_config(small_run)
+    assert config.model_dump_json(indent=2) + "\n" == (small_run / "config.json").read_text()
+    assert list(read_estimates(small_run)["estimator"].values) == config.estimation.estimators
+    assert read_projection(small_run).sizes["draw"] == config.projection.n_draws
+    assert read_trajectories(small_run).index.name == "event_time"
+    path = read_response_path(small_run, "twfe", 0, 11)
+    estimate = read_estimates(small_run)["estimate"].sel(estimator="twfe", event_time=[0, 11])
+    assert path.mean[[0, -1]].tolist() == estimate.values.tolist()
+
+
+def test_readers_say_none_where_nothing_was_written(tmp_path):
+    for reader in (read_estimates, read_projection, read_config, read_manifest, read_trajectories):
+        assert reader(tmp_path) is None
+    with pytest.raises(FileNotFoundError, match=r"estimates.nc: estimates not found; run"):
+        read_response_path(tmp_path, "twfe", 0, 11)
+
+
+def test_only_declared_files_are_written(tmp_path):
+    directory = RunDirectory(tmp_path)
+    with pytest.raises(KeyError, match=r"'notes.txt' is not a run directory file"):
+        directory.write("notes.txt", "x")
+
+
+def test_begin_drops_the_manifest_and_finish_writes_it_last(tmp_path):
+    (tmp_path / MANIFEST).write_text("{}")
+    directory = RunDirectory(tmp_path)
+    directory.begin()
+    assert not (tmp_path / MANIFEST).exists()
+    directory.write("summary.txt", "text\n")
+    path = directory.finish({"seed": 1})
+    assert directory.written[-1] == path and json.loads(path.read_text()) == {"seed": 1}
+
+
+def test_a_run_removes_an_earlier_runs_files_and_nothing_else(write_config, tmp_path):
+    directory = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run(write_config(**TINY), progress=False)
+        for name in ("report.html", "tables/costs.tex"):
+            (directory / name).parent.mkdir(exist_ok=True)
+            (directory / name).write_text("an earlier run's report")
+        (directory / "notes.txt").write_text("the user's own")
+        text = write_config(**TINY).read_text()
+        start = text.index("[projection]")
+        end = text.index("[figures]")
+        path = tmp_path / "unprojected.toml"
+        path.write_text(text[:start] + text[end:].replace("fan_intensities", "# fan"))
+        run(load_config(path), progress=False)
+    assert not (directory / "projection.nc").exists()
+    assert not (directory / "projection_summary.csv").exists()
+    assert (
+        not (directory / "report.html").exists() and not (directory / "tables/costs.tex").exists()
+    )
+    assert (directory / "notes.txt").read_text() == "the user's own"
+    assert (directory / "estimates.nc").exists() and (directory / MANIFEST).exists()
+
+
+def test_remove_unwritten_keeps_what_was_written_and_what_it_was_not_told_about(tmp_path):
+    for name in ("a.png", "b.png", "mine.png"):
+        (tmp_path / name).write_text(name)
+    remove_unwritten(tmp_path, ["a.png", "b.png", "c.png"], [tmp_path / "a.png"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "mine.png"]
