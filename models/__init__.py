@@ -37,6 +37,30 @@ from models.market import (
     calibrate_enforcement,
     damages,
 )
+from models.moved import keep_importable
+
+keep_importable(
+    "models",
+    {
+        "absorb": ("models.estimation.absorb", "models.exceptions"),
+        "design": ("models.estimation.design",),
+        "vcov": ("models.estimation.vcov",),
+        "ols": ("models.estimation.ols", "models.exceptions"),
+        "results": ("models.estimation.results", "models.estimation.inference"),
+        "columns": ("models.estimation.panel_data",),
+        "eventstudy": ("models.estimation.event_study",),
+        "did": ("models.estimation.callaway_santanna", "models.estimation.influence"),
+        "drdid": ("models.estimation.drdid",),
+        "sunab": ("models.estimation.sun_abraham", "models.exceptions"),
+        "imputation": ("models.estimation.imputation", "models.exceptions"),
+        "consumer_params": ("models.consumer.groups", "models.parameters"),
+        "consumer_draws": ("models.consumer.draws", "models.streams"),
+        "truth": ("models.consumer.truth",),
+        "calibration": ("models.consumer.calibration",),
+        "enforcement": ("models.market.enforcement",),
+        "goodwill": ("models.market.platform", "models.market.response"),
+    },
+)
 
 __all__ = [
     "AlwaysTreatedWarning",

@@ -1,9 +1,37 @@
 """goodwill's engine around the models: configs, simulation runs, the goodwill Monte Carlo,
-executors, storage and the CLI."""
+the run directory, figures, reports and the command line.
 
+Every public name a script needs is importable from here; the modules are where each idea
+lives (``sim.estimators``, the estimator registry; ``sim.rundir``, the run directory;
+``sim.jobs``, one function per command; ...).
+"""
+
+from models.moved import keep_importable
 from sim.config import Config, ConfigError, load_config
+from sim.costs import optimal_intensity, projection_summary
 from sim.jobs import run
 from sim.panel import simulate_panel
 from sim.projection import project_goodwill
 
-__all__ = ["Config", "ConfigError", "load_config", "project_goodwill", "run", "simulate_panel"]
+keep_importable(
+    "sim",
+    {
+        "goodwill": ("sim.projection", "sim.costs", "models.market.loss_draws", "sim.jobs"),
+        "estimation": ("sim.fit", "sim.estimators"),
+        "pipeline": ("sim.jobs", "sim.panel"),
+        "run_outputs": ("sim.report.outputs", "sim.rundir", "sim.formatting"),
+        "latex": ("sim.report.latex",),
+        "figure_style": ("sim.figures.style", "sim.formatting"),
+    },
+)
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "load_config",
+    "optimal_intensity",
+    "project_goodwill",
+    "projection_summary",
+    "run",
+    "simulate_panel",
+]
