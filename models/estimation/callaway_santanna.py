@@ -433,20 +433,18 @@ class CallawaySantAnnaResults(Results):
         overall_se = float(np.sqrt(covariance[-1, -1]))
         matrix = covariance[:-1, :-1]
         index = AGGREGATIONS[kind]
-        event = None
-        if kind != "simple":
-            band = None
-            if uniform_band:
-                band = (alpha, sup_t_critical_value(matrix, alpha, n_draws, seed))
-            event = EventTimes(
-                event_times=tuple(labels),
-                index=index,
-                window=(min(labels), max(labels)),
-                intensity=self.dose,
-                uniform_band=band,
-                components=self._components(weights),
-            )
-        names = ("att",) if event is None else tuple(f"{index}::{x}" for x in labels)
+        band = None
+        if uniform_band:
+            band = (alpha, sup_t_critical_value(matrix, alpha, n_draws, seed))
+        event = EventTimes(
+            event_times=tuple(labels),
+            index=index,
+            window=(min(labels), max(labels)),
+            intensity=self.dose,
+            uniform_band=band,
+            components=self._components(weights),
+        )
+        names = ("att",) if kind == "simple" else tuple(f"{index}::{x}" for x in labels)
         return Results(
             model_name=f"CallawaySantAnna ({kind})",
             outcome=self.outcome,

@@ -111,7 +111,8 @@ class EventTimes:
         The label of each coefficient (same order as ``params``): its event time, or its cohort
         or period for aggregations by cohort or period (``index``).
     index : str
-        What the labels are: ``"event_time"``, ``"cohort"`` or ``"period"``.
+        What the labels are: ``"event_time"``, ``"cohort"``, ``"period"``, or ``"att"`` for a
+        single average over every post-treatment effect (labelled 0).
     ref : int or None
         The omitted reference event time (its effect is 0 by construction); None when no
         event time is omitted.
@@ -142,7 +143,8 @@ class EventTimes:
         label = {"event_time": "Event window:", "cohort": "Cohorts:", "period": "Periods:"}
         reference = "" if self.ref is None else f" (ref {self.ref})"
         binned = ", end points binned" if self.bin_endpoints else ""
-        rows = {label[self.index]: f"{self.window[0]}..{self.window[1]}{reference}{binned}"}
+        window = f"{self.window[0]}..{self.window[1]}{reference}{binned}"
+        rows = {label[self.index]: window} if self.index in label else {}
         if self.intensity is not None:
             rows["Intensity:"] = self.intensity
         if self.uniform_band is not None:

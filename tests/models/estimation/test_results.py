@@ -59,7 +59,7 @@ PARTS = {  # name: (regression statistics, event-time layer, overall average)
     "cells": (False, False, False),
     "dynamic": (False, True, True),
     "group": (False, True, True),
-    "simple": (False, False, True),
+    "simple": (False, True, True),
     "sun_abraham": (True, True, True),
     "imputation": (False, True, True),
 }
@@ -87,7 +87,7 @@ def test_asking_for_a_part_a_result_lacks_says_so(fits):
     with pytest.raises(AttributeError, match=r"event_time_effects does not apply: Fixed"):
         fits["ols"].event_time_effects()
     with pytest.raises(AttributeError, match=r"cumulative does not apply: CallawaySantAnna "):
-        fits["simple"].cumulative(0, 1)
+        fits["cells"].cumulative(0, 1)
     with pytest.raises(AttributeError, match=r"components do not apply: EventStudy"):
         fits["twfe"].components()
     assert not hasattr(fits["ols"], "event_times")
@@ -101,8 +101,11 @@ def test_aggregations_by_cohort_are_indexed_by_cohort_and_not_summed_as_event_ti
         group.cumulative(3, 4)
     with pytest.raises(ValueError, match=r"pretrend_test: CallawaySantAnna \(group\) has effects"):
         group.pretrend_test()
-    assert fits["simple"].names == ("att",)
-    assert fits["simple"].params.iloc[0] == fits["simple"].overall.estimate
+    simple = fits["simple"]
+    assert simple.names == ("att",) and simple.params.iloc[0] == simple.overall.estimate
+    assert simple.event_time_effects().index.name == "att"
+    with pytest.raises(ValueError, match=r"cumulative: CallawaySantAnna \(simple\) has effects"):
+        simple.cumulative(0, 0)
 
 
 def test_sun_abraham_effects_are_their_components_weighted(fits):
