@@ -30,17 +30,23 @@ data preparation, as goodwill's includes its checks.
 from __future__ import annotations
 
 import argparse
-import json
-import resource
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from harness import (
+    GIB,
+    ChildFailed,
+    baseline_panel,
+    in_fresh_process,
+    peak_rss,
+    report,
+    use_checkout,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = ["consumer_id", "week", "spend", "fake_week", "fake_value"]
 ESTIMATORS = ("callaway_santanna", "sun_abraham", "imputation")
 PEERS = {"callaway_santanna": "csdid", "sun_abraham": "pyfixest", "imputation": "pyfixest"}
@@ -49,23 +55,7 @@ PEER_CONSUMERS = {"callaway_santanna": None, "sun_abraham": 30_000, "imputation"
 at full scale: 5% of the consumers take 2 minutes and 14 GiB) and did2s a dense consumer design
 in its variance step (18 GiB at 6,000 consumers), so they are compared on the first consumers
 of the same panel, goodwill timed on the same subset too."""
-TARGET_SECONDS, TARGET_BYTES = 5.0, 3 * 2**30
-
-
-def _peak_rss() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
-
-
-def make_panel(n_consumers: int, directory: Path) -> Path:
-    """Simulate the baseline panel and write it as Parquet."""
-    sys.path.insert(0, str(ROOT))
-    from sim import load_config, simulate_panel
-
-    config = load_config(ROOT / "configs" / "baseline.toml")
-    panel, _ = simulate_panel(config, n_consumers=n_consumers, progress=False)
-    path = directory / "panel.parquet"
-    panel[COLUMNS].to_parquet(path, index=False)
-    return path
+TARGET_SECONDS, TARGET_BYTES = 5.0, 3 * GIB
 
 
 def goodwill_fit(estimator: str, panel):
@@ -85,8 +75,6 @@ def goodwill_fit(estimator: str, panel):
 
 def peer_fit(estimator: str, panel):
     """Fit one estimator with its peer library; return event-time effects (estimate, se)."""
-    import pandas as pd
-
     if estimator == "callaway_santanna":
         from csdid.att_gt import ATTgt
 
@@ -103,7 +91,7 @@ def peer_fit(estimator: str, panel):
             pd.Series(np.asarray(table["se_egt"], dtype=float).ravel(), index=e),
         )
     if estimator == "sun_abraham":
-        from tests.test_sunab import _pyfixest_sunab
+        from tests.models.estimation.test_sun_abraham import _pyfixest_sunab
 
         fitted = _pyfixest_sunab(panel, "spend", "consumer_id", "week", "fake_week")
         return fitted["params"], fitted["bse"]
@@ -127,9 +115,7 @@ def peer_fit(estimator: str, panel):
 
 def child(library: str, estimator: str, path: Path, consumers: int | None) -> None:
     """Run one estimator with one library in this fresh process (on the first ``consumers``
-    consumers, if given); print a JSON line."""
-    import pandas as pd
-
+    consumers, if given); report the measurements."""
     panel = pd.read_parquet(path, columns=COLUMNS)
     if consumers is not None:
         panel = panel.loc[panel["consumer_id"] < consumers].reset_index(drop=True)
@@ -140,9 +126,9 @@ def child(library: str, estimator: str, path: Path, consumers: int | None) -> No
     first_kept = {"sun_abraham": 2, "imputation": 3}.get(estimator)
     if first_kept is not None:
         panel = panel.loc[~(panel["fake_week"] < first_kept)].reset_index(drop=True)
-    loaded = _peak_rss()
+    loaded = peak_rss()
     # Imports are not timed.
-    sys.path.insert(0, str(ROOT))
+    use_checkout()
     if library == "goodwill":
         import models  # noqa: F401
     elif estimator == "callaway_santanna":
@@ -158,17 +144,13 @@ def child(library: str, estimator: str, path: Path, consumers: int | None) -> No
         else:
             estimate, se = peer_fit(estimator, panel)
         seconds.append(time.perf_counter() - started)
-    print(
-        json.dumps(
-            {
-                "seconds": seconds,
-                "peak": _peak_rss(),
-                "loaded": loaded,
-                "event_time": [int(e) for e in estimate.index],
-                "estimate": estimate.tolist(),
-                "se": se.tolist(),
-            }
-        )
+    report(
+        seconds=seconds,
+        peak=peak_rss(),
+        loaded=loaded,
+        event_time=[int(e) for e in estimate.index],
+        estimate=estimate.tolist(),
+        se=se.tolist(),
     )
 
 
@@ -176,19 +158,17 @@ def measure(
     library: str, estimator: str, path: Path, consumers: int | None, timeout: float | None
 ) -> dict | None:
     """Run a child process; None when it exceeds ``timeout`` seconds."""
-    command = [sys.executable, __file__, "--child", library, "--estimator", estimator,
-               "--panel", str(path)]  # fmt: skip
+    arguments = ["--child", library, "--estimator", estimator, "--panel", path]
     if consumers is not None:
-        command += ["--consumers", str(consumers)]
+        arguments += ["--consumers", consumers]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        return in_fresh_process(__file__, arguments, timeout=timeout)
     except subprocess.TimeoutExpired:
         return None
-    if done.returncode != 0:
+    except ChildFailed as failure:
         if library == "goodwill":
-            raise RuntimeError(f"goodwill {estimator} failed:\n{done.stderr[-2000:]}")
-        return {"failed": done.stderr.strip().splitlines()[-1]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+            raise
+        return {"failed": failure.last_line}
 
 
 def agreement(ours: dict, theirs: dict) -> str:
@@ -211,7 +191,7 @@ def agreement(ours: dict, theirs: dict) -> str:
 
 
 def _describe(library: str, run: dict) -> str:
-    gib = 2**30
+    gib = GIB
     first, warm = run["seconds"]
     return (
         f"  {library}: first {first:.2f} s, warm {warm:.2f} s; peak {run['peak'] / gib:.2f} GiB "
@@ -219,11 +199,11 @@ def _describe(library: str, run: dict) -> str:
     )
 
 
-def report(
+def describe(
     estimator: str, full: dict, ours: dict, theirs: dict | None, consumers: int | None,
     timeout: float,
 ) -> None:  # fmt: skip
-    gib = 2**30
+    gib = GIB
     print(f"\n[{estimator}]")
     print(_describe("goodwill, full panel", full))
     if estimator == "callaway_santanna":
@@ -264,7 +244,7 @@ def main() -> None:
         child(args.child, args.estimator[0], args.panel, args.consumers)
         return
     with tempfile.TemporaryDirectory() as directory:
-        path = make_panel(args.n_consumers, Path(directory))
+        path = baseline_panel(args.n_consumers, COLUMNS, Path(directory) / "panel.parquet")
         print(f"robust DiD estimators, {args.n_consumers:,} consumers x 22 weeks, effects in "
               "yuan per victim, SEs clustered by consumer")  # fmt: skip
         for estimator in args.estimator:
@@ -276,7 +256,7 @@ def main() -> None:
                 "goodwill", estimator, path, consumers, None
             )  # fmt: skip
             theirs = measure("peer", estimator, path, consumers, args.peer_timeout)
-            report(estimator, full, ours, theirs, consumers, args.peer_timeout)
+            describe(estimator, full, ours, theirs, consumers, args.peer_timeout)
 
 
 if __name__ == "__main__":

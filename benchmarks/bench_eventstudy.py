@@ -26,38 +26,25 @@ includes building its indicators from the cohort column.
 from __future__ import annotations
 
 import argparse
-import json
-import resource
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from harness import GIB, baseline_panel, in_fresh_process, peak_rss, report, use_checkout
 
-ROOT = Path(__file__).resolve().parents[1]
 WINDOW, REF = (-4, 12), -1
 TARGET_RATIO = 30.0
-TARGET_BYTES = 2 * 2**30
+TARGET_BYTES = 2 * GIB
 COLUMNS = ["consumer_id", "week", "spend", "fake_week", "fake_value", "segment"]
-
-
-def _peak_rss() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
 def make_panels(n_consumers: int, directory: Path) -> dict[str, Path]:
     """Simulate the baseline panel and write the two cases' Parquet files."""
-    sys.path.insert(0, str(ROOT))
-    from sim import load_config, simulate_panel
-
-    config = load_config(ROOT / "configs" / "baseline.toml")
-    panel, _ = simulate_panel(config, n_consumers=n_consumers, progress=False)
-    panel = panel[COLUMNS]
     paths = {"two-way": directory / "two_way.parquet", "three-fe": directory / "three_fe.parquet"}
-    panel.to_parquet(paths["two-way"], index=False)
+    panel = pd.read_parquet(baseline_panel(n_consumers, COLUMNS, paths["two-way"]))
     keep = np.random.default_rng(20170301).random(len(panel)) > 0.1
     unbalanced = panel.loc[keep].reset_index(drop=True)
     unbalanced["segment_week"] = (
@@ -68,16 +55,14 @@ def make_panels(n_consumers: int, directory: Path) -> dict[str, Path]:
 
 
 def child(library: str, case: str, path: Path) -> None:
-    """Fit one case with one library in this fresh process; print a JSON line."""
-    import pandas as pd
-
+    """Fit one case with one library in this fresh process; report the measurements."""
     fixed_effects = ["consumer_id", "week"] + (["segment_week"] if case == "three-fe" else [])
     columns = [*COLUMNS[:5], *fixed_effects[2:]]
     panel = pd.read_parquet(path, columns=columns)
-    loaded = _peak_rss()
+    loaded = peak_rss()
     seconds = []
     if library == "goodwill":
-        sys.path.insert(0, str(ROOT))
+        use_checkout()
         from models import EventStudy
 
         for _ in range(3):
@@ -101,29 +86,17 @@ def child(library: str, case: str, path: Path) -> None:
         res = pf.feols(formula, panel, vcov={"CRV1": "consumer_id"})
         seconds.append(time.perf_counter() - started)
         params, bse = res.coef().to_numpy(), res.se().to_numpy()
-    print(
-        json.dumps(
-            {
-                "seconds": seconds,
-                "peak": _peak_rss(),
-                "loaded": loaded,
-                "params": params.tolist(),
-                "bse": bse.tolist(),
-            }
-        )
+    report(
+        seconds=seconds, peak=peak_rss(), loaded=loaded, params=params.tolist(), bse=bse.tolist()
     )
 
 
 def measure(library: str, case: str, path: Path) -> dict:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", library, "--case", case, "--panel", str(path)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return in_fresh_process(__file__, ["--child", library, "--case", case, "--panel", path])
 
 
-def report(case: str, runs: list[dict], theirs: dict) -> None:
-    gib = 2**30
+def describe(case: str, runs: list[dict], theirs: dict) -> None:
+    gib = GIB
     ours = runs[0]
     first = statistics.median(run["seconds"][0] for run in runs)
     warm = statistics.median(t for run in runs for t in run["seconds"][1:])
@@ -173,7 +146,7 @@ def main() -> None:
         for case in args.case:
             runs = [measure("goodwill", case, paths[case]) for _ in range(args.repeats)]
             theirs = measure("pyfixest", case, paths[case])
-            report(case, runs, theirs)
+            describe(case, runs, theirs)
 
 
 if __name__ == "__main__":

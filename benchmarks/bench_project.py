@@ -36,24 +36,21 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import resource
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from harness import GIB, ROOT, in_fresh_process, peak_rss, report, use_checkout
 
 if TYPE_CHECKING:
     from models import ResponsePath
     from sim import Config
 
-ROOT = Path(__file__).resolve().parents[1]
 TARGET_SECONDS = 10.0
 N_WORKERS = 2
 LABELS = {
@@ -61,18 +58,13 @@ LABELS = {
     "fresh": "dask, new cluster",
     "running": "dask, running cluster",
 }
-GIB = 2**30
-
-
-def _peak_rss(who: int = resource.RUSAGE_SELF) -> int:
-    return resource.getrusage(who).ru_maxrss * 1024  # Linux reports KiB
 
 
 def bench_config(
     draws: int, block_size: int | None, executor: str = "serial", scheduler: str | None = None
 ) -> Config:
     """configs/baseline.toml with the benchmark's projection settings (validated)."""
-    sys.path.insert(0, str(ROOT))
+    use_checkout()
     from sim import Config, load_config
 
     config = load_config(ROOT / "configs" / "baseline.toml")
@@ -107,52 +99,44 @@ def child(task: str, args: argparse.Namespace) -> None:
     executor = "serial" if task == "serial" else "dask"
     config = bench_config(args.draws, args.block_size, executor, args.scheduler)
     response = bench_response(config, args.from_run)
-    imported = _peak_rss()
+    imported = peak_rss()
     started = time.perf_counter()
     ds = project_goodwill(config, response)
     seconds = time.perf_counter() - started
-    peak = _peak_rss()
+    peak = peak_rss()
     # A new cluster's workers are this process's children, reaped when the cluster closed.
-    workers = _peak_rss(resource.RUSAGE_CHILDREN) if task == "fresh" else None
+    workers = peak_rss(resource.RUSAGE_CHILDREN) if task == "fresh" else None
     started = time.perf_counter()
     write_netcdf(args.out, ds)
     write_seconds = time.perf_counter() - started
-    print(
-        json.dumps(
-            {
-                "seconds": seconds,
-                "peak": peak,
-                "imported": imported,
-                "workers": workers,
-                "write_seconds": write_seconds,
-                "write_peak": _peak_rss(),
-                "file_bytes": args.out.stat().st_size,
-                "distributed_import": distributed_import,
-            }
-        )
+    report(
+        seconds=seconds,
+        peak=peak,
+        imported=imported,
+        workers=workers,
+        write_seconds=write_seconds,
+        write_peak=peak_rss(),
+        file_bytes=args.out.stat().st_size,
+        distributed_import=distributed_import,
     )
 
 
 def measure(
     task: str, args: argparse.Namespace, out: Path, environ: dict, scheduler: str | None = None
 ) -> dict:
-    command = [sys.executable, __file__, "--child", task, f"--draws={args.draws}",
-               f"--out={out}"]  # fmt: skip
+    arguments = ["--child", task, f"--draws={args.draws}", f"--out={out}"]
     if args.block_size is not None:
-        command.append(f"--block-size={args.block_size}")
+        arguments.append(f"--block-size={args.block_size}")
     if args.from_run is not None:
-        command.append(f"--from-run={args.from_run}")
+        arguments.append(f"--from-run={args.from_run}")
     if scheduler is not None:
-        command.append(f"--scheduler={scheduler}")
-    done = subprocess.run(command, capture_output=True, text=True, env=environ)
-    if done.returncode != 0:
-        raise RuntimeError(f"{LABELS[task]} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        arguments.append(f"--scheduler={scheduler}")
+    return in_fresh_process(__file__, arguments, environ)
 
 
 def _worker_peak() -> int:
     """Peak resident memory of the dask worker process this runs in."""
-    return _peak_rss()
+    return peak_rss()
 
 
 def differences(path: Path, other: Path) -> list[str]:

@@ -13,32 +13,24 @@ process, so the script times goodwill alone.
 from __future__ import annotations
 
 import argparse
-import json
-import resource
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from harness import GIB, ROOT, in_fresh_process, peak_rss, report, use_checkout
+
 TARGET_SECONDS = 2.0
-TARGET_BYTES = 2 * 2**30
-
-
-def _peak_rss() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+TARGET_BYTES = 2 * GIB
 
 
 def child(task: str, n_consumers: int, n_weeks: int) -> None:
-    """Run one task in this (fresh) process and print a JSON line of measurements."""
-    sys.path.insert(0, str(ROOT))
+    """Run one task in this (fresh) process and report its measurements."""
+    use_checkout()
     from models.consumer.calibration import calibrate_loss_per_yuan
     from sim import load_config
 
     config = load_config(ROOT / "configs" / "baseline.toml")
     model = config.consumer
-    imported = _peak_rss()
+    imported = peak_rss()
     seconds = []
     for _ in range(2):  # first: memory fresh from the OS; second: memory reused
         started = time.perf_counter()
@@ -48,20 +40,12 @@ def child(task: str, n_consumers: int, n_weeks: int) -> None:
         else:
             calibrate_loss_per_yuan(model, -3.57, n_consumers, n_weeks, config.seed)
         seconds.append(time.perf_counter() - started)
-    print(
-        json.dumps(
-            {"first": seconds[0], "second": seconds[1], "peak": _peak_rss(), "imports": imported}
-        )
-    )
+    report(first=seconds[0], second=seconds[1], peak=peak_rss(), imports=imported)
 
 
 def measure(task: str, n_consumers: int, n_weeks: int) -> dict:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", task, f"--n-consumers={n_consumers}",
-         f"--n-weeks={n_weeks}"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    arguments = ["--child", task, f"--n-consumers={n_consumers}", f"--n-weeks={n_weeks}"]
+    return in_fresh_process(__file__, arguments)
 
 
 def main() -> None:
@@ -86,8 +70,8 @@ def main() -> None:
         print(
             f"{task:>9}: first call in a fresh process median {statistics.median(first):.2f} s "
             f"({', '.join(f'{t:.2f}' for t in first)}); second call median "
-            f"{statistics.median(second):.2f} s; peak RSS {peak / 2**30:.2f} GiB "
-            f"({imports / 2**30:.2f} GiB after imports)"
+            f"{statistics.median(second):.2f} s; peak RSS {peak / GIB:.2f} GiB "
+            f"({imports / GIB:.2f} GiB after imports)"
         )
         if task == "simulate":
             rows = args.n_consumers * args.n_weeks
