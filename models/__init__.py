@@ -7,19 +7,13 @@ counterfeit sales to the platform's loss); every public name is importable from 
 """
 
 from models.consumer import ConsumerSpendModel, SpendTruth
-from models.estimation import (
-    CallawaySantAnna,
-    CallawaySantAnnaResults,
-    Comparison,
-    EventStudy,
-    EventStudyResults,
-    FixedEffectsOLS,
-    ImputationDiD,
-    RegressionResults,
-    SunAbraham,
-    SunAbrahamResults,
-    compare,
-)
+from models.estimation.callaway_santanna import CallawaySantAnna, CallawaySantAnnaResults
+from models.estimation.compare import Comparison, compare
+from models.estimation.event_study import EventStudy
+from models.estimation.imputation import ImputationDiD
+from models.estimation.ols import FixedEffectsOLS
+from models.estimation.results import EventStudyResults, RegressionResults, Results
+from models.estimation.sun_abraham import SunAbraham, SunAbrahamResults
 from models.exceptions import (
     AlwaysTreatedWarning,
     CollinearityWarning,
@@ -82,6 +76,7 @@ __all__ = [
     "ImputationWarning",
     "RegressionResults",
     "ResponsePath",
+    "Results",
     "SingletonWarning",
     "SpendTruth",
     "SunAbraham",
