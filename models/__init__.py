@@ -34,26 +34,25 @@ from models.market import (
 from models.moved import keep_importable
 
 keep_importable(
-    "models",
     {
-        "absorb": ("models.estimation.absorb", "models.exceptions"),
-        "design": ("models.estimation.design",),
-        "vcov": ("models.estimation.vcov",),
-        "ols": ("models.estimation.ols", "models.exceptions"),
-        "results": ("models.estimation.results", "models.estimation.inference"),
-        "columns": ("models.estimation.panel_data",),
-        "eventstudy": ("models.estimation.event_study",),
-        "did": ("models.estimation.callaway_santanna", "models.estimation.influence"),
-        "drdid": ("models.estimation.drdid",),
-        "sunab": ("models.estimation.sun_abraham", "models.exceptions"),
-        "imputation": ("models.estimation.imputation", "models.exceptions"),
-        "consumer_params": ("models.consumer.groups", "models.parameters"),
-        "consumer_draws": ("models.consumer.draws", "models.streams"),
-        "truth": ("models.consumer.truth",),
-        "calibration": ("models.consumer.calibration",),
-        "enforcement": ("models.market.enforcement",),
-        "goodwill": ("models.market.platform", "models.market.response"),
-    },
+        "models.absorb": ("models.estimation.absorb", "models.exceptions"),
+        "models.design": ("models.estimation.design",),
+        "models.vcov": ("models.estimation.vcov",),
+        "models.ols": ("models.estimation.ols", "models.exceptions"),
+        "models.results": ("models.estimation.results", "models.estimation.inference"),
+        "models.columns": ("models.estimation.panel_data",),
+        "models.eventstudy": ("models.estimation.event_study",),
+        "models.did": ("models.estimation.callaway_santanna", "models.estimation.influence"),
+        "models.drdid": ("models.estimation.drdid",),
+        "models.sunab": ("models.estimation.sun_abraham", "models.exceptions"),
+        "models.imputation": ("models.estimation.imputation", "models.exceptions"),
+        "models.consumer_params": ("models.consumer.groups", "models.parameters"),
+        "models.consumer_draws": ("models.consumer.draws", "models.streams"),
+        "models.truth": ("models.consumer.truth",),
+        "models.calibration": ("models.consumer.calibration",),
+        "models.enforcement": ("models.market.enforcement",),
+        "models.goodwill": ("models.market.platform", "models.market.response"),
+    }
 )
 
 __all__ = [

@@ -48,11 +48,11 @@ class _MovedModule(types.ModuleType):
         )
 
 
-def keep_importable(package: str, moved: Mapping[str, tuple[str, ...]]) -> None:
-    """Register old module paths of ``package`` (``{"goodwill": ("models.market.platform",
-    ...)}``) so that imports from them keep working, with a deprecation warning."""
-    parent = sys.modules[package]
+def keep_importable(moved: Mapping[str, tuple[str, ...]]) -> None:
+    """Register old module paths (``{"models.goodwill": ("models.market.platform", ...)}``)
+    so that imports from them keep working, with a deprecation warning."""
     for old, targets in moved.items():
-        module = _MovedModule(f"{package}.{old}", targets)
-        sys.modules[module.__name__] = module
-        setattr(parent, old, module)
+        package, _, name = old.rpartition(".")
+        module = _MovedModule(old, targets)
+        sys.modules[old] = module
+        setattr(sys.modules[package], name, module)

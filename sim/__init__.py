@@ -14,15 +14,14 @@ from sim.panel import simulate_panel
 from sim.projection import project_goodwill
 
 keep_importable(
-    "sim",
     {
-        "goodwill": ("sim.projection", "sim.costs", "models.market.loss_draws", "sim.jobs"),
-        "estimation": ("sim.fit", "sim.estimators"),
-        "pipeline": ("sim.jobs", "sim.panel"),
-        "run_outputs": ("sim.report.outputs", "sim.rundir", "sim.formatting"),
-        "latex": ("sim.report.latex",),
-        "figure_style": ("sim.figures.style", "sim.formatting"),
-    },
+        "sim.goodwill": ("sim.projection", "sim.costs", "models.market.loss_draws", "sim.jobs"),
+        "sim.estimation": ("sim.fit", "sim.estimators"),
+        "sim.pipeline": ("sim.jobs", "sim.panel"),
+        "sim.run_outputs": ("sim.report.outputs", "sim.rundir", "sim.formatting"),
+        "sim.latex": ("sim.report.latex",),
+        "sim.figure_style": ("sim.figures.style", "sim.formatting"),
+    }
 )
 
 __all__ = [
