@@ -1,15 +1,19 @@
-"""Shared fixtures: small simulated panels of the baseline model."""
+"""Shared fixtures: small simulated panels of the baseline model, a small run, and the
+small projections of the goodwill-loss Monte Carlo (sim tests and models.market tests)."""
 
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
-from models import ConsumerSpendModel
+from models import ConsumerSpendModel, ResponsePath
 from sim import load_config, run
+from sim.config import ProjectionSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -96,3 +100,42 @@ def mpdta() -> pd.DataFrame:
     df = pd.read_csv(DATA / "mpdta.csv")
     df["cohort"] = df["first.treat"].where(df["first.treat"] > 0)
     return df
+
+
+# --- small projections (tests/sim/test_projection.py, test_checkpoint.py, test_costs.py,
+# test_executors.py and tests/models/market/test_loss_draws.py) ---------------------------
+
+HORIZON = 12
+PATH = -3.57 * 0.85 ** np.arange(HORIZON) / (0.85 ** np.arange(HORIZON)).sum()
+"""The study's multiplier spread over 12 weeks with a 15% weekly decay."""
+
+
+def response(scale: float = 1.0, se: float = 0.04) -> ResponsePath:
+    return ResponsePath(scale * PATH, np.eye(HORIZON) * se**2)
+
+
+def config_with(**projection):
+    """configs/quick.toml with its [projection] replaced by small settings."""
+    config = load_config(ROOT / "configs" / "quick.toml")
+    settings = {
+        "intensities": [0.0, 0.5, 1.0, 2.5],
+        "n_draws": 30,
+        "n_weeks": 26,
+        "block_size": 7,
+        "priors": {"entry_elasticity": 0.25, "detection_max": 0.25, "exit_rate": 0.3},
+        "market": config.projection.market,
+        "platform": config.projection.platform,
+    }
+    settings.update(projection)
+    return config.model_copy(update={"projection": ProjectionSettings(**settings)})
+
+
+def assert_identical(a: xr.Dataset, b: xr.Dataset, same_config: bool = True) -> None:
+    """Bit-identical data, coordinates and attrs (but the config's execution settings, with
+    ``same_config=False``)."""
+    if not same_config:
+        a, b = a.copy(), b.copy()
+        a.attrs.pop("config"), b.attrs.pop("config")
+    assert a.identical(b)
+    for name in a.data_vars:
+        assert np.array_equal(a[name].to_numpy(), b[name].to_numpy(), equal_nan=True), name

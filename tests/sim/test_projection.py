@@ -1,63 +1,18 @@
-"""The goodwill-loss Monte Carlo engine: reproducibility, executors, checkpoints, outputs."""
+"""The goodwill-loss Monte Carlo engine (sim.projection): results independent of the block
+size, the dataset's dims, units and provenance, the projection config and commands."""
 
 from __future__ import annotations
-
-import logging
-import signal
-import subprocess
-import sys
-import textwrap
-import time
 
 import numpy as np
 import pytest
 import xarray as xr
 
-from models import ResponsePath
 from models.market.platform import damages
-from models.streams import Stream, block_generator
 from sim import load_config, run
 from sim.cli import main
-from sim.config import ProjectionSettings
-from sim.costs import optimal_intensity, projection_summary
 from sim.projection import project_goodwill
 from sim.rundir import RunDirectory, read_response_path
-from tests.conftest import ROOT, TINY
-
-HORIZON = 12
-PATH = -3.57 * 0.85 ** np.arange(HORIZON) / (0.85 ** np.arange(HORIZON)).sum()
-"""The study's multiplier spread over 12 weeks with a 15% weekly decay."""
-
-
-def response(scale: float = 1.0, se: float = 0.04) -> ResponsePath:
-    return ResponsePath(scale * PATH, np.eye(HORIZON) * se**2)
-
-
-def config_with(**projection):
-    """configs/quick.toml with its [projection] replaced by small settings."""
-    config = load_config(ROOT / "configs" / "quick.toml")
-    settings = {
-        "intensities": [0.0, 0.5, 1.0, 2.5],
-        "n_draws": 30,
-        "n_weeks": 26,
-        "block_size": 7,
-        "priors": {"entry_elasticity": 0.25, "detection_max": 0.25, "exit_rate": 0.3},
-        "market": config.projection.market,
-        "platform": config.projection.platform,
-    }
-    settings.update(projection)
-    return config.model_copy(update={"projection": ProjectionSettings(**settings)})
-
-
-def assert_identical(a: xr.Dataset, b: xr.Dataset, same_config: bool = True) -> None:
-    """Bit-identical data, coordinates and attrs (but the config's execution settings, with
-    ``same_config=False``)."""
-    if not same_config:
-        a, b = a.copy(), b.copy()
-        a.attrs.pop("config"), b.attrs.pop("config")
-    assert a.identical(b)
-    for name in a.data_vars:
-        assert np.array_equal(a[name].to_numpy(), b[name].to_numpy(), equal_nan=True), name
+from tests.conftest import TINY, assert_identical, config_with, response
 
 
 def test_results_do_not_depend_on_block_size():
@@ -68,86 +23,6 @@ def test_results_do_not_depend_on_block_size():
             reference,
             same_config=False,
         )
-
-
-def test_dask_local_cluster_is_bit_identical_to_serial():
-    pytest.importorskip("dask.distributed")
-    serial = project_goodwill(config_with(), response())
-    distributed = project_goodwill(config_with(executor="dask", n_workers=2), response())
-    assert_identical(distributed, serial, same_config=False)
-
-
-def test_a_draw_uses_its_own_stream_and_the_market_model():
-    """Recompute draw 3 by hand from its stream: the entry shocks drive the market path."""
-    config = config_with(priors={})
-    ds = project_goodwill(config, response(se=0.0))
-    settings = config.projection
-    normals = block_generator(config.seed, 3, Stream.PROJECTION).standard_normal(
-        HORIZON + 3 * settings.n_weeks
-    )
-    entry = normals[HORIZON : HORIZON + settings.n_weeks]
-    path = settings.market.market().simulate(
-        np.asarray(settings.intensities), settings.status_quo, entry
-    )
-    np.testing.assert_allclose(ds["fake_share"].sel(draw=3).to_numpy(), path.fake_share, rtol=1e-12)
-    np.testing.assert_allclose(ds["response_path"].sel(draw=3), PATH, rtol=1e-12)
-
-
-def test_status_quo_without_noise_stays_at_the_2016_fake_share():
-    config = config_with(priors={})
-    market = config.projection.market.model_copy(update={"entry_shock_sd": 0.0})
-    config = config_with(priors={}, market=market)
-    share = project_goodwill(config, response())["fake_share"].sel(intensity=1.0)
-    np.testing.assert_allclose(share, market.fake_share_2016, rtol=1e-12)
-
-
-def test_zero_response_and_no_churn_lose_nothing():
-    platform = config_with().projection.platform.model_copy(update={"churn_probability": 0.0})
-    ds = project_goodwill(config_with(platform=platform), response(scale=0.0, se=0.0))
-    assert not ds["goodwill_loss"].any() and not ds["lost_spend"].any()
-    np.testing.assert_allclose(
-        ds["total_cost"], ds["enforcement_cost"].broadcast_like(ds["total_cost"])
-    )
-
-
-def test_loss_scales_linearly_with_the_response_path():
-    platform = config_with().projection.platform.model_copy(update={"churn_probability": 0.0})
-    config = config_with(platform=platform)
-    one = project_goodwill(config, response(scale=1.0, se=0.0))
-    two = project_goodwill(config, response(scale=2.0, se=0.0))
-    for name in ("goodwill_loss", "lost_spend"):
-        np.testing.assert_allclose(two[name], 2 * one[name], rtol=1e-12)
-    np.testing.assert_array_equal(two["fake_sales"], one["fake_sales"])
-
-
-def test_stronger_enforcement_lowers_the_fake_share_and_the_loss():
-    ds = project_goodwill(config_with(), response())
-    share = ds["fake_share"].isel(week=-1).mean("draw").to_numpy()
-    loss = ds["goodwill_loss"].sum("week").mean("draw").to_numpy()
-    assert np.all(np.diff(share) < 0) and np.all(np.diff(loss) < 0)
-    # enforcement costs the programme's budget, discounted week by week
-    platform = config_with().projection.platform
-    weeks = np.arange(26)
-    expected = 2.5 * 1e9 / 52 * platform.weekly_discount**weeks
-    np.testing.assert_allclose(ds["enforcement_cost"].sel(intensity=2.5), expected, rtol=1e-12)
-
-
-def test_summary_and_optimum_follow_from_the_draws():
-    ds = project_goodwill(config_with(), response())
-    total = ds["goodwill_loss"].sum("week") + ds["enforcement_cost"].sum("week")
-    np.testing.assert_allclose(ds["total_cost"].sum("week"), total, rtol=1e-12)
-    table = projection_summary(ds)
-    cost = total.to_numpy()  # (intensity, draw)
-    np.testing.assert_allclose(table["total_cost_mean"], cost.mean(axis=1), rtol=1e-12)
-    np.testing.assert_allclose(table["total_cost_q5"], np.quantile(cost, 0.05, axis=1))
-    np.testing.assert_allclose(table["total_cost_q95"], np.quantile(cost, 0.95, axis=1))
-    intensities = ds["intensity"].to_numpy()
-    per_draw = intensities[cost.argmin(axis=0)]
-    np.testing.assert_array_equal(ds["optimal_intensity"], per_draw)
-    assert table["optimal_share"].sum() == pytest.approx(1.0)
-    best = optimal_intensity(ds)
-    assert best["intensity"] == intensities[cost.mean(axis=1).argmin()]
-    assert best["draws_median"] == np.quantile(per_draw, 0.5)
 
 
 def test_dataset_has_named_dims_units_and_provenance(tmp_path):
@@ -164,78 +39,6 @@ def test_dataset_has_named_dims_units_and_provenance(tmp_path):
     assert [f.name for f in directory.written] == ["projection.nc"]
     with xr.open_dataset(tmp_path / "projection.nc") as stored:
         assert_identical(stored.load(), ds)
-
-
-def test_prior_draws_vary_the_market_and_respect_its_ranges():
-    config = config_with(
-        n_draws=200, block_size=50, priors={"detection_max": 3.0, "detection_2016": 3.0}
-    )
-    ds = project_goodwill(config, response())
-    top, h1 = ds["prior_detection_max"].to_numpy(), ds["prior_detection_2016"].to_numpy()
-    market = config.projection.market
-    assert np.all(h1 < top) and np.all(top <= 1 - market.exit_rate)
-    assert np.all(h1 * market.sanction < market.profit_per_week)
-    assert np.isfinite(ds["fake_share"]).all()
-    log_sd = np.log(ds["prior_detection_max"]).std()
-    assert 1.0 < log_sd < 3.0  # truncated at the top, so below the prior's 3.0
-
-
-RESUME_SCRIPT = textwrap.dedent(
-    """
-    import sys
-    import numpy as np
-    from models import ResponsePath
-    from sim import load_config, run
-    from sim.config import ProjectionSettings
-    from sim.projection import project_goodwill
-
-    config = load_config(sys.argv[1])
-    settings = ProjectionSettings(
-        intensities=[0.25 * i for i in range(20)], n_draws=6000, n_weeks=52, block_size=20
-    )
-    config = config.model_copy(update={"projection": settings})
-    path = ResponsePath(np.array(sys.argv[3].split(","), dtype=float), np.eye(12) * 0.0016)
-    project_goodwill(config, path, checkpoint=sys.argv[2])
-    """
-)
-
-
-def test_a_killed_run_resumes_to_exactly_the_uninterrupted_result(tmp_path, caplog):
-    checkpoint = tmp_path / "checkpoint"
-    mean = ",".join(repr(float(x)) for x in PATH)
-    config_path = ROOT / "configs" / "quick.toml"
-    process = subprocess.Popen(
-        [sys.executable, "-c", RESUME_SCRIPT, str(config_path), str(checkpoint), mean]
-    )
-    deadline = time.monotonic() + 120
-    while len(list(checkpoint.glob("block-*.npz"))) < 5:
-        assert process.poll() is None, "the projection ended before it could be killed"
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    finished = len(list(checkpoint.glob("block-*.npz")))
-    assert 5 <= finished < 300
-
-    config = load_config(config_path)
-    settings = ProjectionSettings(
-        intensities=[0.25 * i for i in range(20)], n_draws=6000, n_weeks=52, block_size=20
-    )
-    config = config.model_copy(update={"projection": settings})
-    path = ResponsePath(PATH, np.eye(12) * 0.0016)
-    with caplog.at_level(logging.INFO, logger="sim.projection"):
-        resumed = project_goodwill(config, path, checkpoint=checkpoint)
-    assert f"resumed {finished} of 300 blocks" in caplog.text
-    assert_identical(resumed, project_goodwill(config, path))
-
-
-def test_a_checkpoint_of_other_inputs_is_not_reused(tmp_path, caplog):
-    checkpoint = tmp_path / "checkpoint"
-    project_goodwill(config_with(), response(), checkpoint=checkpoint)
-    with caplog.at_level(logging.INFO, logger="sim.checkpoint"):
-        other = project_goodwill(config_with(), response(scale=0.5), checkpoint=checkpoint)
-    assert "checkpoint of other inputs, starting afresh" in caplog.text
-    assert_identical(other, project_goodwill(config_with(), response(scale=0.5)))
 
 
 @pytest.mark.parametrize(

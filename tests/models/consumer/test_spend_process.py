@@ -1,4 +1,6 @@
-"""ConsumerSpendModel: panel layout, reproducibility, the response and the recorded truth."""
+"""ConsumerSpendModel: panel layout, the response and its common random numbers, churn,
+segments and calendar (the draws, the recorded truth and the parameter groups: test_draws.py,
+test_truth.py, test_groups.py)."""
 
 from __future__ import annotations
 
@@ -7,35 +9,9 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
 
 from models import ConsumerSpendModel
-
-
-def _replace(model: ConsumerSpendModel, **groups: dict) -> ConsumerSpendModel:
-    """A copy of ``model`` with fields of parameter groups replaced (validated)."""
-    data = model.model_dump()
-    for group, values in groups.items():
-        data[group] = data[group] | values
-    return ConsumerSpendModel.model_validate(data)
-
-
-def _homogeneous(model: ConsumerSpendModel, loss_per_yuan: float) -> ConsumerSpendModel:
-    """Every victim responds alike (m_i = 1) and nobody churns.
-
-    Purchase probabilities sit at their segment means, so with a small loss_per_yuan the cap
-    never binds (the tests check ``capped_share == 0``).
-    """
-    data = model.model_dump()
-    data["segments"] = [s | {"response_multiplier": 1.0} for s in data["segments"]]
-    data["baseline"] |= {"purchase_concentration": 1e4}
-    data["response"] |= {"loss_per_yuan": loss_per_yuan, "dispersion": 0.0, "tenure_slope": 0.0}
-    data["churn"] |= {"probability": 0.0}
-    return ConsumerSpendModel.model_validate(data)
-
-
-def _with_event_time(panel: pd.DataFrame) -> pd.DataFrame:
-    return panel.assign(event_time=panel["week"] - panel["fake_week"])
+from tests.models.consumer.consumer_helpers import _replace, _with_event_time
 
 
 def test_panel_layout(small_panel):
@@ -59,30 +35,6 @@ def test_panel_layout(small_panel):
     pd.testing.assert_frame_equal(
         first, truth.consumers[["fake_week", "fake_value"]], check_index_type=False
     )
-
-
-@pytest.mark.parametrize("chunk_size", [7, 1000, 1024, 2500, 100_000])
-def test_panel_is_bit_identical_for_any_chunk_size(baseline_model, chunk_size):
-    reference, truth = baseline_model.simulate(n_consumers=3_000, n_weeks=22, seed=5)
-    panel, other = baseline_model.simulate(
-        n_consumers=3_000, n_weeks=22, seed=5, chunk_size=chunk_size
-    )
-    pd.testing.assert_frame_equal(panel, reference, check_exact=True)
-    pd.testing.assert_frame_equal(other.consumers, truth.consumers, check_exact=True)
-    np.testing.assert_array_equal(other.expected, truth.expected)
-    np.testing.assert_array_equal(other.realized, truth.realized)
-
-
-def test_consumers_do_not_depend_on_panel_size(baseline_model):
-    small, _ = baseline_model.simulate(n_consumers=1_500, n_weeks=22, seed=5)
-    large, _ = baseline_model.simulate(n_consumers=4_000, n_weeks=22, seed=5)
-    pd.testing.assert_frame_equal(small, large.iloc[: len(small)], check_exact=True)
-
-
-def test_seed_changes_the_panel(baseline_model):
-    one, _ = baseline_model.simulate(n_consumers=500, n_weeks=22, seed=1)
-    two, _ = baseline_model.simulate(n_consumers=500, n_weeks=22, seed=2)
-    assert not np.array_equal(one["spend"].to_numpy(), two["spend"].to_numpy())
 
 
 def test_response_settings_keep_the_counterfactual(baseline_model):
@@ -118,76 +70,6 @@ def test_first_fake_and_repeats_are_recorded(small_panel):
     np.testing.assert_array_equal(n_fakes.to_numpy(), truth.consumers["n_fakes"].to_numpy())
     assert truth.consumers["n_fakes"].max() > 1  # some victims buy a second fake
     assert (truth.consumers.loc[truth.consumers["fake_week"].isna(), "n_fakes"] == 0).all()
-
-
-def test_spend_change_equals_recorded_effect(small_panel):
-    """spend - spend_cf, aggregated independently with pandas, equals the truth's record."""
-    panel, truth = small_panel
-    panel = _with_event_time(panel).dropna(subset=["fake_week"])
-    panel["effect"] = panel["spend"] - panel["spend_cf"]
-    by_time = panel.groupby("event_time").agg(
-        effect=("effect", "sum"), value=("fake_value", "sum"), n=("effect", "size")
-    )
-    by_time.index = by_time.index.astype(int)
-    per_yuan = truth.event_time_effects(per_yuan=True)
-    in_yuan = truth.event_time_effects(per_yuan=False)
-    pd.testing.assert_index_equal(per_yuan.index, by_time.index, check_names=False)
-    np.testing.assert_allclose(per_yuan["realized"], by_time["effect"] / by_time["value"],
-                               rtol=1e-10, atol=1e-12)  # fmt: skip
-    np.testing.assert_allclose(in_yuan["realized"], by_time["effect"] / by_time["n"],
-                               rtol=1e-10, atol=1e-12)  # fmt: skip
-    np.testing.assert_array_equal(per_yuan["n_treated"], by_time["n"])
-    # intensity weighting: sum v e / sum v^2
-    panel["v_effect"] = panel["fake_value"] * panel["effect"]
-    panel["v2"] = panel["fake_value"] ** 2
-    weighted = panel.groupby("event_time")[["v_effect", "v2"]].sum()
-    intensity = truth.event_time_effects(per_yuan=True, weighting="intensity")
-    np.testing.assert_allclose(intensity["realized"], weighted["v_effect"] / weighted["v2"],
-                               rtol=1e-10, atol=1e-12)  # fmt: skip
-    assert (per_yuan.loc[per_yuan.index < 0, ["estimate", "realized"]] == 0).all().all()
-    horizon = by_time.loc[0:11]
-    assert truth.realized_multiplier == pytest.approx(
-        (horizon["effect"] / horizon["value"]).sum(), rel=1e-10
-    )
-
-
-def test_realized_effects_agree_with_expected(baseline_model):
-    """Given the draws, E[realised] = expected: per-victim sums over the horizon, z-test.
-
-    Victims are independent, so z = mean(d) / se(d) is approximately N(0, 1); |z| < 4 fails
-    with probability 6e-5 if the bookkeeping is right, and a wrong sign, scale or week
-    alignment of the expected effects moves z by far more.
-    """
-    _, truth = baseline_model.simulate(n_consumers=40_000, n_weeks=22, seed=21)
-    within = slice(0, truth.horizon)
-    d = np.nansum(truth.realized[:, within] - truth.expected[:, within], axis=1)
-    z = d.mean() / (d.std(ddof=1) / np.sqrt(d.size))
-    assert abs(z) < 4
-    assert truth.multiplier == pytest.approx(truth.realized_multiplier, rel=0.05)
-
-
-def test_expected_effects_track_each_calendar_week(baseline_model):
-    """Realised minus expected, summed over the victims in each calendar week, is noise.
-
-    A strong promotion (purchase x1.3, basket x2 in week 12) makes a misaligned expected
-    spend E_it (off by a week, or missing the basket multiplier) show up as |z| of 6 or more
-    in the weeks around it; the right alignment keeps every week's |z| below 4.
-    """
-    model = _replace(
-        baseline_model,
-        calendar={"promotions": [{"week": 12, "purchase_multiplier": 1.3,
-                                  "basket_multiplier": 2.0}]},
-    )  # fmt: skip
-    _, truth = model.simulate(n_consumers=60_000, n_weeks=22, seed=13)
-    first = truth.victims["fake_week"].to_numpy().astype(int) - 1
-    weeks = first[:, None] + np.arange(truth.n_weeks)
-    gap = truth.realized - truth.expected
-    inside = ~np.isnan(gap)
-    z = []
-    for week in range(truth.n_weeks):
-        cells = gap[inside & (weeks == week)]
-        z.append(cells.sum() / np.sqrt((cells**2).sum()))
-    assert np.max(np.abs(z)) < 4, np.round(z, 2)
 
 
 def test_churn_starts_the_week_after_the_fake(baseline_model):
@@ -262,60 +144,12 @@ def test_fake_rate_multiplier_scales_exposure(baseline_model):
     assert (victims[1] == victims[0])[segment == "heavy"].all()
 
 
-def test_partial_block_draws_match_the_whole_block(baseline_model):
-    whole = baseline_model.draw(0, 4096, 22, seed=3)
-    part = baseline_model.draw(1000, 3000, 22, seed=3)
-    np.testing.assert_array_equal(part.purchase_prob, whole.purchase_prob[1000:3000])
-    np.testing.assert_array_equal(part.fake_first, whole.fake_first[1000:3000])
-    rows = (whole.victims >= 1000) & (whole.victims < 3000)
-    np.testing.assert_array_equal(part.victims, whole.victims[rows] - 1000)
-    np.testing.assert_array_equal(part.victim_fake_value, whole.victim_fake_value[rows])
-
-
 def test_churned_victims_stop_buying(small_panel):
     panel, truth = small_panel
     churned = truth.consumers.index[truth.consumers["churned"]]
     assert len(churned) > 0
     rows = panel[panel["consumer_id"].isin(churned) & (panel["week"] > panel["fake_week"])]
     assert (rows["spend"] == 0).all() and (rows["fake_spend"] == 0).all()
-
-
-def test_homogeneous_response_has_the_analytic_truth(baseline_model):
-    """With m_i = 1, no churn and no capping the per-yuan effect at k is -L h_k exactly."""
-    model = _homogeneous(baseline_model, loss_per_yuan=0.1)
-    _, truth = model.simulate(n_consumers=4_000, n_weeks=22, seed=3)
-    assert truth.capped_share == 0
-    effects = truth.event_time_effects(per_yuan=True)["estimate"]
-    expected = -0.1 * model.response.weights()
-    np.testing.assert_allclose(effects.loc[0:11].to_numpy(), expected, rtol=1e-10)
-    assert (effects.loc[12:] == 0).all()
-    assert truth.multiplier == pytest.approx(-0.1, rel=1e-10)
-
-
-def test_explicit_path_puts_the_loss_where_it_says(baseline_model):
-    path = [0.0, 1.0] + [0.0] * 10
-    model = _replace(_homogeneous(baseline_model, 0.02), response={"path": path})
-    _, truth = model.simulate(n_consumers=4_000, n_weeks=22, seed=3)
-    assert truth.capped_share == 0
-    effects = truth.event_time_effects(per_yuan=True)["estimate"]
-    assert effects.loc[1] == pytest.approx(-0.02, rel=1e-10)
-    assert (effects.drop(1) == 0).all()
-
-
-def test_spillover_truth(baseline_model):
-    model = _replace(baseline_model, spillover={"contacts": 4.0, "share": 0.25})
-    _, truth = model.simulate(n_consumers=4_000, n_weeks=22, seed=4)
-    victims = truth.victims
-    loss = model.response.loss_per_yuan
-    expected = (
-        -0.25
-        * loss
-        * (victims["contacts"] * victims["response_multiplier"] * victims["fake_value"]).sum()
-    )
-    assert truth.spillover_multiplier == pytest.approx(
-        expected / victims["fake_value"].sum(), rel=1e-10
-    )
-    assert victims["contacts"].mean() == pytest.approx(4.0, rel=0.1)
 
 
 def test_promotion_raises_spend_in_its_week(baseline_model):
@@ -363,31 +197,6 @@ def test_spend_is_never_negative(
     assert (truth.expected[observed] <= 0).all()
 
 
-@pytest.mark.parametrize(
-    ("groups", "message"),
-    [
-        ({"response": {"path": [1.0, 2.0]}}, "path must have horizon = 12 entries"),
-        ({"response": {"horizon": 0}}, "horizon"),
-        ({"exposure": {"fake_rate": -0.1}}, "fake_rate"),
-        ({"churn": {"probability": 0.9}}, "churn_multiplier must be <= 1"),
-        ({"calendar": {"promotions": [{"week": 3}, {"week": 3}]}}, "at most once"),
-    ],
-)
-def test_invalid_parameters_are_named(baseline_model, groups, message):
-    with pytest.raises(ValidationError, match=message):
-        _replace(baseline_model, **groups)
-
-
-def test_segment_shares_must_sum_to_one():
-    with pytest.raises(ValidationError, match=r"shares must sum to 1, got 0\.9"):
-        ConsumerSpendModel(
-            segments=[
-                {"name": "a", "share": 0.5, "purchase_prob": 0.5, "basket_median": 100},
-                {"name": "b", "share": 0.4, "purchase_prob": 0.5, "basket_median": 100},
-            ]
-        )
-
-
 def test_promotion_outside_panel_is_named(baseline_model):
     with pytest.raises(ValueError, match=r"calendar.promotions\[0\].week must be <= n_weeks"):
         baseline_model.simulate(n_consumers=100, n_weeks=10, seed=1)
@@ -397,24 +206,6 @@ def test_promotion_outside_panel_is_named(baseline_model):
 def test_bad_seed_is_named(baseline_model, seed):
     with pytest.raises(ValueError, match="seed must be a non-negative integer"):
         baseline_model.simulate(n_consumers=10, n_weeks=22, seed=seed)
-
-
-def test_no_victims_gives_an_empty_truth(baseline_model):
-    model = _replace(baseline_model, exposure={"fake_rate": 0.0})
-    panel, truth = model.simulate(n_consumers=2_000, n_weeks=22, seed=1)
-    assert panel["fake_week"].isna().all() and truth.victims.empty
-    assert truth.event_time_effects().empty and not truth.horizon_observed
-    np.testing.assert_array_equal(panel["spend"], panel["spend_cf"])
-
-
-def test_short_panel_has_no_multiplier(baseline_model):
-    model = _replace(baseline_model, calendar={"promotions": []})
-    _, truth = model.simulate(n_consumers=2_000, n_weeks=11, seed=1)
-    with pytest.raises(
-        ValueError,
-        match="at event week 11 in this 11-week panel, too short for a 12-week multiplier",
-    ):
-        _ = truth.multiplier
 
 
 def test_model_is_immutable_and_truth_pickles(baseline_model, small_panel):

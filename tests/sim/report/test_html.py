@@ -1,5 +1,6 @@
 """The HTML report and ``write_report``: every figure and table embedded, numbers as stored,
-the LaTeX tables written beside it, atomicity (the LaTeX tables themselves: test_latex.py).
+the LaTeX tables written beside it, atomicity (the LaTeX tables themselves: test_latex.py;
+reading the run directory: test_outputs.py).
 
 Numbers shown are compared with the stored outputs to half a unit of their last shown decimal
 (the rounding of the display), and standard errors must also show at least two significant
@@ -17,7 +18,6 @@ from html.parser import HTMLParser
 from importlib.metadata import version
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
@@ -32,8 +32,7 @@ from sim.figures import CAPTIONS
 from sim.formatting import estimate_decimals, format_number
 from sim.report import FIGURE_DPI, latex_tables, write_report
 from sim.report.outputs import read_run
-
-ESTIMATORS = ["twfe", "callaway_santanna", "sun_abraham", "imputation"]  # configs/quick.toml
+from tests.sim.report.report_helpers import ESTIMATORS, assert_shown, number
 
 
 class ReportParser(HTMLParser):
@@ -100,25 +99,6 @@ def parse_report(path: Path) -> ReportParser:
     parser = ReportParser()
     parser.feed(path.read_text(encoding="utf-8"))
     return parser
-
-
-def number(text: str) -> tuple[float, int]:
-    """A shown number (HTML or LaTeX) and its decimal places."""
-    text = text.replace("\u2212", "-").replace("$-$", "-").replace(",", "").strip("()")
-    text = re.sub(r"\\textbf\{(.*)\}", r"\1", text)
-    decimals = len(text.partition(".")[2])
-    return float(text), decimals
-
-
-def assert_shown(text: str, value: float, relative: float | None = None) -> None:
-    """``text`` shows ``value`` rounded to its decimals (and within ``relative`` of it)."""
-    if not np.isfinite(value):
-        assert text == "", f"{text!r} shown for a missing value"
-        return
-    shown, decimals = number(text)
-    assert abs(shown - value) <= 0.5 * 10.0**-decimals + 1e-9 * abs(value), (text, value)
-    if relative is not None:
-        assert abs(shown - value) <= relative * abs(value), (text, value)
 
 
 @pytest.fixture(scope="module")
@@ -329,13 +309,6 @@ def test_a_directory_without_projection_drops_a_previous_cost_table(small_run, t
     assert "costs" not in page.tables and page.images == []
 
 
-def test_a_directory_without_outputs_is_an_error(tmp_path):
-    (tmp_path / "manifest.json").write_text("{}")
-    with pytest.raises(ValueError, match=rf"{re.escape(str(tmp_path))}: no estimates.nc or "):
-        write_report(tmp_path, figures={})
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json"]
-
-
 def test_report_command_writes_the_report_or_fails_in_one_line(small_run, tmp_path, capsys):
     directory = tmp_path / "run"
     shutil.copytree(small_run, directory)
@@ -389,13 +362,3 @@ def test_a_failure_before_writing_writes_nothing(small_run, tmp_path):
         write_report(directory, figures={"event_study": Broken()})
     assert not (directory / "report.html").exists()
     assert not (directory / "tables").exists()
-
-
-def test_format_number():
-    assert format_number(-1234567.891, 2) == "\u22121,234,567.89"
-    assert format_number(-0.0004, 3) == "0.000"  # no negative zero
-    assert format_number(-0.5, 1, minus="$-$") == "$-$0.5"
-    assert format_number(np.nan, 2) == "—" and format_number(np.inf, 2, missing="") == ""
-    assert estimate_decimals(np.array([0.0138, 0.0142])) == 4  # 0.0138: three digits
-    assert estimate_decimals(np.array([25.0, np.nan])) == 1
-    assert estimate_decimals(np.array([5000.0])) == 0

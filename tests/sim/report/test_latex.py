@@ -1,7 +1,7 @@
 """The LaTeX tables: well formed, plain ASCII, every number as stored, the estimates in a window.
 
-Numbers are checked as in test_report.py (``assert_shown``): to half a unit of their last
-shown decimal, standard errors also to 5%.
+Numbers are checked as in test_html.py (``assert_shown``, report_helpers.py): to half a unit
+of their last shown decimal, standard errors also to 5%.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import xarray as xr
 from sim.estimators import label as estimator_label
 from sim.report.latex import estimates_latex, latex_escape, latex_tables, stacked
 from sim.report.outputs import read_run
-from tests.sim.report.test_html import ESTIMATORS, assert_shown, number
+from tests.sim.report.report_helpers import ESTIMATORS, assert_shown, number
 
 
 def body_rows(tex: str) -> list[list[str]]:

@@ -1,0 +1,35 @@
+"""The consumer model's parameter groups (models.consumer.groups): a bad value is rejected on
+construction with a message that names it."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from models import ConsumerSpendModel
+from tests.models.consumer.consumer_helpers import _replace
+
+
+@pytest.mark.parametrize(
+    ("groups", "message"),
+    [
+        ({"response": {"path": [1.0, 2.0]}}, "path must have horizon = 12 entries"),
+        ({"response": {"horizon": 0}}, "horizon"),
+        ({"exposure": {"fake_rate": -0.1}}, "fake_rate"),
+        ({"churn": {"probability": 0.9}}, "churn_multiplier must be <= 1"),
+        ({"calendar": {"promotions": [{"week": 3}, {"week": 3}]}}, "at most once"),
+    ],
+)
+def test_invalid_parameters_are_named(baseline_model, groups, message):
+    with pytest.raises(ValidationError, match=message):
+        _replace(baseline_model, **groups)
+
+
+def test_segment_shares_must_sum_to_one():
+    with pytest.raises(ValidationError, match=r"shares must sum to 1, got 0\.9"):
+        ConsumerSpendModel(
+            segments=[
+                {"name": "a", "share": 0.5, "purchase_prob": 0.5, "basket_median": 100},
+                {"name": "b", "share": 0.4, "purchase_prob": 0.5, "basket_median": 100},
+            ]
+        )
