@@ -71,7 +71,7 @@ class DenseDesign:
         root_w = None if fe.weights is None else np.sqrt(fe.weights)
         raw_sumsq = np.array(
             [
-                float(column @ column) if root_w is None else float((column * root_w) @ column)
+                float(column @ column) if root_w is None else float((column * fe.weights) @ column)
                 for column in x.T
             ]
         )

@@ -140,15 +140,7 @@ def test_the_dense_design_is_the_projection_off_the_dummies(case):
     assert np.abs(case.within).max() > 0.1  # not a degenerate design
 
 
-def test_raw_sum_of_squares(case, request):
-    if case.fe.weights is not None:
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="DenseDesign.absorb weights the raw sum of squares by sqrt(w), not w "
-                "(sum of sqrt(w) x^2), so the collinearity scale is not that of the Gram matrix",
-            )
-        )
+def test_raw_sum_of_squares(case):
     for design in case.designs:
         assert_close(design.raw_sumsq, case.raw_sumsq)
 

@@ -357,6 +357,22 @@ def test_weight_scale_does_not_change_the_fit(panel):
     np.testing.assert_allclose(tiny.params, unit.params, rtol=1e-9)
 
 
+@pytest.mark.parametrize("scale", [1e-8, 1.0, 1e8])
+def test_weight_scale_does_not_change_which_regressors_are_collinear(panel, scale):
+    """The collinearity check compares each column's weighted residual sum of squares with its
+    weighted raw sum of squares, both scaling with the weights (the raw one used sqrt(w)
+    once, so a large weight scale kept nearly collinear columns). ``x3`` is x1 + x2 up to a
+    relative 1e-6 (sum of squares ratio about 1e-12, below collin_tol = 1e-10)."""
+    rng = np.random.default_rng(3)
+    data = panel.assign(
+        x3=panel["x1"] + panel["x2"] + 1e-6 * rng.normal(size=len(panel)),
+        w=panel["w"] * scale,
+    )
+    with pytest.warns(CollinearityWarning, match=r"collinear with earlier regressors .*: x3"):
+        res = FixedEffectsOLS(data, "y", ["x1", "x2", "x3"], ["u", "t"], weights="w").fit()
+    assert res.collinear == ("x3",) and list(res.params.index) == ["x1", "x2"]
+
+
 def test_formula_without_fixed_effects_keeps_the_intercept(panel):
     res = FixedEffectsOLS.from_formula("y ~ x1 + x2", panel).fit(vcov="HC1")
     sm = smf.ols("y ~ x1 + x2", panel).fit(cov_type="HC1")
