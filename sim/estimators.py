@@ -248,7 +248,7 @@ ESTIMATORS: Mapping[str, Estimator] = {
         Estimator(
             name="twfe",
             label="TWFE",
-            description="the study's two-way fixed-effects event study (EventStudy)",
+            description="the study's two-way fixed-effects event study",
             model=EventStudy,
             options=TwfeOptions,
             fit=_fit_twfe,
