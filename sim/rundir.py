@@ -37,7 +37,9 @@ class RunFile:
     name : str
         Its path in the run directory.
     command : str
-        The command that writes it (``run``, ``project``, ``fit`` or ``report``).
+        The command that writes it: ``run`` (``goodwill project`` rewrites the projection's
+        files, ``goodwill fit --out`` writes the estimates' in a directory of its own) or
+        ``report``.
     write : callable
         Writes a value to a path atomically and returns the path.
     read : callable
@@ -95,12 +97,6 @@ FILES: dict[str, RunFile] = {
 }
 """Every file a run directory may hold, in the order a run writes them."""
 
-ESTIMATE_FILES = ("estimates.csv", "multipliers.csv", "estimates.nc")
-"""The files of the estimation stage (also what ``goodwill fit --out`` writes)."""
-
-PROJECTION_FILES = ("projection.nc", "projection_summary.csv")
-"""The files of the projection stage (also what ``goodwill project`` rewrites)."""
-
 MANIFEST = "manifest.json"
 
 FIGURES = "figures"
@@ -155,10 +151,10 @@ class RunDirectory:
         self.file(MANIFEST).unlink(missing_ok=True)
         self.written = []
 
-    def finish(self, manifest: dict[str, object], command: str = "run") -> Path:
-        """Remove the files of ``command`` and of the report (which described an earlier run)
-        that were not written this time, then write the manifest, last."""
-        stale = [n for n, f in FILES.items() if f.command in (command, "report")]
+    def finish(self, manifest: dict[str, object]) -> Path:
+        """Remove the run's files and the report (which described an earlier run) that were
+        not written this time, then write the manifest, last."""
+        stale = [n for n, f in FILES.items() if f.command in ("run", "report")]
         remove_unwritten(self.path, [n for n in stale if n != MANIFEST], self.written)
         return self.write(MANIFEST, manifest)
 
