@@ -273,9 +273,10 @@ class PanelData:
         out[position, self.period_codes] = values
         return out
 
-    def unit_id(self, code: int) -> str:
-        """The id of the unit with this code, as a message shows it."""
-        return shown(self.df[self.unit].iloc[int(np.argmax(self.unit_codes == code))])
+
+def _unit_id(df: pd.DataFrame, fe: FixedEffects, code: int) -> str:
+    """The id of the unit with this code, as a message shows it."""
+    return shown(df[fe.names[0]].iloc[int(np.argmax(fe.codes[0] == code))])
 
 
 def _require_unique_rows(df: pd.DataFrame, fe: FixedEffects) -> None:
@@ -318,12 +319,10 @@ def _unit_values(
     if units is not None:
         varying_unit &= units
     if varying_unit.any():
-        code = int(np.argmax(varying_unit))
-        first = int(np.argmax(fe.codes[0] == code))
         which = "unit" if units is None else "treated unit"
         raise ValueError(
             f"column {column!r}: expected one value per {which}, but unit "
-            f"{shown(df[fe.names[0]].iloc[first])} has several"
+            f"{_unit_id(df, fe, int(np.argmax(varying_unit)))} has several"
         )
     return result
 
@@ -336,10 +335,9 @@ def _treated_doses(
     bad = treated & ~(np.isfinite(doses) & (doses > 0))
     if bad.any():
         code = int(np.argmax(bad))
-        first = int(np.argmax(fe.codes[0] == code))
         raise ValueError(
             f"column {column!r}: expected a positive finite dose for every treated unit, got "
-            f"{doses[code]:g} for unit {shown(df[fe.names[0]].iloc[first])} "
+            f"{doses[code]:g} for unit {_unit_id(df, fe, code)} "
             f"({int(bad.sum()):,} unit(s) in all)"
         )
     return np.where(treated, doses, 0.0)
