@@ -152,10 +152,9 @@ class RunDirectory:
         self.written = []
 
     def finish(self, manifest: dict[str, object]) -> Path:
-        """Remove the run's files and the report (which described an earlier run) that were
-        not written this time, then write the manifest, last."""
-        stale = [n for n, f in FILES.items() if f.command in ("run", "report")]
-        remove_unwritten(self.path, [n for n in stale if n != MANIFEST], self.written)
+        """Remove every file of :data:`FILES` not written this time (an earlier run's, and
+        the report, which described an earlier run), then write the manifest, last."""
+        remove_unwritten(self.path, [n for n in FILES if n != MANIFEST], self.written)
         return self.write(MANIFEST, manifest)
 
 

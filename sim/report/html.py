@@ -380,7 +380,7 @@ def write_report(directory: Path, figures: dict[str, Figure] | None = None) -> l
     run = RunDirectory(directory)
     for name, text in tables.items():
         run.write(f"tables/{name}", text)
-    tables_of_a_report = [n for n, f in FILES.items() if n.startswith("tables/")]
+    tables_of_a_report = [n for n in FILES if n.startswith("tables/")]
     remove_unwritten(run.path, tables_of_a_report, run.written)  # an earlier run's table
     run.write("report.html", html)
     return run.written
