@@ -1,6 +1,7 @@
 """Helpers shared by the FixedEffectsOLS tests (test_ols.py, test_vcov.py): the test panel,
-the fit on every row, pyfixest's fit and the tolerances. A test module imports the fixture it
-uses (``panel_fixture``), which makes pytest find it under its name ``panel``.
+the fit on every row, pyfixest's fit, the tolerances and the peers' warnings to ignore. A test
+module imports the fixture it uses (``panel_fixture``), which makes pytest find it under its
+name ``panel``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,14 @@ from models import FixedEffectsOLS
 COEF_RTOL = 1e-8
 SE_RTOL = 1e-6
 REGRESSORS = ["x1", "x2"]
+PEER_WARNINGS = [
+    # pyfixest 0.60 under pandas 3 and statsmodels on rank-deficient dummy designs (nested
+    # fixed effects) are noisy; neither warning is about the code under test.
+    pytest.mark.filterwarnings("ignore:The inplace keyword"),
+    pytest.mark.filterwarnings("ignore:The design matrix is rank-deficient"),
+    pytest.mark.filterwarnings("ignore:.*singleton fixed effect.*dropped from the model"),
+]
+"""The ``pytestmark`` of the modules that compare with pyfixest and statsmodels."""
 
 
 def make_panel(seed: int, n_units: int = 30, n_periods: int = 8, share: float = 0.7):

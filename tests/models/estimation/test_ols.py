@@ -17,6 +17,7 @@ import statsmodels.formula.api as smf
 from models import CollinearityWarning, FixedEffectsOLS, SingletonWarning
 from tests.models.estimation.ols_helpers import (
     COEF_RTOL,
+    PEER_WARNINGS,
     REGRESSORS,
     SE_RTOL,
     fit,
@@ -25,13 +26,7 @@ from tests.models.estimation.ols_helpers import (
     pyfixest_fit,
 )
 
-pytestmark = [
-    # pyfixest 0.60 under pandas 3 and statsmodels on rank-deficient dummy designs (nested
-    # fixed effects) are noisy; neither warning is about the code under test.
-    pytest.mark.filterwarnings("ignore:The inplace keyword"),
-    pytest.mark.filterwarnings("ignore:The design matrix is rank-deficient"),
-    pytest.mark.filterwarnings("ignore:.*singleton fixed effect.*dropped from the model"),
-]
+pytestmark = PEER_WARNINGS
 
 
 # --------------------------------------------------------------------------------------------
