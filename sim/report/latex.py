@@ -157,9 +157,8 @@ def estimates_latex(estimates: xr.Dataset, window: tuple[int, int] | None = None
     window : tuple of int, optional
         The first and last event time shown (inclusive); default the window of the
         estimators that bin their end points (:func:`sim.rundir.binned_window`), else every
-        event time. The note says which
-        event times the table shows when it leaves some out. The cumulative rows are the
-        stored cumulative effects whatever the window.
+        event time. The note says which event times the table shows when it leaves some out.
+        The cumulative rows are the stored cumulative effects whatever the window.
 
     Returns
     -------
