@@ -22,7 +22,7 @@ from sim.figures.style import (
     styled,
 )
 from sim.formatting import format_number
-from sim.rundir import binned_window, cumulative_times, per_yuan
+from sim.rundir import binned_window, cumulative_times, cumulative_truth, per_yuan
 
 
 def event_study_figure(
@@ -122,7 +122,7 @@ def event_study_figure(
                     gid=f"reference:{name}",
                 )
         if has_truth:
-            total = float(estimates["truth"].sel(event_time=slice(first, last)).sum())
+            total = cumulative_truth(estimates)
             ax.plot(
                 times,
                 shown["truth"].to_numpy(),
