@@ -186,10 +186,18 @@ class ProjectionSettings(Parameters):
         description="enforcement intensities to compare, in multiples of the 2016 programme",
     )
     status_quo: StrictFloat = Field(
-        1.0, ge=0, description="intensity before week 0; the market opens in its steady state"
+        1.0,
+        ge=0,
+        description="intensity before week 0 for the question 'should we stop?' (the market "
+        "opens in its steady state); 'should we have started?' opens with no programme",
     )
     n_draws: StrictInt = Field(1000, ge=1, description="Monte-Carlo draws")
-    n_weeks: StrictInt = Field(52, ge=1, le=520, description="weeks projected")
+    n_weeks: StrictInt = Field(
+        520,
+        ge=1,
+        le=2600,
+        description="weeks projected; the stores left open at the horizon add a terminal value",
+    )
     block_size: StrictInt = Field(
         250,
         ge=1,

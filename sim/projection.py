@@ -3,8 +3,9 @@
 Each block of draws is computed by the pure kernel :func:`models.market.loss_draws.project_block`
 (which documents what a draw samples); here the blocks run serially or on dask
 (:mod:`sim.executors`), are saved as they finish (:mod:`sim.checkpoint`) and are filled into
-one xarray Dataset by (intensity, draw, week) with units and the run's config, seed and
-version. Blocks of draws are the unit of work and of checkpointing: a run started again with
+one xarray Dataset by (opening, intensity, draw, week) with units and the run's config, seed
+and version; then the intensity with the lowest mean cost is found on a continuum
+(:func:`models.market.loss_draws.mean_cost_minimum`, a serial pass over the draws). Blocks of draws are the unit of work and of checkpointing: a run started again with
 the same inputs computes only the blocks that are missing.
 """
 
@@ -19,7 +20,14 @@ import xarray as xr
 from tqdm import tqdm
 
 from models import EventStudyResults, ResponsePath
-from models.market.loss_draws import PER_WEEK_VARIABLES, ProjectionInputs, project_block
+from models.market.cost_paths import CHANNELS
+from models.market.loss_draws import (
+    PER_WEEK_VARIABLES,
+    TOTAL_VARIABLES,
+    ProjectionInputs,
+    mean_cost_minimum,
+    project_block,
+)
 from sim.checkpoint import Checkpoint, fingerprint
 from sim.config import Config, ProjectionSettings
 from sim.costs import projection_summary
@@ -29,20 +37,26 @@ from sim.version import package_version
 
 log = logging.getLogger(__name__)
 
+PV = "yuan, present value at week 0"
 UNITS = {
     "fake_share": "suspected fakes per 10,000 orders",
-    "stores": "active counterfeit stores",
-    "fake_purchases": "counterfeit orders a week",
-    "fake_sales": "yuan a week",
-    "lost_spend": "yuan a week of consumer spend lost (undiscounted)",
-    "goodwill_loss": "yuan, present value at week 0 of the platform revenue the week's "
-    "counterfeits cost",
-    "enforcement_cost": "yuan, present value at week 0",
-    "total_cost": "yuan, present value at week 0",
+    "goodwill_loss": f"{PV} of the platform's loss from the week's counterfeits (all channels)",
+    **{f"loss_{channel}": f"{PV}, summed over the horizon" for channel in CHANNELS},
+    "terminal_value": f"{PV} of the counterfeit stores left open at the horizon",
+    "enforcement_cost": PV,
+    "total_cost": f"{PV}: goodwill loss and enforcement over the horizon, and terminal value",
+    "fake_orders": "counterfeit orders over the horizon",
+    "lost_spend": "yuan of consumer spend lost over the horizon (undiscounted)",
     "response_path": "yuan of spend per yuan of counterfeit (signed)",
     "response_multiplier": "yuan of spend per yuan of counterfeit (signed)",
     "optimal_intensity": "multiples of the 2016 programme",
+    "optimal_cost": PV,
+    "mean_optimal_intensity": "multiples of the 2016 programme",
+    "mean_optimal_cost": f"{PV}, mean across draws",
 }
+OPENINGS = ("status_quo", "no_programme")
+"""The questions a projection answers: should we stop (the market opens in the status quo's
+steady state) and should we have started (it opens with no programme)."""
 
 
 def projection_inputs(
@@ -52,7 +66,7 @@ def projection_inputs(
     return ProjectionInputs(
         seed=seed,
         intensities=np.asarray(settings.intensities, dtype=float),
-        status_quo=settings.status_quo,
+        openings=np.array([settings.status_quo, 0.0]),
         n_weeks=settings.n_weeks,
         n_draws=settings.n_draws,
         block_size=settings.block_size,
@@ -94,11 +108,16 @@ def project_goodwill(
     Returns
     -------
     xarray.Dataset
-        Dims ``intensity``, ``draw``, ``week`` (and ``event_week`` of the response path):
-        fake share, active stores, fake purchases and sales, lost spend, goodwill loss,
-        enforcement cost and total cost, each with its units; the drawn response paths,
-        multipliers and market parameters by draw; the cost-minimising intensity of each
-        draw. The attrs hold the config, seed and version.
+        Dims ``opening`` (``status_quo``: the market opens in the status quo's steady state,
+        "should we stop?"; ``no_programme``: it opens with none, "should we have started?"),
+        ``intensity``, ``draw``, ``week`` (and ``event_week`` of the response path). By week:
+        the fake share and the goodwill loss (all channels); by (opening, intensity, draw):
+        each channel's loss, the terminal value of the stores left at the horizon, the total
+        cost, the counterfeit orders and the lost spend; enforcement cost by (intensity,
+        week); each draw's cost-minimising intensity on a continuum and, by opening, the one
+        with the lowest mean cost; the drawn response paths, multipliers and market
+        parameters by draw. Each variable has its units; the attrs hold the config, seed and
+        version.
 
     Examples
     --------
@@ -156,13 +175,16 @@ def project_goodwill(
 
 
 class _Outputs:
-    """The projection's arrays in their final (intensity, draw, week) layout, filled block by
-    block as blocks finish (so a block's arrays are dropped as soon as they are copied)."""
+    """The projection's arrays in their final (opening, intensity, draw, ...) layout, filled
+    block by block as blocks finish (so a block's arrays are dropped as soon as they are
+    copied)."""
 
     def __init__(self, inputs: ProjectionInputs) -> None:
         self.inputs = inputs
-        shape = (inputs.intensities.size, inputs.n_draws, inputs.n_weeks)
-        self.per_week = {name: np.empty(shape) for name in PER_WEEK_VARIABLES}
+        shape = (inputs.openings.size, inputs.intensities.size, inputs.n_draws)
+        self.per_week = {name: np.empty((*shape, inputs.n_weeks)) for name in PER_WEEK_VARIABLES}
+        self.totals = {name: np.empty(shape) for name in TOTAL_VARIABLES}
+        self.optima = {name: np.empty(shape[::2]) for name in ("optimal_intensity", "optimal_cost")}
         self.per_draw = {"response_path": np.empty((inputs.n_draws, inputs.response.mean.size))}
         for name, _ in inputs.priors:
             self.per_draw[f"prior_{name}"] = np.empty(inputs.n_draws)
@@ -171,16 +193,30 @@ class _Outputs:
         draws = self.inputs.block_draws(block)
         rows = slice(draws.start, draws.stop)
         for name, values in self.per_week.items():
-            values[:, rows] = arrays[name].transpose(1, 0, 2)
+            values[:, :, rows] = arrays[name].transpose(1, 2, 0, 3)
+        for name, values in self.totals.items():
+            values[:, :, rows] = arrays[name].transpose(1, 2, 0)
+        for name, values in self.optima.items():
+            values[:, rows] = arrays[name].T
         for name, values in self.per_draw.items():
             values[rows] = arrays[name]
 
     def dataset(self, config: Config, version: str) -> xr.Dataset:
         inputs = self.inputs
-        dims3 = ("intensity", "draw", "week")
+        cube = ("opening", "intensity", "draw")
         data = {
-            name: (dims3, values, {"units": UNITS[name]}) for name, values in self.per_week.items()
+            name: ((*cube, "week"), values, {"units": UNITS[name]})
+            for name, values in self.per_week.items()
         }
+        data.update(
+            {name: (cube, values, {"units": UNITS[name]}) for name, values in self.totals.items()}
+        )
+        data.update(
+            {
+                name: (("opening", "draw"), values, {"units": UNITS[name]})
+                for name, values in self.optima.items()
+            }
+        )
         weeks = np.arange(inputs.n_weeks)
         discount = inputs.platform.weekly_discount**weeks
         enforcement = inputs.market.enforcement_cost(inputs.intensities)[:, None] * discount
@@ -189,8 +225,13 @@ class _Outputs:
             enforcement,
             {"units": UNITS["enforcement_cost"]},
         )
-        total = self.per_week["goodwill_loss"] + enforcement[:, None, :]
-        data["total_cost"] = (dims3, total, {"units": UNITS["total_cost"]})
+        mean_x, mean_cost = mean_cost_minimum(inputs, self.totals["total_cost"].mean(axis=2))
+        data["mean_optimal_intensity"] = (
+            "opening",
+            mean_x,
+            {"units": UNITS["mean_optimal_intensity"]},
+        )
+        data["mean_optimal_cost"] = ("opening", mean_cost, {"units": UNITS["mean_optimal_cost"]})
         path = self.per_draw["response_path"]
         data["response_path"] = (("draw", "event_week"), path, {"units": UNITS["response_path"]})
         data["response_multiplier"] = (
@@ -200,15 +241,11 @@ class _Outputs:
         )
         for name, sd in inputs.priors:
             data[f"prior_{name}"] = ("draw", self.per_draw[f"prior_{name}"], {"log_sd": sd})
-        cost = total.sum(axis=2)  # (intensity, draw)
-        data["optimal_intensity"] = (
-            "draw",
-            inputs.intensities[np.argmin(cost, axis=0)],
-            {"units": UNITS["optimal_intensity"]},
-        )
         return xr.Dataset(
             data,
             coords={
+                "opening": list(OPENINGS),
+                "opening_intensity": ("opening", inputs.openings),
                 "intensity": inputs.intensities,
                 "draw": np.arange(inputs.n_draws),
                 "week": weeks,
@@ -220,7 +257,7 @@ class _Outputs:
                 "seed": config.seed,
                 "goodwill_version": version,
                 "estimator": config.projection.estimator,
-                "status_quo_intensity": inputs.status_quo,
+                "status_quo_intensity": float(inputs.openings[0]),
                 "response_multiplier": inputs.response.multiplier,
                 "intensity_units": "multiples of the 2016 programme (1 billion yuan a year)",
             },

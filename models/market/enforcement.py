@@ -243,15 +243,18 @@ class Market:
         """Suspected fakes per 10,000 orders when ``stores`` stores are active."""
         return self.fake_share_2016 * stores / self.stores_2016
 
-    def simulate(self, intensity: np.ndarray, start: float, entry_shocks: np.ndarray) -> MarketPath:
+    def simulate(
+        self, intensity: np.ndarray, start: float | np.ndarray, entry_shocks: np.ndarray
+    ) -> MarketPath:
         """The market week by week after the intensity changes from ``start``.
 
         Parameters
         ----------
         intensity : ndarray, shape (n_intensities,)
             Intensity from week 0 on.
-        start : float
-            Intensity before week 0; week 0 opens in its steady state.
+        start : float or ndarray
+            Intensity before week 0; week 0 opens in its steady state (an array broadcasts
+            with the fields, e.g. one value per opening).
         entry_shocks : ndarray, shape (..., n_weeks)
             Standard-normal entry shocks by week, shared by every intensity (common random
             numbers); the leading axes broadcast with the fields.
@@ -266,7 +269,7 @@ class Market:
         sd = np.asarray(self.entry_shock_sd)[..., None]  # fields (..., 1) -> (..., 1, 1)
         shocks = entry_shocks[..., None, :]  # (..., 1, n_weeks): the intensities' axis
         factor = np.exp(sd * shocks - 0.5 * sd**2)  # mean one
-        stores = self.steady_stores(np.float64(start))
+        stores = self.steady_stores(np.asarray(start, dtype=float))
         shape = np.broadcast_shapes(np.shape(stores), hazard.shape, factor.shape[:-1])
         stores = np.broadcast_to(stores, shape)
         n_weeks = entry_shocks.shape[-1]

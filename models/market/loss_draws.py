@@ -1,9 +1,13 @@
 """One block of the goodwill-loss Monte Carlo: the pure kernel ``project_block``.
 
-For every enforcement intensity, draw and week, the counterfeit-seller market
+For every opening (the market's steady state before week 0: the status quo, or no
+programme), enforcement intensity, draw and week, the counterfeit-seller market
 (:class:`~models.market.enforcement.EnforcementModel`) sets the share of orders that are fake,
-and the platform's loss follows from the fitted per-yuan spend response
-(:class:`~models.market.platform.GoodwillModel`). Each draw samples
+and the platform's costs follow (:func:`~models.market.cost_paths.cost_paths`: the victims'
+lost spend through the fitted per-yuan response, the other channels of
+:class:`~models.market.platform.GoodwillModel`, enforcement and the terminal value of the
+stores left at the horizon). Each draw's cost-minimising intensity is then found on a
+continuum (:func:`~models.market.optimum.continuous_minimum`). Each draw samples
 
 * the response path from the fitted estimator's coefficient distribution (normal with its
   covariance),
@@ -24,24 +28,30 @@ executor (``sim.projection`` runs the blocks).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from models.market.enforcement import EnforcementModel
+from models.market.cost_paths import CHANNELS, CostPaths, Noise, cost_paths
+from models.market.enforcement import WEEKS_PER_YEAR, EnforcementModel, Market
+from models.market.optimum import continuous_minimum
 from models.market.platform import GoodwillModel
 from models.market.response import ResponsePath
 from models.streams import Stream, block_generator
 
-PER_WEEK_VARIABLES = (
-    "fake_share",
-    "stores",
-    "fake_purchases",
-    "fake_sales",
+PER_WEEK_VARIABLES = ("fake_share", "goodwill_loss")
+"""The arrays by (draw, opening, intensity, week) that :func:`project_block` returns."""
+
+TOTAL_VARIABLES = (
+    *(f"loss_{channel}" for channel in CHANNELS),
+    "terminal_value",
+    "total_cost",
+    "fake_orders",
     "lost_spend",
-    "goodwill_loss",
 )
-"""The arrays by (draw, intensity, week) that :func:`project_block` returns."""
+"""The arrays by (draw, opening, intensity) that :func:`project_block` returns: each channel's
+present value over the horizon, the terminal value, the total cost (goodwill loss, enforcement
+and terminal value), and the counterfeit orders and consumer spend lost over the horizon."""
 
 PROBABILITIES = (
     "detection_2016",
@@ -58,13 +68,14 @@ PROBABILITIES = (
 class ProjectionInputs:
     """Everything a block of draws is computed from (sent once to each dask worker).
 
-    ``priors`` are (market field, log-scale sd) pairs in a fixed order; ``root`` is a square
-    root of the response path's covariance (:meth:`ResponsePath.root`).
+    ``openings`` are the intensities before week 0 the market opens in (the status quo, and no
+    programme); ``priors`` are (market field, log-scale sd) pairs in a fixed order; ``root`` is
+    a square root of the response path's covariance (:meth:`ResponsePath.root`).
     """
 
     seed: int
     intensities: np.ndarray
-    status_quo: float
+    openings: np.ndarray
     n_weeks: int
     n_draws: int
     block_size: int
@@ -85,7 +96,7 @@ class ProjectionInputs:
 
 
 def _draw_market(inputs: ProjectionInputs, normals: np.ndarray) -> dict[str, np.ndarray]:
-    """Market values of each draw (column j of ``normals`` for prior j), shaped (n, 1).
+    """Market values of each draw (column j of ``normals`` for prior j), shaped (n,).
 
     Lognormal draws are truncated to the model's valid ranges: probabilities below one,
     detection_max + exit_rate <= 1, and detection_2016 below both 0.99 detection_max and the
@@ -109,12 +120,15 @@ def _draw_market(inputs: ProjectionInputs, normals: np.ndarray) -> dict[str, np.
     values["detection_2016"] = np.minimum(
         detection, np.minimum(0.99 * top, 0.99 / sanction_weeks)
     ) * np.ones(normals.shape[0])
-    return {name: value[:, None] for name, value in values.items()}
+    return values
 
 
-def project_block(inputs: ProjectionInputs, block: int) -> dict[str, np.ndarray]:
-    """Compute one block of draws: arrays by (draw, intensity, week) and by draw."""
-    draws = inputs.block_draws(block)
+def _draws(inputs: ProjectionInputs, draws: range) -> tuple[Market, np.ndarray, Noise, dict]:
+    """The random inputs of some draws: market, response path, weekly noise, prior values.
+
+    Shapes: market fields (n, 1, 1) and path (n, 1, 1, horizon) broadcast over (draw,
+    opening, intensity); the noise is by (draw, 1, 1, week).
+    """
     n_priors = len(inputs.priors)
     horizon = inputs.response.mean.size
     n_weeks = inputs.n_weeks
@@ -122,35 +136,98 @@ def project_block(inputs: ProjectionInputs, block: int) -> dict[str, np.ndarray]
     normals = np.empty((len(draws), width))
     for row, draw in enumerate(draws):
         normals[row] = block_generator(inputs.seed, draw, Stream.PROJECTION).standard_normal(width)
-    prior_z = normals[:, :n_priors]
-    path_z = normals[:, n_priors : n_priors + horizon]
-    entry_z, count_z, value_z = (
-        normals[:, n_priors + horizon + i * n_weeks : n_priors + horizon + (i + 1) * n_weeks]
-        for i in range(3)
+    weekly = normals[:, n_priors + horizon :].reshape(len(draws), 3, 1, 1, n_weeks)
+    drawn = _draw_market(inputs, normals[:, :n_priors])
+    market = inputs.market.market(**{name: value[:, None, None] for name, value in drawn.items()})
+    path = inputs.response.draw(normals[:, n_priors : n_priors + horizon], inputs.root)
+    noise = Noise(entry=weekly[:, 0, 0], count=weekly[:, 1], value=weekly[:, 2])
+    return market, path[:, None, None, :], noise, drawn
+
+
+def draw_costs(
+    inputs: ProjectionInputs, draws: range, intensity: np.ndarray | None = None
+) -> CostPaths:
+    """The cost paths of some draws, by (draw, opening, intensity, week).
+
+    ``intensity`` defaults to the projection's grid; an array of shape (n, n_openings, m)
+    gives each draw and opening its own intensities (as the continuous optimum does).
+    """
+    market, path, noise, _ = _draws(inputs, draws)
+    return _costs(inputs, market, path, noise, intensity)
+
+
+def _costs(
+    inputs: ProjectionInputs,
+    market: Market,
+    path: np.ndarray,
+    noise: Noise,
+    intensity: np.ndarray | None,
+) -> CostPaths:
+    return cost_paths(
+        market,
+        inputs.platform.platform(),
+        path,
+        inputs.intensities if intensity is None else intensity,
+        inputs.openings[:, None],
+        inputs.n_weeks,
+        inputs.market.programme_cost / WEEKS_PER_YEAR,
+        noise,
     )
 
-    drawn = _draw_market(inputs, prior_z)
-    market = inputs.market.market(**drawn)
-    path = inputs.response.draw(path_z, inputs.root)
-    state = market.simulate(inputs.intensities, inputs.status_quo, entry_z)
 
-    platform = inputs.platform
-    expected = platform.orders_per_week * state.fake_share / 1e4
-    fakes = np.maximum(expected + np.sqrt(expected) * count_z[:, None, :], 0.0)
-    value_sd = platform.fake_value_cv * platform.fake_value_mean
-    sales = np.maximum(
-        fakes * platform.fake_value_mean + np.sqrt(fakes) * value_sd * value_z[:, None, :], 0.0
+def project_block(inputs: ProjectionInputs, block: int) -> dict[str, np.ndarray]:
+    """Compute one block of draws: arrays by (draw, opening, intensity, week), by (draw,
+    opening, intensity), by (draw, opening) (each draw's cost-minimising intensity and its
+    cost) and by draw (the response path and the market's drawn values)."""
+    market, path, noise, drawn = _draws(inputs, inputs.block_draws(block))
+    paths = _costs(inputs, market, path, noise, None)
+    total = paths.total_cost()
+    optimum, minimum = continuous_minimum(
+        lambda x: _costs(inputs, market, path, noise, x).total_cost(), inputs.intensities, total
     )
-    lost, accrued = platform.losses(sales, fakes, path[:, None, :])
     result = {
-        "fake_share": state.fake_share,
-        "stores": state.stores,
-        "fake_purchases": fakes,
-        "fake_sales": sales,
-        "lost_spend": lost,
-        "goodwill_loss": accrued,
-        "response_path": path,
+        "fake_share": paths.fake_share,
+        "goodwill_loss": paths.goodwill_loss,
+        "terminal_value": paths.terminal_value,
+        "total_cost": total,
+        "fake_orders": paths.fake_orders.sum(axis=-1),
+        "lost_spend": paths.lost_spend.sum(axis=-1),
+        "optimal_intensity": optimum,
+        "optimal_cost": minimum,
+        "response_path": path[:, 0, 0, :],
     }
+    for channel in CHANNELS:
+        result[f"loss_{channel}"] = paths.costs[channel].sum(axis=-1)
     for name, _ in inputs.priors:
-        result[f"prior_{name}"] = drawn[name][:, 0]
+        result[f"prior_{name}"] = drawn[name]
     return result
+
+
+def mean_cost_minimum(
+    inputs: ProjectionInputs, grid_cost: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The intensity with the lowest mean cost across draws, on a continuum, by opening.
+
+    Parameters
+    ----------
+    inputs : ProjectionInputs
+    grid_cost : ndarray, shape (n_openings, n_intensities)
+        The mean total cost across draws at each grid intensity.
+
+    Returns
+    -------
+    intensity, cost : ndarray, shape (n_openings,)
+        Each evaluation recomputes every draw (block by block, serially) at the opening's
+        trial intensity; the mean is over the draws in order, so it does not depend on the
+        block size.
+    """
+
+    def mean_cost(intensity: np.ndarray) -> np.ndarray:
+        totals = []
+        for block in range(inputs.n_blocks):
+            draws = inputs.block_draws(block)
+            trial = np.broadcast_to(intensity, (len(draws), *intensity.shape))
+            totals.append(draw_costs(inputs, draws, trial).total_cost())
+        return np.concatenate(totals).mean(axis=0)
+
+    return continuous_minimum(mean_cost, inputs.intensities, grid_cost)

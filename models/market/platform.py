@@ -25,6 +25,7 @@ Summed over an unbounded window, ``take_rate * discount**w * lost_spend`` equals
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -37,17 +38,27 @@ from models.parameters import Parameters
 
 
 class GoodwillModel(Parameters):
-    """The platform's side: order volume, fake values, churn, spillover, take rate, discount.
+    """The platform's side: order volume, fake values, churn, spillover, take rate, discount,
+    and the channels besides the victims' own lost spend.
+
+    The channels (each zero by default, where no public data exist) are the market-wide
+    reputation loss, brand-owner and regulatory or legal costs per counterfeit order or per
+    active counterfeit store, and the take the platform earns on counterfeit sales (an offset).
+    ``take_rate`` is the share of lost spend the platform counts: its revenue (0.03) or the
+    whole GMV (1.0).
 
     Examples
     --------
     >>> model = GoodwillModel()
-    >>> round(model.weekly_discount, 6)  # 5% a year
+    >>> round(float(model.weekly_discount), 6)  # 5% a year
     0.999062
     """
 
     orders_per_week: StrictFloat = Field(
         207e6, gt=0, description="orders on the platform a week (GMV / mean basket)"
+    )
+    order_value_mean: StrictFloat = Field(
+        350.0, gt=0, description="mean yuan of an order (GMV / orders); sets the GMV a week"
     )
     fake_value_mean: StrictFloat = Field(
         172.0, gt=0, description="mean yuan of a counterfeit order"
@@ -56,7 +67,11 @@ class GoodwillModel(Parameters):
         1.55, ge=0, description="coefficient of variation of a counterfeit order's value"
     )
     take_rate: StrictFloat = Field(
-        0.03, ge=0, le=1, description="platform revenue per yuan of consumer spend"
+        0.03,
+        ge=0,
+        le=1,
+        description="share of each yuan of lost spend the platform counts (its revenue per yuan, "
+        "or 1 for GMV)",
     )
     discount_rate: StrictFloat = Field(
         0.05, ge=0, lt=1, description="annual discount rate of future losses"
@@ -76,34 +91,137 @@ class GoodwillModel(Parameters):
     spillover_share: StrictFloat = Field(
         0.2, ge=0, le=1, description="each contact's loss as a share of the victim's"
     )
+    reputation_loss: StrictFloat = Field(
+        0.0,
+        ge=0,
+        le=1e-2,
+        description="share of every consumer's spend lost per suspected fake per 10,000 orders "
+        "(market-wide reputation)",
+    )
+    brand_cost_per_fake: StrictFloat = Field(
+        0.0, ge=0, description="yuan the platform counts per counterfeit order for brand owners"
+    )
+    legal_cost_per_fake: StrictFloat = Field(
+        0.0, ge=0, description="yuan of regulatory and legal risk per counterfeit order"
+    )
+    legal_cost_per_store: StrictFloat = Field(
+        0.0, ge=0, description="yuan of regulatory and legal risk a week per counterfeit store"
+    )
+    fake_take_rate: StrictFloat = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="platform revenue per yuan of counterfeit sales counted as an offset",
+    )
+
+    def platform(self, **draws: np.ndarray) -> Platform:
+        """The model's parameters as a :class:`Platform`.
+
+        Parameters
+        ----------
+        **draws : ndarray
+            Values that replace fields of the model (e.g. one per sample, shaped to broadcast
+            against the intensities); they must respect the fields' ranges.
+        """
+        unknown = set(draws) - set(type(self).model_fields)
+        if unknown:
+            raise ValueError(f"platform: unknown parameter(s) {', '.join(sorted(unknown))}")
+        return Platform(**{**self.__dict__, **draws})
 
     @property
     def weekly_discount(self) -> float:
         """Discount factor of one week, (1 + discount_rate) ** (-1 / 52)."""
-        return (1.0 + self.discount_rate) ** (-1.0 / WEEKS_PER_YEAR)
+        return float(self.platform().weekly_discount)
 
     @property
     def spillover_ratio(self) -> float:
         """Contacts' spend loss relative to the victim's (contacts x share)."""
-        return self.spillover_contacts * self.spillover_share
+        return float(self.platform().spillover_ratio)
 
     def churn_tail_value(self, horizon: int) -> float:
         """Present value, at the fake's week, of one churned victim's spend lost after the
-        response horizon: sum over k >= H of spend (1 - return rate)**(k - H) discount**k."""
-        beta = self.weekly_discount
-        stay = 1.0 - self.churn_return_rate
-        return self.churned_weekly_spend * beta**horizon / (1.0 - stay * beta)
+        response horizon (:meth:`Platform.churn_tail_value`)."""
+        return float(self.platform().churn_tail_value(horizon))
 
     def response_weights(self, horizon: int) -> np.ndarray:
-        """Weights a_k such that a fake's discounted revenue loss per yuan is -sum a_k r_k:
-        take rate x (1 + spillover) x discount**k."""
-        beta = self.weekly_discount
-        return self.take_rate * (1.0 + self.spillover_ratio) * beta ** np.arange(horizon)
+        """Weights a_k such that a fake's discounted revenue loss per yuan is -sum a_k r_k
+        (:meth:`Platform.response_weights`)."""
+        return self.platform().response_weights(horizon)
 
     def losses(
         self, fake_sales: np.ndarray, victims: np.ndarray, path: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Lost spend (flow) and goodwill loss (accrual) by week.
+        """Lost spend (flow) and the victims' goodwill loss (accrual) by week
+        (:meth:`Platform.losses`)."""
+        return self.platform().losses(fake_sales, victims, path)
+
+
+@dataclass(frozen=True)
+class Platform:
+    """The platform's parameters as numbers or arrays that broadcast together.
+
+    Every method is elementwise, so a sample of parameters gives each field the shape of its
+    leading axes (e.g. ``(n_samples, 1, 1)``). Fields as in :class:`GoodwillModel`.
+    """
+
+    orders_per_week: float | np.ndarray
+    order_value_mean: float | np.ndarray
+    fake_value_mean: float | np.ndarray
+    fake_value_cv: float | np.ndarray
+    take_rate: float | np.ndarray
+    discount_rate: float | np.ndarray
+    churn_probability: float | np.ndarray
+    churned_weekly_spend: float | np.ndarray
+    churn_return_rate: float | np.ndarray
+    spillover_contacts: float | np.ndarray
+    spillover_share: float | np.ndarray
+    reputation_loss: float | np.ndarray
+    brand_cost_per_fake: float | np.ndarray
+    legal_cost_per_fake: float | np.ndarray
+    legal_cost_per_store: float | np.ndarray
+    fake_take_rate: float | np.ndarray
+
+    @property
+    def weekly_discount(self) -> np.ndarray:
+        """Discount factor of one week, (1 + discount_rate) ** (-1 / 52)."""
+        return (1.0 + np.asarray(self.discount_rate)) ** (-1.0 / WEEKS_PER_YEAR)
+
+    @property
+    def spillover_ratio(self) -> np.ndarray:
+        """Contacts' spend loss relative to the victim's (contacts x share)."""
+        return np.asarray(self.spillover_contacts) * self.spillover_share
+
+    def discount(self, n_weeks: int) -> np.ndarray:
+        """Discount factors of weeks 0..n_weeks-1, shape (..., n_weeks)."""
+        return self.weekly_discount[..., None] ** np.arange(n_weeks)
+
+    def churn_tail_value(self, horizon: int) -> np.ndarray:
+        """Present value, at the fake's week, of one churned victim's spend lost after the
+        response horizon: sum over k >= H of spend (1 - return rate)**(k - H) discount**k."""
+        beta = self.weekly_discount
+        stay = 1.0 - np.asarray(self.churn_return_rate)
+        return self.churned_weekly_spend * beta**horizon / (1.0 - stay * beta)
+
+    def response_weights(self, horizon: int) -> np.ndarray:
+        """Weights a_k, shape (..., horizon), such that a fake's discounted revenue loss per
+        yuan is -sum a_k r_k: take rate x (1 + spillover) x discount**k."""
+        scale = np.asarray(self.take_rate) * (1.0 + self.spillover_ratio)
+        return scale[..., None] * self.discount(horizon)
+
+    def revenue_loss_per_yuan(self, path: np.ndarray) -> np.ndarray:
+        """Present value, at the fake's week, of the revenue its response costs per yuan of
+        counterfeit: -sum_k a_k r_k, shape ``path.shape[:-1]`` (an explicit loop of
+        elementwise operations, so a draw does not depend on how many are computed together)."""
+        weights = self.response_weights(path.shape[-1])
+        per_yuan = np.zeros(np.broadcast_shapes(weights.shape[:-1], path.shape[:-1]))
+        for lag in range(path.shape[-1]):
+            per_yuan = per_yuan - weights[..., lag] * path[..., lag]
+        return per_yuan
+
+    def losses(
+        self, fake_sales: np.ndarray, victims: np.ndarray, path: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Lost spend (flow) and the victims' goodwill loss (accrual) by week.
 
         Parameters
         ----------
@@ -120,34 +238,41 @@ class GoodwillModel(Parameters):
         lost_spend : ndarray, shape (..., n_weeks)
             Yuan of spend lost in each week (positive is a loss), undiscounted.
         goodwill_loss : ndarray, shape (..., n_weeks)
-            Present value at week 0 of the revenue that each week's fakes cost.
+            Present value at week 0 of the revenue that each week's fakes cost their victims
+            (and the victims' contacts).
 
         Every sum is an explicit loop of elementwise operations, so each draw's numbers do
         not depend on how many draws are computed together.
         """
         n_weeks = fake_sales.shape[-1]
         horizon = path.shape[-1]
-        loss_per_yuan = -(1.0 + self.spillover_ratio) * path
-        churned = self.churn_probability * victims
-        lost = np.zeros(np.broadcast_shapes(fake_sales.shape, (*path.shape[:-1], 1)))
+        spill = np.asarray(self.spillover_ratio)[..., None]
+        loss_per_yuan = -(1.0 + spill) * path
+        churned = np.asarray(self.churn_probability)[..., None] * victims
+        lost = np.zeros(np.broadcast_shapes(fake_sales.shape, (*loss_per_yuan.shape[:-1], 1)))
         for lag in range(min(horizon, n_weeks)):
             lost[..., lag:] += fake_sales[..., : n_weeks - lag] * loss_per_yuan[..., lag, None]
         away = np.zeros(churned.shape[:-1])
-        stay = 1.0 - self.churn_return_rate
+        stay = 1.0 - np.asarray(self.churn_return_rate)
+        spend = np.asarray(self.churned_weekly_spend)
         for week in range(horizon, n_weeks):
             away = stay * away + churned[..., week - horizon]
-            lost[..., week] += self.churned_weekly_spend * away
-
-        weights = self.response_weights(horizon)
-        per_yuan = np.zeros(path.shape[:-1])
-        for lag in range(horizon):
-            per_yuan = per_yuan - weights[lag] * path[..., lag]
-        discount = self.weekly_discount ** np.arange(n_weeks)
-        accrued = discount * (
-            fake_sales * per_yuan[..., None]
-            + self.take_rate * self.churn_tail_value(horizon) * churned
+            lost[..., week] += spend * away
+        accrued = self.discount(n_weeks) * (
+            fake_sales * self.revenue_loss_per_yuan(path)[..., None]
+            + self.victim_tail(horizon)[..., None] * victims
         )
         return lost, accrued
+
+    def victim_tail(self, horizon: int) -> np.ndarray:
+        """Present value, at the fake's week, of the revenue a victim's possible churn costs
+        after the response horizon: take rate x churn probability x churn tail value."""
+        return np.asarray(self.take_rate) * self.churn_probability * self.churn_tail_value(horizon)
+
+    @property
+    def gmv_per_week(self) -> np.ndarray:
+        """Yuan of orders a week (orders x mean order value)."""
+        return np.asarray(self.orders_per_week) * self.order_value_mean
 
 
 class Damages(NamedTuple):

@@ -39,7 +39,8 @@ def goodwill_fan_figure(
     settings: FigureSettings | None = None,
     ax: Axes | None = None,
 ) -> Figure:
-    """Fan chart of the cumulative goodwill loss over the projected weeks.
+    """Fan chart of the cumulative goodwill loss over the projected weeks, the market opening
+    at the status quo (the question "should the platform stop?").
 
     Parameters
     ----------
@@ -67,9 +68,13 @@ def goodwill_fan_figure(
             f"goodwill_fan_figure: intensity {missing[0]:g} was not projected "
             f"(projected: {', '.join(f'{x:g}' for x in grid)})"
         )
-    loss = projection["goodwill_loss"].sel(intensity=chosen).cumsum("week").to_numpy()
+    selected = projection["goodwill_loss"].sel(opening="status_quo", intensity=chosen)
+    loss = selected.cumsum("week").to_numpy()
     scale, unit = money_unit(loss[..., -1])
     weeks = projection["week"].to_numpy() + 1  # cumulative to the end of each week
+    in_years = weeks[-1] >= 104
+    if in_years:
+        weeks = weeks / 52
     status_quo = float(projection.attrs.get("status_quo_intensity", np.nan))
     with styled(settings):
         ax = new_figure(settings).axes[0] if ax is None else ax
@@ -92,6 +97,6 @@ def goodwill_fan_figure(
         ax.legend(handles, labels, loc="upper left", handlelength=1.4)
         ax.set_xlim(0, weeks[-1])
         ax.set_ylim(bottom=0)
-        ax.set_xlabel("Weeks projected")
+        ax.set_xlabel("Years projected" if in_years else "Weeks projected")
         ax.set_ylabel(f"Cumulative goodwill loss\n({unit}, present value)")
     return ax.figure

@@ -273,7 +273,7 @@ def multipliers_latex(estimates: xr.Dataset) -> str:
 def costs_latex(projection: Projection) -> str:
     """``costs.tex``: cost by intensity (million yuan), the cheapest intensity in bold."""
     costs = projection.costs
-    best = costs.index.get_loc(projection.optimum["intensity"])
+    best = costs.index.get_loc(projection.optimum["grid_intensity"])
     body = []
     for i, intensity in enumerate(costs.index):
         row = costs.loc[intensity]
@@ -289,10 +289,12 @@ def costs_latex(projection: Projection) -> str:
         ]
         body.append([rf"\textbf{{{c}}}" for c in cells] if i == best else cells)
     note = (
-        f"Million yuan, present value, over {projection.n_weeks} weeks; means and 90\\% "
-        f"intervals across {projection.n_draws:,} draws. Intensity in multiples of the 2016 "
-        "programme. Fakes: suspected counterfeits per 10,000 orders. Cheapest: the share of "
-        "draws in which the intensity has the lowest cost. Bold: the lowest mean cost."
+        f"Million yuan, present value, over {projection.n_weeks} weeks and the stores left open "
+        f"at the horizon, the market opening at the status quo; means and 90\\% intervals "
+        f"across {projection.n_draws:,} draws. Intensity in multiples of the 2016 programme. "
+        "Goodwill loss: every channel and the terminal value. Fakes: suspected counterfeits per "
+        "10,000 orders. Cheapest: the share of draws in which the intensity has the lowest cost "
+        "of the grid. Bold: the lowest mean cost of the grid."
     )
     return _latex_table(
         "Cost of counterfeits to the platform by enforcement intensity",

@@ -31,8 +31,11 @@ class Projection:
     costs : pandas.DataFrame
         :func:`sim.costs.projection_summary`: cost by intensity, yuan, present value.
     optimum : dict
-        :func:`sim.costs.optimal_intensity`: the intensity of lowest mean cost and the
-        across-draw distribution of each draw's cheapest intensity.
+        :func:`sim.costs.optimal_intensity`: the intensity of lowest mean cost (on a
+        continuum) and the across-draw distribution of each draw's cheapest intensity, when
+        the market opens at the status quo ("should the platform stop?").
+    started : dict
+        The same when the market opens with no programme ("should it have started?").
     estimator : str
         The estimator whose response path was projected.
     response_multiplier : float
@@ -43,6 +46,7 @@ class Projection:
 
     costs: pd.DataFrame
     optimum: dict[str, float]
+    started: dict[str, float]
     estimator: str
     response_multiplier: float
     n_draws: int
@@ -64,6 +68,7 @@ def _projection(ds: xr.Dataset) -> Projection:
     return Projection(
         costs=projection_summary(ds),
         optimum=optimal_intensity(ds),
+        started=optimal_intensity(ds, "no_programme"),
         estimator=str(ds.attrs["estimator"]),
         response_multiplier=float(ds.attrs["response_multiplier"]),
         n_draws=ds.sizes["draw"],
