@@ -29,7 +29,7 @@ def fingerprint(inputs: ProjectionInputs, version: str) -> str:
         {
             "seed": inputs.seed,
             "intensities": inputs.intensities.tolist(),
-            "status_quo": inputs.status_quo,
+            "openings": inputs.openings.tolist(),
             "n_weeks": inputs.n_weeks,
             "n_draws": inputs.n_draws,
             "block_size": inputs.block_size,

@@ -52,7 +52,7 @@ def projection_summary(
     columns["terminal_value_mean"] = one["terminal_value"].mean("draw").to_numpy()
     columns["goodwill_loss_mean"] = sum(columns[f"{name}_mean"] for name in LOSS_PARTS)
     columns["enforcement_cost"] = ds["enforcement_cost"].sum("week").to_numpy()
-    columns["fake_share_mean"] = one["fake_share"].mean(("draw", "week")).to_numpy()
+    columns["fake_share_mean"] = one["fake_share"].mean("week").to_numpy()
     columns["optimal_share"] = [(cheapest == x).mean() for x in intensities]
     return pd.DataFrame(columns, index=pd.Index(intensities, name="intensity"))
 

@@ -368,7 +368,12 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
         "estimates": None
         if results is None
         else multipliers_table(results, config.estimation).T.to_dict(),
-        "projection": None if projection is None else optimal_intensity(projection),
+        "projection": None
+        if projection is None
+        else {
+            str(opening): optimal_intensity(projection, str(opening))
+            for opening in projection["opening"].to_numpy()
+        },
         "timings": timings,
         "files": [f.name for f in files],
         "figures": [f.name for f in figures],

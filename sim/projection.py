@@ -2,11 +2,12 @@
 
 Each block of draws is computed by the pure kernel :func:`models.market.loss_draws.project_block`
 (which documents what a draw samples); here the blocks run serially or on dask
-(:mod:`sim.executors`), are saved as they finish (:mod:`sim.checkpoint`) and are filled into
-one xarray Dataset by (opening, intensity, draw, week) with units and the run's config, seed
-and version; then the intensity with the lowest mean cost is found on a continuum
-(:func:`models.market.loss_draws.mean_cost_minimum`, a serial pass over the draws). Blocks of draws are the unit of work and of checkpointing: a run started again with
-the same inputs computes only the blocks that are missing.
+(:mod:`sim.executors`), are saved as they finish (:mod:`sim.checkpoint`) and are summarised
+into one xarray Dataset by opening, intensity, draw and week with units and the run's config,
+seed and version; then the intensity with the lowest mean cost is found on a continuum
+(:func:`models.market.loss_draws.mean_cost_minimum`, a serial pass over the draws). Blocks of
+draws are the unit of work and of checkpointing: a run started again with the same inputs
+computes only the blocks that are missing.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ PV = "yuan, present value at week 0"
 UNITS = {
     "fake_share": "suspected fakes per 10,000 orders",
     "goodwill_loss": f"{PV} of the platform's loss from the week's counterfeits (all channels)",
+    "goodwill_loss_cumulative": f"{PV}: the goodwill loss summed to the end of the week, "
+    "quantiles across draws",
     **{f"loss_{channel}": f"{PV}, summed over the horizon" for channel in CHANNELS},
     "terminal_value": f"{PV} of the counterfeit stores left open at the horizon",
     "enforcement_cost": PV,
@@ -54,6 +57,8 @@ UNITS = {
     "mean_optimal_intensity": "multiples of the 2016 programme",
     "mean_optimal_cost": f"{PV}, mean across draws",
 }
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+"""Quantiles across draws of the cumulative goodwill loss stored by week (the fan chart's)."""
 OPENINGS = ("status_quo", "no_programme")
 """The questions a projection answers: should we stop (the market opens in the status quo's
 steady state) and should we have started (it opens with no programme)."""
@@ -110,8 +115,11 @@ def project_goodwill(
     xarray.Dataset
         Dims ``opening`` (``status_quo``: the market opens in the status quo's steady state,
         "should we stop?"; ``no_programme``: it opens with none, "should we have started?"),
-        ``intensity``, ``draw``, ``week`` (and ``event_week`` of the response path). By week:
-        the fake share and the goodwill loss (all channels); by (opening, intensity, draw):
+        ``intensity``, ``draw``, ``week`` (and ``event_week`` of the response path). By
+        (opening, intensity, week): the fake share and the goodwill loss (all channels), means
+        across draws, and quantiles across draws of the cumulative goodwill loss (the per-draw
+        weekly arrays of a ten-year projection would take hundreds of megabytes); by (opening,
+        intensity, draw):
         each channel's loss, the terminal value of the stores left at the horizon, the total
         cost, the counterfeit orders and the lost spend; enforcement cost by (intensity,
         week); each draw's cost-minimising intensity on a continuum and, by opening, the one
@@ -204,10 +212,17 @@ class _Outputs:
     def dataset(self, config: Config, version: str) -> xr.Dataset:
         inputs = self.inputs
         cube = ("opening", "intensity", "draw")
+        by_week = ("opening", "intensity", "week")
         data = {
-            name: ((*cube, "week"), values, {"units": UNITS[name]})
+            name: (by_week, values.mean(axis=2), {"units": UNITS[name] + ", mean across draws"})
             for name, values in self.per_week.items()
         }
+        cumulative = np.quantile(self.per_week["goodwill_loss"].cumsum(axis=3), QUANTILES, axis=2)
+        data["goodwill_loss_cumulative"] = (
+            ("quantile", *by_week),
+            cumulative,
+            {"units": UNITS["goodwill_loss_cumulative"]},
+        )
         data.update(
             {name: (cube, values, {"units": UNITS[name]}) for name, values in self.totals.items()}
         )
@@ -245,6 +260,7 @@ class _Outputs:
             data,
             coords={
                 "opening": list(OPENINGS),
+                "quantile": list(QUANTILES),
                 "opening_intensity": ("opening", inputs.openings),
                 "intensity": inputs.intensities,
                 "draw": np.arange(inputs.n_draws),

@@ -149,26 +149,26 @@ def cost_paths(
     else:
         entry = noise.entry
     state = market.simulate(intensity, start, entry)
-    expected = platform.orders_per_week * state.fake_share / PER_10K
-    value_sd = np.asarray(platform.fake_value_cv) * platform.fake_value_mean
+    weekly = _WeeklyFields(platform)
+    expected = weekly.orders_per_week * state.fake_share / PER_10K
     if noise is None:
         fakes = expected
-        sales = fakes * platform.fake_value_mean
+        sales = fakes * weekly.fake_value_mean
     else:
+        value_sd = weekly.fake_value_cv * weekly.fake_value_mean
         fakes = np.maximum(expected + np.sqrt(expected) * noise.count, 0.0)
         sales = np.maximum(
-            fakes * platform.fake_value_mean + np.sqrt(fakes) * value_sd * noise.value, 0.0
+            fakes * weekly.fake_value_mean + np.sqrt(fakes) * value_sd * noise.value, 0.0
         )
     lost, victims = platform.losses(sales, fakes, path)
     discount = platform.discount(n_weeks)
-    take = np.asarray(platform.take_rate)
-    reputation_spend = platform.reputation_loss * state.fake_share * platform.gmv_per_week
-    per_fake = np.asarray(platform.brand_cost_per_fake) + platform.legal_cost_per_fake
+    reputation_spend = weekly.reputation_loss * state.fake_share * weekly.gmv_per_week
+    per_fake = weekly.brand_cost_per_fake + weekly.legal_cost_per_fake
     costs = {
         "victims": victims,
-        "reputation": discount * take * reputation_spend,
-        "fake_orders": discount * (per_fake * fakes + platform.legal_cost_per_store * state.stores),
-        "fake_take": -discount * platform.fake_take_rate * sales,
+        "reputation": discount * weekly.take_rate * reputation_spend,
+        "fake_orders": discount * (per_fake * fakes + weekly.legal_cost_per_store * state.stores),
+        "fake_take": -discount * weekly.fake_take_rate * sales,
     }
     enforcement = discount * (np.asarray(intensity) * weekly_programme_cost)[..., None]
     return CostPaths(
@@ -181,6 +181,16 @@ def cost_paths(
         terminal=_terminal(market, platform, path, intensity, state.stores[..., -1], n_weeks),
         enforcement=np.broadcast_to(enforcement, fakes.shape),
     )
+
+
+class _WeeklyFields:
+    """The platform's fields with an axis for the weeks, to multiply arrays by week."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        return np.asarray(getattr(self.platform, name))[..., None]
 
 
 def _terminal(
@@ -204,17 +214,17 @@ def _terminal(
     scale = beta**n_weeks * left / (1.0 - beta * stay)
     share_per_store = np.asarray(market.fake_share_2016) / market.stores_2016
     fakes = platform.orders_per_week * share_per_store / PER_10K
-    per_fake_victims = (
-        platform.fake_value_mean * platform.revenue_loss_per_yuan(path)
-        + platform.victim_tail(path.shape[-1])
-    )
+    per_fake_victims = platform.fake_value_mean * platform.revenue_loss_per_yuan(
+        path
+    ) + platform.victim_tail(path.shape[-1])
     per_store = {
         "victims": fakes * per_fake_victims,
         "reputation": np.asarray(platform.take_rate)
         * platform.reputation_loss
         * share_per_store
         * platform.gmv_per_week,
-        "fake_orders": fakes * (np.asarray(platform.brand_cost_per_fake) + platform.legal_cost_per_fake)
+        "fake_orders": fakes
+        * (np.asarray(platform.brand_cost_per_fake) + platform.legal_cost_per_fake)
         + platform.legal_cost_per_store,
         "fake_take": -fakes * platform.fake_take_rate * platform.fake_value_mean,
     }

@@ -28,7 +28,7 @@ executor (``sim.projection`` runs the blocks).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 

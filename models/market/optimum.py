@@ -53,7 +53,9 @@ def continuous_minimum(
         return best_x, best_cost
     low = grid[np.maximum(best - 1, 0)]
     high = grid[np.minimum(best + 1, grid.size - 1)]
-    width = float(np.max(high - low))
+    # the number of steps depends on the grid only, so each element's result does not depend
+    # on the others computed with it
+    width = float(np.max(grid[2:] - grid[:-2])) if grid.size > 2 else float(grid[1] - grid[0])
     n_steps = max(int(np.ceil(np.log(tolerance / width) / np.log(INVERSE_GOLDEN))), 0)
     inner_low = high - INVERSE_GOLDEN * (high - low)
     inner_high = low + INVERSE_GOLDEN * (high - low)

@@ -11,7 +11,14 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from sim.config import FigureSettings
-from sim.figures.style import BAND_ALPHA, INTENSITY_COLOURS, new_figure, quantile_bands, styled
+from sim.figures.style import (
+    BAND_ALPHA,
+    BAND_QUANTILES,
+    INTENSITY_COLOURS,
+    new_figure,
+    shade_bands,
+    styled,
+)
 from sim.formatting import money_unit
 
 
@@ -68,9 +75,10 @@ def goodwill_fan_figure(
             f"goodwill_fan_figure: intensity {missing[0]:g} was not projected "
             f"(projected: {', '.join(f'{x:g}' for x in grid)})"
         )
-    selected = projection["goodwill_loss"].sel(opening="status_quo", intensity=chosen)
-    loss = selected.cumsum("week").to_numpy()
-    scale, unit = money_unit(loss[..., -1])
+    stored = projection["goodwill_loss_cumulative"].sel(opening="status_quo", intensity=chosen)
+    loss = stored.sel(quantile=list(BAND_QUANTILES)).transpose("intensity", "quantile", "week")
+    loss = loss.to_numpy()
+    scale, unit = money_unit(loss[:, -1, -1])
     weeks = projection["week"].to_numpy() + 1  # cumulative to the end of each week
     in_years = weeks[-1] >= 104
     if in_years:
@@ -80,7 +88,7 @@ def goodwill_fan_figure(
         ax = new_figure(settings).axes[0] if ax is None else ax
         for i, intensity in enumerate(chosen):
             colour = INTENSITY_COLOURS[i % len(INTENSITY_COLOURS)]
-            median = quantile_bands(ax, weeks, loss[i] / scale, colour, f":{intensity:g}")
+            median = shade_bands(ax, weeks, loss[i] / scale, colour, f":{intensity:g}")
             ax.plot(
                 weeks,
                 median,

@@ -123,12 +123,30 @@ BAND_ALPHA = {90: 0.18, 50: 0.35}
 """Opacity of the 90% and 50% bands across Monte-Carlo draws."""
 
 
+BAND_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+"""The quantiles across draws that the 90% and 50% bands and the median are drawn from."""
+
+
 def quantile_bands(
     ax: Axes, x: np.ndarray, draws: np.ndarray, colour: str, gid: str = "", labelled: bool = False
 ) -> np.ndarray:
     """Shade the 90% and 50% bands of ``draws`` (draw, x) over ``x`` (gids ``band_90`` and
     ``band_50`` plus ``gid``); return the median across draws."""
-    q05, q25, q50, q75, q95 = np.quantile(draws, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+    quantiles = np.quantile(draws, BAND_QUANTILES, axis=0)
+    return shade_bands(ax, x, quantiles, colour, gid, labelled)
+
+
+def shade_bands(
+    ax: Axes,
+    x: np.ndarray,
+    quantiles: np.ndarray,
+    colour: str,
+    gid: str = "",
+    labelled: bool = False,
+) -> np.ndarray:
+    """Shade the 90% and 50% bands given the :data:`BAND_QUANTILES` of draws, shape (5, x);
+    return the median."""
+    q05, q25, q50, q75, q95 = quantiles
     for level, low, high in ((90, q05, q95), (50, q25, q75)):
         ax.fill_between(
             x,

@@ -28,9 +28,18 @@ def test_results_do_not_depend_on_block_size():
 def test_dataset_has_named_dims_units_and_provenance(tmp_path):
     config = config_with()
     ds = project_goodwill(config, response(), version="9.9")
-    for name in ("fake_share", "fake_purchases", "lost_spend", "goodwill_loss", "total_cost"):
-        assert ds[name].dims == ("intensity", "draw", "week")
-        assert ds[name].attrs["units"]
+    cube = ("opening", "intensity", "draw")
+    for name in ("fake_share", "goodwill_loss"):
+        assert ds[name].dims == ("opening", "intensity", "week")  # means across draws
+    assert ds["goodwill_loss_cumulative"].dims == ("quantile", "opening", "intensity", "week")
+    for name in ("total_cost", "terminal_value", "fake_orders", "lost_spend", "loss_victims"):
+        assert ds[name].dims == cube
+    assert ds["optimal_intensity"].dims == ("opening", "draw")
+    assert ds["mean_optimal_intensity"].dims == ("opening",)
+    assert list(ds["opening"].values) == ["status_quo", "no_programme"]
+    assert list(ds["opening_intensity"].values) == [config.projection.status_quo, 0.0]
+    for name in ds.data_vars:
+        assert ds[name].attrs.get("units") or name.startswith("prior_"), name
     assert ds["enforcement_cost"].dims == ("intensity", "week")
     assert ds.attrs["seed"] == config.seed and ds.attrs["goodwill_version"] == "9.9"
     assert '"projection"' in ds.attrs["config"]
@@ -46,8 +55,8 @@ def test_dataset_has_named_dims_units_and_provenance(tmp_path):
     [
         ("status_quo = 1.0 ", "status_quo = -1.0", "projection.status_quo: Input should be"),
         (
-            "intensities = [0.0, 0.25,",
-            "intensities = [-1.0, 0.25,",
+            "intensities = [0.0, 0.05,",
+            "intensities = [-1.0, 0.05,",
             "projection: intensities[0] = -1.0: expected a number >= 0",
         ),
         (

@@ -17,24 +17,35 @@ from tests.sim.figures.figure_helpers import (
 def test_cost_figure_marks_the_optimum_and_the_per_draw_optima(projection):
     figure = cost_by_intensity_figure(projection)
     top, bottom = figure.axes
-    total = projection["total_cost"].sum("week")  # (intensity, draw)
+    one_opening = projection.sel(opening="status_quo")
+    total = one_opening["total_cost"]  # (intensity, draw)
     mean = total.mean("draw")
-    best = float(projection["intensity"][int(mean.argmin("intensity"))])
     x, y = one(figure, "optimum").get_data()
+    best = float(one_opening["mean_optimal_intensity"])
     assert x.tolist() == [best]
+    assert 0 < best < float(projection["intensity"].max())
     scale = 1e9 if "billion" in top.get_ylabel() else 1e6
-    np.testing.assert_allclose(y, [float(mean.min()) / scale])
+    np.testing.assert_allclose(y, [float(one_opening["mean_optimal_cost"]) / scale])
+    assert float(one_opening["mean_optimal_cost"]) <= float(mean.min())
     np.testing.assert_allclose(one(figure, "total_cost").get_ydata(), mean.to_numpy() / scale)
     low, high = polygon_y_range(one(figure, "interval"))
     np.testing.assert_allclose(low, total.quantile(0.05, "draw").to_numpy() / scale)
     np.testing.assert_allclose(high, total.quantile(0.95, "draw").to_numpy() / scale)
     enforcement = projection["enforcement_cost"].sum("week").to_numpy() / scale
     np.testing.assert_allclose(one(figure, "enforcement_cost").get_ydata(), enforcement)
-    # The bars: each draw's own cheapest intensity, counted here from total_cost.
-    cheapest = projection["intensity"].to_numpy()[total.argmin("intensity").to_numpy()]
-    share = [100 * np.mean(cheapest == x) for x in projection["intensity"].to_numpy()]
+    loss = (mean - projection["enforcement_cost"].sum("week")).to_numpy() / scale
+    np.testing.assert_allclose(one(figure, "goodwill_loss").get_ydata(), loss, rtol=1e-10)
+    # The bars: a histogram of each draw's own cheapest intensity on the continuum.
+    per_draw = one_opening["optimal_intensity"].to_numpy()
     bars = [patch.get_height() for patch in bottom.patches]
-    np.testing.assert_allclose(bars, share)
+    lefts = np.array([patch.get_x() for patch in bottom.patches])
+    widths = np.array([patch.get_width() for patch in bottom.patches])
+    counted = [
+        100 * np.mean((per_draw >= a) & ((per_draw < a + w) | (i == len(lefts) - 1)))
+        for i, (a, w) in enumerate(zip(lefts, widths, strict=True))
+    ]
+    np.testing.assert_allclose(bars, counted)
     assert sum(bars) == pytest.approx(100)
     assert "Lowest mean cost" in top.get_legend().get_texts()[-1].get_text()
-    assert "intensity" in bottom.get_xlabel() and "%" in bottom.get_ylabel()
+    assert "square-root" in bottom.get_xlabel() and "%" in bottom.get_ylabel()
+    assert top.get_xscale() == "function"

@@ -122,8 +122,8 @@ def test_figures_command_can_take_another_configs_figure_settings(
         ('formats = ["png", "pdf", "svg"]', 'formats = ["png", "gif"]', "figures.formats[1]"),
         (
             "fan_intensities = [0.0, 1.0, 4.75]",
-            "fan_intensities = [0.0, 0.3]",
-            "figures.fan_intensities[1] = 0.3 is not among projection.intensities",
+            "fan_intensities = [0.0, 0.33]",
+            "figures.fan_intensities[1] = 0.33 is not among projection.intensities",
         ),
         ("width = 3.5 ", "width = 0.0 ", "figures.width: Input should be greater than 0"),
     ],

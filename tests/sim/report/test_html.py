@@ -29,7 +29,7 @@ import sim.store
 from sim.cli import main
 from sim.estimators import label
 from sim.figures import CAPTIONS
-from sim.formatting import estimate_decimals, format_number
+from sim.formatting import estimate_decimals, format_interval, format_number
 from sim.report import FIGURE_DPI, latex_tables, write_report
 from sim.report.outputs import read_run
 from tests.sim.report.report_helpers import ESTIMATORS, assert_shown, number
@@ -249,9 +249,13 @@ def test_summary_names_each_multiplier_and_the_optimum(small_run, reported):
         shown = format_number(stored.at[name, "estimate"], decimals)
         pattern = rf"{re.escape(label(name))}</b> <span[^>]*>{shown} \["
         assert re.search(pattern, summary.replace("&#39;", "'")), name
-    optimum = json.loads((small_run / "manifest.json").read_text())["projection"]
-    assert f"<b>{optimum['intensity']:g}</b> times the 2016" in summary
-    assert f'90% interval <span class="num-inline">[{optimum["draws_q5"]:g}, ' in summary
+    optima = json.loads((small_run / "manifest.json").read_text())["projection"]
+    optimum = optima["status_quo"]
+    assert f"<b>{format_number(optimum['intensity'], 3)}</b> times the 2016" in summary
+    interval = format_interval(optimum["draws_q5"], optimum["draws_q95"], 3)
+    assert f'90% interval\n    <span class="num-inline">{interval}</span>' in summary
+    started = format_number(optima["no_programme"]["intensity"], 3)
+    assert f"the\n    optimum is <b>{started}</b>" in summary
     assert "Across the 40 draws" in summary
 
 
