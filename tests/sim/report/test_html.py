@@ -292,7 +292,8 @@ def test_a_fit_directory_gives_a_report_without_projection(small_run, tmp_path):
     page = parse_report(out / "report.html")
     assert list(page.tables) == ["multipliers", "event-time-estimates", "versions"]
     assert len(page.images) == 1  # the event study
-    assert page.tables["multipliers"]["rows"][0][0] == "TWFE"
+    names = [row[0] for row in page.tables["multipliers"]["rows"]]
+    assert names[0] == "TWFE, intensity-weighted" and names[4] == "TWFE, value-weighted"
     assert len(page.tables["multipliers"]["rows"][0]) == 6  # no truth columns
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "No goodwill projection in this directory" in html
