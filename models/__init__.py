@@ -14,6 +14,7 @@ from models.estimation.imputation import ImputationDiD
 from models.estimation.ols import FixedEffectsOLS
 from models.estimation.results import EventStudyResults, RegressionResults, Results
 from models.estimation.sun_abraham import SunAbraham, SunAbrahamResults
+from models.estimation.value_weighted import DoseMeans, dose_means, value_weighted
 from models.exceptions import (
     AlwaysTreatedWarning,
     CollinearityWarning,
@@ -64,6 +65,7 @@ __all__ = [
     "ConsumerSpendModel",
     "ConvergenceWarning",
     "Damages",
+    "DoseMeans",
     "EnforcementFit",
     "EnforcementModel",
     "EventStudy",
@@ -83,4 +85,6 @@ __all__ = [
     "calibrate_enforcement",
     "compare",
     "damages",
+    "dose_means",
+    "value_weighted",
 ]

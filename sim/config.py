@@ -206,6 +206,11 @@ class ProjectionSettings(Parameters):
     estimator: EstimatorName = Field(
         STUDY_ESTIMATOR, description="fitted estimator whose per-yuan response path is projected"
     )
+    estimand: Literal["value", "intensity"] = Field(
+        "value",
+        description="its path: value-weighted (spend lost per yuan sold, what fake sales "
+        "multiply) or intensity-weighted (the per-yuan regression's coefficients)",
+    )
     executor: Literal["serial", "dask"] = Field(
         "serial", description="serial, or dask.distributed (pip install goodwill[dask])"
     )

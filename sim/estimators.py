@@ -2,11 +2,11 @@
 
 An :class:`Estimator` entry holds an estimator's name (its key in ``[estimation] estimators``
 and in every output file), the label figures and tables show, its options (the
-``[estimation.<name>]`` section, a frozen pydantic model), the adapter that fits it to a panel,
-the estimand it targets, and its colour and marker in figures. Config validation, the command
-line, the fit stage, the figures, the report and the tests all read :data:`ESTIMATORS`, so
-adding an estimator touches its own module in ``models/estimation/``, ``models/__init__.py``
-and one entry here.
+``[estimation.<name>]`` section, a frozen pydantic model), the adapter that fits it to a panel
+(once per estimand, :data:`ESTIMANDS`), and its colour and marker in figures. Config
+validation, the command line, the fit stage, the figures, the report and the tests all read
+:data:`ESTIMATORS`, so adding an estimator touches its own module in ``models/estimation/``,
+``models/__init__.py`` and one entry here.
 
 Every option an estimator's model supports and its section offers is passed to it: nothing
 given in a config is silently dropped.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import pandas as pd
@@ -28,14 +28,25 @@ from models import (
     EventStudyResults,
     ImputationDiD,
     SunAbraham,
+    value_weighted,
 )
 from models.exceptions import GoodwillDeprecationWarning
 from models.parameters import Parameters
 
-Estimand = Literal["intensity"]
-"""The truth an estimator's effects target, as a weighting of ``models.consumer.truth``:
-``"intensity"`` is sum_i v_i e_ik / sum_i v_i^2 over the victims at event time k with a dose
-v_i, and the mean effect per treated unit without one."""
+Estimand = Literal["intensity", "value"]
+"""The truth a fit's effects target, as a weighting of ``models.consumer.truth``: with a dose
+v_i, ``"intensity"`` is sum_i v_i e_ik / sum_i v_i^2 over the victims at event time k (the fit
+with the dose as intensity) and ``"value"`` is sum_i e_ik / sum_i v_i (the fit per treated
+unit divided by the victims' mean dose, ``models.value_weighted``); without a dose only
+``"intensity"`` is fitted, and it is the mean effect per treated unit."""
+
+ESTIMANDS: tuple[Estimand, ...] = ("intensity", "value")
+"""Every estimand, in the order they are reported."""
+
+
+def estimands(intensity: str | None) -> tuple[Estimand, ...]:
+    """The estimands fitted with this intensity column (both with one, else "intensity")."""
+    return ESTIMANDS if intensity is not None else ("intensity",)
 
 
 @dataclass(frozen=True)
@@ -184,9 +195,8 @@ class Estimator:
     options : type of EstimatorOptions
         Its ``[estimation.<name>]`` section.
     fit : FitAdapter
-        Fits it to a panel and returns effects by event time.
-    estimand : Estimand
-        The truth it targets.
+        Fits it to a panel and returns effects by event time (per unit of the intensity
+        column, if any); :meth:`fit_estimands` fits it once for each estimand.
     colour, marker : str
         An Okabe-Ito colour name (``sim.figures.style.OKABE_ITO``) and a matplotlib marker.
     """
@@ -197,9 +207,27 @@ class Estimator:
     model: type
     options: type[EstimatorOptions]
     fit: FitAdapter
-    estimand: Estimand
     colour: str
     marker: str
+
+    def fit_estimands(
+        self,
+        panel: pd.DataFrame,
+        columns: PanelColumns,
+        options: EstimatorOptions,
+        seed: int,
+    ) -> dict[Estimand, EventStudyResults]:
+        """The fits by estimand (:func:`estimands`): the fit itself as "intensity" and, with
+        an intensity column, the fit per treated unit made value-weighted as "value"."""
+        fits: dict[Estimand, EventStudyResults] = {
+            "intensity": self.fit(panel, columns, options, seed)
+        }
+        if columns.intensity is not None:
+            per_unit = self.fit(panel, replace(columns, intensity=None), options, seed)
+            fits["value"] = value_weighted(
+                per_unit, panel, columns.unit, columns.time, columns.cohort, columns.intensity
+            )
+        return fits
 
 
 def _fit_twfe(
@@ -252,7 +280,6 @@ ESTIMATORS: Mapping[str, Estimator] = {
             model=EventStudy,
             options=TwfeOptions,
             fit=_fit_twfe,
-            estimand="intensity",
             colour="blue",
             marker="o",
         ),
@@ -263,7 +290,6 @@ ESTIMATORS: Mapping[str, Estimator] = {
             model=CallawaySantAnna,
             options=CallawaySantAnnaOptions,
             fit=_fit_callaway_santanna,
-            estimand="intensity",
             colour="vermillion",
             marker="s",
         ),
@@ -274,7 +300,6 @@ ESTIMATORS: Mapping[str, Estimator] = {
             model=SunAbraham,
             options=SunAbrahamOptions,
             fit=_fit_sun_abraham,
-            estimand="intensity",
             colour="green",
             marker="^",
         ),
@@ -285,7 +310,6 @@ ESTIMATORS: Mapping[str, Estimator] = {
             model=ImputationDiD,
             options=ImputationOptions,
             fit=_fit_imputation,
-            estimand="intensity",
             colour="purple",
             marker="D",
         ),

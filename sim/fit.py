@@ -5,10 +5,14 @@
 from Parquet with :func:`read_panel`. The estimators are those of the registry
 (:data:`sim.estimators.ESTIMATORS`: the study's two-way fixed-effects event study and the
 heterogeneity-robust ones), all in the same units: per yuan of counterfeit with an intensity,
-else yuan per treated unit. The estimates are stored three times: ``estimates.csv`` (tidy, one
-row per estimator and event time, with the truth when simulated), ``multipliers.csv`` (each
-estimator's cumulative effect next to the truth) and ``estimates.nc`` (netCDF with the
-covariance matrices and each fit's metadata, for programs).
+else yuan per treated unit. With an intensity every estimator is fitted twice, once for each
+estimand: ``"intensity"`` (the per-yuan regression; its truth ``truth.intensity_multiplier``)
+and ``"value"`` (fitted per treated unit and divided by the victims' mean fake value,
+``models.value_weighted``; its truth ``truth.multiplier``, the spend lost per yuan sold, which
+the projection uses). The estimates are stored three times: ``estimates.csv`` (tidy, one row
+per estimator, estimand and event time, with the estimand's truth when simulated),
+``multipliers.csv`` (each estimator's cumulative effect by estimand next to its truth) and
+``estimates.nc`` (netCDF with the covariance matrices and each fit's metadata, for programs).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import xarray as xr
 
 from models import EventStudyResults, SpendTruth, compare
 from sim.config import EstimationSettings
-from sim.estimators import ESTIMATORS
+from sim.estimators import ESTIMATORS, estimands
 from sim.rundir import RunDirectory
 
 
@@ -61,10 +65,13 @@ def read_panel(path: str | Path, settings: EstimationSettings) -> pd.DataFrame:
     return pd.read_parquet(path, columns=wanted)
 
 
-def fit_estimators(
-    panel: pd.DataFrame, settings: EstimationSettings, seed: int = 0
-) -> dict[str, EventStudyResults]:
-    """Fit every configured estimator to a panel.
+Fits = dict[str, dict[str, EventStudyResults]]
+"""Fitted results by estimand (``"intensity"``, ``"value"``; :data:`sim.estimators.ESTIMANDS`),
+then by estimator name in the configured order."""
+
+
+def fit_estimators(panel: pd.DataFrame, settings: EstimationSettings, seed: int = 0) -> Fits:
+    """Fit every configured estimator to a panel, once for each estimand.
 
     Parameters
     ----------
@@ -78,24 +85,28 @@ def fit_estimators(
     Returns
     -------
     dict
-        Results by estimator name, in the configured order; each has the event-study API
-        (``event_time_effects()``, ``cumulative(a, b)``).
+        Results by estimand, then estimator name: with an intensity, ``"intensity"`` (per
+        yuan, intensity-weighted) and ``"value"`` (value-weighted per yuan,
+        ``models.value_weighted``); without one, ``"intensity"`` only (per treated unit). Each
+        has the event-study API (``event_time_effects()``, ``cumulative(a, b)``).
     """
-    return {
-        name: ESTIMATORS[name].fit(panel, settings.columns, settings.options(name), seed)
+    by_estimator = {
+        name: ESTIMATORS[name].fit_estimands(panel, settings.columns, settings.options(name), seed)
         for name in settings.estimators
+    }
+    return {
+        estimand: {name: fits[estimand] for name, fits in by_estimator.items()}
+        for estimand in estimands(settings.intensity)
     }
 
 
-def true_effects(truth: SpendTruth, settings: EstimationSettings) -> pd.Series:
-    """The simulated truth in the units of the estimates, by event time.
+def true_effects(truth: SpendTruth, settings: EstimationSettings, estimand: str) -> pd.Series:
+    """The simulated truth an estimand's estimates target, in their units, by event time.
 
-    Per yuan with the estimators' estimand as weighting (``Estimator.estimand`` in the
-    registry; every registered estimator targets the same one, which the tests check) when
-    the study has an intensity, else in yuan per victim.
+    Per yuan with the estimand as weighting (``SpendTruth.event_time_effects``) when the study
+    has an intensity, else in yuan per victim.
     """
     if settings.intensity is not None:
-        estimand = ESTIMATORS[settings.estimators[0]].estimand
         table = truth.event_time_effects(per_yuan=True, weighting=estimand)
     else:
         table = truth.event_time_effects(per_yuan=False)
@@ -103,72 +114,84 @@ def true_effects(truth: SpendTruth, settings: EstimationSettings) -> pd.Series:
 
 
 def estimates_table(
-    results: dict[str, EventStudyResults],
-    settings: EstimationSettings,
-    truth: SpendTruth | None = None,
+    results: Fits, settings: EstimationSettings, truth: SpendTruth | None = None
 ) -> pd.DataFrame:
-    """Tidy estimates: one row per estimator and event time (``models.compare``).
+    """Tidy estimates: one row per estimator, estimand and event time (``models.compare``).
 
-    Columns estimator, event_time, estimate, se, ci_low, ci_high, band_low and band_high (a
-    uniform band, where the estimator has one) and truth (if known). An omitted reference
-    period is a row with estimate 0 and no standard error.
+    Columns estimator, estimand, event_time, estimate, se, ci_low, ci_high, band_low and
+    band_high (a uniform band, where the estimator has one) and truth (the estimand's, if
+    known). An omitted reference period is a row with estimate 0 and no standard error.
     """
-    table = compare(results).event_time_effects().rename(columns={"model": "estimator"})
-    if truth is not None:
-        table["truth"] = table["event_time"].map(true_effects(truth, settings))
-    return table
+    tables = []
+    for estimand, fits in results.items():
+        table = compare(fits).event_time_effects().rename(columns={"model": "estimator"})
+        table.insert(1, "estimand", estimand)
+        if truth is not None:
+            table["truth"] = table["event_time"].map(true_effects(truth, settings, estimand))
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True)
 
 
-def true_cumulative(truth: SpendTruth, settings: EstimationSettings) -> float:
-    """The true sum of the effects over the reported event times."""
+def true_cumulative(truth: SpendTruth, settings: EstimationSettings, estimand: str) -> float:
+    """The estimand's true sum of the effects over the reported event times."""
     first, last = settings.cumulative
-    return float(true_effects(truth, settings).reindex(range(first, last + 1)).sum())
+    effects = true_effects(truth, settings, estimand)
+    return float(effects.reindex(range(first, last + 1)).sum())
 
 
 def multipliers_table(
-    results: dict[str, EventStudyResults],
-    settings: EstimationSettings,
-    truth: SpendTruth | None = None,
+    results: Fits, settings: EstimationSettings, truth: SpendTruth | None = None
 ) -> pd.DataFrame:
-    """Each estimator's cumulative effect (the multiplier) with SE, 95% CI and the truth."""
+    """Each estimator's cumulative effect (the multiplier) for each estimand, with SE, 95% CI
+    and the estimand's truth; indexed by estimator, the estimand a column."""
     first, last = settings.cumulative
-    table = compare(results).cumulative(first, last)[["estimate", "se", "ci_low", "ci_high"]]
-    table.insert(0, "last_event_time", last)
-    table.insert(0, "first_event_time", first)
-    if truth is not None:
-        table["truth"] = true_cumulative(truth, settings)
+    tables = []
+    for estimand, fits in results.items():
+        table = compare(fits).cumulative(first, last)[["estimate", "se", "ci_low", "ci_high"]]
+        table.insert(0, "last_event_time", last)
+        table.insert(0, "first_event_time", first)
+        table.insert(0, "estimand", estimand)
+        if truth is not None:
+            table["truth"] = true_cumulative(truth, settings, estimand)
+        tables.append(table)
+    table = pd.concat(tables)
     table.index.name = "estimator"
     return table
 
 
+ESTIMAND_TITLES = {
+    "intensity": "intensity-weighted (the per-yuan regression's target)",
+    "value": "value-weighted (spend lost per yuan sold)",
+}
+"""How ``goodwill run`` and ``goodwill fit`` name the estimands of per-yuan estimates."""
+
+
 def describe_fit(
-    results: dict[str, EventStudyResults],
-    settings: EstimationSettings,
-    truth: SpendTruth | None = None,
+    results: Fits, settings: EstimationSettings, truth: SpendTruth | None = None
 ) -> str:
-    """Lines for the run summary: each estimator's cumulative effect with its 95% CI, the
-    truth, and a pre-trend test."""
+    """Lines for the run summary: for each estimand, each estimator's cumulative effect with
+    its 95% CI, the truth (and whether the CI covers it), and a pre-trend test."""
     first, last = settings.cumulative
     unit = "per yuan of counterfeit" if settings.intensity else "yuan per treated unit"
     lines = [f"cumulative effect over event times {first}..{last}, {unit}:"]
-    if truth is not None:
-        true_total = true_cumulative(truth, settings)
-        lines.append(f"  simulated truth {true_total:.4f}")
-        if settings.intensity is not None and truth.horizon_observed:
-            lines.append(
-                f"  (value-weighted truth, spend lost per yuan sold: {truth.multiplier:.4f})"
-            )
-    cumulative = compare(results).cumulative(first, last)
-    for name, fitted in results.items():
-        estimate, se, low, high = cumulative.loc[name, ["estimate", "se", "ci_low", "ci_high"]]
-        line = (
-            f"  {name:<18} {estimate:.4f} (SE {se:.4f}), 95% CI [{low:.4f}, {high:.4f}]"
-            f"  {fitted.vcov_type}, {fitted.nobs:,} obs"
-        )
+    for estimand, fits in results.items():
+        true_total = None
+        if settings.intensity is not None:
+            lines.append(f" {ESTIMAND_TITLES[estimand]}:")
         if truth is not None:
-            line += ", truth " + ("inside" if low <= true_total <= high else "outside")
-        lines.append(line)
-        lines.append(f"  {'':<18} pre-trends: {_describe_pretrends(fitted)}")
+            true_total = true_cumulative(truth, settings, estimand)
+            lines.append(f"  simulated truth {true_total:.4f}")
+        cumulative = compare(fits).cumulative(first, last)
+        for name, fitted in fits.items():
+            estimate, se, low, high = cumulative.loc[name, ["estimate", "se", "ci_low", "ci_high"]]
+            line = (
+                f"  {name:<18} {estimate:.4f} (SE {se:.4f}), 95% CI [{low:.4f}, {high:.4f}]"
+                f"  {fitted.vcov_type}, {fitted.nobs:,} obs"
+            )
+            if true_total is not None:
+                line += ", truth " + ("inside" if low <= true_total <= high else "outside")
+            lines.append(line)
+            lines.append(f"  {'':<18} pre-trends: {_describe_pretrends(fitted)}")
     return "\n".join(lines)
 
 
@@ -185,23 +208,16 @@ def _describe_pretrends(results: EventStudyResults) -> str:
     )
 
 
-def estimates_dataset(
-    results: dict[str, EventStudyResults],
+def _estimand_dataset(
+    fits: dict[str, EventStudyResults],
     settings: EstimationSettings,
-    truth: SpendTruth | None = None,
-    attrs: dict[str, str | int | float] | None = None,
+    estimand: str,
+    truth: SpendTruth | None,
 ) -> xr.Dataset:
-    """The estimates as an xarray Dataset by ``estimator`` and ``event_time``.
-
-    Event times an estimator does not estimate are NaN. ``cov`` holds each estimator's
-    covariance matrix of its coefficients on (``event_time_row``, ``event_time_col``); the
-    cumulative effects and each fit's variance estimator, observations, model, window
-    (``window_low``, ``window_high``), reference period (``ref``) and binning
-    (``bin_endpoints``) are variables by estimator.
-    """
-    tidy = estimates_table(results, settings, truth)
+    """One estimand's estimates, truth, covariances, multipliers and model names."""
     unit = "yuan per yuan of counterfeit" if settings.intensity else "yuan per treated unit"
-    names = list(results)
+    tidy = estimates_table({estimand: fits}, settings, truth)
+    names = list(fits)
     grid = tidy.set_index(["estimator", "event_time"])
     event_times = np.sort(tidy["event_time"].unique())
     data = {}
@@ -209,15 +225,15 @@ def estimates_dataset(
         values = grid[column].unstack("event_time").reindex(index=names, columns=event_times)
         data[column] = (("estimator", "event_time"), values.to_numpy(), {"units": unit})
     if truth is not None:
-        truth_by_time = true_effects(truth, settings).reindex(event_times).to_numpy()
+        truth_by_time = true_effects(truth, settings, estimand).reindex(event_times).to_numpy()
         data["truth"] = (
             "event_time",
             truth_by_time,
-            {"units": unit, "long_name": "simulated truth: the effect the estimators target"},
+            {"units": unit, "long_name": "simulated truth: the effect the estimand targets"},
         )
     cov = np.full((len(names), event_times.size, event_times.size), np.nan)
     position = {t: j for j, t in enumerate(event_times)}
-    for i, fitted in enumerate(results.values()):
+    for i, fitted in enumerate(fits.values()):
         where = [position[t] for t in fitted.event_times]
         cov[i][np.ix_(where, where)] = fitted.covariance.matrix
     data["cov"] = (
@@ -225,57 +241,73 @@ def estimates_dataset(
         cov,
         {"units": f"({unit})^2", "long_name": "covariance of each estimator's estimates"},
     )
-    multipliers = multipliers_table(results, settings, truth)
+    multipliers = multipliers_table({estimand: fits}, settings, truth)
     for column in ("estimate", "se", "ci_low", "ci_high"):
         data[f"cumulative_{column}"] = (
             "estimator",
             multipliers[column].to_numpy(),
             {"units": unit},
         )
-    fits = list(results.values())
-    data["vcov"] = ("estimator", [fitted.vcov_type for fitted in fits])
-    data["nobs"] = ("estimator", [fitted.nobs for fitted in fits])
-    data["model"] = ("estimator", [fitted.model_name for fitted in fits])
-    data["window_low"] = (
+    data["model"] = ("estimator", [fitted.model_name for fitted in fits.values()])
+    coords = {"estimator": names, "event_time": event_times}
+    coords.update(event_time_row=event_times, event_time_col=event_times)
+    return xr.Dataset(data, coords=coords)
+
+
+def estimates_dataset(
+    results: Fits,
+    settings: EstimationSettings,
+    truth: SpendTruth | None = None,
+    attrs: dict[str, str | int | float] | None = None,
+) -> xr.Dataset:
+    """The estimates as an xarray Dataset by ``estimand``, ``estimator`` and ``event_time``.
+
+    Event times an estimator does not estimate are NaN. ``cov`` holds each estimator's
+    covariance matrix of its coefficients on (``event_time_row``, ``event_time_col``); the
+    cumulative effects, the model (``model``) and the truth (``truth``, by event time) are by
+    estimand too; each fit's variance estimator, observations, window (``window_low``,
+    ``window_high``), reference period (``ref``) and binning (``bin_endpoints``) are variables
+    by estimator (the same for every estimand). ``sim.rundir.select_estimand`` picks one
+    estimand.
+    """
+    names = list(estimands(settings.intensity))
+    parts = [_estimand_dataset(results[e], settings, e, truth) for e in names]
+    dataset = xr.concat(parts, dim=pd.Index(names, name="estimand"), join="outer")
+    fits = list(results["intensity"].values())
+    dataset["vcov"] = ("estimator", [fitted.vcov_type for fitted in fits])
+    dataset["nobs"] = ("estimator", [fitted.nobs for fitted in fits])
+    dataset["window_low"] = (
         "estimator",
         [fitted.window[0] for fitted in fits],
         {"long_name": "lowest event time with an estimate"},
     )
-    data["window_high"] = (
+    dataset["window_high"] = (
         "estimator",
         [fitted.window[1] for fitted in fits],
         {"long_name": "highest event time with an estimate"},
     )
-    data["ref"] = (
+    dataset["ref"] = (
         "estimator",
         [np.nan if fitted.ref is None else float(fitted.ref) for fitted in fits],
         {"long_name": "omitted reference event time (NaN: none)"},
     )
-    data["bin_endpoints"] = (
+    dataset["bin_endpoints"] = (
         "estimator",
         [int(fitted.bin_endpoints) for fitted in fits],
         {"long_name": "1 if the window's end points pool every event time beyond them"},
     )
-    return xr.Dataset(
-        data,
-        coords={
-            "estimator": names,
-            "event_time": event_times,
-            "event_time_row": event_times,
-            "event_time_col": event_times,
-        },
-        attrs={
-            "outcome": settings.outcome,
-            "intensity": settings.intensity or "",
-            "cumulative_event_times": list(settings.cumulative),
-            **(attrs or {}),
-        },
-    )
+    dataset.attrs = {
+        "outcome": settings.outcome,
+        "intensity": settings.intensity or "",
+        "cumulative_event_times": list(settings.cumulative),
+        **(attrs or {}),
+    }
+    return dataset
 
 
 def write_estimates(
     directory: RunDirectory,
-    results: dict[str, EventStudyResults],
+    results: Fits,
     settings: EstimationSettings,
     truth: SpendTruth | None = None,
     attrs: dict[str, str | int | float] | None = None,

@@ -20,7 +20,6 @@ import xarray as xr
 
 from models import (
     EnforcementModel,
-    EventStudyResults,
     ResponsePath,
     SpendTruth,
     calibrate_enforcement,
@@ -31,7 +30,14 @@ from models.consumer.calibration import calibrate_loss_per_yuan
 from sim.config import Config, EstimationSettings, load_config, override_estimation
 from sim.costs import describe_projection, optimal_intensity
 from sim.figures import write_run_figures
-from sim.fit import describe_fit, fit_estimators, multipliers_table, read_panel, write_estimates
+from sim.fit import (
+    Fits,
+    describe_fit,
+    fit_estimators,
+    multipliers_table,
+    read_panel,
+    write_estimates,
+)
 from sim.panel import (
     describe_panel,
     horizon_multipliers,
@@ -83,8 +89,9 @@ class RunResult(JobResult):
         Human-readable summary (also in ``summary.txt``).
     truth : SpendTruth
         The simulated truth.
-    estimates : dict of EventStudyResults or None
-        The fitted estimators by name, when the config has ``[estimation]``.
+    estimates : dict or None
+        The fitted estimators by estimand ("intensity", "value"), then name
+        (:data:`sim.fit.Fits`), when the config has ``[estimation]``.
     projection : xarray.Dataset or None
         The goodwill-loss Monte Carlo, when the config has ``[projection]``.
     """
@@ -93,7 +100,7 @@ class RunResult(JobResult):
     figures: tuple[Path, ...]
     summary: str
     truth: SpendTruth
-    estimates: dict[str, EventStudyResults] | None = None
+    estimates: Fits | None = None
     projection: xr.Dataset | None = None
 
 
@@ -182,7 +189,8 @@ def fit_panel(
     settings = override_estimation(settings, shared or {}, options or {})
     started = time.perf_counter()
     results = fit_estimators(read_panel(panel_path, settings), settings, seed=seed)
-    lines = [compare(results).summary().as_text(), describe_fit(results, settings)]
+    lines = [compare(fits).summary().as_text() for fits in results.values()]
+    lines.append(describe_fit(results, settings))
     files: list[Path] = []
     if out is not None:
         attrs = {"panel": str(panel_path), "goodwill_version": package_version()}
@@ -202,7 +210,10 @@ def _projected(config_path: str | Path) -> tuple[Config, RunDirectory]:
 
 def _stored_response(config: Config, directory: RunDirectory) -> ResponsePath:
     first, last = config.estimation.cumulative
-    return read_response_path(directory.path, config.projection.estimator, first, last)
+    projection = config.projection
+    return read_response_path(
+        directory.path, projection.estimator, first, last, estimand=projection.estimand
+    )
 
 
 def project(config_path: str | Path, progress: bool = True) -> JobResult:
@@ -259,7 +270,8 @@ def estimate_damages(
         f"{loss.goodwill_loss:,.0f} yuan of goodwill (present value of lost revenue; "
         f"{loss.interval:.0%} interval {loss.low:,.0f} to {loss.high:,.0f}, SE {loss.se:,.0f}) "
         f"through {loss.lost_spend:,.0f} yuan of lost consumer spend "
-        f"({config.projection.estimator} response {response.multiplier:+.3f} per yuan over "
+        f"({config.projection.estimator} {config.projection.estimand}-weighted response "
+        f"{response.multiplier:+.3f} per yuan over "
         f"{response.mean.size} weeks)"
     )
 
@@ -291,6 +303,15 @@ def read_enforcement_data(path: str | Path = ENFORCEMENT_DATA) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: enforcement data not found")
     return pd.read_csv(path)
+
+
+def _manifest_multipliers(results: Fits, config: Config) -> dict[str, dict]:
+    """The multipliers by estimand, then estimator, for the manifest."""
+    table = multipliers_table(results, config.estimation)
+    return {
+        estimand: rows.drop(columns="estimand").T.to_dict()
+        for estimand, rows in table.groupby("estimand", sort=False)
+    }
 
 
 def run(config: Config | str | Path, progress: bool = True) -> RunResult:
@@ -342,7 +363,7 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
     projection = None
     if config.projection is not None:
         projected = time.perf_counter()
-        response = results[config.projection.estimator]
+        response = results[config.projection.estimand][config.projection.estimator]
         projection = run_projection(config, response, directory, progress)
         summary += "\n" + describe_projection(projection)
         timings["project_s"] = time.perf_counter() - projected
@@ -365,9 +386,7 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
         "loss_per_yuan": truth.model.response.loss_per_yuan,
         "calibration": None if config.calibration is None else config.calibration.model_dump(),
         **horizon_multipliers(truth),
-        "estimates": None
-        if results is None
-        else multipliers_table(results, config.estimation).T.to_dict(),
+        "estimates": None if results is None else _manifest_multipliers(results, config),
         "projection": None
         if projection is None
         else {

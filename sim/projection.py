@@ -129,7 +129,7 @@ def project_goodwill(
 
     Examples
     --------
-    >>> ds = project_goodwill(config, run_result.estimates["twfe"])  # doctest: +SKIP
+    >>> ds = project_goodwill(config, run_result.estimates["value"]["twfe"])  # doctest: +SKIP
     >>> projection_summary(ds)  # doctest: +SKIP
     """
     settings = config.projection

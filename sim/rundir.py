@@ -9,7 +9,8 @@ writes the manifest last, so its presence marks a complete run. The typed reader
 (:func:`read_estimates`, :func:`read_projection`, :func:`read_config`, :func:`read_manifest`,
 :func:`read_trajectories`, :func:`read_response_path`) are how the figures, the report, the
 projection and the damages read a run; the functions of the stored estimates below interpret
-their metadata for them.
+their metadata for them. The estimates are by ``estimand`` ("intensity" and, with an
+intensity, "value"; :func:`select_estimand` picks one, and the functions below it read one).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ FILES: dict[str, RunFile] = {
         RunFile("truth_event_time.csv", "run", *_csv(True, "event_time")),
         RunFile("spend_trajectories.csv", "run", *_csv(True, "event_time")),
         RunFile("estimates.csv", "run", *_csv(False, None)),
-        RunFile("multipliers.csv", "run", *_csv(True, "estimator")),
+        RunFile("multipliers.csv", "run", *_csv(True, "estimator")),  # column estimand
         RunFile("estimates.nc", "run", *_NETCDF),
         RunFile("projection.nc", "run", *_NETCDF),
         RunFile("projection_summary.csv", "run", *_csv(True, "intensity")),
@@ -189,15 +190,15 @@ def read_trajectories(directory: str | Path) -> pd.DataFrame | None:
 
 
 def read_response_path(
-    directory: str | Path, estimator: str, first: int, last: int
+    directory: str | Path, estimator: str, first: int, last: int, *, estimand: str = "value"
 ) -> ResponsePath:
-    """The per-yuan response path of one estimator from a run's ``estimates.nc``.
+    """The per-yuan response path of one estimator and estimand from a run's ``estimates.nc``.
 
     Raises
     ------
     FileNotFoundError, ValueError
-        If the file is missing, the estimator was not fitted, the estimates are not per yuan
-        or an event time of ``first..last`` has no estimate.
+        If the file is missing, the estimator or estimand was not fitted, the estimates are
+        not per yuan or an event time of ``first..last`` has no estimate.
     """
     path = Path(directory) / "estimates.nc"
     estimates = read_estimates(directory)
@@ -213,6 +214,7 @@ def read_response_path(
         )
     if not per_yuan(estimates):
         raise ValueError(f"{path}: the estimates are not per yuan (no intensity)")
+    estimates = select_estimand(estimates, estimand, path)
     times = list(range(first, last + 1))
     one = estimates.sel(estimator=estimator)
     available = set(estimates["event_time"].values.tolist())
@@ -227,15 +229,57 @@ def read_response_path(
 
 
 # -- the stored estimates' metadata -----------------------------------------------------------
+def estimands(estimates: xr.Dataset) -> list[str]:
+    """The estimands stored ("intensity", and "value" with an intensity)."""
+    if "estimand" not in estimates.dims:
+        return [str(estimates.attrs.get("estimand", "intensity"))]
+    return [str(e) for e in estimates["estimand"].to_numpy()]
+
+
+def select_estimand(
+    estimates: xr.Dataset, estimand: str | None = None, source: str | Path = "estimates"
+) -> xr.Dataset:
+    """One estimand's estimates, without the ``estimand`` dimension (its name in the attrs
+    ``estimand``); every function below reads such a selection.
+
+    ``estimand`` None picks "value" when stored, else "intensity" (the value-weighted path
+    is what a projection uses). A selection is returned as it is.
+
+    Raises
+    ------
+    ValueError
+        If the estimand was not stored.
+    """
+    stored = estimands(estimates)
+    if estimand is None:
+        estimand = "value" if "value" in stored else stored[0]
+    if estimand not in stored:
+        raise ValueError(
+            f"{source}: estimand {estimand!r} was not fitted (fitted: {', '.join(stored)}; "
+            "'value' needs estimation.intensity)"
+        )
+    if "estimand" not in estimates.dims:
+        return estimates
+    selected = estimates.sel(estimand=estimand, drop=True)
+    selected.attrs = {**estimates.attrs, "estimand": estimand}
+    return selected
+
+
+ESTIMAND_NAMES = {"intensity": "intensity-weighted", "value": "value-weighted"}
+"""How tables and figures name an estimand of per-yuan estimates."""
+
+
 def per_yuan(estimates: xr.Dataset) -> bool:
     """Whether the estimates are per unit of a dose (per yuan of counterfeit)."""
     return bool(estimates.attrs.get("intensity"))
 
 
 def estimate_units(estimates: xr.Dataset) -> str:
-    """The units of the estimates: per yuan of counterfeit (intensity) or per consumer."""
+    """The units of one estimand's estimates: per yuan of counterfeit (with its weighting)
+    or per consumer."""
     if per_yuan(estimates):
-        return "yuan of spend per yuan of counterfeit"
+        weighting = ESTIMAND_NAMES.get(str(estimates.attrs.get("estimand")), "")
+        return "yuan of spend per yuan of counterfeit" + (f", {weighting}" if weighting else "")
     return "yuan per treated consumer"
 
 
@@ -265,6 +309,26 @@ def cumulative_columns(estimates: xr.Dataset) -> pd.DataFrame:
     return table
 
 
+def multipliers_by_estimand(estimates: xr.Dataset) -> pd.DataFrame:
+    """Every estimand's :func:`cumulative_columns`, one row per estimand and estimator, with
+    columns ``estimand``, ``name`` (the estimator and, per yuan, the estimand, as tables show
+    them) and ``truth`` (the estimand's cumulative truth, NaN if not simulated)."""
+    tables = []
+    for estimand in estimands(estimates):
+        one = select_estimand(estimates, estimand)
+        table = cumulative_columns(one)
+        truth = cumulative_truth(one)
+        table.insert(0, "estimand", estimand)
+        table["truth"] = np.nan if truth is None else truth
+        tables.append(table)
+    return pd.concat(tables)
+
+
+def estimator_estimand_label(label: str, estimand: str, estimates: xr.Dataset) -> str:
+    """An estimator's label with its estimand, when the estimates are per yuan."""
+    return f"{label}, {ESTIMAND_NAMES[estimand]}" if per_yuan(estimates) else label
+
+
 def by_event_time(estimates: xr.Dataset, name: str) -> np.ndarray:
     """A variable of the estimates as an array, event times in rows, estimators in columns."""
     return estimates[name].transpose("event_time", "estimator").to_numpy()
@@ -274,6 +338,12 @@ def response_event_times(projection: xr.Dataset) -> np.ndarray:
     """The event times of a projection's response path (the estimates' cumulative range)."""
     first, last = json.loads(projection.attrs["config"])["estimation"]["cumulative"]
     return np.arange(first, last + 1)
+
+
+def response_estimand(projection: xr.Dataset) -> str:
+    """The estimand of a projection's response path (projections before it: "intensity")."""
+    settings = json.loads(projection.attrs["config"])["projection"]
+    return str(settings.get("estimand", "intensity"))
 
 
 def binned_window(estimates: xr.Dataset) -> tuple[int, int] | None:

@@ -22,7 +22,14 @@ from sim.figures.style import (
     styled,
 )
 from sim.formatting import format_number
-from sim.rundir import binned_window, cumulative_times, cumulative_truth, per_yuan
+from sim.rundir import (
+    ESTIMAND_NAMES,
+    binned_window,
+    cumulative_times,
+    cumulative_truth,
+    per_yuan,
+    select_estimand,
+)
 
 
 def event_study_figure(
@@ -31,8 +38,9 @@ def event_study_figure(
     window: tuple[int, int] | None = None,
     settings: FigureSettings | None = None,
     ax: Axes | None = None,
+    estimand: str | None = None,
 ) -> Figure:
-    """Event-study estimates of several estimators side by side.
+    """Event-study estimates of several estimators side by side, for one estimand.
 
     Parameters
     ----------
@@ -46,6 +54,9 @@ def event_study_figure(
         Size and type size.
     ax : matplotlib.axes.Axes, optional
         Draw into these axes (of a figure of your own) instead of a new figure.
+    estimand : {"value", "intensity"}, optional
+        The estimand drawn (default: "value" when stored, the projection's input; see
+        :func:`sim.rundir.select_estimand`).
 
     Returns
     -------
@@ -55,6 +66,7 @@ def event_study_figure(
         the simulated truth if stored (``truth``), the onset line (``onset``); the legend
         gives each estimator's cumulative multiplier and 95% CI.
     """
+    estimates = select_estimand(estimates, estimand)
     names = list(estimates["estimator"].values) if estimators is None else list(estimators)
     fitted = set(estimates["estimator"].values.tolist())
     unknown = [name for name in names if name not in fitted]
@@ -140,7 +152,9 @@ def event_study_figure(
             handles.append(Line2D([], [], color=colour, alpha=0.3, linewidth=3.2))
             labels.append(f"{label(name)}: 95% uniform band")
         weeks = last - first + 1
-        unit = "per yuan" if per_yuan(estimates) else "yuan per buyer"
+        unit = "yuan per buyer"
+        if per_yuan(estimates):
+            unit = f"per yuan, {ESTIMAND_NAMES[estimates.attrs.get('estimand', 'intensity')]}"
         (ax.figure.legend if own else ax.legend)(
             handles,
             labels,

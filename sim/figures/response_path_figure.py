@@ -19,7 +19,7 @@ from sim.figures.style import (
     styled,
 )
 from sim.formatting import format_number
-from sim.rundir import response_event_times
+from sim.rundir import response_estimand, response_event_times, select_estimand
 
 
 def response_path_figure(
@@ -35,8 +35,8 @@ def response_path_figure(
     projection : xarray.Dataset
         A run's ``projection.nc`` (``sim.project_goodwill``).
     estimates : xarray.Dataset, optional
-        The run's ``estimates.nc``; its fitted path is drawn over the bands
-        (default: the mean of the draws).
+        The run's ``estimates.nc``; the fitted path of the projection's estimator and
+        estimand is drawn over the bands (default: the mean of the draws).
     settings : FigureSettings, optional
         Size and type size.
     ax : matplotlib.axes.Axes, optional
@@ -52,6 +52,7 @@ def response_path_figure(
     times = response_event_times(projection)
     estimator = projection.attrs["estimator"]
     if estimates is not None:
+        estimates = select_estimand(estimates, response_estimand(projection))
         fitted = estimates["estimate"].sel(estimator=estimator, event_time=times).to_numpy()
     else:
         fitted = paths.mean(axis=0)

@@ -23,6 +23,7 @@ from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from matplotlib.figure import Figure
@@ -36,11 +37,12 @@ from sim.rundir import (
     FILES,
     RunDirectory,
     by_event_time,
-    cumulative_columns,
     cumulative_times,
-    cumulative_truth,
     estimate_units,
+    estimator_estimand_label,
+    multipliers_by_estimand,
     remove_unwritten,
+    select_estimand,
 )
 from sim.version import package_version
 
@@ -95,24 +97,25 @@ class EmbeddedFigure:
 
 
 def multipliers_html(estimates: xr.Dataset) -> Table:
-    """The cumulative multiplier of each estimator with SE, 95% CI and the truth."""
-    table = cumulative_columns(estimates)
+    """The cumulative multiplier of each estimator and estimand with SE, 95% CI and the
+    estimand's truth."""
+    table = multipliers_by_estimand(estimates)
     decimals = estimate_decimals(table["se"])
-    truth = cumulative_truth(estimates)
+    has_truth = bool(table["truth"].notna().all())
     rows = []
     for name, row in table.iterrows():
         cells = [
-            label(name),
+            estimator_estimand_label(label(name), row["estimand"], estimates),
             format_number(row["estimate"], decimals),
             format_number(row["se"], decimals),
             format_interval(row["ci_low"], row["ci_high"], decimals),
         ]
-        if truth is not None:
-            inside = row["ci_low"] <= truth <= row["ci_high"]
-            cells += [format_number(truth, decimals), "yes" if inside else "no"]
+        if has_truth:
+            inside = row["ci_low"] <= row["truth"] <= row["ci_high"]
+            cells += [format_number(row["truth"], decimals), "yes" if inside else "no"]
         rows.append([*cells, str(row["vcov"]), format_number(row["nobs"], 0)])
     columns = ["Estimator", "Estimate", "SE", "95% CI"]
-    columns += ["Truth", "Truth in CI"] if truth is not None else []
+    columns += ["Truth", "Truth in CI"] if has_truth else []
     first, last = cumulative_times(estimates)
     return Table(
         id="multipliers",
@@ -121,15 +124,20 @@ def multipliers_html(estimates: xr.Dataset) -> Table:
         f"({estimate_units(estimates)})",
         columns=[*columns, "Variance", "N obs"],
         rows=rows,
-        numeric=[False, True, True, True] + [True, False] * (truth is not None) + [False, True],
-        note="Truth: the simulated effect summed over the same event times."
-        if truth is not None
+        numeric=[False, True, True, True] + [True, False] * has_truth + [False, True],
+        note="Truth: the simulated effect summed over the same event times, weighted as the "
+        "estimand says (intensity-weighted: the per-yuan regression's target; value-weighted: "
+        "the spend lost per yuan sold, the projection's input)."
+        if has_truth
         else "",
     )
 
 
 def estimates_html(estimates: xr.Dataset) -> Table:
-    """Estimates by event time: per estimator the estimate and its SE, then the truth."""
+    """Estimates by event time: per estimator the estimate and its SE, then the truth, of the
+    projection's default estimand (:func:`sim.rundir.select_estimand`; both are in
+    ``estimates.csv``)."""
+    estimates = select_estimand(estimates)
     names = estimates["estimator"].to_numpy().tolist()
     decimals = estimate_decimals(estimates["se"])
     has_truth = "truth" in estimates
@@ -268,16 +276,15 @@ def _recorded_versions(outputs: RunOutputs) -> dict[str, str]:
 
 
 def _multiplier_summary(estimates: xr.Dataset) -> list[dict[str, str | bool | None]]:
-    table = cumulative_columns(estimates)
+    table = multipliers_by_estimand(estimates)
     decimals = estimate_decimals(table["se"])
-    truth = cumulative_truth(estimates)
     return [
         {
-            "name": label(name),
+            "name": estimator_estimand_label(label(name), row["estimand"], estimates),
             "estimate": format_number(row["estimate"], decimals),
             "ci": format_interval(row["ci_low"], row["ci_high"], decimals),
-            "truth": None if truth is None else format_number(truth, decimals),
-            "inside": truth is not None and row["ci_low"] <= truth <= row["ci_high"],
+            "truth": None if np.isnan(row["truth"]) else format_number(row["truth"], decimals),
+            "inside": bool(row["ci_low"] <= row["truth"] <= row["ci_high"]),
         }
         for name, row in table.iterrows()
     ]
@@ -310,7 +317,6 @@ def report_context(outputs: RunOutputs, figures: list[EmbeddedFigure]) -> dict[s
     if projection is not None:
         tables.append(costs_html(projection))
     timings = (manifest or {}).get("timings")
-    value_truth = (manifest or {}).get("true_multiplier")
     return {
         "title": f"goodwill report: {outputs.directory.resolve().name}",
         "directory": str(outputs.directory.resolve()),
@@ -321,9 +327,6 @@ def report_context(outputs: RunOutputs, figures: list[EmbeddedFigure]) -> dict[s
         "units": None if estimates is None else estimate_units(estimates),
         "cumulative": None if estimates is None else cumulative_times(estimates),
         "multipliers": None if estimates is None else _multiplier_summary(estimates),
-        "value_truth": None
-        if value_truth is None or estimates is None or not estimates.attrs.get("intensity")
-        else format_number(value_truth, 3),
         "projection": None if projection is None else _projection_summary(projection),
         "figures": figures,
         "tables": tables,

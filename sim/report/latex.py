@@ -29,6 +29,9 @@ from sim.rundir import (
     cumulative_times,
     cumulative_truth,
     estimate_units,
+    estimator_estimand_label,
+    multipliers_by_estimand,
+    select_estimand,
 )
 
 LATEX_MINUS = "$-$"
@@ -175,6 +178,7 @@ def estimates_latex(estimates: xr.Dataset, window: tuple[int, int] | None = None
     >>> tex = estimates_latex(xr.load_dataset("runs/quick/estimates.nc"))  # doctest: +SKIP
     >>> tex = estimates_latex(estimates, window=(-2, 6))  # doctest: +SKIP
     """
+    estimates = select_estimand(estimates)
     rows = _window_rows(estimates, window)
     names = estimates["estimator"].to_numpy().tolist()
     times = estimates["event_time"].to_numpy()
@@ -240,17 +244,18 @@ def estimates_latex(estimates: xr.Dataset, window: tuple[int, int] | None = None
 
 
 def multipliers_latex(estimates: xr.Dataset) -> str:
-    """``multipliers.tex``: each estimator's cumulative effect with SE, 95% CI and truth."""
-    table = cumulative_columns(estimates)
+    """``multipliers.tex``: each estimator's cumulative effect by estimand with SE, 95% CI and
+    the estimand's truth."""
+    table = multipliers_by_estimand(estimates)
     decimals = estimate_decimals(table["se"])
-    truth = cumulative_truth(estimates)
+    truth = table["truth"].notna().all() or None
     body = [
         [
-            latex_escape(label(name)),
+            latex_escape(estimator_estimand_label(label(name), row["estimand"], estimates)),
             _tex_number(row["estimate"], decimals),
             _tex_number(row["se"], decimals),
             format_interval(row["ci_low"], row["ci_high"], decimals, minus=LATEX_MINUS),
-            *([] if truth is None else [_tex_number(truth, decimals)]),
+            *([] if truth is None else [_tex_number(row["truth"], decimals)]),
         ]
         for name, row in table.iterrows()
     ]
@@ -260,7 +265,10 @@ def multipliers_latex(estimates: xr.Dataset) -> str:
         f"{_tex_number(last, 0)}, in {estimate_units(estimates)}."
     )
     if truth is not None:
-        note += " Truth: the simulated effect summed over the same event times."
+        note += (
+            " Truth: the simulated effect summed over the same event times, weighted as the "
+            "estimand says (value-weighted: the spend lost per yuan sold)."
+        )
     return _latex_table(
         "Cumulative effect of a counterfeit purchase on spend",
         "tab:goodwill-multipliers",

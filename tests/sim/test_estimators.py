@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import typing
 import warnings
+from dataclasses import replace
 
+import pandas as pd
 import pytest
 
+from models import value_weighted
 from models.exceptions import GoodwillDeprecationWarning
 from sim.cli import build_parser
 from sim.config import EstimationSettings, load_config, override_estimation
-from sim.estimators import ESTIMATORS, STUDY_ESTIMATOR, EstimatorOptions, label
+from sim.estimators import (
+    ESTIMANDS,
+    ESTIMATORS,
+    STUDY_ESTIMATOR,
+    EstimatorOptions,
+    estimands,
+    label,
+)
 from sim.figures.style import OKABE_ITO, estimator_style
 
 
@@ -29,10 +39,23 @@ def test_every_entry_is_complete_and_distinct():
     assert STUDY_ESTIMATOR in ESTIMATORS
 
 
-def test_every_estimator_targets_the_one_stored_truth():
-    # estimates.nc stores one truth series by event time (sim.fit.true_effects): an
-    # estimator with another estimand needs the truth stored by estimator first.
-    assert {entry.estimand for entry in ESTIMATORS.values()} == {"intensity"}
+@pytest.mark.filterwarnings("ignore::models.AlwaysTreatedWarning")
+@pytest.mark.filterwarnings("ignore::models.ImputationWarning")
+@pytest.mark.parametrize("name", list(ESTIMATORS))
+def test_every_estimator_fits_both_estimands(small_panel, name):
+    panel, _ = small_panel
+    entry, settings = ESTIMATORS[name], EstimationSettings()
+    columns, options = settings.columns, settings.options(name)
+    fits = entry.fit_estimands(panel, columns, options, 0)
+    assert list(fits) == list(ESTIMANDS) == list(estimands(columns.intensity))
+    per_unit = entry.fit(panel, replace(columns, intensity=None), options, 0)
+    expected = value_weighted(per_unit, panel, "consumer_id", "week", "fake_week", "fake_value")
+    pd.testing.assert_series_equal(fits["value"].params, expected.params)
+    pd.testing.assert_series_equal(
+        fits["intensity"].params, entry.fit(panel, columns, options, 0).params
+    )
+    without = entry.fit_estimands(panel, replace(columns, intensity=None), options, 0)
+    assert list(without) == ["intensity"] and without["intensity"].intensity is None
 
 
 def test_config_and_cli_take_their_names_and_sections_from_the_registry():

@@ -33,22 +33,25 @@ def tiny_run(tmp_path_factory):
 def test_run_fits_the_configured_estimators_and_stores_them(tiny_run):
     config_path, result = tiny_run
     settings = load_config(config_path).estimation
-    assert list(result.estimates) == settings.estimators
+    assert list(result.estimates) == ["intensity", "value"]
+    assert all(list(fits) == settings.estimators for fits in result.estimates.values())
     assert settings.estimators == ["twfe", "callaway_santanna", "sun_abraham", "imputation"]
     panel = pd.read_parquet(result.directory / "panel.parquet")
     direct = EventStudy(
         panel, settings.outcome, settings.unit, settings.time, settings.cohort,
         window=settings.twfe.window, ref=settings.twfe.ref, intensity=settings.intensity,
     ).fit()  # fmt: skip
-    pd.testing.assert_series_equal(result.estimates["twfe"].params, direct.params)
+    pd.testing.assert_series_equal(result.estimates["intensity"]["twfe"].params, direct.params)
     robust = CallawaySantAnna(
         panel, settings.outcome, settings.unit, settings.time, settings.cohort,
         intensity=settings.intensity,
     ).fit().aggregate("dynamic", uniform_band=True, seed=load_config(config_path).seed)  # fmt: skip
-    pd.testing.assert_series_equal(result.estimates["callaway_santanna"].params, robust.params)
+    intensity = result.estimates["intensity"]
+    pd.testing.assert_series_equal(intensity["callaway_santanna"].params, robust.params)
 
     tidy = pd.read_csv(result.directory / "estimates.csv")
-    twfe = tidy[tidy["estimator"] == "twfe"].set_index("event_time")
+    assert tidy["estimand"].unique().tolist() == ["intensity", "value"]
+    twfe = tidy.query("estimator == 'twfe' and estimand == 'intensity'").set_index("event_time")
     assert twfe.index.tolist() == list(range(-4, 13))
     assert twfe.loc[-1, "estimate"] == 0 and np.isnan(twfe.loc[-1, "se"])
     effects = direct.event_time_effects()
@@ -56,12 +59,14 @@ def test_run_fits_the_configured_estimators_and_stores_them(tiny_run):
     truth = result.truth.event_time_effects(per_yuan=True, weighting="intensity")["estimate"]
     np.testing.assert_allclose(twfe.loc[0:11, "truth"], truth.loc[0:11])
     assert twfe["band_low"].isna().all()
-    cs = tidy[tidy["estimator"] == "callaway_santanna"].set_index("event_time")
+    cs = tidy.query("estimator == 'callaway_santanna' and estimand == 'intensity'")
+    cs = cs.set_index("event_time")
     band = robust.uniform_conf_int()
     np.testing.assert_allclose(cs["band_low"], band["lower"].to_numpy())
     np.testing.assert_allclose(cs["truth"], truth.reindex(cs.index))
 
-    multipliers = pd.read_csv(result.directory / "multipliers.csv", index_col="estimator")
+    stored = pd.read_csv(result.directory / "multipliers.csv", index_col="estimator")
+    multipliers = stored[stored["estimand"] == "intensity"]
     true_total = truth.loc[0:11].sum()
     for name, fitted in (("twfe", direct), ("callaway_santanna", robust)):
         estimate, se = fitted.cumulative(0, 11)
@@ -71,7 +76,7 @@ def test_run_fits_the_configured_estimators_and_stores_them(tiny_run):
         low, high = fitted.cumulative_conf_int(0, 11)
         assert f"{estimate:.4f} (SE {se:.4f}), 95% CI [{low:.4f}, {high:.4f}]" in result.summary
 
-    dataset = xr.open_dataset(result.directory / "estimates.nc")
+    dataset = xr.open_dataset(result.directory / "estimates.nc").sel(estimand="intensity")
     twfe_cov = dataset["cov"].sel(
         estimator="twfe", event_time_row=list(direct.event_times),
         event_time_col=list(direct.event_times),
@@ -84,7 +89,9 @@ def test_run_fits_the_configured_estimators_and_stores_them(tiny_run):
     dataset.close()
 
     manifest = json.loads((result.directory / "manifest.json").read_text())
-    assert manifest["estimates"]["twfe"]["estimate"] == pytest.approx(estimate, rel=1e-12)
+    assert manifest["estimates"]["intensity"]["twfe"]["estimate"] == pytest.approx(
+        estimate, rel=1e-12
+    )
     assert f"simulated truth {true_total:.4f}" in result.summary
 
 

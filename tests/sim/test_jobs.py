@@ -26,7 +26,11 @@ def test_run_returns_its_files_and_what_goodwill_run_prints(write_config, tmp_pa
     assert result.message.startswith(result.summary + "\nwrote ")
     assert f"({', '.join(f.name for f in result.files)})" in result.message
     assert result.files[-1].name == "manifest.json"
-    assert set(result.estimates) == set(read_config(result.directory).estimation.estimators)
+    estimators = read_config(result.directory).estimation.estimators
+    assert {estimand: list(fits) for estimand, fits in result.estimates.items()} == {
+        "intensity": estimators,
+        "value": estimators,
+    }
 
 
 @pytest.mark.filterwarnings("ignore::models.exceptions.ImputationWarning")  # week-1 victims

@@ -122,11 +122,16 @@ def test_read_response_path_reads_the_fitted_path(write_config, tmp_path):
     only_twfe = {'estimators = ["twfe", "callaway_santanna", "sun_abraham", "imputation"]': (
         'estimators = ["twfe"]')}  # fmt: skip
     result = run(write_config(**TINY, **only_twfe), progress=False)
-    fitted = result.estimates["twfe"]
     estimates = tmp_path / "run"
-    path = read_response_path(estimates, "twfe", 0, 11)
-    np.testing.assert_allclose(path.mean, fitted.event_time_effects().loc[0:11, "estimate"])
-    assert path.multiplier == pytest.approx(fitted.cumulative(0, 11)[0], rel=1e-12)
+    for estimand in ("value", "intensity"):
+        fitted = result.estimates[estimand]["twfe"]
+        path = read_response_path(estimates, "twfe", 0, 11, estimand=estimand)
+        np.testing.assert_allclose(path.mean, fitted.event_time_effects().loc[0:11, "estimate"])
+        assert path.multiplier == pytest.approx(fitted.cumulative(0, 11)[0], rel=1e-12)
+    default = read_response_path(estimates, "twfe", 0, 11)
+    assert default.multiplier == pytest.approx(
+        result.estimates["value"]["twfe"].cumulative(0, 11)[0], rel=1e-12
+    )
     with pytest.raises(ValueError, match="estimator 'sun_abraham' was not fitted"):
         read_response_path(estimates, "sun_abraham", 0, 11)
     with pytest.raises(ValueError, match="no estimate at event time"):

@@ -48,8 +48,10 @@ def test_readers_read_what_a_run_wrote(small_run):
     assert list(read_estimates(small_run)["estimator"].values) == config.estimation.estimators
     assert read_projection(small_run).sizes["draw"] == config.projection.n_draws
     assert read_trajectories(small_run).index.name == "event_time"
-    path = read_response_path(small_run, "twfe", 0, 11)
-    estimate = read_estimates(small_run)["estimate"].sel(estimator="twfe", event_time=[0, 11])
+    path = read_response_path(small_run, "twfe", 0, 11)  # the value-weighted path by default
+    estimate = read_estimates(small_run)["estimate"].sel(
+        estimand="value", estimator="twfe", event_time=[0, 11]
+    )
     assert path.mean[[0, -1]].tolist() == estimate.values.tolist()
 
 

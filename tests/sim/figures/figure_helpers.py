@@ -16,6 +16,8 @@ import xarray as xr
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
+from sim.rundir import select_estimand
+
 
 def by_gid(figure: Figure, gid: str) -> list:
     return figure.findobj(lambda artist: artist.get_gid() == gid)
@@ -41,7 +43,8 @@ def png_size(path) -> tuple[int, int]:
 
 @pytest.fixture(scope="module", name="estimates")
 def estimates_fixture(small_run) -> xr.Dataset:
-    return xr.load_dataset(small_run / "estimates.nc")
+    """The value-weighted estimates (what the figures draw by default)."""
+    return select_estimand(xr.load_dataset(small_run / "estimates.nc"), "value")
 
 
 @pytest.fixture(scope="module", name="projection")

@@ -108,7 +108,7 @@ def test_event_study_in_yuan_per_buyer_from_a_fit_directory(small_run, tmp_path)
     figure = figures["event_study"]
     assert "(yuan per buyer)" in figure.axes[0].get_ylabel()
     assert "yuan per buyer" in figure.legends[0].get_title().get_text()
-    stored = xr.load_dataset(out / "estimates.nc").sel(estimator="twfe")
+    stored = xr.load_dataset(out / "estimates.nc").sel(estimator="twfe", estimand="intensity")
     drawn = figure.axes[0].containers[0].lines[0].get_ydata()
     np.testing.assert_allclose(
         drawn, stored["estimate"].where(stored["se"].notnull()).dropna("event_time")

@@ -176,12 +176,17 @@ def test_has_every_table_and_the_config(reported, page):
 
 
 def test_multiplier_table_shows_the_stored_multipliers(small_run, page):
-    stored = pd.read_csv(small_run / "multipliers.csv", index_col="estimator")
+    stored = pd.read_csv(small_run / "multipliers.csv")  # intensity rows, then value rows
     nobs = xr.load_dataset(small_run / "estimates.nc")["nobs"].to_series()
     rows = page.tables["multipliers"]["rows"]
-    assert [r[0] for r in rows] == [label(n) for n in ESTIMATORS]
-    for name, (_, estimate, se, ci, truth, inside, vcov, n) in zip(ESTIMATORS, rows, strict=True):
-        row = stored.loc[name]
+    assert [r[0] for r in rows] == [
+        f"{label(name)}, {estimand}-weighted"
+        for estimand, name in zip(stored["estimand"], stored["estimator"], strict=True)
+    ]
+    assert stored["estimand"].tolist() == ["intensity"] * 4 + ["value"] * 4
+    for (_, row), cells in zip(stored.iterrows(), rows, strict=True):
+        _, estimate, se, ci, truth, inside, vcov, n = cells
+        name = row["estimator"]
         assert_shown(estimate, row["estimate"])
         assert_shown(se, row["se"], relative=0.05)
         low, high = ci.strip("[]").split(", ")
@@ -194,7 +199,8 @@ def test_multiplier_table_shows_the_stored_multipliers(small_run, page):
 
 
 def test_event_time_table_shows_every_stored_estimate(small_run, page):
-    stored = pd.read_csv(small_run / "estimates.csv").set_index(["estimator", "event_time"])
+    stored = pd.read_csv(small_run / "estimates.csv").query("estimand == 'value'")
+    stored = stored.set_index(["estimator", "event_time"])  # the table shows the value path
     truth = stored["truth"].groupby("event_time").first()
     times = sorted(stored.index.get_level_values("event_time").unique())
     rows = page.tables["event-time-estimates"]["rows"]
@@ -243,12 +249,14 @@ def test_the_optimum_row_has_the_lowest_mean_cost(small_run, page):
 def test_summary_names_each_multiplier_and_the_optimum(small_run, reported):
     html = (reported[0] / "report.html").read_text(encoding="utf-8")
     summary = html.split('<section id="summary">')[1].split("</section>")[0]
-    stored = pd.read_csv(small_run / "multipliers.csv", index_col="estimator")
-    decimals = estimate_decimals(stored["se"])
-    for name in ESTIMATORS:
-        shown = format_number(stored.at[name, "estimate"], decimals)
-        pattern = rf"{re.escape(label(name))}</b> <span[^>]*>{shown} \["
-        assert re.search(pattern, summary.replace("&#39;", "'")), name
+    every = pd.read_csv(small_run / "multipliers.csv", index_col="estimator")
+    decimals = estimate_decimals(every["se"])
+    for estimand, stored in every.groupby("estimand"):
+        for name in ESTIMATORS:
+            shown = format_number(stored.at[name, "estimate"], decimals)
+            named = re.escape(f"{label(name)}, {estimand}-weighted")
+            pattern = rf"{named}</b> <span[^>]*>{shown} \["
+            assert re.search(pattern, summary.replace("&#39;", "'")), name
     optima = json.loads((small_run / "manifest.json").read_text())["projection"]
     optimum = optima["status_quo"]
     assert f"<b>{format_number(optimum['intensity'], 3)}</b> times the 2016" in summary
@@ -288,7 +296,8 @@ def test_a_fit_directory_gives_a_report_without_projection(small_run, tmp_path):
     page = parse_report(out / "report.html")
     assert list(page.tables) == ["multipliers", "event-time-estimates", "versions"]
     assert len(page.images) == 1  # the event study
-    assert page.tables["multipliers"]["rows"][0][0] == "TWFE"
+    names = [row[0] for row in page.tables["multipliers"]["rows"]]
+    assert names == ["TWFE, intensity-weighted", "TWFE, value-weighted"]  # default: TWFE
     assert len(page.tables["multipliers"]["rows"][0]) == 6  # no truth columns
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "No goodwill projection in this directory" in html

@@ -18,6 +18,7 @@ import xarray as xr
 from sim.estimators import label as estimator_label
 from sim.report.latex import estimates_latex, latex_escape, latex_tables, stacked
 from sim.report.outputs import read_run
+from sim.rundir import select_estimand
 from tests.sim.report.report_helpers import ESTIMATORS, assert_shown, number
 
 
@@ -77,12 +78,19 @@ def tex(small_run) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def estimates(small_run) -> xr.Dataset:
-    return xr.load_dataset(small_run / "estimates.nc")
+    """The value-weighted estimates, which estimates.tex shows."""
+    return select_estimand(xr.load_dataset(small_run / "estimates.nc"), "value")
 
 
 @pytest.fixture(scope="module")
 def stored(small_run) -> pd.DataFrame:
-    return pd.read_csv(small_run / "estimates.csv").set_index(["estimator", "event_time"])
+    every = pd.read_csv(small_run / "estimates.csv")
+    return every[every["estimand"] == "value"].set_index(["estimator", "event_time"])
+
+
+def value_multipliers(small_run) -> pd.DataFrame:
+    every = pd.read_csv(small_run / "multipliers.csv", index_col="estimator")
+    return every[every["estimand"] == "value"]
 
 
 def test_latex_escape():
@@ -119,7 +127,7 @@ def test_estimates_tex_has_every_estimate_and_se_in_the_binned_window(
     outside = {t for t in every if not lo <= t <= hi}
     assert not outside & {number(row[0])[0] for row in rows if re.match(r"[$\d]", row[0])}
     assert len(rows) == 2 * len(times) + 4
-    multipliers = pd.read_csv(small_run / "multipliers.csv", index_col="estimator")
+    multipliers = value_multipliers(small_run)
     cumulative, cumulative_se, nobs, variance = rows[2 * len(times) :]
     assert cumulative[0] == r"\shortstack[l]{Cumulative,\\0 to 11}"
     for j, name in enumerate(ESTIMATORS, start=1):
@@ -189,17 +197,18 @@ def test_estimates_tex_rejects_a_window_without_event_times(estimates):
 
 
 def test_multipliers_and_costs_tex_show_the_stored_numbers(small_run, tex):
-    multipliers = pd.read_csv(small_run / "multipliers.csv", index_col="estimator")
+    multipliers = pd.read_csv(small_run / "multipliers.csv")  # intensity rows, then value
     rows = body_rows(tex["multipliers.tex"])
-    for row, name in zip(rows, ESTIMATORS, strict=True):
+    for row, (_, stored) in zip(rows, multipliers.iterrows(), strict=True):
         label, estimate, se, ci, truth = row
-        assert label == latex_escape(estimator_label(name))
-        assert_shown(estimate, multipliers.at[name, "estimate"])
-        assert_shown(se, multipliers.at[name, "se"], relative=0.05)
+        named = f"{estimator_label(stored['estimator'])}, {stored['estimand']}-weighted"
+        assert label == latex_escape(named)
+        assert_shown(estimate, stored["estimate"])
+        assert_shown(se, stored["se"], relative=0.05)
         low, high = ci.strip("[]").split(", ")
-        assert_shown(low, multipliers.at[name, "ci_low"])
-        assert_shown(high, multipliers.at[name, "ci_high"])
-        assert_shown(truth, multipliers.at[name, "truth"])
+        assert_shown(low, stored["ci_low"])
+        assert_shown(high, stored["ci_high"])
+        assert_shown(truth, stored["truth"])
     costs = pd.read_csv(small_run / "projection_summary.csv")
     rows = body_rows(tex["costs.tex"])
     best = costs["total_cost_mean"].idxmin()
