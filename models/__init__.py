@@ -29,7 +29,9 @@ from models.market import (
     GoodwillModel,
     ResponsePath,
     calibrate_enforcement,
+    compare_indices,
     damages,
+    ridge_profile,
 )
 from models.moved import keep_importable
 
@@ -50,7 +52,7 @@ keep_importable(
         "models.consumer_draws": ("models.consumer.draws", "models.streams"),
         "models.truth": ("models.consumer.truth",),
         "models.calibration": ("models.consumer.calibration",),
-        "models.enforcement": ("models.market.enforcement",),
+        "models.enforcement": ("models.market.enforcement", "models.market.market_calibration"),
         "models.goodwill": ("models.market.platform", "models.market.response"),
     }
 )
@@ -82,5 +84,7 @@ __all__ = [
     "SunAbrahamResults",
     "calibrate_enforcement",
     "compare",
+    "compare_indices",
     "damages",
+    "ridge_profile",
 ]
