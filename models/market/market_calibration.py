@@ -34,6 +34,9 @@ INTENSITY_INDICES = (
 
 SHARE_COLUMN = "suspected_fakes_per_10k_orders"
 
+RIDGE_GRID = (0.065, 0.07, 0.08, 0.1, 0.125, 0.15, 0.2)
+"""Detection ceilings of the ridge profile that ``goodwill calibrate-market`` shows."""
+
 START_LOGITS = (-3.0, 0.0, 3.0)
 """Starting logits of detection_2016 / detection_max of the multi-start fit."""
 START_ELASTICITIES = (0.05, 1.0, 5.0)
