@@ -30,7 +30,9 @@ from models.market import (
     GoodwillModel,
     ResponsePath,
     calibrate_enforcement,
+    compare_indices,
     damages,
+    ridge_profile,
 )
 from models.moved import keep_importable
 
@@ -51,7 +53,7 @@ keep_importable(
         "models.consumer_draws": ("models.consumer.draws", "models.streams"),
         "models.truth": ("models.consumer.truth",),
         "models.calibration": ("models.consumer.calibration",),
-        "models.enforcement": ("models.market.enforcement",),
+        "models.enforcement": ("models.market.enforcement", "models.market.market_calibration"),
         "models.goodwill": ("models.market.platform", "models.market.response"),
     }
 )
@@ -84,7 +86,9 @@ __all__ = [
     "SunAbrahamResults",
     "calibrate_enforcement",
     "compare",
+    "compare_indices",
     "damages",
     "dose_means",
+    "ridge_profile",
     "value_weighted",
 ]

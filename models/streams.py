@@ -27,6 +27,9 @@ class Stream(IntEnum):
     every panel draw unchanged."""
     PROJECTION = 2
     """One Monte-Carlo draw of the goodwill projection (``models.market.loss_draws``)."""
+    MARKET_POSTERIOR = 3
+    """The posterior sample of the market's parameters, computed once per seed as one unit of
+    work (``sim.market_draws``)."""
 
 
 def block_generator(seed: Seed, block: int, stream: Stream) -> np.random.Generator:

@@ -41,6 +41,9 @@ def fingerprint(inputs: ProjectionInputs, version: str) -> str:
         sort_keys=True,
     )
     digest.update(text.encode())
+    for name, values in sorted(inputs.market_draws.items()):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(values).tobytes())
     digest.update(inputs.response.mean.tobytes())
     digest.update(inputs.response.cov.tobytes())
     return digest.hexdigest()

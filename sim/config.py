@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from models import ConsumerSpendModel, EnforcementModel, GoodwillModel
+from models.market.market_calibration import INTENSITY_INDICES
 from models.parameters import Parameters
 from sim.estimators import (
     ESTIMATORS,
@@ -177,6 +178,34 @@ PRIOR_FIELDS = tuple(
 parameters (the programme's cost is a budget, not an uncertain parameter)."""
 
 
+class MarketUncertaintySettings(Parameters):
+    """How the projection draws the market's parameters (``[projection.market_uncertainty]``,
+    ``sim.market_draws``): from their posterior given Alibaba's published fake shares, or from
+    the independent priors of ``[projection.priors]`` alone."""
+
+    draws: Literal["posterior", "prior"] = Field(
+        "posterior", description="posterior given the data, or the independent priors alone"
+    )
+    intensity_index: Literal[INTENSITY_INDICES] = Field(
+        "arrests", description="data column whose value relative to 2016 is a year's intensity"
+    )
+    sigma: StrictFloat = Field(
+        0.1, gt=0, description="sd of a year's log fake share about the model's steady state"
+    )
+    detection_2016_sd: StrictFloat = Field(
+        1.0, gt=0, description="log-scale sd of detection_2016's prior (median: its value)"
+    )
+    entry_elasticity_sd: StrictFloat = Field(
+        1.0, gt=0, description="log-scale sd of entry_elasticity's prior (median: its value)"
+    )
+    samples: StrictInt = Field(
+        2000, ge=1, description="posterior draws computed once; at least projection.n_draws"
+    )
+    walkers: StrictInt = Field(32, ge=2, description="emcee walkers")
+    burn_in: StrictInt = Field(1000, ge=0, description="steps of each walker dropped")
+    thin: StrictInt = Field(20, ge=1, description="keep every thin-th step after the burn-in")
+
+
 class ProjectionSettings(Parameters):
     """The goodwill-loss Monte Carlo (``sim.project_goodwill``): enforcement intensities,
     draws, the market and platform models, priors and the executor."""
@@ -225,6 +254,7 @@ class ProjectionSettings(Parameters):
         description="log-scale standard deviation of a lognormal prior (median: the value) "
         f"for any of the market fields {', '.join(PRIOR_FIELDS)}",
     )
+    market_uncertainty: MarketUncertaintySettings = MarketUncertaintySettings()
 
     @model_validator(mode="after")
     def _check(self) -> ProjectionSettings:

@@ -19,15 +19,24 @@ import pandas as pd
 import xarray as xr
 
 from models import (
-    EnforcementModel,
     ResponsePath,
     SpendTruth,
     calibrate_enforcement,
     compare,
+    compare_indices,
     damages,
+    ridge_profile,
 )
 from models.consumer.calibration import calibrate_loss_per_yuan
-from sim.config import Config, EstimationSettings, load_config, override_estimation
+from models.market.market_calibration import RIDGE_GRID
+from models.market.market_posterior import fit_rmse
+from sim.config import (
+    Config,
+    EstimationSettings,
+    ProjectionSettings,
+    load_config,
+    override_estimation,
+)
 from sim.costs import describe_projection, optimal_intensity
 from sim.figures import write_run_figures
 from sim.fit import (
@@ -37,6 +46,13 @@ from sim.fit import (
     multipliers_table,
     read_panel,
     write_estimates,
+)
+from sim.market_draws import (
+    ENFORCEMENT_DATA,
+    posterior_sample,
+    posterior_series,
+    prior_draws,
+    read_enforcement_data,
 )
 from sim.panel import (
     describe_panel,
@@ -50,9 +66,6 @@ from sim.report import write_report
 from sim.rundir import RunDirectory, read_response_path
 from sim.store import write_parquet
 from sim.version import package_version
-
-ENFORCEMENT_DATA = Path(__file__).parent / "data" / "alibaba_enforcement.csv"
-"""Alibaba's published anti-counterfeiting figures, 2015-2019 (sources in data/README.md)."""
 
 
 @dataclass(frozen=True)
@@ -280,29 +293,59 @@ def calibrate_market(
     data: str | Path = ENFORCEMENT_DATA, config_path: str | Path | None = None
 ) -> JobResult:
     """Calibrate the enforcement market to Alibaba's published series and show the fit
-    (``goodwill calibrate-market``); ``config_path``'s ``[projection.market]`` fixes the
-    other parameters."""
-    model = EnforcementModel()
+    (``goodwill calibrate-market``).
+
+    ``config_path``'s ``[projection.market]`` fixes the other parameters and its
+    ``[projection.market_uncertainty]`` the intensity index, the posterior's settings and, with
+    the config's seed (0 without a config), its draws. Shows the fit by year, the fit with each
+    intensity index, the profile of the best fit over ``detection_max`` (the ridge) and the
+    posterior's diagnostics next to the independent priors'.
+    """
+    settings = ProjectionSettings(intensities=[1.0])
+    seed = 0
     if config_path is not None:
         config = load_config(config_path)
+        seed = config.seed
         if config.projection is not None:
-            model = config.projection.market
-    fit = calibrate_enforcement(model, read_enforcement_data(data))
+            settings = config.projection
+    table = read_enforcement_data(data)
+    index = settings.market_uncertainty.intensity_index
+    fit = calibrate_enforcement(settings.market, table, index)
+    indices = compare_indices(settings.market, table)
+    ridge = ridge_profile(settings.market, table, RIDGE_GRID, index)
+    posterior = posterior_sample(settings, seed, table)
+    series = posterior_series(settings, table)
+    n = settings.market_uncertainty.samples
+    # without priors every draw is the config's market
+    prior = prior_draws(settings, n, seed) or {
+        "fake_share_2016": np.full(n, settings.market.fake_share_2016)
+    }
+    within = {
+        name: np.mean(fit_rmse(settings.market, values, series) <= 2 * fit.rmse_log)
+        for name, values in (("posterior", posterior.values), ("prior", prior))
+    }
+    tau = ", ".join(f"{name} {value:.0f}" for name, value in posterior.autocorrelation.items())
+    quantiles = pd.DataFrame(
+        {name: np.quantile(value, [0.05, 0.5, 0.95]) for name, value in posterior.values.items()},
+        index=["5%", "50%", "95%"],
+    ).T
     return JobResult(
+        f"intensity = {index} relative to 2016\n"
         f"{fit.table.round(4).to_string()}\n"
         f"log RMSE {fit.rmse_log:.4f}; in [projection.market]:\n"
         f"detection_2016 = {fit.model.detection_2016:.4g}\n"
-        f"entry_elasticity = {fit.model.entry_elasticity:.4g}"
+        f"entry_elasticity = {fit.model.entry_elasticity:.4g}\n\n"
+        f"each intensity index (fake_share_0: steady state without enforcement):\n"
+        f"{indices.to_string(float_format='{:.4g}'.format)}\n\n"
+        f"the ridge: best fit at each detection_max ({index}):\n"
+        f"{ridge.to_string(float_format='{:.4g}'.format)}\n\n"
+        f"posterior ({n} draws, seed {seed}, sigma {settings.market_uncertainty.sigma:g}): "
+        f"acceptance {posterior.acceptance:.2f}, ESS {posterior.ess:.0f}, autocorrelation "
+        f"steps: {tau}\n"
+        f"{quantiles.to_string(float_format='{:.4g}'.format)}\n"
+        f"share of draws with log RMSE within 2x the calibration's ({2 * fit.rmse_log:.4f}): "
+        f"posterior {within['posterior']:.1%}, independent priors {within['prior']:.1%}"
     )
-
-
-def read_enforcement_data(path: str | Path = ENFORCEMENT_DATA) -> pd.DataFrame:
-    """Read a CSV of yearly enforcement figures (``year``, ``arrests``,
-    ``suspected_fakes_per_10k_orders``, ...) for :func:`models.calibrate_enforcement`."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: enforcement data not found")
-    return pd.read_csv(path)
 
 
 def _manifest_multipliers(results: Fits, config: Config) -> dict[str, dict]:

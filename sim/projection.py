@@ -33,6 +33,7 @@ from sim.checkpoint import Checkpoint, fingerprint
 from sim.config import Config, ProjectionSettings
 from sim.costs import projection_summary
 from sim.executors import run_blocks
+from sim.market_draws import market_draws
 from sim.rundir import CHECKPOINT, RunDirectory
 from sim.version import package_version
 
@@ -78,6 +79,7 @@ def projection_inputs(
         market=settings.market,
         platform=settings.platform,
         priors=tuple(sorted(settings.priors.items())),
+        market_draws=market_draws(settings, settings.n_draws, seed),
         response=response,
         root=response.root(),
     )
@@ -194,8 +196,8 @@ class _Outputs:
         self.totals = {name: np.empty(shape) for name in TOTAL_VARIABLES}
         self.optima = {name: np.empty(shape[::2]) for name in ("optimal_intensity", "optimal_cost")}
         self.per_draw = {"response_path": np.empty((inputs.n_draws, inputs.response.mean.size))}
-        for name, _ in inputs.priors:
-            self.per_draw[f"prior_{name}"] = np.empty(inputs.n_draws)
+        for name in inputs.market_draws:
+            self.per_draw[f"market_{name}"] = np.empty(inputs.n_draws)
 
     def put(self, block: int, arrays: dict[str, np.ndarray]) -> None:
         draws = self.inputs.block_draws(block)
@@ -254,8 +256,13 @@ class _Outputs:
             path.sum(axis=1),
             {"units": UNITS["response_multiplier"]},
         )
-        for name, sd in inputs.priors:
-            data[f"prior_{name}"] = ("draw", self.per_draw[f"prior_{name}"], {"log_sd": sd})
+        draws = config.projection.market_uncertainty.draws
+        for name in inputs.market_draws:
+            data[f"market_{name}"] = (
+                "draw",
+                self.per_draw[f"market_{name}"],
+                {"units": f"the market's {name}, drawn from the {draws}"},
+            )
         return xr.Dataset(
             data,
             coords={

@@ -1,12 +1,20 @@
 """From counterfeit sales to the platform's loss.
 
-The counterfeit-seller market under enforcement (:mod:`~models.market.enforcement`), the
+The counterfeit-seller market under enforcement (:mod:`~models.market.enforcement`), its
+calibration (:mod:`~models.market.market_calibration`) and posterior
+(:mod:`~models.market.market_posterior`), the
 platform's loss and a seller's damages (:mod:`~models.market.platform`), the fitted per-yuan
 response (:mod:`~models.market.response`) and the pure kernel of one block of projection draws
 (:mod:`~models.market.loss_draws`).
 """
 
-from models.market.enforcement import EnforcementFit, EnforcementModel, calibrate_enforcement
+from models.market.enforcement import EnforcementModel
+from models.market.market_calibration import (
+    EnforcementFit,
+    calibrate_enforcement,
+    compare_indices,
+    ridge_profile,
+)
 from models.market.platform import Damages, GoodwillModel, damages
 from models.market.response import ResponsePath
 
@@ -17,5 +25,7 @@ __all__ = [
     "GoodwillModel",
     "ResponsePath",
     "calibrate_enforcement",
+    "compare_indices",
     "damages",
+    "ridge_profile",
 ]

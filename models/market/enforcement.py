@@ -26,24 +26,32 @@ intensity ``x >= 0`` is in multiples of Alibaba's 2016 programme (about 2,000 st
   are h N a week), and the share of orders that are fake is proportional to the stores,
   equal to ``fake_share_2016`` in the 2016 steady state.
 
+* **Bound.** The share is proportional to the stores, an approximation for a market in which
+  fakes are a small share of orders, so it must stay below all orders: a market whose steady
+  state without enforcement (its largest fake share) exceeds ``MAX_FAKE_SHARE`` (10,000 per
+  10,000 orders) is rejected, by design, rather than saturated (a saturating share would be a
+  functional form that the data, 1 to 2 fakes per 10,000 orders, cannot inform).
+
 ``detection_2016`` (h_1) and ``entry_elasticity`` are calibrated to Alibaba's published
-2016-2019 series by :func:`calibrate_enforcement`; every other default is a published figure
-or a stated assumption (``configs/baseline.toml`` gives the source of each).
+2016-2019 series by :func:`~models.market.market_calibration.calibrate_enforcement`; every
+other default is a published figure or a stated assumption (``configs/baseline.toml`` gives
+the source of each).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-import pandas as pd
 from pydantic import Field, StrictFloat, model_validator
-from scipy.optimize import least_squares
 
 from models.parameters import Parameters
 
 WEEKS_PER_YEAR = 52
+
+MAX_FAKE_SHARE = 10_000.0
+"""Fakes per 10,000 orders when every order is fake: the bound of a market's fake share."""
 
 
 class EnforcementModel(Parameters):
@@ -127,6 +135,15 @@ class EnforcementModel(Parameters):
             raise ValueError(
                 f"detection_2016 x sanction = {penalty:.6g} yuan a week must be below "
                 f"profit_per_week = {self.profit_per_week} (stores were open in 2016)"
+            )
+        peak = float(self.market().peak_share())
+        if not peak <= MAX_FAKE_SHARE:
+            raise ValueError(
+                f"fake_share_2016 = {self.fake_share_2016}, entry_elasticity = "
+                f"{self.entry_elasticity}, detection_2016 = {self.detection_2016} and exit_rate = "
+                f"{self.exit_rate} give {peak:.6g} fakes per 10,000 orders without enforcement, "
+                f"more than all orders ({MAX_FAKE_SHARE:g}): expected a smaller entry_elasticity "
+                "or fake_share_2016"
             )
         return self
 
@@ -243,6 +260,29 @@ class Market:
         """Suspected fakes per 10,000 orders when ``stores`` stores are active."""
         return self.fake_share_2016 * stores / self.stores_2016
 
+    def steady_share(self, intensity: np.ndarray) -> np.ndarray:
+        """Suspected fakes per 10,000 orders in the steady state at an intensity."""
+        return self.share(self.steady_stores(intensity))
+
+    def peak_share(self) -> np.ndarray:
+        """The steady-state fake share without enforcement, the largest at any intensity."""
+        return self.steady_share(np.float64(0.0))
+
+    def feasible(self) -> np.ndarray:
+        """Whether each market meets the model's joint constraints (elementwise).
+
+        Detection in 2016 below its ceiling, the ceiling plus exit at most one, the 2016
+        expected penalty below a week's profit, and the fake share without enforcement at most
+        ``MAX_FAKE_SHARE`` (the constraints of :class:`EnforcementModel` across fields).
+        """
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return (
+                (self.detection_2016 < self.detection_max)
+                & (self.detection_max + self.exit_rate <= 1.0)
+                & (self.detection_2016 * self.sanction_weeks < 1.0)
+                & (self.peak_share() <= MAX_FAKE_SHARE)
+            )
+
     def simulate(
         self, intensity: np.ndarray, start: float | np.ndarray, entry_shocks: np.ndarray
     ) -> MarketPath:
@@ -291,106 +331,3 @@ class MarketPath(NamedTuple):
     stores: np.ndarray
     fake_share: np.ndarray
     closures: np.ndarray
-
-
-class EnforcementFit(NamedTuple):
-    """Result of :func:`calibrate_enforcement`.
-
-    Attributes
-    ----------
-    model : EnforcementModel
-        The model with the calibrated ``detection_2016`` and ``entry_elasticity``.
-    table : pandas.DataFrame
-        By year: intensity, observed and fitted fakes per 10,000 orders, and the fitted
-        stores closed.
-    rmse_log : float
-        Root mean squared error of the log fake share over the years with data.
-    """
-
-    model: EnforcementModel
-    table: pd.DataFrame
-    rmse_log: float
-
-
-def calibrate_enforcement(model: EnforcementModel, data: pd.DataFrame) -> EnforcementFit:
-    """Calibrate detection (``detection_2016``) and deterrence (``entry_elasticity``).
-
-    Each year's intensity is its arrests relative to 2016 (the one published series that
-    measures the programme's output every year; its budget by year is not published), and
-    each year's fake share is taken to be the steady state at that intensity (the market
-    adjusts with a half-life of ln 2 / (delta + h), about 8 weeks). The 2016 level is matched
-    by construction (``fake_share_2016``); the two parameters minimise the squared log
-    errors of the other years.
-
-    Parameters
-    ----------
-    model : EnforcementModel
-        Supplies every parameter that is not calibrated.
-    data : pandas.DataFrame
-        Columns ``year``, ``arrests`` and ``suspected_fakes_per_10k_orders`` (NaN where not
-        published), with a row for 2016; ``stores_closed`` is reported when present.
-
-    Returns
-    -------
-    EnforcementFit
-    """
-    required = ("year", "arrests", "suspected_fakes_per_10k_orders")
-    missing = [c for c in required if c not in data.columns]
-    if missing:
-        raise ValueError(f"enforcement data: missing column(s) {', '.join(missing)}")
-    if (data["year"] == 2016).sum() != 1:
-        raise ValueError("enforcement data: expected exactly one row for the year 2016")
-    arrests = data["arrests"].to_numpy(float)
-    if not np.all(np.isfinite(arrests) & (arrests > 0)):
-        raise ValueError("enforcement data: arrests must be positive numbers in every year")
-    intensity = arrests / arrests[data["year"].to_numpy() == 2016][0]
-    observed = data["suspected_fakes_per_10k_orders"].to_numpy(float)
-    if np.any(observed <= 0) or not np.isfinite(observed[data["year"].to_numpy() == 2016][0]):
-        raise ValueError(
-            "enforcement data: suspected_fakes_per_10k_orders must be positive, and given for 2016"
-        )
-    used = np.isfinite(observed) & (data["year"].to_numpy() != 2016)
-    if used.sum() < 2:
-        raise ValueError("enforcement data: need fake shares for at least two years besides 2016")
-    model = model.model_copy(update={"fake_share_2016": float(observed[data["year"] == 2016][0])})
-
-    def fitted(log_params: np.ndarray) -> np.ndarray:
-        detection, elasticity = _unpack(log_params, model.detection_max)
-        market = replace(model.market(), detection_2016=detection, entry_elasticity=elasticity)
-        return market.share(market.steady_stores(intensity))
-
-    def residuals(log_params: np.ndarray) -> np.ndarray:
-        return np.log(fitted(log_params)[used]) - np.log(observed[used])
-
-    start = _pack(model.detection_2016, model.entry_elasticity, model.detection_max)
-    solution = least_squares(residuals, start, method="lm", xtol=1e-14, ftol=1e-14)
-    detection, elasticity = _unpack(solution.x, model.detection_max)
-    calibrated = model.model_copy(
-        update={"detection_2016": detection, "entry_elasticity": elasticity}
-    )
-    market = calibrated.market()
-    stores = market.steady_stores(intensity)
-    table = pd.DataFrame(
-        {
-            "intensity": intensity,
-            "observed": observed,
-            "fitted": market.share(stores),
-            "stores_closed_fitted": WEEKS_PER_YEAR * market.detection(intensity) * stores,
-        },
-        index=pd.Index(data["year"].to_numpy(), name="year"),
-    )
-    if "stores_closed" in data.columns:
-        table.insert(3, "stores_closed", data["stores_closed"].to_numpy(float))
-    rmse = float(np.sqrt(np.mean(residuals(solution.x) ** 2)))
-    return EnforcementFit(EnforcementModel.model_validate(calibrated.model_dump()), table, rmse)
-
-
-def _pack(detection: float, elasticity: float, detection_max: float) -> np.ndarray:
-    """Unbounded coordinates: logit of h_1 / h_max and log eta."""
-    share = detection / detection_max
-    return np.array([np.log(share / (1 - share)), np.log(elasticity)])
-
-
-def _unpack(params: np.ndarray, detection_max: float) -> tuple[float, float]:
-    share = 1.0 / (1.0 + np.exp(-params[0]))
-    return float(detection_max * share), float(np.exp(params[1]))

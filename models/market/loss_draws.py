@@ -11,8 +11,9 @@ continuum (:func:`~models.market.optimum.continuous_minimum`). Each draw samples
 
 * the response path from the fitted estimator's coefficient distribution (normal with its
   covariance),
-* the market parameters given priors (lognormal around their values, truncated to the model's
-  valid ranges), and
+* the market parameters: row d of a table computed once before the blocks
+  (``ProjectionInputs.market_draws``: by default the posterior given Alibaba's published
+  series, :mod:`sim.market_draws`), and
 * process noise by week: the market's entry shock, the count of fake orders (normal
   approximation to a Poisson count) and their total value (normal approximation to a sum of
   that many values with the configured mean and coefficient of variation); both are floored
@@ -53,24 +54,17 @@ TOTAL_VARIABLES = (
 present value over the horizon, the terminal value, the total cost (goodwill loss, enforcement
 and terminal value), and the counterfeit orders and consumer spend lost over the horizon."""
 
-PROBABILITIES = (
-    "detection_2016",
-    "detection_max",
-    "exit_rate",
-    "civil_probability",
-    "conviction_probability",
-    "probation_share",
-)
-"""Market fields that are probabilities: a prior draw above one is truncated just below it."""
-
 
 @dataclass(frozen=True)
 class ProjectionInputs:
     """Everything a block of draws is computed from (sent once to each dask worker).
 
     ``openings`` are the intensities before week 0 the market opens in (the status quo, and no
-    programme); ``priors`` are (market field, log-scale sd) pairs in a fixed order; ``root`` is
-    a square root of the response path's covariance (:meth:`ResponsePath.root`).
+    programme); ``priors`` are (market field, log-scale sd) pairs in a fixed order (each draw's
+    stream starts with one normal per prior); ``market_draws`` holds every draw's values of the
+    market fields that vary, shape (n_draws,) each (posterior or prior draws,
+    :mod:`sim.market_draws`); ``root`` is a square root of the response path's covariance
+    (:meth:`ResponsePath.root`).
     """
 
     seed: int
@@ -82,6 +76,7 @@ class ProjectionInputs:
     market: EnforcementModel
     platform: GoodwillModel
     priors: tuple[tuple[str, float], ...]
+    market_draws: dict[str, np.ndarray]
     response: ResponsePath
     root: np.ndarray
 
@@ -95,36 +90,8 @@ class ProjectionInputs:
         return range(block * self.block_size, min((block + 1) * self.block_size, self.n_draws))
 
 
-def _draw_market(inputs: ProjectionInputs, normals: np.ndarray) -> dict[str, np.ndarray]:
-    """Market values of each draw (column j of ``normals`` for prior j), shaped (n,).
-
-    Lognormal draws are truncated to the model's valid ranges: probabilities below one,
-    detection_max + exit_rate <= 1, and detection_2016 below both 0.99 detection_max and the
-    rate at which the expected penalty would eat a store's whole profit.
-    """
-    model = inputs.market
-    values = {
-        name: getattr(model, name) * np.exp(sd * normals[:, j])
-        for j, (name, sd) in enumerate(inputs.priors)
-    }
-    if not values:
-        return {}
-    for name in PROBABILITIES:
-        if name in values:
-            values[name] = np.minimum(values[name], 1.0 - 1e-9)
-    exit_rate = values.get("exit_rate", model.exit_rate)
-    top = np.minimum(values.get("detection_max", model.detection_max), 1.0 - exit_rate)
-    sanction_weeks = model.market(**values).sanction_weeks
-    detection = values.get("detection_2016", model.detection_2016)
-    values["detection_max"] = np.broadcast_to(top, normals.shape[:1])
-    values["detection_2016"] = np.minimum(
-        detection, np.minimum(0.99 * top, 0.99 / sanction_weeks)
-    ) * np.ones(normals.shape[0])
-    return values
-
-
 def _draws(inputs: ProjectionInputs, draws: range) -> tuple[Market, np.ndarray, Noise, dict]:
-    """The random inputs of some draws: market, response path, weekly noise, prior values.
+    """The random inputs of some draws: market, response path, weekly noise, market values.
 
     Shapes: market fields (n, 1, 1) and path (n, 1, 1, horizon) broadcast over (draw,
     opening, intensity); the noise is by (draw, 1, 1, week).
@@ -137,7 +104,7 @@ def _draws(inputs: ProjectionInputs, draws: range) -> tuple[Market, np.ndarray, 
     for row, draw in enumerate(draws):
         normals[row] = block_generator(inputs.seed, draw, Stream.PROJECTION).standard_normal(width)
     weekly = normals[:, n_priors + horizon :].reshape(len(draws), 3, 1, 1, n_weeks)
-    drawn = _draw_market(inputs, normals[:, :n_priors])
+    drawn = {name: values[draws.start : draws.stop] for name, values in inputs.market_draws.items()}
     market = inputs.market.market(**{name: value[:, None, None] for name, value in drawn.items()})
     path = inputs.response.draw(normals[:, n_priors : n_priors + horizon], inputs.root)
     noise = Noise(entry=weekly[:, 0, 0], count=weekly[:, 1], value=weekly[:, 2])
@@ -198,8 +165,8 @@ def project_block(inputs: ProjectionInputs, block: int) -> dict[str, np.ndarray]
     }
     for channel in CHANNELS:
         result[f"loss_{channel}"] = paths.costs[channel].sum(axis=-1)
-    for name, _ in inputs.priors:
-        result[f"prior_{name}"] = drawn[name]
+    for name, values in drawn.items():
+        result[f"market_{name}"] = values
     return result
 
 

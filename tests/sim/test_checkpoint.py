@@ -29,7 +29,11 @@ RESUME_SCRIPT = textwrap.dedent(
 
     config = load_config(sys.argv[1])
     settings = ProjectionSettings(
-        intensities=[0.25 * i for i in range(20)], n_draws=6000, n_weeks=52, block_size=20
+        intensities=[0.25 * i for i in range(20)],
+        n_draws=3000,
+        n_weeks=52,
+        block_size=10,
+        market_uncertainty={"draws": "prior"},  # more draws than the posterior's samples
     )
     config = config.model_copy(update={"projection": settings})
     path = ResponsePath(np.array(sys.argv[3].split(","), dtype=float), np.eye(12) * 0.0016)
@@ -57,7 +61,11 @@ def test_a_killed_run_resumes_to_exactly_the_uninterrupted_result(tmp_path, capl
 
     config = load_config(config_path)
     settings = ProjectionSettings(
-        intensities=[0.25 * i for i in range(20)], n_draws=6000, n_weeks=52, block_size=20
+        intensities=[0.25 * i for i in range(20)],
+        n_draws=3000,
+        n_weeks=52,
+        block_size=10,
+        market_uncertainty={"draws": "prior"},  # more draws than the posterior's samples
     )
     config = config.model_copy(update={"projection": settings})
     path = ResponsePath(PATH, np.eye(12) * 0.0016)

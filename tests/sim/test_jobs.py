@@ -11,8 +11,8 @@ import warnings
 
 import pytest
 
-from models import EnforcementModel, calibrate_enforcement, damages
-from sim import jobs
+from models import calibrate_enforcement, damages
+from sim import jobs, load_config
 from sim.rundir import read_config, read_response_path
 from tests.conftest import SMALL_RUN, TINY
 
@@ -67,8 +67,22 @@ def test_damages_are_those_of_the_stored_response_path(small_run, write_config, 
     assert f"80% interval {expected.low:,.0f} to {expected.high:,.0f}" in message
 
 
-def test_calibrate_market_prints_the_fit():
-    message = jobs.calibrate_market().message
-    fit = calibrate_enforcement(EnforcementModel(), jobs.read_enforcement_data())
+def test_calibrate_market_prints_the_fit_indices_ridge_and_posterior(write_config):
+    path = write_config()
+    path.write_text(
+        path.read_text()
+        + "\n[projection.market_uncertainty]\nsamples = 64\nwalkers = 16\nburn_in = 50\n"
+        + 'thin = 2\nintensity_index = "case_value_billion_yuan"\n'
+    )
+    message = jobs.calibrate_market(config_path=path).message
+    config = load_config(path)
+    data = jobs.read_enforcement_data()
+    fit = calibrate_enforcement(config.projection.market, data, "case_value_billion_yuan")
+    assert message.startswith("intensity = case_value_billion_yuan relative to 2016")
     assert f"detection_2016 = {fit.model.detection_2016:.4g}" in message
     assert f"log RMSE {fit.rmse_log:.4f}" in message
+    for index in ("arrests", "leads_to_police", "production_sites_closed"):
+        assert f"\n{index} " in message
+    assert "the ridge: best fit at each detection_max (case_value_billion_yuan)" in message
+    assert f"posterior (64 draws, seed {config.seed}, sigma 0.1): acceptance" in message
+    assert "share of draws with log RMSE within 2x the calibration's" in message

@@ -39,7 +39,7 @@ def test_dataset_has_named_dims_units_and_provenance(tmp_path):
     assert list(ds["opening"].values) == ["status_quo", "no_programme"]
     assert list(ds["opening_intensity"].values) == [config.projection.status_quo, 0.0]
     for name in ds.data_vars:
-        assert ds[name].attrs.get("units") or name.startswith("prior_"), name
+        assert ds[name].attrs.get("units"), name
     assert ds["enforcement_cost"].dims == ("intensity", "week")
     assert ds.attrs["seed"] == config.seed and ds.attrs["goodwill_version"] == "9.9"
     assert '"projection"' in ds.attrs["config"]

@@ -9,44 +9,22 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 import pytest
-from scipy.optimize import minimize
 
-from models import EnforcementModel, calibrate_enforcement
-from models.market.enforcement import Market, check_intensity
-from tests.conftest import ROOT
+from models import EnforcementModel
+from models.market.enforcement import MAX_FAKE_SHARE, Market, check_intensity
+from tests.models.market.market_helpers import (
+    expected_sanction,
+    hand_relative_value,
+    peak_share_by_hand,
+)
 
-DATA = ROOT / "sim" / "data" / "alibaba_enforcement.csv"
 GRID = np.linspace(0.0, 10.0, 201)
-
-
-@pytest.fixture(scope="module")
-def data() -> pd.DataFrame:
-    return pd.read_csv(DATA)
-
-
-def expected_sanction(model: EnforcementModel) -> float:
-    """S: takedown + civil suit + conviction (probation or prison), in yuan."""
-    sentence = (
-        model.probation_share * model.probation_cost
-        + (1 - model.probation_share) * model.prison_cost
-    )
-    return (
-        model.takedown_loss
-        + model.civil_probability * model.civil_damages
-        + model.conviction_probability * sentence
-    )
 
 
 def hand_detection(model: EnforcementModel, x: np.ndarray) -> np.ndarray:
     missed = 1 - model.detection_2016 / model.detection_max
     return model.detection_max * (1 - missed ** np.asarray(x, dtype=float))
-
-
-def hand_relative_value(h: np.ndarray, delta: float, sanction_weeks: float) -> np.ndarray:
-    """R = V(x) / V(0) = max(1 - h S / pi, 0) * delta / (delta + h)."""
-    return np.maximum(1 - h * sanction_weeks, 0.0) * delta / (delta + h)
 
 
 # --- detection h(x) ------------------------------------------------------------------------
@@ -293,6 +271,44 @@ def test_intensity_check_passes_valid_values_as_floats():
     assert np.array_equal(values, [0.0, 1.0, 2.0])
 
 
+def test_fake_share_above_all_orders_is_rejected_naming_the_fields():
+    # eta = 5: (1 / 0.188) ** 5 x 4.1 x 2.1 is about 36,000 fakes per 10,000 orders
+    assert peak_share_by_hand(EnforcementModel().model_copy(update={"entry_elasticity": 5.0})) > (
+        MAX_FAKE_SHARE
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"fake_share_2016 = 2\.1, entry_elasticity = 5\.0.*more "
+        r"than all orders \(10000\)",
+    ):
+        EnforcementModel(entry_elasticity=5.0)
+
+
+def test_fake_share_bound_is_the_steady_state_without_enforcement():
+    model = EnforcementModel(entry_elasticity=2.5)
+    assert float(model.market().peak_share()) == pytest.approx(peak_share_by_hand(model), rel=1e-12)
+    # just below the bound is valid, just above is not (eta solves peak = 10,000 by bisection)
+    low, high = 2.5, 5.0
+    for _ in range(60):
+        mid = 0.5 * (low + high)
+        over = peak_share_by_hand(model.model_copy(update={"entry_elasticity": mid})) > 1e4
+        low, high = (low, mid) if over else (mid, high)
+    EnforcementModel(entry_elasticity=low * (1 - 1e-9))
+    with pytest.raises(ValueError, match="more than all orders"):
+        EnforcementModel(entry_elasticity=high * (1 + 1e-9))
+
+
+def test_feasible_is_elementwise_over_the_joint_constraints():
+    market = EnforcementModel().market(
+        detection_2016=np.array([0.05, 0.12, 0.05, 0.05, 0.05]),
+        detection_max=np.array([0.1, 0.1, 0.99, 0.1, 0.1]),
+        entry_elasticity=np.array([0.6, 0.6, 0.6, 6.0, 0.6]),
+        profit_per_week=np.array([300.0, 300.0, 300.0, 300.0, 50.0]),
+    )
+    # h1 < h_max | h_max + delta <= 1 | peak share <= 10,000 | h1 S < pi
+    assert market.feasible().tolist() == [True, False, False, False, False]
+
+
 # --- Monte-Carlo draws -------------------------------------------------------------------------
 
 
@@ -349,121 +365,3 @@ def test_enforcement_cost_is_linear_in_the_programme():
     assert model.enforcement_cost(np.array([0.0, 1.0, 2.5])) == pytest.approx(
         [0.0, 2.6e9 / 52, 2.5 * 2.6e9 / 52], rel=1e-14
     )
-
-
-# --- calibration -------------------------------------------------------------------------------
-
-
-def log_errors(h1: float, eta: float, model: EnforcementModel, data: pd.DataFrame) -> np.ndarray:
-    """Log fitted minus log observed fake shares of the years besides 2016, written out."""
-    delta, h_max = model.exit_rate, model.detection_max
-    weeks = expected_sanction(model) / model.profit_per_week
-    arrests_2016 = data.loc[data["year"] == 2016, "arrests"].item()
-    share_2016 = data.loc[data["year"] == 2016, "suspected_fakes_per_10k_orders"].item()
-    rows = data[(data["year"] != 2016) & data["suspected_fakes_per_10k_orders"].notna()]
-    x = rows["arrests"].to_numpy(float) / arrests_2016
-    h = h_max * (1 - (1 - h1 / h_max) ** x)
-    r1 = (1 - h1 * weeks) * delta / (delta + h1)
-    fitted = share_2016 * (hand_relative_value(h, delta, weeks) / r1) ** eta * (delta + h1)
-    fitted = fitted / (delta + h)
-    return np.log(fitted) - np.log(rows["suspected_fakes_per_10k_orders"].to_numpy(float))
-
-
-def test_shipped_defaults_are_the_calibration_of_the_shipped_data(data):
-    default = EnforcementModel()
-    fit = calibrate_enforcement(default, data)
-    assert fit.model.detection_2016 == pytest.approx(default.detection_2016, rel=1e-3)
-    assert fit.model.entry_elasticity == pytest.approx(default.entry_elasticity, rel=1e-3)
-    untouched = set(type(default).model_fields) - {"detection_2016", "entry_elasticity"}
-    assert {k: getattr(fit.model, k) for k in untouched} == {
-        k: getattr(default, k) for k in untouched
-    }
-
-
-def test_calibration_table_matches_2016_and_reports_the_log_rmse(data):
-    fit = calibrate_enforcement(EnforcementModel(), data)
-    table = fit.table
-    assert list(table.index) == data["year"].tolist()
-    row = table.loc[2016]
-    assert row["intensity"] == 1.0
-    assert row["fitted"] == pytest.approx(row["observed"], rel=1e-12)
-    assert row["stores_closed_fitted"] == pytest.approx(row["stores_closed"], rel=1e-12)
-    assert table["intensity"].to_numpy() == pytest.approx(
-        data["arrests"].to_numpy() / data.loc[data["year"] == 2016, "arrests"].item(), rel=1e-15
-    )
-    later = table.loc[2017:2019]
-    rmse = np.sqrt(np.mean((np.log(later["fitted"]) - np.log(later["observed"])) ** 2))
-    assert fit.rmse_log == pytest.approx(rmse, rel=1e-12)
-    assert fit.rmse_log < 0.1
-    errors = log_errors(fit.model.detection_2016, fit.model.entry_elasticity, fit.model, data)
-    assert fit.rmse_log == pytest.approx(np.sqrt(np.mean(errors**2)), rel=1e-10)
-
-
-def test_calibration_is_the_least_squares_minimum(data):
-    model = EnforcementModel()
-    fit = calibrate_enforcement(model, data)
-
-    def objective(params: np.ndarray) -> float:
-        h1, eta = params
-        if not (0 < h1 < model.detection_max and eta > 0):
-            return np.inf
-        return float(np.sum(log_errors(h1, eta, model, data) ** 2))
-
-    found = minimize(
-        objective,
-        x0=np.array([0.05, 0.9]),
-        method="Nelder-Mead",
-        options={"xatol": 1e-10, "fatol": 1e-16, "maxiter": 10_000, "maxfev": 20_000},
-    )
-    assert found.success
-    assert found.x[0] == pytest.approx(fit.model.detection_2016, rel=1e-4)
-    assert found.x[1] == pytest.approx(fit.model.entry_elasticity, rel=1e-4)
-    assert found.fun == pytest.approx(3 * fit.rmse_log**2, rel=1e-6)
-
-
-@pytest.mark.parametrize(("h1", "eta"), [(0.01, 0.1), (0.02, 2.0), (0.09, 0.2)])
-def test_calibration_does_not_depend_on_its_starting_point(data, h1, eta):
-    reference = calibrate_enforcement(EnforcementModel(), data).model
-    fit = calibrate_enforcement(EnforcementModel(detection_2016=h1, entry_elasticity=eta), data)
-    # the objective is flat near its minimum: starts agree to about 1e-7
-    assert fit.model.detection_2016 == pytest.approx(reference.detection_2016, rel=1e-5)
-    assert fit.model.entry_elasticity == pytest.approx(reference.entry_elasticity, rel=1e-5)
-
-
-def test_calibration_recovers_the_parameters_of_its_own_model(data):
-    truth = EnforcementModel(detection_2016=0.05, entry_elasticity=0.9)
-    synthetic = data.copy()
-    x = synthetic["arrests"].to_numpy(float) / data.loc[data["year"] == 2016, "arrests"].item()
-    synthetic["suspected_fakes_per_10k_orders"] = truth.fake_share(x)
-    fit = calibrate_enforcement(EnforcementModel(), synthetic)
-    assert fit.model.detection_2016 == pytest.approx(0.05, rel=1e-6)
-    assert fit.model.entry_elasticity == pytest.approx(0.9, rel=1e-6)
-    assert fit.rmse_log < 1e-9
-
-
-def test_calibration_needs_its_columns(data):
-    with pytest.raises(ValueError, match=r"missing column\(s\) arrests"):
-        calibrate_enforcement(EnforcementModel(), data.drop(columns="arrests"))
-
-
-def test_calibration_needs_a_2016_row(data):
-    with pytest.raises(ValueError, match="exactly one row for the year 2016"):
-        calibrate_enforcement(EnforcementModel(), data[data["year"] != 2016])
-    twice = pd.concat([data, data[data["year"] == 2016]])
-    with pytest.raises(ValueError, match="exactly one row for the year 2016"):
-        calibrate_enforcement(EnforcementModel(), twice)
-
-
-def test_calibration_needs_two_other_years(data):
-    short = data.copy()
-    short.loc[short["year"] >= 2018, "suspected_fakes_per_10k_orders"] = np.nan
-    with pytest.raises(ValueError, match="at least two years besides 2016"):
-        calibrate_enforcement(EnforcementModel(), short)
-
-
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")
-def test_calibration_needs_positive_2016_arrests(data):
-    no_arrests = data.copy()
-    no_arrests.loc[no_arrests["year"] == 2016, "arrests"] = 0
-    with pytest.raises(ValueError, match="arrests"):
-        calibrate_enforcement(EnforcementModel(), no_arrests)

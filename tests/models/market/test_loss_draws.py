@@ -9,6 +9,7 @@ import numpy as np
 from models.market.cost_paths import CHANNELS
 from models.market.loss_draws import draw_costs
 from models.streams import Stream, block_generator
+from sim.market_draws import market_draws
 from sim.projection import project_goodwill, projection_inputs
 from tests.conftest import HORIZON, PATH, config_with, response
 
@@ -16,7 +17,7 @@ from tests.conftest import HORIZON, PATH, config_with, response
 def test_a_draw_uses_its_own_stream_and_the_market_model():
     """Recompute draw 3 by hand from its stream: the entry shocks drive the market path from
     each opening (the status quo's steady state, and no programme's)."""
-    config = config_with(priors={})
+    config = config_with(priors={}, market_uncertainty={"draws": "prior"})
     settings = config.projection
     inputs = projection_inputs(settings, response(se=0.0), config.seed)
     drawn = draw_costs(inputs, range(3, 4))
@@ -39,9 +40,9 @@ def test_a_draw_uses_its_own_stream_and_the_market_model():
 
 
 def test_status_quo_without_noise_stays_at_the_2016_fake_share():
-    config = config_with(priors={})
+    config = config_with(priors={}, market_uncertainty={"draws": "prior"})
     market = config.projection.market.model_copy(update={"entry_shock_sd": 0.0})
-    config = config_with(priors={}, market=market)
+    config = config_with(priors={}, market=market, market_uncertainty={"draws": "prior"})
     ds = project_goodwill(config, response())
     share = ds["fake_share"].sel(intensity=1.0, opening="status_quo")
     np.testing.assert_allclose(share, market.fake_share_2016, rtol=1e-12)
@@ -113,13 +114,27 @@ def test_each_draws_optimum_is_the_minimum_of_a_fine_grid():
 
 def test_prior_draws_vary_the_market_and_respect_its_ranges():
     config = config_with(
-        n_draws=200, block_size=50, priors={"detection_max": 3.0, "detection_2016": 3.0}
+        n_draws=200,
+        block_size=50,
+        priors={"detection_max": 3.0, "detection_2016": 3.0},
+        market_uncertainty={"draws": "prior"},
     )
     ds = project_goodwill(config, response())
-    top, h1 = ds["prior_detection_max"].to_numpy(), ds["prior_detection_2016"].to_numpy()
+    top, h1 = ds["market_detection_max"].to_numpy(), ds["market_detection_2016"].to_numpy()
     market = config.projection.market
     assert np.all(h1 < top) and np.all(top <= 1 - market.exit_rate)
     assert np.all(h1 * market.sanction < market.profit_per_week)
     assert np.isfinite(ds["fake_share"]).all()
-    log_sd = np.log(ds["prior_detection_max"]).std()
+    log_sd = np.log(ds["market_detection_max"]).std()
     assert 1.0 < log_sd < 3.0  # truncated at the top, so below the prior's 3.0
+
+
+def test_posterior_draws_are_the_projections_market_values():
+    config = config_with()
+    ds = project_goodwill(config, response())
+    drawn = market_draws(config.projection, config.projection.n_draws, config.seed)
+    assert sorted(drawn) == sorted(
+        name.removeprefix("market_") for name in ds.data_vars if name.startswith("market_")
+    )
+    for name, values in drawn.items():
+        np.testing.assert_array_equal(ds[f"market_{name}"], values)
