@@ -27,6 +27,8 @@ class Stream(IntEnum):
     every panel draw unchanged."""
     PROJECTION = 2
     """One Monte-Carlo draw of the goodwill projection (``models.market.loss_draws``)."""
+    DECISION = 3
+    """The decision analysis's Sobol design and bootstrap resamples (``sim.sensitivity``)."""
 
 
 def block_generator(seed: Seed, block: int, stream: Stream) -> np.random.Generator:
