@@ -79,9 +79,9 @@ def test_ranges_that_break_the_market_are_rejected(settings):
 
 
 def test_decision_settings_reject_bad_keys():
-    with pytest.raises(ValueError, match="ranges.speed: not an input"):
+    with pytest.raises(ValueError, match=r"ranges\.speed: not an input"):
         DecisionSettings(ranges={"speed": (0.0, 1.0)})
     with pytest.raises(ValueError, match="expected low < high"):
         DecisionSettings(ranges={"take_rate": (0.5, 0.1)})
-    with pytest.raises(ValueError, match="sobol_samples = 100: expected a power of 2"):
+    with pytest.raises(ValueError, match=r"sobol_samples = 100: expected a power of 2"):
         DecisionSettings(sobol_samples=100)

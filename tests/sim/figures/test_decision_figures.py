@@ -26,7 +26,7 @@ def test_frontier_figure(settings, tmp_path):
     figure = frontier_figure(found)
     ax = figure.axes[0]
     assert ax.get_yscale() == "log" and "take rate" in ax.get_ylabel()
-    mesh = [c for c in ax.collections if c.get_gid() == "frontier"][0]
+    mesh = next(c for c in ax.collections if c.get_gid() == "frontier")
     np.testing.assert_array_equal(
         np.sort(np.unique(mesh.get_array())), np.unique(found["frontier_intensity"][0])
     )
