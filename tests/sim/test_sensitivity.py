@@ -71,7 +71,7 @@ def test_sensitivity_is_reproducible_and_complete(settings):
 
 def test_ranges_that_break_the_market_are_rejected(settings):
     bounds = {**DecisionSettings().bounds, "detection_2016": (0.05, 0.09)}
-    with pytest.raises(ValueError, match="detection_2016 up to 0.09 must stay below"):
+    with pytest.raises(ValueError, match=r"detection_2016 up to 0\.09 must stay below"):
         check_bounds(bounds, settings.market)
     bounds = {**DecisionSettings().bounds, "take_rate": (0.1, 1.5)}
     with pytest.raises(ValueError, match=r"decision.ranges.take_rate = \[0.1, 1.5\]"):
