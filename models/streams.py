@@ -30,6 +30,8 @@ class Stream(IntEnum):
     MARKET_POSTERIOR = 3
     """The posterior sample of the market's parameters, computed once per seed as one unit of
     work (``sim.market_draws``)."""
+    DECISION = 4
+    """The decision analysis's Sobol design and bootstrap resamples (``sim.sensitivity``)."""
 
 
 def block_generator(seed: Seed, block: int, stream: Stream) -> np.random.Generator:

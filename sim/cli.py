@@ -43,6 +43,13 @@ def _yuan(text: str) -> float:
     return value
 
 
+def _intensity(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite intensity >= 0, got {text}")
+    return value
+
+
 def _share(text: str) -> float:
     value = float(text)
     if not 0 < value < 1:
@@ -241,6 +248,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     damages_parser.set_defaults(
         handler=lambda a: jobs.estimate_damages(a.fake_sales, a.config, a.interval)
+    )
+
+    decide = commands.add_parser(
+        "breakeven",
+        help="what would have to be true for an enforcement intensity to be cost-minimising",
+        description="For an intensity (default: the status quo), the value of each of: value "
+        "per counterfeit order, take rate, spillover contacts, programme cost and horizon at "
+        "which it is cost-minimising among projection.intensities and at which it beats no "
+        "programme, for both openings. Expected costs given the config's parameters and the "
+        "response path the config's run stored (or --multiplier).",
+    )
+    decide.add_argument("config", type=Path, help="TOML config with a [projection] section")
+    decide.add_argument(
+        "--intensity",
+        type=_intensity,
+        metavar="X",
+        help="intensity to examine (default: the status quo)",
+    )
+    decide.add_argument(
+        "--multiplier",
+        type=_loss,
+        metavar="M",
+        help="use a flat response path summing to M (e.g. -3.57) instead of the run's",
+    )
+    decide.add_argument(
+        "--sensitivity",
+        action="store_true",
+        help="also the Sobol indices, EVPI and EVPPI over the [decision] ranges (minutes)",
+    )
+    decide.set_defaults(
+        handler=lambda a: jobs.decision_analysis(a.config, a.intensity, a.multiplier, a.sensitivity)
     )
 
     market = commands.add_parser(

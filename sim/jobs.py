@@ -30,8 +30,10 @@ from models import (
 from models.consumer.calibration import calibrate_loss_per_yuan
 from models.market.market_calibration import RIDGE_GRID
 from models.market.market_posterior import fit_rmse
+from sim.breakeven import breakeven, describe_breakeven
 from sim.config import (
     Config,
+    DecisionSettings,
     EstimationSettings,
     ProjectionSettings,
     load_config,
@@ -64,6 +66,7 @@ from sim.panel import (
 from sim.projection import run_projection
 from sim.report import write_report
 from sim.rundir import RunDirectory, read_response_path
+from sim.sensitivity import describe_sensitivity, sensitivity
 from sim.store import write_parquet
 from sim.version import package_version
 
@@ -289,6 +292,33 @@ def estimate_damages(
     )
 
 
+def decision_analysis(
+    config_path: str | Path,
+    intensity: float | None = None,
+    multiplier: float | None = None,
+    with_sensitivity: bool = False,
+) -> JobResult:
+    """Break-even values of an intensity, and optionally the Sobol sensitivity and value of
+    information (``goodwill breakeven``): expected costs given the config's parameters and
+    the response path the config's run stored, or, with ``multiplier``, a flat path that sums
+    to it over the response's event times (``estimation.cumulative``)."""
+    config = load_config(config_path)
+    if config.projection is None:
+        raise ValueError(f"{config_path}: no [projection] section")
+    if multiplier is None:
+        response = _stored_response(config, RunDirectory(config.output.directory))
+    else:
+        first, last = config.estimation.cumulative
+        weeks = last - first + 1
+        response = ResponsePath(np.full(weeks, multiplier / weeks), np.zeros((weeks, weeks)))
+    decision = config.decision or DecisionSettings()
+    lines = [describe_breakeven(breakeven(config.projection, response, intensity, decision))]
+    if with_sensitivity:
+        found = sensitivity(config.projection, response, decision, config.seed)
+        lines.append(describe_sensitivity(found))
+    return JobResult("\n\n".join(lines))
+
+
 def calibrate_market(
     data: str | Path = ENFORCEMENT_DATA, config_path: str | Path | None = None
 ) -> JobResult:
@@ -410,6 +440,17 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
         projection = run_projection(config, response, directory, progress)
         summary += "\n" + describe_projection(projection)
         timings["project_s"] = time.perf_counter() - projected
+        if config.decision is not None:
+            decided = time.perf_counter()
+            first, last = config.estimation.cumulative
+            path = ResponsePath.from_results(response, first, last)
+            found = breakeven(config.projection, path, decision=config.decision)
+            directory.write("breakeven.nc", found)
+            summary += "\n" + describe_breakeven(found)
+            found = sensitivity(config.projection, path, config.decision, config.seed)
+            directory.write("sensitivity.nc", found)
+            summary += "\n" + describe_sensitivity(found)
+            timings["decision_s"] = time.perf_counter() - decided
     written = time.perf_counter()
     directory.write("summary.txt", summary + "\n")
     directory.write("config.json", config)

@@ -82,6 +82,8 @@ FILES: dict[str, RunFile] = {
         RunFile("estimates.nc", "run", *_NETCDF),
         RunFile("projection.nc", "run", *_NETCDF),
         RunFile("projection_summary.csv", "run", *_csv(True, "intensity")),
+        RunFile("breakeven.nc", "run", *_NETCDF),
+        RunFile("sensitivity.nc", "run", *_NETCDF),
         RunFile("summary.txt", "run", *_TEXT),
         RunFile(
             "config.json",
@@ -172,6 +174,16 @@ def read_estimates(directory: str | Path) -> xr.Dataset | None:
 def read_projection(directory: str | Path) -> xr.Dataset | None:
     """A run's ``projection.nc``, loaded, or None."""
     return _read(directory, "projection.nc")
+
+
+def read_breakeven(directory: str | Path) -> xr.Dataset | None:
+    """A run's ``breakeven.nc`` (:func:`sim.breakeven.breakeven`), loaded, or None."""
+    return _read(directory, "breakeven.nc")
+
+
+def read_sensitivity(directory: str | Path) -> xr.Dataset | None:
+    """A run's ``sensitivity.nc`` (:func:`sim.sensitivity.sensitivity`), loaded, or None."""
+    return _read(directory, "sensitivity.nc")
 
 
 def read_config(directory: str | Path) -> Config | None:

@@ -13,6 +13,7 @@ no global state and need no display. Key artists carry a ``gid`` (``estimate:twf
 
 from sim.figures.cost_by_intensity_figure import cost_by_intensity_figure
 from sim.figures.event_study_figure import event_study_figure
+from sim.figures.frontier_figure import frontier_figure
 from sim.figures.goodwill_fan_figure import default_fan_intensities, goodwill_fan_figure
 from sim.figures.response_path_figure import response_path_figure
 from sim.figures.run_figures import (
@@ -22,6 +23,7 @@ from sim.figures.run_figures import (
     write_run_figures,
 )
 from sim.figures.spend_trajectories_figure import spend_trajectories_figure
+from sim.figures.tornado_figure import tornado_figure
 
 __all__ = [
     "CAPTIONS",
@@ -29,9 +31,11 @@ __all__ = [
     "default_fan_intensities",
     "draw_run_figures",
     "event_study_figure",
+    "frontier_figure",
     "goodwill_fan_figure",
     "response_path_figure",
     "save_figure",
     "spend_trajectories_figure",
+    "tornado_figure",
     "write_run_figures",
 ]

@@ -10,16 +10,20 @@ from matplotlib.figure import Figure
 from sim.config import FIGURE_FORMATS, FigureSettings
 from sim.figures.cost_by_intensity_figure import cost_by_intensity_figure
 from sim.figures.event_study_figure import event_study_figure
+from sim.figures.frontier_figure import frontier_figure
 from sim.figures.goodwill_fan_figure import goodwill_fan_figure
 from sim.figures.response_path_figure import response_path_figure
 from sim.figures.spend_trajectories_figure import spend_trajectories_figure
 from sim.figures.style import styled
+from sim.figures.tornado_figure import tornado_figure
 from sim.rundir import (
     FIGURES,
     binned_window,
+    read_breakeven,
     read_config,
     read_estimates,
     read_projection,
+    read_sensitivity,
     read_trajectories,
     remove_unwritten,
 )
@@ -44,6 +48,12 @@ CAPTIONS = {
     "by enforcement intensity: mean with 90% interval across draws, its two parts, and the "
     "intensity with the lowest mean cost (star). Lower panel: the share of draws in which "
     "each intensity is the cheapest.",
+    "frontier": "The cost-minimising enforcement intensity (of the grid) by take rate and "
+    "horizon, should the platform stop: expected costs given the config's other parameters "
+    "and the mean response path. Dashed and dotted lines: the config's take rate and horizon.",
+    "tornado": "Sobol indices of the saving of the status quo over no programme (should the "
+    "platform stop): total index (bars) and first-order index (dots) with their intervals, "
+    "over the [decision] ranges.",
 }
 """Caption of each figure kind, in the order a run draws them."""
 
@@ -93,6 +103,12 @@ def draw_run_figures(
             projection, settings.fan_intensities, settings
         )
         figures["cost_by_intensity"] = cost_by_intensity_figure(projection, settings)
+    found = read_breakeven(directory)
+    if found is not None:
+        figures["frontier"] = frontier_figure(found, settings)
+    found = read_sensitivity(directory)
+    if found is not None:
+        figures["tornado"] = tornado_figure(found, settings)
     if not figures:
         raise ValueError(
             f"{directory}: nothing to draw (no estimates.nc, spend_trajectories.csv or "

@@ -84,6 +84,15 @@ def test_run_writes_a_complete_run_directory(write_config, tmp_path, capsys):
             ["calibrate", "CONFIG", "--target", "nan"],
             "argument --target: must be a finite negative number (a loss), got nan",
         ),
+        (
+            ["breakeven", "CONFIG", "--intensity", "-1"],
+            "argument --intensity: must be a finite intensity >= 0, got -1",
+        ),
+        (
+            ["breakeven", "CONFIG", "--multiplier", "2"],
+            "argument --multiplier: must be a finite negative number (a loss), got 2",
+        ),
+        (["breakeven", "CONFIG"], "estimates not found; run `goodwill run CONFIG` first"),
     ],
 )
 def test_errors_are_one_line_with_exit_2(write_config, capsys, argv, message):
@@ -170,3 +179,11 @@ def test_each_command_is_one_job_call_and_a_print(monkeypatch, capsys, argv, job
     if job == "calibrate_market":  # its --data defaults to the shipped CSV
         values[0] = None
     assert called == job and values[: len(arguments)] == list(arguments)
+
+
+def test_breakeven_prints_the_intervals(write_config, capsys):
+    path = write_config(**{"n_weeks = 52": "n_weeks = 26"})
+    assert main(["breakeven", str(path), "--multiplier", "-3.57", "--intensity", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Break-even of intensity 2:" in out and "response multiplier -3.570" in out
+    assert out.count("take_rate") == 2  # one row per opening
