@@ -31,7 +31,7 @@ def child(task: str, args: argparse.Namespace) -> None:
     from models import ResponsePath
     from sim import load_config
     from sim.breakeven import breakeven
-    from sim.config import DecisionSettings
+    from sim.decision_settings import DecisionSettings
     from sim.sensitivity import sensitivity
 
     config = load_config(ROOT / "configs" / "baseline.toml")

@@ -5,7 +5,7 @@ which that intensity becomes cost-minimising, and at which it costs no more than
 for both openings of the projection (the market opens at the status quo: should the platform
 stop?; with no programme: should it have started?). The costs are **expected** costs given the
 config's market and platform parameters and the mean of the fitted response path
-(:func:`models.market.cost_paths.cost_paths` without noise; no priors, no sampling error).
+(:func:`models.market.cost_paths.expected_totals`; no priors, no sampling error).
 "Cost-minimising" is among the intensities of ``projection.intensities`` plus the chosen one
 (on the grid, not a continuum).
 
@@ -22,9 +22,11 @@ import numpy as np
 import xarray as xr
 
 from models import ResponsePath
-from models.market.cost_paths import cost_paths
+from models.market.cost_paths import expected_totals
 from models.market.enforcement import WEEKS_PER_YEAR
-from sim.config import DecisionSettings, ProjectionSettings
+from sim.config import ProjectionSettings
+from sim.decision_settings import DecisionSettings
+from sim.formatting import format_quantity, format_range
 from sim.projection import OPENINGS
 
 LINEAR = {
@@ -81,7 +83,7 @@ def expected_costs(
         model, field, _, _ = LINEAR[name]
         fields[model][field] = value
     programme_cost = fields["market"].get("programme_cost", settings.market.programme_cost)
-    paths = cost_paths(
+    paths = expected_totals(
         settings.market.market(),
         settings.platform.platform(**fields["platform"]),
         np.asarray(path, dtype=float),
@@ -257,6 +259,7 @@ def breakeven(
             "opening": list(OPENINGS),
             "parameter": list(PARAMETERS),
             "parameter_units": ("parameter", [UNITS[name] for name in PARAMETERS]),
+            "parameter_limit": ("parameter", [_limit(name, decision) for name in PARAMETERS]),
             "horizon": frontier_weeks,
             "take_rate": FRONTIER_TAKE_RATES,
         },
@@ -307,11 +310,11 @@ def describe_breakeven(ds: xr.Dataset) -> str:
         ]
         for name in PARAMETERS:
             row = one.sel(parameter=name)
-            upper = LINEAR[name][3] if name in LINEAR else float(ds.attrs["max_horizon"])
+            upper = float(row["parameter_limit"])
             lines.append(
-                f"{name:<20}{_number(float(row['baseline'])):>12}  "
-                f"{_interval(row['optimal_low'], row['optimal_high'], upper):<26}"
-                f"{_interval(row['beats_none_low'], row['beats_none_high'], upper)}"
+                f"{name:<20}{format_quantity(float(row['baseline'])):>12}  "
+                f"{format_range(row['optimal_low'], row['optimal_high'], upper):<26}"
+                f"{format_range(row['beats_none_low'], row['beats_none_high'], upper)}"
             )
         lines.append(
             f"the model counts {float(one['model_value_per_fake']):,.1f} yuan per counterfeit "
@@ -320,14 +323,6 @@ def describe_breakeven(ds: xr.Dataset) -> str:
     return "\n".join(lines)
 
 
-def _number(value: float) -> str:
-    return f"{value:,.4g}" if abs(value) < 1e5 else f"{value:,.3g}"
-
-
-def _interval(low: xr.DataArray, high: xr.DataArray, upper: float) -> str:
-    low, high = float(low), float(high)
-    if np.isnan(low):
-        return "never"
-    if high >= upper:
-        return f">= {_number(low)}" if low > 0 else "always"
-    return f"<= {_number(high)}" if low <= 0 else f"{_number(low)} to {_number(high)}"
+def _limit(name: str, decision: DecisionSettings) -> float:
+    """The largest value of a break-even parameter that was searched."""
+    return LINEAR[name][3] if name in LINEAR else float(decision.max_horizon)

@@ -69,3 +69,21 @@ def money_unit(values: np.ndarray) -> tuple[float, str]:
         if top >= scale:
             return scale, name
     return 1.0, "yuan"
+
+
+def format_quantity(value: float) -> str:
+    """A quantity of any size in four significant digits (three from 100,000 on)."""
+    return f"{value:,.4g}" if abs(value) < 1e5 else f"{value:,.3g}"
+
+
+def format_range(low: float, high: float, upper: float) -> str:
+    """A range of values found by a search up to ``upper``, in words: "never" (NaN), "always",
+    ">= low" (open above), "<= high" (from zero) or "low to high"."""
+    low, high = float(low), float(high)
+    if np.isnan(low):
+        return "never"
+    if high >= upper:
+        return f">= {format_quantity(low)}" if low > 0 else "always"
+    if low <= 0:
+        return f"<= {format_quantity(high)}"
+    return f"{format_quantity(low)} to {format_quantity(high)}"

@@ -33,13 +33,13 @@ from models.market.market_posterior import fit_rmse
 from sim.breakeven import breakeven, describe_breakeven
 from sim.config import (
     Config,
-    DecisionSettings,
     EstimationSettings,
     ProjectionSettings,
     load_config,
     override_estimation,
 )
 from sim.costs import describe_projection, optimal_intensity
+from sim.decision_settings import DecisionSettings
 from sim.figures import write_run_figures
 from sim.fit import (
     Fits,

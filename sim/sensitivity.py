@@ -5,7 +5,7 @@ what learning them would be worth. The inputs (:data:`sim.config.DECISION_INPUTS
 the ranges of ``[decision] ranges``) are five market parameters, the response path's scale and
 six assumptions of the platform's scope. Each row of a Saltelli design (:mod:`sim.sobol`) is
 one set of inputs; its **expected** costs given them (:func:`models.market.cost_paths.
-cost_paths` without noise, the fitted mean response path times the scale) are computed at
+expected_totals`, the fitted mean response path times the scale) are computed at
 every intensity of ``projection.intensities`` (plus the status quo and zero), for both
 openings, over the projection's horizon plus the terminal value.
 
@@ -29,11 +29,12 @@ import numpy as np
 import xarray as xr
 
 from models import ResponsePath
-from models.market.cost_paths import cost_paths
+from models.market.cost_paths import expected_totals
 from models.market.enforcement import WEEKS_PER_YEAR, EnforcementModel
 from models.market.optimum import continuous_minimum
 from models.streams import Stream, block_generator
-from sim.config import DECISION_INPUTS, DecisionSettings, ProjectionSettings
+from sim.config import ProjectionSettings
+from sim.decision_settings import DECISION_INPUTS, DecisionSettings
 from sim.projection import OPENINGS
 from sim.sobol import INDICES, base_rows, sobol_design, sobol_indices
 from sim.value_of_information import evpi, evppi
@@ -116,7 +117,7 @@ def decision_costs(
     per_fake = per_fake - fixed.fake_take_rate * fixed.fake_value_mean
 
     def cost(x: np.ndarray) -> np.ndarray:
-        paths = cost_paths(
+        paths = expected_totals(
             market,
             reference,
             scaled,
@@ -125,7 +126,7 @@ def decision_costs(
             settings.n_weeks,
             settings.market.programme_cost / WEEKS_PER_YEAR,
         )
-        total = {c: paths.costs[c].sum(axis=-1) + paths.terminal[c] for c in paths.costs}
+        total = {c: paths.costs[c] + paths.terminal[c] for c in paths.costs}
         fakes = -total["fake_take"] / fixed.fake_value_mean  # PV of counterfeit orders
         take = value["take_rate"]
         return (
@@ -133,7 +134,7 @@ def decision_costs(
             + take * value["reputation_loss"] / REFERENCE_REPUTATION * total["reputation"]
             + per_fake * fakes
             + total["fake_orders"]  # legal cost per store (the config's)
-            + paths.enforcement.sum(axis=-1)
+            + paths.enforcement
         )
 
     return cost(np.asarray(intensities, dtype=float)), cost

@@ -21,9 +21,13 @@ enforcement stops would count only while it is still small.
 
 With ``noise`` the counts and values of fake orders and the market's entry shocks are drawn
 (the Monte Carlo of :mod:`models.market.loss_draws`); without it the function returns expected
-values given the parameters (the decision analysis, :mod:`sim.decision`). Every operation is
-elementwise over the leading axes, so a sample's numbers do not depend on how many are
-computed together.
+values given the parameters. :func:`expected_totals` gives the same expected totals in closed
+form, without the weekly loop: the market without shocks approaches its steady state
+geometrically, N_t = N* + (N_0 - N*) rho**t, and every channel's weekly cost is a constant per
+store times N_t, so the horizon's present value is a sum of two geometric series (the decision
+analysis, :mod:`sim.sensitivity` and :mod:`sim.breakeven`, evaluates tens of thousands of
+parameter sets this way). Every operation is elementwise over the leading axes, so a sample's
+numbers do not depend on how many are computed together.
 """
 
 from __future__ import annotations
@@ -193,6 +197,84 @@ class _WeeklyFields:
         return np.asarray(getattr(self.platform, name))[..., None]
 
 
+class CostTotals(NamedTuple):
+    """Expected present values at week 0, shape (...): each channel over the horizon
+    (``costs``), each channel's terminal value (``terminal``) and the enforcement spending."""
+
+    costs: dict[str, np.ndarray]
+    terminal: dict[str, np.ndarray]
+    enforcement: np.ndarray
+
+    def total_cost(self) -> np.ndarray:
+        """Goodwill loss and enforcement over the horizon plus the terminal value."""
+        total = self.enforcement + 0.0
+        for channel in CHANNELS:
+            total = total + self.costs[channel] + self.terminal[channel]
+        return total
+
+
+def expected_totals(
+    market: Market,
+    platform: Platform,
+    path: np.ndarray,
+    intensity: np.ndarray,
+    start: np.ndarray,
+    n_weeks: int,
+    weekly_programme_cost: float | np.ndarray,
+) -> CostTotals:
+    """The expected totals of :func:`cost_paths` without noise, in closed form.
+
+    Same parameters and broadcasting as :func:`cost_paths` (without ``noise``); the results
+    agree with summing its expected weekly costs to rounding, at a cost independent of the
+    horizon.
+    """
+    intensity = np.asarray(intensity, dtype=float)
+    stay = 1.0 - market.exit_rate - market.detection(intensity)
+    steady = market.steady_stores(intensity)
+    opening = market.steady_stores(np.asarray(start, dtype=float))
+    beta = platform.weekly_discount
+    store_weeks = steady * _geometric(beta, n_weeks) + (opening - steady) * _geometric(
+        beta * stay, n_weeks
+    )
+    left = steady + (opening - steady) * stay**n_weeks
+    scale = beta**n_weeks * left / (1.0 - beta * stay)
+    per_store = _per_store_week(market, platform, path)
+    enforcement = intensity * weekly_programme_cost * _geometric(beta, n_weeks)
+    return CostTotals(
+        costs={channel: store_weeks * per_store[channel] for channel in CHANNELS},
+        terminal={channel: scale * per_store[channel] for channel in CHANNELS},
+        enforcement=np.broadcast_to(enforcement, np.shape(store_weeks)),
+    )
+
+
+def _geometric(ratio: np.ndarray, n: int) -> np.ndarray:
+    """sum_{t < n} ratio**t (n where the ratio is one)."""
+    ratio = np.asarray(ratio, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(ratio == 1.0, float(n), (1.0 - ratio**n) / (1.0 - ratio))
+
+
+def _per_store_week(market: Market, platform: Platform, path: np.ndarray) -> dict[str, np.ndarray]:
+    """Each channel's expected cost of one counterfeit store's week, present value at that
+    week: its orders (a fixed share of the platform's per store), their values and costs."""
+    share_per_store = np.asarray(market.fake_share_2016) / market.stores_2016
+    fakes = platform.orders_per_week * share_per_store / PER_10K
+    per_fake_victims = platform.fake_value_mean * platform.revenue_loss_per_yuan(
+        path
+    ) + platform.victim_tail(path.shape[-1])
+    return {
+        "victims": fakes * per_fake_victims,
+        "reputation": np.asarray(platform.take_rate)
+        * platform.reputation_loss
+        * share_per_store
+        * platform.gmv_per_week,
+        "fake_orders": fakes
+        * (np.asarray(platform.brand_cost_per_fake) + platform.legal_cost_per_fake)
+        + platform.legal_cost_per_store,
+        "fake_take": -fakes * platform.fake_take_rate * platform.fake_value_mean,
+    }
+
+
 def _terminal(
     market: Market,
     platform: Platform,
@@ -212,20 +294,5 @@ def _terminal(
     left = stay * last_stores + market.entry(np.asarray(intensity, dtype=float))
     beta = platform.weekly_discount
     scale = beta**n_weeks * left / (1.0 - beta * stay)
-    share_per_store = np.asarray(market.fake_share_2016) / market.stores_2016
-    fakes = platform.orders_per_week * share_per_store / PER_10K
-    per_fake_victims = platform.fake_value_mean * platform.revenue_loss_per_yuan(
-        path
-    ) + platform.victim_tail(path.shape[-1])
-    per_store = {
-        "victims": fakes * per_fake_victims,
-        "reputation": np.asarray(platform.take_rate)
-        * platform.reputation_loss
-        * share_per_store
-        * platform.gmv_per_week,
-        "fake_orders": fakes
-        * (np.asarray(platform.brand_cost_per_fake) + platform.legal_cost_per_fake)
-        + platform.legal_cost_per_store,
-        "fake_take": -fakes * platform.fake_take_rate * platform.fake_value_mean,
-    }
+    per_store = _per_store_week(market, platform, path)
     return {channel: scale * per_store[channel] for channel in CHANNELS}

@@ -31,8 +31,10 @@ from matplotlib.figure import Figure
 from sim.estimators import label
 from sim.figures import CAPTIONS, draw_run_figures
 from sim.formatting import estimate_decimals, format_interval, format_number
+from sim.report.decision_tables import breakeven_html, sensitivity_html
 from sim.report.latex import latex_tables
 from sim.report.outputs import Projection, RunOutputs, read_run, reference_note
+from sim.report.table import Table
 from sim.rundir import (
     FILES,
     RunDirectory,
@@ -63,26 +65,6 @@ RUN_VERSIONS = {
 
 REPORT_PACKAGES = ("numpy", "pandas", "scipy", "xarray", "matplotlib")
 """Packages whose installed version the report records beside the run's."""
-
-
-@dataclass(frozen=True)
-class Table:
-    """A table ready to render: formatted cells, and optional headers spanning columns.
-
-    ``title`` heads its section, ``caption`` (with the units) the table itself; ``groups``
-    is a row of (label, number of columns) above ``columns``; ``numeric`` says which columns
-    hold numbers; ``highlight`` is the index of a row to highlight.
-    """
-
-    id: str
-    title: str
-    caption: str
-    columns: list[str]
-    rows: list[list[str]]
-    numeric: list[bool]
-    note: str = ""
-    groups: list[tuple[str, int]] | None = None
-    highlight: int | None = None
 
 
 @dataclass(frozen=True)
@@ -316,6 +298,10 @@ def report_context(outputs: RunOutputs, figures: list[EmbeddedFigure]) -> dict[s
         tables += [multipliers_html(estimates), estimates_html(estimates)]
     if projection is not None:
         tables.append(costs_html(projection))
+    if outputs.breakeven is not None:
+        tables += breakeven_html(outputs.breakeven)
+    if outputs.sensitivity is not None:
+        tables.append(sensitivity_html(outputs.sensitivity))
     timings = (manifest or {}).get("timings")
     return {
         "title": f"goodwill report: {outputs.directory.resolve().name}",

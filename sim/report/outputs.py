@@ -19,7 +19,14 @@ import xarray as xr
 from sim.costs import optimal_intensity, projection_summary
 from sim.estimators import label
 from sim.formatting import format_number
-from sim.rundir import read_config, read_estimates, read_manifest, read_projection
+from sim.rundir import (
+    read_breakeven,
+    read_config,
+    read_estimates,
+    read_manifest,
+    read_projection,
+    read_sensitivity,
+)
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,8 @@ class RunOutputs:
     projection: Projection | None
     manifest: dict[str, object] | None
     config: str | None  # config.json, pretty-printed
+    breakeven: xr.Dataset | None = None  # breakeven.nc (a run with [decision])
+    sensitivity: xr.Dataset | None = None  # sensitivity.nc
 
 
 def _projection(ds: xr.Dataset) -> Projection:
@@ -98,6 +107,8 @@ def read_run(directory: Path) -> RunOutputs:
         projection=None if projection is None else _projection(projection),
         manifest=read_manifest(directory),
         config=None if config is None else config.model_dump_json(indent=2),
+        breakeven=read_breakeven(directory),
+        sensitivity=read_sensitivity(directory),
     )
 
 

@@ -13,7 +13,7 @@ from sim.breakeven import (
     expected_costs,
     linear_coefficients,
 )
-from sim.config import DecisionSettings
+from sim.decision_settings import DecisionSettings
 
 PATH = ResponsePath(np.full(12, -3.57 / 12), np.eye(12) * 1e-4)
 

@@ -91,9 +91,12 @@ def test_a_run_removes_an_earlier_runs_files_and_nothing_else(write_config, tmp_
         start = text.index("[projection]")
         end = text.index("[figures]")
         path = tmp_path / "unprojected.toml"
-        path.write_text(text[:start] + text[end:].replace("fan_intensities", "# fan"))
+        text = text[:start] + text[end:].replace("fan_intensities", "# fan")
+        start, end = text.index("[decision]"), text.index("[output]")  # it analyses projections
+        path.write_text(text[:start] + text[end:])
         run(load_config(path), progress=False)
     assert not (directory / "projection.nc").exists()
+    assert not (directory / "breakeven.nc").exists() and not (directory / "sensitivity.nc").exists()
     assert not (directory / "projection_summary.csv").exists()
     assert (
         not (directory / "report.html").exists() and not (directory / "tables/costs.tex").exists()

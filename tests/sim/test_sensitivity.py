@@ -9,7 +9,7 @@ import xarray as xr
 from models import ResponsePath
 from models.market.cost_paths import cost_paths
 from models.market.enforcement import WEEKS_PER_YEAR
-from sim.config import DECISION_INPUTS, DecisionSettings
+from sim.decision_settings import DECISION_INPUTS, DecisionSettings
 from sim.sensitivity import (
     MARKET,
     check_bounds,

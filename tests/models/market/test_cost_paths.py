@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.market.cost_paths import CHANNELS, PER_10K, Noise, cost_paths
+from models.market.cost_paths import CHANNELS, PER_10K, Noise, cost_paths, expected_totals
 from models.market.enforcement import WEEKS_PER_YEAR, EnforcementModel
 from models.market.platform import GoodwillModel
 from tests.conftest import PATH
@@ -126,3 +126,23 @@ def test_platform_fields_may_vary_by_sample():
             MODEL.market(), alone.platform(), PATH, intensity, start, 30, WEEKLY_COST
         )
         np.testing.assert_allclose(together.total_cost()[row], single.total_cost(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_weeks", [1, 52, 520])
+def test_expected_totals_in_closed_form_equal_the_weekly_sums(n_weeks):
+    intensity, start = np.array([0.0, 0.3, 1.0, 4.0]), np.array([1.0, 0.0])[:, None]
+    weekly = cost_paths(MODEL.market(), PLATFORM.platform(), PATH, intensity, start, n_weeks, 7.0)
+    closed = expected_totals(
+        MODEL.market(), PLATFORM.platform(), PATH, intensity, start, n_weeks, 7.0
+    )
+    for channel in CHANNELS:
+        np.testing.assert_allclose(closed.costs[channel], weekly.costs[channel].sum(-1), rtol=1e-12)
+        np.testing.assert_allclose(closed.terminal[channel], weekly.terminal[channel], rtol=1e-12)
+    np.testing.assert_allclose(closed.enforcement, weekly.enforcement.sum(-1), rtol=1e-12)
+    np.testing.assert_allclose(closed.total_cost(), weekly.total_cost(), rtol=1e-12)
+    undiscounted = GoodwillModel(discount_rate=0.0).platform()
+    no_discount = expected_totals(
+        MODEL.market(), undiscounted, PATH, intensity, start, n_weeks, 7.0
+    )
+    summed = cost_paths(MODEL.market(), undiscounted, PATH, intensity, start, n_weeks, 7.0)
+    np.testing.assert_allclose(no_discount.total_cost(), summed.total_cost(), rtol=1e-12)

@@ -7,7 +7,7 @@ import pytest
 
 from models import ResponsePath
 from sim.breakeven import breakeven
-from sim.config import DecisionSettings
+from sim.decision_settings import DecisionSettings
 from sim.figures import frontier_figure, save_figure, tornado_figure
 from sim.sensitivity import sensitivity
 

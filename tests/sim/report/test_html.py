@@ -168,6 +168,9 @@ def test_has_every_table_and_the_config(reported, page):
         "multipliers",
         "event-time-estimates",
         "costs",
+        "breakeven-status-quo",
+        "breakeven-no-programme",
+        "sensitivity",
         "versions",
         "timings",
     ]

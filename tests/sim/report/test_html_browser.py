@@ -94,7 +94,8 @@ def test_report_renders_every_figure_and_table(small_run, tmp_path, browser):
     assert len(images) == n_figures
     assert all(complete and width > 0 and height > 0 for complete, width, height in images)
     tables = page.locator("table")
-    assert tables.count() == 5  # multipliers, by event time, costs, versions, timings
+    assert tables.count() == 8  # multipliers, by event time, costs, 2 break-even, sensitivity,
+    # versions, timings
     for i in range(tables.count()):
         assert tables.nth(i).is_visible()
         assert tables.nth(i).bounding_box()["height"] > 50
