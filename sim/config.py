@@ -9,12 +9,10 @@ source of each number.
 from __future__ import annotations
 
 import tomllib
-import typing
 from pathlib import Path
 from typing import Literal
 
 from pydantic import (
-    BaseModel,
     Field,
     StrictBool,
     StrictFloat,
@@ -37,6 +35,7 @@ from sim.estimators import (
     estimators_help,
     move_flat_keys,
 )
+from sim.validation_messages import describe_validation_error
 
 
 class ConfigError(ValueError):
@@ -403,6 +402,13 @@ def load_config(path: str | Path) -> Config:
         If the file cannot be read, is not TOML, or a key is unknown, of the wrong type or
         out of range; the one-line message names the file, the key and what is allowed.
 
+    Notes
+    -----
+    A config may start with ``extends = "OTHER.toml"`` (a path relative to its own folder):
+    it is then the other config with this file's keys on top, table by table; a key's value,
+    an array (of tables, too) included, replaces the other's whole. Scenarios are written that
+    way (``configs/scenarios/``), naming only what they change.
+
     Examples
     --------
     >>> config = load_config("configs/quick.toml")  # doctest: +SKIP
@@ -410,6 +416,15 @@ def load_config(path: str | Path) -> Config:
     20000
     """
     path = Path(path)
+    data = _read_toml(path, ())
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {describe_validation_error(exc, Config)}") from None
+
+
+def _read_toml(path: Path, chain: tuple[Path, ...]) -> dict:
+    """A TOML file's tables, with the config it ``extends`` (recursively) underneath."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -418,58 +433,22 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"{path}: cannot read config: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    try:
-        return Config.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: {describe_validation_error(exc, Config)}") from None
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: extends = {base!r}: expected the path of a config file")
+    base_path = (path.parent / base).resolve()
+    if base_path in (*chain, path.resolve()):
+        raise ConfigError(f"{path}: extends = {base!r}: a config cannot extend itself")
+    return _merged(_read_toml(base_path, (*chain, path.resolve())), data)
 
 
-def describe_validation_error(
-    error: ValidationError, schema: type[BaseModel], root: str = "config", prefix: str = ""
-) -> str:
-    """One line naming each invalid key, what was wrong and what is allowed.
-
-    ``root`` names the whole object, for errors that concern several of its keys; ``prefix``
-    is the object's place in a config (``"estimation."``), put before every key.
-    """
-    return "; ".join(_describe(item, schema, root, prefix) for item in error.errors())
-
-
-def _describe(item: dict, schema: type[BaseModel], root: str, prefix: str) -> str:
-    loc = item["loc"]
-    key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-    key = prefix + key if key else key
-    kind = item["type"]
-    if kind == "extra_forbidden":
-        owner = _model_at(schema, loc[:-1])
-        allowed = ", ".join(owner.model_fields) if owner else "none"
-        return f"{key}: unknown key (allowed here: {allowed})"
-    if kind == "missing":
-        return f"{key}: required key is missing"
-    message = item["msg"].removeprefix("Value error, ")
-    value = item.get("input")
-    if isinstance(value, dict | list):
-        return f"{key or root}: {message}"
-    return f"{key}: {message}, got {value!r}"
-
-
-def _model_at(schema: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
-    """The pydantic model that holds the fields at a location (list indices skipped)."""
-    current: type[BaseModel] | None = schema
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        if current is None or part not in current.model_fields:
-            return None
-        current = _model_type(current.model_fields[part].annotation)
-    return current
-
-
-def _model_type(annotation: object) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for argument in typing.get_args(annotation):
-        found = _model_type(argument)
-        if found is not None:
-            return found
-    return None
+def _merged(base: dict, top: dict) -> dict:
+    """``base`` with ``top``'s keys on top, table by table."""
+    merged = dict(base)
+    for key, value in top.items():
+        below = merged.get(key)
+        both_tables = isinstance(below, dict) and isinstance(value, dict)
+        merged[key] = _merged(below, value) if both_tables else value
+    return merged

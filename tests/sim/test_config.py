@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,55 @@ def load_config_text(text: str) -> Config:
 def test_non_positive_panel_sizes_are_rejected(key, value):
     with pytest.raises(ConfigError, match=rf"panel.{key}: Input should be greater than or equal"):
         load_config_text(f"seed = 1\n[panel]\n{key} = {value}\n")
+
+
+def test_a_config_extends_another_table_by_table(tmp_path):
+    scenario_path = tmp_path / "scenario.toml"
+    scenario_path.write_text(
+        f'extends = "{ROOT / "configs" / "quick.toml"}"\n'
+        "[projection.platform]\ntake_rate = 1.0\n"
+        '[output]\ndirectory = "runs/x"\n'
+    )
+    scenario = load_config(scenario_path)
+    quick = load_config(ROOT / "configs" / "quick.toml")
+    expected = quick.projection.platform.model_copy(update={"take_rate": 1.0})
+    assert scenario.projection.platform == expected  # the table's other keys are quick's
+    assert scenario.projection.market == quick.projection.market
+    assert scenario.consumer == quick.consumer and scenario.output.directory == Path("runs/x")
+
+
+def _flat(table: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "configs" / "scenarios").glob("*.toml")), ids=lambda p: p.stem
+)
+def test_each_scenario_changes_only_what_it_names(path):
+    """A shipped scenario is its base config with the keys it sets, and nothing else."""
+    text = tomllib.loads(path.read_text())
+    base = _flat(load_config(path.parent / text.pop("extends")).model_dump())
+    scenario = _flat(load_config(path).model_dump())
+    changed = {key for key in scenario if scenario[key] != base[key]}
+    assert changed == set(_flat(text))
+
+
+def test_extends_errors_name_the_file(tmp_path):
+    missing = tmp_path / "missing.toml"
+    missing.write_text('extends = "nowhere.toml"\n')
+    with pytest.raises(ConfigError, match=r"nowhere\.toml: config file not found"):
+        load_config(missing)
+    loop = tmp_path / "loop.toml"
+    loop.write_text('extends = "loop.toml"\n')
+    with pytest.raises(ConfigError, match="a config cannot extend itself"):
+        load_config(loop)
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text("extends = 3\n")
+    with pytest.raises(ConfigError, match="extends = 3: expected the path of a config file"):
+        load_config(wrong)
