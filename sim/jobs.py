@@ -21,15 +21,10 @@ import xarray as xr
 from models import (
     ResponsePath,
     SpendTruth,
-    calibrate_enforcement,
     compare,
-    compare_indices,
     damages,
-    ridge_profile,
 )
 from models.consumer.calibration import calibrate_loss_per_yuan
-from models.market.market_calibration import RIDGE_GRID
-from models.market.market_posterior import fit_rmse
 from sim.breakeven import breakeven, describe_breakeven
 from sim.config import (
     Config,
@@ -51,11 +46,9 @@ from sim.fit import (
 )
 from sim.market_draws import (
     ENFORCEMENT_DATA,
-    posterior_sample,
-    posterior_series,
-    prior_draws,
     read_enforcement_data,
 )
+from sim.market_summary import describe_market_calibration
 from sim.panel import (
     describe_panel,
     horizon_multipliers,
@@ -239,13 +232,25 @@ def project(config_path: str | Path, progress: bool = True) -> JobResult:
     response = _stored_response(config, directory)
     started = time.perf_counter()
     ds = run_projection(config, response, directory, progress)
+    summary = describe_projection(ds)
+    if config.decision is not None:
+        summary += "\n" + _write_decision(config, response, directory)
     files = [*directory.written, *write_run_figures(directory.path)]
     names = ", ".join(f.name for f in files)
     return JobResult(
-        f"{describe_projection(ds)}\nwrote {directory.path}/ ({names}) in "
-        f"{time.perf_counter() - started:.1f} s",
+        f"{summary}\nwrote {directory.path}/ ({names}) in {time.perf_counter() - started:.1f} s",
         tuple(files),
     )
+
+
+def _write_decision(config: Config, response: ResponsePath, directory: RunDirectory) -> str:
+    """Break-even and sensitivity of the config's ``[decision]`` on a response path, written
+    to the run directory; their printed summaries."""
+    found = breakeven(config.projection, response, decision=config.decision)
+    directory.write("breakeven.nc", found)
+    spread = sensitivity(config.projection, response, config.decision, config.seed)
+    directory.write("sensitivity.nc", spread)
+    return describe_breakeven(found) + "\n" + describe_sensitivity(spread)
 
 
 def draw_figures(
@@ -338,44 +343,7 @@ def calibrate_market(
         seed = config.seed
         if config.projection is not None:
             settings = config.projection
-    table = read_enforcement_data(data)
-    index = settings.market_uncertainty.intensity_index
-    fit = calibrate_enforcement(settings.market, table, index)
-    indices = compare_indices(settings.market, table)
-    ridge = ridge_profile(settings.market, table, RIDGE_GRID, index)
-    posterior = posterior_sample(settings, seed, table)
-    series = posterior_series(settings, table)
-    n = settings.market_uncertainty.samples
-    # without priors every draw is the config's market
-    prior = prior_draws(settings, n, seed) or {
-        "fake_share_2016": np.full(n, settings.market.fake_share_2016)
-    }
-    within = {
-        name: np.mean(fit_rmse(settings.market, values, series) <= 2 * fit.rmse_log)
-        for name, values in (("posterior", posterior.values), ("prior", prior))
-    }
-    tau = ", ".join(f"{name} {value:.0f}" for name, value in posterior.autocorrelation.items())
-    quantiles = pd.DataFrame(
-        {name: np.quantile(value, [0.05, 0.5, 0.95]) for name, value in posterior.values.items()},
-        index=["5%", "50%", "95%"],
-    ).T
-    return JobResult(
-        f"intensity = {index} relative to 2016\n"
-        f"{fit.table.round(4).to_string()}\n"
-        f"log RMSE {fit.rmse_log:.4f}; in [projection.market]:\n"
-        f"detection_2016 = {fit.model.detection_2016:.4g}\n"
-        f"entry_elasticity = {fit.model.entry_elasticity:.4g}\n\n"
-        f"each intensity index (fake_share_0: steady state without enforcement):\n"
-        f"{indices.to_string(float_format='{:.4g}'.format)}\n\n"
-        f"the ridge: best fit at each detection_max ({index}):\n"
-        f"{ridge.to_string(float_format='{:.4g}'.format)}\n\n"
-        f"posterior ({n} draws, seed {seed}, sigma {settings.market_uncertainty.sigma:g}): "
-        f"acceptance {posterior.acceptance:.2f}, ESS {posterior.ess:.0f}, autocorrelation "
-        f"steps: {tau}\n"
-        f"{quantiles.to_string(float_format='{:.4g}'.format)}\n"
-        f"share of draws with log RMSE within 2x the calibration's ({2 * fit.rmse_log:.4f}): "
-        f"posterior {within['posterior']:.1%}, independent priors {within['prior']:.1%}"
-    )
+    return JobResult(describe_market_calibration(settings, read_enforcement_data(data), seed))
 
 
 def _manifest_multipliers(results: Fits, config: Config) -> dict[str, dict]:
@@ -444,12 +412,7 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
             decided = time.perf_counter()
             first, last = config.estimation.cumulative
             path = ResponsePath.from_results(response, first, last)
-            found = breakeven(config.projection, path, decision=config.decision)
-            directory.write("breakeven.nc", found)
-            summary += "\n" + describe_breakeven(found)
-            found = sensitivity(config.projection, path, config.decision, config.seed)
-            directory.write("sensitivity.nc", found)
-            summary += "\n" + describe_sensitivity(found)
+            summary += "\n" + _write_decision(config, path, directory)
             timings["decision_s"] = time.perf_counter() - decided
     written = time.perf_counter()
     directory.write("summary.txt", summary + "\n")

@@ -43,13 +43,14 @@ def test_run_writes_a_complete_run_directory(write_config, tmp_path, capsys):
     assert names == sorted(
         ["panel.parquet", "consumers.parquet", "truth_event_time.csv", "spend_trajectories.csv",
          "estimates.csv", "multipliers.csv", "estimates.nc", "projection.nc",
-         "projection_summary.csv", "summary.txt", "config.json", "figures", "manifest.json"]
+         "projection_summary.csv", "breakeven.nc", "sensitivity.nc", "summary.txt",
+         "config.json", "figures", "manifest.json"]
     )  # fmt: skip
     figures = sorted(p.name for p in (directory / "figures").iterdir())
     assert figures == sorted(
         f"{kind}.png"
         for kind in ("event_study", "spend_trajectories", "response_path", "goodwill_fan",
-                     "cost_by_intensity")
+                     "cost_by_intensity", "frontier", "tornado")
     )  # fmt: skip
     manifest = json.loads((directory / "manifest.json").read_text())
     assert manifest["seed"] == 20170301 and manifest["n_consumers"] == 1500

@@ -101,12 +101,14 @@ def test_project_and_damages_commands_use_the_runs_estimates(write_config, tmp_p
     err = capsys.readouterr().err
     assert "estimates.nc: estimates not found; run `goodwill run CONFIG` first" in err
     assert main(["run", str(path)]) == 0
-    stored = xr.open_dataset(tmp_path / "run" / "projection.nc").load()
+    names = ("projection.nc", "breakeven.nc", "sensitivity.nc")
+    stored = {name: xr.load_dataset(tmp_path / "run" / name) for name in names}
     capsys.readouterr()
     assert main(["project", str(path)]) == 0
-    assert "cost-minimising intensity" in capsys.readouterr().out
-    with xr.open_dataset(tmp_path / "run" / "projection.nc") as again:
-        assert_identical(again.load(), stored)  # the same estimates project the same
+    out = capsys.readouterr().out
+    assert "cost-minimising intensity" in out and "Break-even of intensity 1" in out
+    for name in names:  # the same estimates project and decide the same
+        assert_identical(xr.load_dataset(tmp_path / "run" / name), stored[name])
     assert not (tmp_path / "run" / ".projection-checkpoint").exists()
 
     assert main(["damages", "--fake-sales", "10000", "--config", str(path)]) == 0
