@@ -6,6 +6,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter
 
 from sim.config import FigureSettings
 from sim.costs import optimal_intensity, projection_summary
@@ -120,11 +121,12 @@ def cost_by_intensity_figure(
         )
         bottom.set_ylim(0, 100)
         bottom.set_ylabel("Draws with\noptimum (%)")
-        bottom.set_xlabel("Enforcement intensity (× the 2016 programme, square-root scale)")
+        bottom.set_xlabel("Intensity (× the 2016 programme; square-root scale)")
         for ax in (top, bottom):
             ax.set_xscale("function", functions=(_sqrt, np.square))
             ax.set_xlim(0, x.max())
         bottom.set_xticks(_ticks(x.max()))
+        bottom.xaxis.set_major_formatter(FormatStrFormatter("%g"))
     return top.figure
 
 
@@ -134,4 +136,4 @@ def _sqrt(values: np.ndarray) -> np.ndarray:
 
 def _ticks(top: float) -> list[float]:
     """Tick marks that read well on a square-root axis up to ``top``."""
-    return [t for t in (0, 0.1, 0.25, 0.5, 1, 2, 3, 4, 5, 6, 8, 10) if t <= top]
+    return [t for t in (0, 0.1, 0.25, 0.5, 1, 2, 3, 4, 6, 8, 10) if t <= top]

@@ -159,7 +159,7 @@ def event_study_figure(
             handles,
             labels,
             loc="outside lower left" if own else "best",
-            title=f"Effect summed over weeks {first} to {last} ({weeks} weeks), {unit} [95% CI]",
+            title=f"Sum over weeks {first} to {last} ({weeks} weeks),\n{unit} [95% CI]",
             alignment="left",
             handlelength=1.4,
         )

@@ -48,4 +48,5 @@ def test_cost_figure_marks_the_optimum_and_the_per_draw_optima(projection):
     assert sum(bars) == pytest.approx(100)
     assert "Lowest mean cost" in top.get_legend().get_texts()[-1].get_text()
     assert "square-root" in bottom.get_xlabel() and "%" in bottom.get_ylabel()
+    assert [t.get_text() for t in bottom.get_xticklabels()][:3] == ["0", "0.1", "0.25"]
     assert top.get_xscale() == "function"
