@@ -207,7 +207,7 @@ class CostTotals(NamedTuple):
 
     def total_cost(self) -> np.ndarray:
         """Goodwill loss and enforcement over the horizon plus the terminal value."""
-        total = self.enforcement + 0.0
+        total = np.array(self.enforcement, dtype=float)
         for channel in CHANNELS:
             total = total + self.costs[channel] + self.terminal[channel]
         return total
