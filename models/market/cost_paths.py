@@ -175,6 +175,10 @@ def cost_paths(
         "fake_take": -discount * weekly.fake_take_rate * sales,
     }
     enforcement = discount * (np.asarray(intensity) * weekly_programme_cost)[..., None]
+    # the stores open at the horizon: N_T = (1 - delta - h) N_{T-1} + E (expected entry)
+    stay = 1.0 - market.exit_rate - market.detection(np.asarray(intensity, dtype=float))
+    left = stay * state.stores[..., -1] + market.entry(np.asarray(intensity, dtype=float))
+    per_store = _per_store_week(market, platform, path)
     return CostPaths(
         stores=state.stores,
         fake_share=state.fake_share,
@@ -182,7 +186,7 @@ def cost_paths(
         fake_sales=sales,
         lost_spend=lost + reputation_spend,
         costs=costs,
-        terminal=_terminal(market, platform, path, intensity, state.stores[..., -1], n_weeks),
+        terminal=_terminal(per_store, left, stay, platform, n_weeks),
         enforcement=np.broadcast_to(enforcement, fakes.shape),
     )
 
@@ -237,12 +241,11 @@ def expected_totals(
         beta * stay, n_weeks
     )
     left = steady + (opening - steady) * stay**n_weeks
-    scale = beta**n_weeks * left / (1.0 - beta * stay)
     per_store = _per_store_week(market, platform, path)
     enforcement = intensity * weekly_programme_cost * _geometric(beta, n_weeks)
     return CostTotals(
         costs={channel: store_weeks * per_store[channel] for channel in CHANNELS},
-        terminal={channel: scale * per_store[channel] for channel in CHANNELS},
+        terminal=_terminal(per_store, left, stay, platform, n_weeks),
         enforcement=np.broadcast_to(enforcement, np.shape(store_weeks)),
     )
 
@@ -276,23 +279,18 @@ def _per_store_week(market: Market, platform: Platform, path: np.ndarray) -> dic
 
 
 def _terminal(
-    market: Market,
+    per_store: dict[str, np.ndarray],
+    left: np.ndarray,
+    stay: np.ndarray,
     platform: Platform,
-    path: np.ndarray,
-    intensity: np.ndarray,
-    last_stores: np.ndarray,
     n_weeks: int,
 ) -> dict[str, np.ndarray]:
     """Present value at week 0 of each channel's cost of the stores open at the horizon.
 
-    The stock at the horizon, N_T = (1 - delta - h) N_{T-1} + E (expected entry), shrinks by
-    the factor rho = 1 - delta - h a week; a store-week costs c (expected orders, values and
-    costs per store); so the stock's cost is beta**T N_T c / (1 - beta rho).
+    The stock left at the horizon, N_T, shrinks by the factor rho = 1 - delta - h (``stay``)
+    a week; a store-week costs c (``per_store``: expected orders, values and costs per store);
+    so the stock's cost is beta**T N_T c / (1 - beta rho).
     """
-    hazard = market.detection(np.asarray(intensity, dtype=float))
-    stay = 1.0 - market.exit_rate - hazard
-    left = stay * last_stores + market.entry(np.asarray(intensity, dtype=float))
     beta = platform.weekly_discount
     scale = beta**n_weeks * left / (1.0 - beta * stay)
-    per_store = _per_store_week(market, platform, path)
     return {channel: scale * per_store[channel] for channel in CHANNELS}
