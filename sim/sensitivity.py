@@ -1,20 +1,17 @@
 """Global sensitivity and value of information of the enforcement decision.
 
 Which uncertain inputs drive the platform's total cost and its cost-minimising intensity, and
-what learning them would be worth. The inputs (:data:`sim.config.DECISION_INPUTS`, uniform over
-the ranges of ``[decision] ranges``) are five market parameters, the response path's scale and
-six assumptions of the platform's scope. Each row of a Saltelli design (:mod:`sim.sobol`) is
+what learning them would be worth. The inputs
+(:data:`sim.decision_settings.DECISION_INPUTS`, uniform over the ranges of ``[decision]
+ranges``) are five market parameters, the response path's scale and six assumptions of the
+platform's scope. Each row of a Saltelli design (:mod:`sim.sobol`) is
 one set of inputs; its **expected** costs given them (:func:`models.market.cost_paths.
 expected_totals`, the fitted mean response path times the scale) are computed at
 every intensity of ``projection.intensities`` (plus the status quo and zero), for both
 openings, over the projection's horizon plus the terminal value.
 
-One evaluation of the cost paths per row serves every platform input: the market parameters,
-discount rate, churn, spillover and the path's scale are passed as arrays, and the cost is
-linear in the take rate, the reputation loss and the value per counterfeit order, so it is
-recombined from the channels of a reference evaluation (take rate 1, reputation loss
-:data:`REFERENCE_REPUTATION`, brand and legal costs per fake 0 and a take on counterfeits of
-1, whose channel is then minus the yuan of counterfeit sales, ``fake_value_mean`` per order).
+Every input enters one evaluation per row as an array: the market's and the platform's fields
+(``cost_per_fake`` as ``brand_cost_per_fake``) and the path's scale.
 
 Outputs by opening: the total cost at the status quo and with no programme, the saving of the
 status quo over no programme, and the cost-minimising intensity on a continuum (golden section
@@ -44,9 +41,7 @@ OUTPUTS = ("cost_status_quo", "cost_no_programme", "saving", "optimal_intensity"
 the 2016 programme)."""
 GROUPS = ("market", "response", "platform")
 MARKET = tuple(n for n, spec in DECISION_INPUTS.items() if spec[0] == "market")
-ARRAY_PLATFORM = ("discount_rate", "churn_probability", "spillover_contacts")
-"""Platform inputs passed to the cost paths as arrays; the others are recombined."""
-REFERENCE_REPUTATION = 1e-4
+PLATFORM = tuple(n for n, spec in DECISION_INPUTS.items() if spec[0] == "platform")
 TOLERANCE = 1e-3
 """Width, in intensity units, of the continuous optimum's final bracket."""
 
@@ -91,7 +86,7 @@ def decision_costs(
     path : ndarray, shape (horizon,)
         The mean per-yuan response path (scaled by each row's ``response_scale``).
     rows : ndarray, shape (m, D)
-        Inputs in the order of :data:`sim.config.DECISION_INPUTS`.
+        Inputs in the order of :data:`sim.decision_settings.DECISION_INPUTS`.
     intensities : ndarray, shape (k,)
 
     Returns
@@ -103,39 +98,20 @@ def decision_costs(
     """
     value = {name: rows[:, j, None, None] for j, name in enumerate(DECISION_INPUTS)}
     market = settings.market.market(**{name: value[name] for name in MARKET})
-    reference = settings.platform.platform(
-        take_rate=1.0,
-        reputation_loss=REFERENCE_REPUTATION,
-        brand_cost_per_fake=0.0,
-        legal_cost_per_fake=0.0,
-        fake_take_rate=1.0,
-        **{name: value[name] for name in ARRAY_PLATFORM},
-    )
+    fields = {"brand_cost_per_fake" if n == "cost_per_fake" else n: value[n] for n in PLATFORM}
+    platform = settings.platform.platform(**fields)
     scaled = path * value["response_scale"][..., None]
-    fixed = settings.platform
-    per_fake = value["cost_per_fake"] + fixed.legal_cost_per_fake
-    per_fake = per_fake - fixed.fake_take_rate * fixed.fake_value_mean
 
     def cost(x: np.ndarray) -> np.ndarray:
-        paths = expected_totals(
+        return expected_totals(
             market,
-            reference,
+            platform,
             scaled,
             x,
             np.array([settings.status_quo, 0.0])[:, None],
             settings.n_weeks,
             settings.market.programme_cost / WEEKS_PER_YEAR,
-        )
-        total = {c: paths.costs[c] + paths.terminal[c] for c in paths.costs}
-        fakes = -total["fake_take"] / fixed.fake_value_mean  # PV of counterfeit orders
-        take = value["take_rate"]
-        return (
-            take * total["victims"]
-            + take * value["reputation_loss"] / REFERENCE_REPUTATION * total["reputation"]
-            + per_fake * fakes
-            + total["fake_orders"]  # legal cost per store (the config's)
-            + paths.enforcement
-        )
+        ).total_cost()
 
     return cost(np.asarray(intensities, dtype=float)), cost
 

@@ -28,8 +28,8 @@ def settings(baseline_config):
     )
 
 
-def test_recombined_costs_equal_the_cost_paths(settings):
-    # the platform's other channels switched on, so every recombined term is exercised
+def test_decision_costs_equal_the_cost_paths(settings):
+    # the platform's other channels switched on, so every channel is exercised
     platform = settings.platform.model_copy(
         update={"legal_cost_per_store": 5.0, "fake_take_rate": 0.02, "legal_cost_per_fake": 3.0}
     )
