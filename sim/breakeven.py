@@ -25,6 +25,7 @@ from models import ResponsePath
 from models.market.cost_paths import expected_totals
 from models.market.enforcement import WEEKS_PER_YEAR
 from sim.config import ProjectionSettings
+from sim.costs import OPENING_QUESTIONS
 from sim.decision_settings import DecisionSettings
 from sim.formatting import format_quantity, format_range
 from sim.projection import OPENINGS
@@ -301,11 +302,9 @@ def describe_breakeven(ds: xr.Dataset) -> str:
     ]
     for opening in ds["opening"].to_numpy():
         one = ds.sel(opening=opening)
-        question = {"status_quo": "should the platform stop?", "no_programme": "should it "
-                    "have started?"}[str(opening)]  # fmt: skip
+        start = float(ds.attrs["status_quo_intensity"])
         lines += [
-            f"\n{question} (the market opens at intensity "
-            f"{float(ds.attrs['status_quo_intensity']) if opening == 'status_quo' else 0.0:g})",
+            "\n" + OPENING_QUESTIONS[str(opening)].format(x=start),
             f"{'parameter':<20}{'config':>12}  {'cost-minimising for':<26}beats no programme for",
         ]
         for name in PARAMETERS:
