@@ -181,7 +181,8 @@ def project_goodwill(
         )
     finally:
         bar.close()
-    return outputs.dataset(config, version)
+    mean_cost = outputs.totals["total_cost"].mean(axis=2)  # (opening, intensity)
+    return outputs.dataset(config, version, mean_cost_minimum(inputs, mean_cost))
 
 
 class _Outputs:
@@ -211,7 +212,11 @@ class _Outputs:
         for name, values in self.per_draw.items():
             values[rows] = arrays[name]
 
-    def dataset(self, config: Config, version: str) -> xr.Dataset:
+    def dataset(
+        self, config: Config, version: str, mean_optimum: tuple[np.ndarray, np.ndarray]
+    ) -> xr.Dataset:
+        """The Dataset, given the intensity with the lowest mean cost and that cost by
+        opening."""
         inputs = self.inputs
         cube = ("opening", "intensity", "draw")
         by_week = ("opening", "intensity", "week")
@@ -242,7 +247,7 @@ class _Outputs:
             enforcement,
             {"units": UNITS["enforcement_cost"]},
         )
-        mean_x, mean_cost = mean_cost_minimum(inputs, self.totals["total_cost"].mean(axis=2))
+        mean_x, mean_cost = mean_optimum
         data["mean_optimal_intensity"] = (
             "opening",
             mean_x,
