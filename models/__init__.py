@@ -17,6 +17,7 @@ from models.estimation.sun_abraham import SunAbraham, SunAbrahamResults
 from models.estimation.value_weighted import DoseMeans, dose_means, value_weighted
 from models.exceptions import (
     AlwaysTreatedWarning,
+    CheckpointWarning,
     CollinearityWarning,
     ConvergenceWarning,
     GoodwillDeprecationWarning,
@@ -62,6 +63,7 @@ __all__ = [
     "AlwaysTreatedWarning",
     "CallawaySantAnna",
     "CallawaySantAnnaResults",
+    "CheckpointWarning",
     "CollinearityWarning",
     "Comparison",
     "ConsumerSpendModel",

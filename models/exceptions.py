@@ -29,3 +29,7 @@ class ImputationWarning(UserWarning):
 
 class GoodwillDeprecationWarning(FutureWarning):
     """A name or config key that still works in this release and goes in the next one."""
+
+
+class CheckpointWarning(UserWarning):
+    """Finished blocks of a checkpoint were discarded: of other inputs, or damaged."""

@@ -2,14 +2,18 @@
 
 Each subcommand calls one function of :mod:`sim.jobs` and prints the message it returns. Any
 error reaches the user as one line on stderr and exit status 2, without a traceback
-(``--traceback`` shows it, for bug reports).
+(``--traceback`` shows it, for bug reports); Ctrl-C or SIGTERM as one line saying how to
+resume, and exit status 130 or 143.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import shlex
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +24,8 @@ from sim.config import FIGURE_FORMATS
 from sim.estimators import ESTIMATORS, estimators_help
 
 EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
 def _positive_int(text: str) -> int:
@@ -93,6 +99,23 @@ def _estimation_overrides(args: argparse.Namespace) -> tuple[dict, dict]:
     if args.no_bin_endpoints:
         options["bin_endpoints"] = False
     return shared, options
+
+
+def _adopt_option(parser: argparse.ArgumentParser, where: str) -> None:
+    parser.add_argument(
+        "--adopt",
+        action="store_true",
+        help=f"write into {where} even if it is a non-empty directory goodwill did not make "
+        "(its other files are kept; files named as goodwill's are replaced)",
+    )
+
+
+def _allow_incomplete_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="use a run directory without a manifest (an interrupted or failed run)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -172,15 +195,17 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--out", type=Path, help="directory for estimates.csv, multipliers.csv, estimates.nc"
     )
+    _adopt_option(fit, "--out")
     fit.set_defaults(
         handler=lambda a: jobs.fit_panel(
-            a.panel, a.config, *_estimation_overrides(a), seed=a.seed, out=a.out
+            a.panel, a.config, *_estimation_overrides(a), seed=a.seed, out=a.out, adopt=a.adopt
         )
     )
 
     run_parser = commands.add_parser("run", help="run the main job and write its run directory")
     run_parser.add_argument("config", type=Path, help="TOML config")
-    run_parser.set_defaults(handler=lambda a: jobs.run(a.config))
+    _adopt_option(run_parser, "output.directory")
+    run_parser.set_defaults(handler=lambda a: jobs.run(a.config, adopt=a.adopt))
 
     project = commands.add_parser(
         "project",
@@ -213,8 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     figures.add_argument(
         "--config", type=Path, help="TOML config whose [figures] to use instead of the run's"
     )
+    _allow_incomplete_option(figures)
+    _adopt_option(figures, "--output")
     figures.set_defaults(
-        handler=lambda a: jobs.draw_figures(a.run_dir, a.output, a.format, a.config)
+        handler=lambda a: jobs.draw_figures(
+            a.run_dir, a.output, a.format, a.config, a.allow_incomplete, a.adopt
+        )
     )
 
     report = commands.add_parser(
@@ -225,7 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
         "RUN_DIR/tables/, from the run's stored outputs.",
     )
     report.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="run directory")
-    report.set_defaults(handler=lambda a: jobs.report(a.run_dir))
+    _allow_incomplete_option(report)
+    report.set_defaults(handler=lambda a: jobs.report(a.run_dir, a.allow_incomplete))
 
     damages_parser = commands.add_parser(
         "damages",
@@ -310,17 +340,43 @@ def _one_line_warning(
     print(f"goodwill: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
 
+RESUMABLE = ("run", "project")
+"""Commands that a second start resumes (the projection's finished blocks are kept)."""
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that locks are released and temporary files
+    removed on the way out, as for Ctrl-C."""
+
+
+def _terminate(signum: int, frame: object) -> NoReturn:
+    raise _Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``goodwill`` console script; returns the exit status."""
+    """Entry point of the ``goodwill`` console script; returns the exit status.
+
+    Errors print one line and return 2; Ctrl-C (SIGINT) prints one line (with how to resume
+    a run or projection) and returns 130, SIGTERM the same and 143.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # --help, or a usage error already printed on one line
         return int(exit_.code or 0)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always")
             warnings.showwarning = _one_line_warning
             print(args.handler(args).message)
+    except (KeyboardInterrupt, _Terminated) as stop:
+        resume = ""
+        if args.command in RESUMABLE:
+            resume = f"; resume with: goodwill {shlex.join(argv)}"
+        print(f"goodwill: interrupted{resume}", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(stop, _Terminated) else EXIT_INTERRUPTED
     except Exception as exc:
         if args.traceback:
             raise
@@ -329,6 +385,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             message = f"{type(exc).__name__}: {message}"
         print(f"goodwill: error: {message}", file=sys.stderr)
         return EXIT_ERROR
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     return 0
 
 

@@ -19,6 +19,7 @@ from pydantic import (
     StrictInt,
     ValidationError,
     create_model,
+    field_validator,
     model_validator,
 )
 
@@ -35,6 +36,7 @@ from sim.estimators import (
     estimators_help,
     move_flat_keys,
 )
+from sim.output_paths import output_path
 from sim.validation_messages import describe_validation_error
 
 
@@ -316,9 +318,19 @@ class OutputSettings(Parameters):
     """Where a run writes its files."""
 
     directory: Path = Field(
-        Path("runs/baseline"), description="run directory, relative to the working directory"
+        Path("runs/baseline"),
+        description="run directory, relative to the working directory (~ expanded); not a "
+        "system directory or goodwill's own folders; a new, empty or goodwill directory",
     )
     save_panel: StrictBool = Field(True, description="write the simulated panel as panel.parquet")
+
+    @field_validator("directory", mode="before")
+    @classmethod
+    def _checked_path(cls, value: object) -> object:
+        if isinstance(value, str | Path):  # returned as it came: JSON gives a str
+            checked = output_path(value, "directory")
+            return str(checked) if isinstance(value, str) else checked
+        return value
 
 
 class Config(Parameters):

@@ -18,23 +18,18 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from models import (
-    ResponsePath,
-    SpendTruth,
-    compare,
-    damages,
-)
-from models.consumer.calibration import calibrate_loss_per_yuan
+from models import ResponsePath, SpendTruth, compare
 from sim.breakeven import breakeven, describe_breakeven
-from sim.config import (
-    Config,
-    EstimationSettings,
-    ProjectionSettings,
-    load_config,
-    override_estimation,
-)
+from sim.config import Config, EstimationSettings, load_config, override_estimation
 from sim.costs import describe_projection, optimal_intensity
-from sim.decision_settings import DecisionSettings
+from sim.decision_jobs import (
+    calibrate,
+    calibrate_market,
+    decision_analysis,
+    estimate_damages,
+    projected_config,
+    stored_response,
+)
 from sim.figures import write_run_figures
 from sim.fit import (
     Fits,
@@ -44,11 +39,9 @@ from sim.fit import (
     read_panel,
     write_estimates,
 )
-from sim.market_draws import (
-    ENFORCEMENT_DATA,
-    read_enforcement_data,
-)
-from sim.market_summary import describe_market_calibration
+from sim.job_result import JobResult, wrote
+from sim.output_paths import output_path
+from sim.owned_directory import OwnedDirectory
 from sim.panel import (
     describe_panel,
     horizon_multipliers,
@@ -56,28 +49,28 @@ from sim.panel import (
     spend_trajectories,
     truth_table,
 )
-from sim.projection import run_projection
+from sim.projection import project_goodwill, write_projection
 from sim.report import write_report
-from sim.rundir import RunDirectory, read_response_path
+from sim.rundir import CHECKPOINT, RunDirectory, read_config
 from sim.sensitivity import describe_sensitivity, sensitivity
 from sim.store import write_parquet
 from sim.version import package_version
 
-
-@dataclass(frozen=True)
-class JobResult:
-    """What a command did.
-
-    Attributes
-    ----------
-    message : str
-        What the command prints.
-    files : tuple of pathlib.Path
-        The files it wrote.
-    """
-
-    message: str
-    files: tuple[Path, ...] = ()
+__all__ = [
+    "JobResult",
+    "RunResult",
+    "calibrate",
+    "calibrate_market",
+    "decision_analysis",
+    "draw_figures",
+    "estimate_damages",
+    "fit_panel",
+    "project",
+    "report",
+    "run",
+    "simulate",
+    "validate",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,10 +106,6 @@ class RunResult(JobResult):
     projection: xr.Dataset | None = None
 
 
-def _wrote(files: Sequence[Path], started: float) -> str:
-    return f"wrote {', '.join(str(f) for f in files)} in {time.perf_counter() - started:.1f} s"
-
-
 def validate(config_path: str | Path) -> JobResult:
     """Check a config and describe the panel it simulates (``goodwill validate``)."""
     config = load_config(config_path)
@@ -138,32 +127,10 @@ def simulate(
     (``goodwill simulate``)."""
     started = time.perf_counter()
     config = load_config(config_path)
+    out = output_path(out, "--out")
     panel, truth = simulate_panel(config, n_consumers=n_consumers, seed=seed, progress=progress)
     path = write_parquet(out, panel)
-    return JobResult(f"{describe_panel(panel, truth)}\n{_wrote([path], started)}", (path,))
-
-
-def calibrate(config_path: str | Path, target: float | None = None) -> JobResult:
-    """The ``loss_per_yuan`` that hits a target multiplier on the config's own panel
-    (``goodwill calibrate``); the target defaults to ``calibration.target_multiplier``."""
-    config = load_config(config_path)
-    calibration = config.calibration
-    if target is None and calibration is None:
-        raise ValueError(
-            f"{config_path}: no calibration.target_multiplier; pass --target (e.g. -3.57)"
-        )
-    target = calibration.target_multiplier if target is None else target
-    panel = config.panel
-    loss_per_yuan = calibrate_loss_per_yuan(
-        config.consumer,
-        target,
-        panel.n_consumers,
-        panel.n_weeks,
-        config.seed,
-        panel.chunk_size,
-        weighting="value" if calibration is None else calibration.weighting,
-    )
-    return JobResult(f"consumer.response.loss_per_yuan = {loss_per_yuan:.6f}  # hits {target:+g}")
+    return JobResult(f"{describe_panel(panel, truth)}\n{wrote([path], started)}", (path,))
 
 
 def fit_panel(
@@ -173,6 +140,7 @@ def fit_panel(
     options: dict[str, object] | None = None,
     seed: int = 0,
     out: str | Path | None = None,
+    adopt: bool = False,
 ) -> JobResult:
     """Fit the estimators to a Parquet panel (``goodwill fit``).
 
@@ -188,7 +156,10 @@ def fit_panel(
     seed : int
         Seed of the uniform band's draws.
     out : str or pathlib.Path, optional
-        Directory for ``estimates.csv``, ``multipliers.csv`` and ``estimates.nc``.
+        Directory for ``estimates.csv``, ``multipliers.csv``, ``estimates.nc`` and the
+        manifest (:class:`sim.rundir.RunDirectory`): claimed before the fit.
+    adopt : bool
+        Write ``out`` even if it is a non-empty directory that is not goodwill's.
     """
     settings = EstimationSettings()
     if config_path is not None:
@@ -196,46 +167,96 @@ def fit_panel(
         if config.estimation is not None:
             settings = config.estimation
     settings = override_estimation(settings, shared or {}, options or {})
+    if out is None:
+        return _fit_panel(panel_path, settings, seed, None)
+    with RunDirectory(output_path(out, "--out"), adopt=adopt) as directory:
+        return _fit_panel(panel_path, settings, seed, directory)
+
+
+def _fit_panel(
+    panel_path: str | Path,
+    settings: EstimationSettings,
+    seed: int,
+    directory: RunDirectory | None,
+) -> JobResult:
     started = time.perf_counter()
     results = fit_estimators(read_panel(panel_path, settings), settings, seed=seed)
     lines = [compare(fits).summary().as_text() for fits in results.values()]
     lines.append(describe_fit(results, settings))
     files: list[Path] = []
-    if out is not None:
+    if directory is not None:
+        directory.begin("fit")
         attrs = {"panel": str(panel_path), "goodwill_version": package_version()}
-        files = write_estimates(RunDirectory(out), results, settings, attrs=attrs)
+        files = write_estimates(directory, results, settings, attrs=attrs)
+        manifest = {**_versions(), "panel": str(panel_path), "seed": seed}
+        files.append(directory.finish("fit", manifest))
         lines.append(f"wrote {', '.join(str(f) for f in files)}")
     lines.append(f"fitted in {time.perf_counter() - started:.1f} s")
     return JobResult("\n".join(lines), tuple(files))
 
 
-def _projected(config_path: str | Path) -> tuple[Config, RunDirectory]:
-    """A config with ``[projection]`` and its run directory."""
-    config = load_config(config_path)
-    if config.projection is None:
-        raise ValueError(f"{config_path}: no [projection] section")
-    return config, RunDirectory(config.output.directory)
+PROJECT_MAY_CHANGE = ("projection", "decision", "figures", "output")
+"""The config sections ``goodwill project`` may change from the run's: the rest made the
+panel and the estimates it reuses."""
 
 
-def _stored_response(config: Config, directory: RunDirectory) -> ResponsePath:
-    first, last = config.estimation.cumulative
-    projection = config.projection
-    return read_response_path(
-        directory.path, projection.estimator, first, last, estimand=projection.estimand
-    )
+def _require_same_run(config: Config, config_path: str | Path, directory: Path) -> None:
+    """Refuse to project a run made with another panel, model, seed or estimation."""
+    stored = read_config(directory)
+    if stored is None:
+        raise ValueError(f"{directory}: no config.json; run `goodwill run {config_path}` first")
+    exclude = set(PROJECT_MAY_CHANGE)
+    changed = _changed_keys(stored.model_dump(exclude=exclude), config.model_dump(exclude=exclude))
+    if changed:
+        shown = ", ".join(changed[:5]) + (", ..." if len(changed) > 5 else "")
+        raise ValueError(
+            f"{config_path}: {shown} differ(s) from the run's {directory / 'config.json'}; "
+            "`goodwill project` reuses the run's panel and estimates, so only "
+            f"[{'], ['.join(PROJECT_MAY_CHANGE[:3])}] may change: run `goodwill run "
+            f"{config_path}` instead"
+        )
+
+
+def _changed_keys(old: object, new: object, prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ between two nested dicts."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [
+            key
+            for name in sorted(set(old) | set(new))
+            for key in _changed_keys(old.get(name), new.get(name), f"{prefix}{name}.")
+        ]
+    return [] if old == new else [prefix.rstrip(".")]
 
 
 def project(config_path: str | Path, progress: bool = True) -> JobResult:
     """The goodwill projection alone, on the response path a previous run stored, and the
-    figures redrawn (``goodwill project``); resumes from its checkpoint."""
-    config, directory = _projected(config_path)
-    response = _stored_response(config, directory)
-    started = time.perf_counter()
-    ds = run_projection(config, response, directory, progress)
-    summary = describe_projection(ds)
-    if config.decision is not None:
-        summary += "\n" + _write_decision(config, response, directory)
-    files = [*directory.written, *write_run_figures(directory.path)]
+    figures redrawn (``goodwill project``); resumes from its checkpoint.
+
+    The run directory is locked throughout. Only the config's ``[projection]``,
+    ``[decision]`` and ``[figures]`` may differ from the run's; the projection's files, the
+    summary, ``config.json``, the figures and, last, the manifest are rewritten, and a report
+    of the earlier projection is removed.
+    """
+    config = projected_config(config_path)
+    with RunDirectory(config.output.directory) as directory:
+        previous = directory.previous("project")
+        _require_same_run(config, config_path, directory.path)
+        response = stored_response(config)
+        started = time.perf_counter()
+        ds = project_goodwill(
+            config, response, checkpoint=directory.path / CHECKPOINT, progress=progress
+        )
+        directory.begin("project")
+        write_projection(directory, ds)
+        summary = describe_projection(ds)
+        if config.decision is not None:
+            summary += "\n" + _write_decision(config, response, directory)
+        directory.write("summary.txt", f"{previous.get('run_summary', '')}\n{summary}\n".lstrip())
+        directory.write("config.json", config)
+        figures = write_run_figures(directory.path, owner=directory.owned)
+        timings = {**previous.get("timings", {}), "project_s": time.perf_counter() - started}
+        manifest = {**previous, **_versions(), "projection": _optima(ds), "timings": timings}
+        files = [*directory.written, *figures, directory.finish("project", manifest)]
     names = ", ".join(f.name for f in files)
     return JobResult(
         f"{summary}\nwrote {directory.path}/ ({names}) in {time.perf_counter() - started:.1f} s",
@@ -258,12 +279,32 @@ def draw_figures(
     output: str | Path | None = None,
     formats: Sequence[str] | None = None,
     config_path: str | Path | None = None,
+    allow_incomplete: bool = False,
+    adopt: bool = False,
 ) -> JobResult:
     """Redraw a run's figures from its stored outputs (``goodwill figures``), in the run's
-    ``[figures]`` settings or those of ``config_path``."""
+    ``[figures]`` settings or those of ``config_path``.
+
+    Into the run's own ``figures/`` the run directory is locked and its manifest rewritten
+    last; an incomplete run (no manifest) is refused unless ``allow_incomplete`` (then no
+    manifest is written). Into ``output`` that folder is claimed instead
+    (:class:`sim.owned_directory.OwnedDirectory`; ``adopt`` for a non-empty folder that is
+    not goodwill's).
+    """
     started = time.perf_counter()
     settings = None if config_path is None else load_config(config_path).figures
-    files = write_run_figures(run_dir, output, settings, formats)
+    if output is not None:
+        output = output_path(output, "--output")
+        with OwnedDirectory(output, adopt=adopt) as owned:
+            files = write_run_figures(run_dir, output, settings, formats, owner=owned)
+    else:
+        with RunDirectory(run_dir) as directory:
+            previous = directory.previous("figures", allow_incomplete)
+            if previous is not None:
+                directory.begin("figures")
+            files = write_run_figures(run_dir, None, settings, formats, owner=directory.owned)
+            if previous is not None:
+                directory.finish("figures", {**previous, **_versions()})
     names = ", ".join(f.name for f in files)
     return JobResult(
         f"wrote {files[0].parent}/ ({names}) in {time.perf_counter() - started:.1f} s",
@@ -271,79 +312,20 @@ def draw_figures(
     )
 
 
-def report(run_dir: str | Path) -> JobResult:
-    """Write a run's HTML report and LaTeX tables (``goodwill report``)."""
+def report(run_dir: str | Path, allow_incomplete: bool = False) -> JobResult:
+    """Write a run's HTML report and LaTeX tables (``goodwill report``), the run directory
+    locked and its manifest rewritten last. An incomplete run (no manifest) is refused unless
+    ``allow_incomplete``: then the report says so at its top, and no manifest is written."""
     started = time.perf_counter()
-    files = write_report(Path(run_dir))
-    return JobResult(_wrote(files, started), tuple(files))
-
-
-def estimate_damages(
-    fake_sales: float, config_path: str | Path, interval: float = 0.90
-) -> JobResult:
-    """The platform's goodwill loss from one seller's counterfeit sales, with an interval
-    (``goodwill damages``), on the response path the config's run stored."""
-    config, directory = _projected(config_path)
-    response = _stored_response(config, directory)
-    loss = damages(config.projection.platform, response, fake_sales, interval)
-    return JobResult(
-        f"{fake_sales:,.0f} yuan of counterfeit sales cost the platform "
-        f"{loss.goodwill_loss:,.0f} yuan of goodwill (present value of lost revenue; "
-        f"{loss.interval:.0%} interval {loss.low:,.0f} to {loss.high:,.0f}, SE {loss.se:,.0f}) "
-        f"through {loss.lost_spend:,.0f} yuan of lost consumer spend "
-        f"({config.projection.estimator} {config.projection.estimand}-weighted response "
-        f"{response.multiplier:+.3f} per yuan over "
-        f"{response.mean.size} weeks)"
-    )
-
-
-def decision_analysis(
-    config_path: str | Path,
-    intensity: float | None = None,
-    multiplier: float | None = None,
-    with_sensitivity: bool = False,
-) -> JobResult:
-    """Break-even values of an intensity, and optionally the Sobol sensitivity and value of
-    information (``goodwill breakeven``): expected costs given the config's parameters and
-    the response path the config's run stored, or, with ``multiplier``, a flat path that sums
-    to it over the response's event times (``estimation.cumulative``)."""
-    config = load_config(config_path)
-    if config.projection is None:
-        raise ValueError(f"{config_path}: no [projection] section")
-    if multiplier is None:
-        response = _stored_response(config, RunDirectory(config.output.directory))
-    else:
-        first, last = config.estimation.cumulative
-        weeks = last - first + 1
-        response = ResponsePath(np.full(weeks, multiplier / weeks), np.zeros((weeks, weeks)))
-    decision = config.decision or DecisionSettings()
-    lines = [describe_breakeven(breakeven(config.projection, response, intensity, decision))]
-    if with_sensitivity:
-        found = sensitivity(config.projection, response, decision, config.seed)
-        lines.append(describe_sensitivity(found))
-    return JobResult("\n\n".join(lines))
-
-
-def calibrate_market(
-    data: str | Path = ENFORCEMENT_DATA, config_path: str | Path | None = None
-) -> JobResult:
-    """Calibrate the enforcement market to Alibaba's published series and show the fit
-    (``goodwill calibrate-market``).
-
-    ``config_path``'s ``[projection.market]`` fixes the other parameters and its
-    ``[projection.market_uncertainty]`` the intensity index, the posterior's settings and, with
-    the config's seed (0 without a config), its draws. Shows the fit by year, the fit with each
-    intensity index, the profile of the best fit over ``detection_max`` (the ridge) and the
-    posterior's diagnostics next to the independent priors'.
-    """
-    settings = ProjectionSettings(intensities=[1.0])
-    seed = 0
-    if config_path is not None:
-        config = load_config(config_path)
-        seed = config.seed
-        if config.projection is not None:
-            settings = config.projection
-    return JobResult(describe_market_calibration(settings, read_enforcement_data(data), seed))
+    with RunDirectory(run_dir) as directory:
+        previous = directory.previous("report", allow_incomplete)
+        if previous is None:
+            files = write_report(Path(run_dir), owner=directory)
+        else:
+            directory.begin("report")
+            files = write_report(Path(run_dir), owner=directory)
+            files.append(directory.finish("report", {**previous, **_versions()}))
+    return JobResult(wrote(files, started), tuple(files))
 
 
 def _manifest_multipliers(results: Fits, config: Config) -> dict[str, dict]:
@@ -355,8 +337,30 @@ def _manifest_multipliers(results: Fits, config: Config) -> dict[str, dict]:
     }
 
 
-def run(config: Config | str | Path, progress: bool = True) -> RunResult:
+def _versions() -> dict[str, str]:
+    """The versions a manifest records (of the command that wrote it last)."""
+    return {
+        "goodwill_version": package_version(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+    }
+
+
+def _optima(projection: xr.Dataset) -> dict[str, dict]:
+    """The cost-minimising intensity of each opening, for the manifest."""
+    return {
+        str(opening): optimal_intensity(projection, str(opening))
+        for opening in projection["opening"].to_numpy()
+    }
+
+
+def run(config: Config | str | Path, progress: bool = True, *, adopt: bool = False) -> RunResult:
     """Run the main job of a config: simulate the panel and write the run directory.
+
+    The run directory (``output.directory``) is claimed and locked before anything is
+    computed (:class:`sim.rundir.RunDirectory`): another process writing it, or a non-empty
+    directory that is not goodwill's, is refused at once.
 
     Parameters
     ----------
@@ -364,6 +368,8 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
         A validated config or the path of a TOML config.
     progress : bool
         Show progress bars on a terminal.
+    adopt : bool
+        Write into a non-empty directory that goodwill did not create (its files are kept).
 
     Returns
     -------
@@ -377,6 +383,12 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
     """
     if not isinstance(config, Config):
         config = load_config(config)
+    with RunDirectory(config.output.directory, adopt=adopt) as directory:
+        return _run(config, directory, progress)
+
+
+def _run(config: Config, directory: RunDirectory, progress: bool) -> RunResult:
+    """The main job, in a claimed run directory."""
     timings: dict[str, float] = {}
     started = begun = time.perf_counter()
     panel, truth = simulate_panel(config, progress=progress)
@@ -388,9 +400,9 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
         results = fit_estimators(panel, config.estimation, seed=config.seed)
         timings["estimate_s"] = time.perf_counter() - fitted
         summary += "\n" + describe_fit(results, config.estimation, truth)
+    run_summary = summary
 
-    directory = RunDirectory(config.output.directory)
-    directory.begin()
+    directory.begin("run")
     written = time.perf_counter()
     if config.output.save_panel:
         directory.write("panel.parquet", panel)
@@ -405,7 +417,10 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
     if config.projection is not None:
         projected = time.perf_counter()
         response = results[config.projection.estimand][config.projection.estimator]
-        projection = run_projection(config, response, directory, progress)
+        projection = project_goodwill(
+            config, response, checkpoint=directory.path / CHECKPOINT, progress=progress
+        )
+        write_projection(directory, projection)
         summary += "\n" + describe_projection(projection)
         timings["project_s"] = time.perf_counter() - projected
         if config.decision is not None:
@@ -419,14 +434,11 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
     directory.write("config.json", config)
     timings["write_s"] += time.perf_counter() - written
     drawn = time.perf_counter()
-    figures = write_run_figures(directory.path)
+    figures = write_run_figures(directory.path, owner=directory.owned)
     timings["figures_s"] = time.perf_counter() - drawn
     files = list(directory.written)
     manifest = {
-        "goodwill_version": package_version(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
+        **_versions(),
         "seed": config.seed,
         "n_consumers": len(truth.consumers),
         "n_weeks": truth.n_weeks,
@@ -434,17 +446,11 @@ def run(config: Config | str | Path, progress: bool = True) -> RunResult:
         "calibration": None if config.calibration is None else config.calibration.model_dump(),
         **horizon_multipliers(truth),
         "estimates": None if results is None else _manifest_multipliers(results, config),
-        "projection": None
-        if projection is None
-        else {
-            str(opening): optimal_intensity(projection, str(opening))
-            for opening in projection["opening"].to_numpy()
-        },
+        "projection": None if projection is None else _optima(projection),
         "timings": timings,
-        "files": [f.name for f in files],
-        "figures": [f.name for f in figures],
+        "run_summary": run_summary,
     }
-    files.append(directory.finish(manifest))
+    files.append(directory.finish("run", manifest))
     names = ", ".join(f.name for f in files)
     message = (
         f"{summary}\nwrote {directory.path}/ ({names}) and figures/ ({len(figures)} files) in "

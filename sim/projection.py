@@ -13,7 +13,6 @@ computes only the blocks that are missing.
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,7 @@ from models.market.loss_draws import (
     mean_cost_minimum,
     project_block,
 )
-from sim.checkpoint import Checkpoint, fingerprint
+from sim.checkpoint import Checkpoint, fingerprint, remove_checkpoint
 from sim.config import Config, ProjectionSettings
 from sim.costs import projection_summary
 from sim.executors import run_blocks
@@ -148,9 +147,9 @@ def project_goodwill(
     store = None
     if checkpoint is not None:
         store = Checkpoint(Path(checkpoint), fingerprint(inputs, version))
-        finished = store.finished(inputs.n_blocks)
-        for block in finished:
-            outputs.put(block, store.load(block))
+        for block, arrays in store.load_finished(inputs.n_blocks).items():
+            outputs.put(block, arrays)
+            finished.append(block)
         if finished:
             log.info("resumed %d of %d blocks from %s", len(finished), inputs.n_blocks, checkpoint)
     bar = tqdm(
@@ -292,20 +291,9 @@ class _Outputs:
         )
 
 
-def run_projection(
-    config: Config,
-    response: ResponsePath | EventStudyResults,
-    directory: RunDirectory,
-    progress: bool,
-) -> xr.Dataset:
-    """Project with a checkpoint in the run directory, write ``projection.nc`` and
-    ``projection_summary.csv``, drop the checkpoint.
-
-    A run killed midway and started again resumes from the checkpoint.
-    """
-    checkpoint = directory.path / CHECKPOINT
-    ds = project_goodwill(config, response, checkpoint=checkpoint, progress=progress)
+def write_projection(directory: RunDirectory, ds: xr.Dataset) -> None:
+    """Write ``projection.nc`` and ``projection_summary.csv`` into a claimed run directory,
+    then remove the checkpoint the projection resumed from."""
     directory.write("projection.nc", ds)
     directory.write("projection_summary.csv", projection_summary(ds))
-    shutil.rmtree(checkpoint, ignore_errors=True)
-    return ds
+    remove_checkpoint(directory.path / CHECKPOINT)

@@ -16,7 +16,8 @@ intensity, "value"; :func:`select_estimand` picks one, and the functions below i
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ import xarray as xr
 
 from models import ResponsePath
 from sim.config import Config
+from sim.owned_directory import OwnedDirectory
 from sim.store import write_csv, write_json, write_netcdf, write_parquet, write_text
 
 
@@ -37,10 +39,10 @@ class RunFile:
     ----------
     name : str
         Its path in the run directory.
-    command : str
-        The command that writes it: ``run`` (``goodwill project`` rewrites the projection's
-        files, ``goodwill fit --out`` writes the estimates' in a directory of its own) or
-        ``report``.
+    stage : str
+        What writes it: ``run`` (``goodwill run``; ``goodwill fit --out`` writes the
+        estimates' in a directory of its own), ``projection`` (``goodwill run``, and
+        ``goodwill project`` again) or ``report`` (``goodwill report``).
     write : callable
         Writes a value to a path atomically and returns the path.
     read : callable
@@ -48,7 +50,7 @@ class RunFile:
     """
 
     name: str
-    command: str
+    stage: str
     write: Callable[[Path, object], Path]
     read: Callable[[Path], object]
 
@@ -80,14 +82,14 @@ FILES: dict[str, RunFile] = {
         RunFile("estimates.csv", "run", *_csv(False, None)),
         RunFile("multipliers.csv", "run", *_csv(True, "estimator")),  # column estimand
         RunFile("estimates.nc", "run", *_NETCDF),
-        RunFile("projection.nc", "run", *_NETCDF),
-        RunFile("projection_summary.csv", "run", *_csv(True, "intensity")),
-        RunFile("breakeven.nc", "run", *_NETCDF),
-        RunFile("sensitivity.nc", "run", *_NETCDF),
-        RunFile("summary.txt", "run", *_TEXT),
+        RunFile("projection.nc", "projection", *_NETCDF),
+        RunFile("projection_summary.csv", "projection", *_csv(True, "intensity")),
+        RunFile("breakeven.nc", "projection", *_NETCDF),
+        RunFile("sensitivity.nc", "projection", *_NETCDF),
+        RunFile("summary.txt", "projection", *_TEXT),
         RunFile(
             "config.json",
-            "run",
+            "projection",
             lambda path, config: write_text(path, config.model_dump_json(indent=2) + "\n"),
             lambda path: Config.model_validate_json(path.read_text(encoding="utf-8")),
         ),
@@ -102,37 +104,74 @@ FILES: dict[str, RunFile] = {
 
 MANIFEST = "manifest.json"
 
+PREVIOUS_MANIFEST = ".manifest-previous.json"
+"""Where a command sets the manifest aside while it changes the directory."""
+
 FIGURES = "figures"
 """The run's figures folder (``sim.figures`` writes and tidies it)."""
 
 CHECKPOINT = ".projection-checkpoint"
 """The projection's checkpoint folder, removed once its outputs are written."""
 
+REPLACES = {
+    "run": ("run", "projection", "report", FIGURES),
+    "fit": ("run", "projection", "report", FIGURES),
+    "project": ("projection", "report", FIGURES),
+    "figures": (FIGURES,),
+    "report": ("report",),
+}
+"""What each command replaces: the stages of :data:`FILES` (and the figures) whose earlier
+files it deletes when it does not write them again. A projection makes the report stale."""
 
-def remove_unwritten(folder: Path, names: Iterable[str], written: Iterable[Path]) -> None:
-    """Remove the files ``names`` of ``folder`` that are not among ``written``: outputs of an
-    earlier run that this one did not produce (so a folder never mixes runs)."""
-    kept = {Path(path).resolve() for path in written}
-    for name in names:
-        path = folder / name
-        if path.resolve() not in kept:
-            path.unlink(missing_ok=True)
+
+def stage(name: str) -> str | None:
+    """The stage of a run-directory file (``figures`` for a figure), None for another."""
+    if name in FILES:
+        return FILES[name].stage
+    return FIGURES if name.startswith(f"{FIGURES}/") else None
 
 
 class RunDirectory:
-    """A run directory being written: every file goes through :data:`FILES`.
+    """A run directory being written: claimed and locked while entered
+    (:class:`sim.owned_directory.OwnedDirectory`), every file through :data:`FILES`, the
+    manifest last.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The directory.
+    adopt : bool
+        Write into a non-empty directory that is not goodwill's (nothing of it is deleted).
 
     Examples
     --------
-    >>> directory = RunDirectory("runs/quick")  # doctest: +SKIP
-    >>> directory.begin()  # doctest: +SKIP
-    >>> directory.write("summary.txt", "...")  # doctest: +SKIP
-    >>> directory.finish({"seed": 1})  # doctest: +SKIP
+    >>> with RunDirectory("runs/quick") as directory:  # doctest: +SKIP
+    ...     directory.begin()
+    ...     directory.write("summary.txt", "...")
+    ...     directory.finish("run", {"seed": 1})
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, adopt: bool = False) -> None:
         self.path = Path(path)
+        self.owned = OwnedDirectory(self.path, adopt=adopt)
         self.written: list[Path] = []
+
+    def __enter__(self) -> RunDirectory:
+        self.owned.claim()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        """Release the directory. A command that fails or is interrupted after
+        :meth:`begin` but before writing anything puts the manifest back: it changed
+        nothing."""
+        try:
+            kept = self.path / PREVIOUS_MANIFEST
+            unchanged = not (self.owned.touched - {PREVIOUS_MANIFEST})
+            if kind is not None and self.owned.pending and unchanged and kept.is_file():
+                os.replace(kept, self.file(MANIFEST))
+                self.owned.set_pending(None)
+        finally:
+            self.owned.release()
 
     def file(self, name: str) -> Path:
         """The path of a declared file."""
@@ -141,29 +180,79 @@ class RunDirectory:
         return self.path / name
 
     def write(self, name: str, value: object) -> Path:
-        """Write a declared file atomically and record it as written."""
+        """Write a declared file atomically (recorded in the ledger first) and record it as
+        written."""
         path = self.file(name)
+        self.owned.own(name)
         FILES[name].write(path, value)
         self.written.append(path)
         return path
 
-    def begin(self) -> None:
-        """Start writing: create the directory and drop the manifest, which vouches for the
-        files beside it until the run that rewrites them finishes."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.file(MANIFEST).unlink(missing_ok=True)
+    def previous(self, command: str, allow_incomplete: bool = False) -> dict | None:
+        """The manifest of the complete run that ``command`` builds on.
+
+        A directory without a manifest is incomplete. ``command`` may still go on if the
+        command interrupted there replaced only what it replaces itself (a killed ``goodwill
+        project`` is resumed by the next, which finds the run's manifest as it was before);
+        otherwise it is an error, or None with ``allow_incomplete``.
+
+        Raises
+        ------
+        ValueError
+            If the run is incomplete and cannot be resumed by ``command``.
+        """
+        manifest = read_manifest(self.path)
+        if manifest is not None:
+            return manifest
+        pending = self.owned.pending
+        kept = self.path / PREVIOUS_MANIFEST
+        if pending and set(REPLACES[pending]) <= set(REPLACES[command]) and kept.is_file():
+            return json.loads(kept.read_text(encoding="utf-8"))
+        if allow_incomplete:
+            return None
+        cause = f"`goodwill {pending}` was interrupted or failed" if pending else "never finished"
+        raise ValueError(
+            f"{self.path}: incomplete run (no {MANIFEST}: {cause}); finish it with `goodwill "
+            "run CONFIG`, or pass --allow-incomplete to use it anyway"
+        )
+
+    def begin(self, command: str) -> None:
+        """Start changing the directory: set the manifest aside (it vouches for the files
+        beside it, which are about to change; :meth:`previous` still reads it if the command
+        is killed) and record ``command`` as under way."""
+        manifest = self.file(MANIFEST)
+        if manifest.is_file() and MANIFEST in self.owned.files:
+            self.owned.own(PREVIOUS_MANIFEST)
+            os.replace(manifest, self.path / PREVIOUS_MANIFEST)
+        self.owned.set_pending(command)
         self.written = []
 
-    def finish(self, manifest: dict[str, object]) -> Path:
-        """Remove every file of :data:`FILES` not written this time (an earlier run's, and
-        the report, which described an earlier run), then write the manifest, last."""
-        remove_unwritten(self.path, [n for n in FILES if n != MANIFEST], self.written)
-        return self.write(MANIFEST, manifest)
+    def finish(self, command: str, manifest: dict[str, object]) -> Path:
+        """Delete the files ``command`` replaces (:data:`REPLACES`) that it did not write
+        (an earlier run's), then write the manifest, last, listing every file goodwill holds
+        in the directory and the commands that made them."""
+        stages = REPLACES[command]
+        self.owned.discard(lambda name: stage(name) in stages)
+        manifest = {
+            **manifest,
+            "commands": [*manifest.get("commands", ()), command],
+            "files": sorted(n for n in self.owned.files if n not in (MANIFEST, PREVIOUS_MANIFEST)),
+        }
+        path = self.write(MANIFEST, manifest)
+        self.owned.remove(PREVIOUS_MANIFEST)
+        self.owned.set_pending(None)
+        return path
 
 
 def _read(directory: str | Path, name: str) -> object | None:
     path = Path(directory) / name
-    return FILES[name].read(path) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        return FILES[name].read(path)
+    except (ValueError, OSError) as exc:
+        reason = " ".join(str(exc).split())[:200]
+        raise ValueError(f"{path}: damaged or unreadable ({reason})") from None
 
 
 def read_estimates(directory: str | Path) -> xr.Dataset | None:

@@ -16,6 +16,7 @@ from sim.figures.response_path_figure import response_path_figure
 from sim.figures.spend_trajectories_figure import spend_trajectories_figure
 from sim.figures.style import styled
 from sim.figures.tornado_figure import tornado_figure
+from sim.owned_directory import OwnedDirectory
 from sim.rundir import (
     FIGURES,
     binned_window,
@@ -25,7 +26,6 @@ from sim.rundir import (
     read_projection,
     read_sensitivity,
     read_trajectories,
-    remove_unwritten,
 )
 from sim.store import atomic_path
 
@@ -137,6 +137,8 @@ def write_run_figures(
     output: str | Path | None = None,
     settings: FigureSettings | None = None,
     formats: Sequence[str] | None = None,
+    *,
+    owner: OwnedDirectory | None = None,
 ) -> list[Path]:
     """Draw a run's figures and save each in every format, atomically.
 
@@ -145,12 +147,17 @@ def write_run_figures(
     directory : str or pathlib.Path
         The run directory.
     output : str or pathlib.Path, optional
-        Where the files go (default: ``figures/`` in the run directory). Files of a kind or
-        format not drawn this time are removed from it, so it never mixes runs.
+        Where the files go (default: ``figures/`` in the run directory). Figures of a kind or
+        format drawn there before but not this time are removed, so it never mixes runs;
+        nothing else is (:class:`sim.owned_directory.OwnedDirectory`).
     settings : FigureSettings, optional
         Size, type size, resolution and formats (default: the run's ``[figures]``).
     formats : sequence of str, optional
         File formats, overriding those of ``settings``.
+    owner : OwnedDirectory, optional
+        The claimed directory the files go into, when the caller holds it: the run
+        directory (``output`` None) or ``output``. Default: claimed (and locked) here while
+        the files are written.
 
     Returns
     -------
@@ -160,15 +167,30 @@ def write_run_figures(
     if settings is None:
         settings = _run_settings(directory)
     formats = list(settings.formats if formats is None else formats)
-    output = Path(directory) / FIGURES if output is None else Path(output)
     figures = draw_run_figures(directory, settings)
+    folder = f"{FIGURES}/" if output is None else ""
+    if owner is None:
+        with OwnedDirectory(directory if output is None else output) as claimed:
+            return _save_all(figures, claimed, folder, formats, settings.dpi)
+    return _save_all(figures, owner, folder, formats, settings.dpi)
+
+
+def _save_all(
+    figures: dict[str, Figure],
+    owner: OwnedDirectory,
+    folder: str,
+    formats: Sequence[str],
+    dpi: int,
+) -> list[Path]:
+    """Save every figure in every format into ``owner``'s ``folder``; remove the figures
+    it holds from before that were not saved this time."""
     written = [
-        save_figure(figure, output / f"{kind}.{fmt}", settings.dpi)
+        save_figure(figure, owner.own(f"{folder}{kind}.{fmt}"), dpi)
         for kind, figure in figures.items()
         for fmt in formats
     ]
-    kinds = [f"{kind}.{fmt}" for kind in CAPTIONS for fmt in FIGURE_FORMATS]
-    remove_unwritten(output, kinds, written)
+    kinds = {f"{folder}{kind}.{fmt}" for kind in CAPTIONS for fmt in FIGURE_FORMATS}
+    owner.discard(lambda name: name in kinds)
     return written
 
 

@@ -36,14 +36,12 @@ from sim.report.latex import latex_tables
 from sim.report.outputs import Projection, RunOutputs, read_run, reference_note
 from sim.report.table import Table
 from sim.rundir import (
-    FILES,
     RunDirectory,
     by_event_time,
     cumulative_times,
     estimate_units,
     estimator_estimand_label,
     multipliers_by_estimand,
-    remove_unwritten,
     select_estimand,
 )
 from sim.version import package_version
@@ -305,6 +303,7 @@ def report_context(outputs: RunOutputs, figures: list[EmbeddedFigure]) -> dict[s
     timings = (manifest or {}).get("timings")
     return {
         "title": f"goodwill report: {outputs.directory.resolve().name}",
+        "incomplete": manifest is None,
         "directory": str(outputs.directory.resolve()),
         "made": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         "seed": _run_attribute(outputs, "seed"),
@@ -334,7 +333,12 @@ def render_html(outputs: RunOutputs, figures: list[EmbeddedFigure]) -> str:
     return environment.get_template("report.html.j2").render(report_context(outputs, figures))
 
 
-def write_report(directory: Path, figures: dict[str, Figure] | None = None) -> list[Path]:
+def write_report(
+    directory: Path,
+    figures: dict[str, Figure] | None = None,
+    *,
+    owner: RunDirectory | None = None,
+) -> list[Path]:
     """Write a run directory's report: ``report.html`` and LaTeX tables in ``tables/``.
 
     Parameters
@@ -345,6 +349,9 @@ def write_report(directory: Path, figures: dict[str, Figure] | None = None) -> l
     figures : dict of str to matplotlib.figure.Figure, optional
         Figures by kind (captions from ``sim.figures.CAPTIONS``), in report order; default
         :func:`sim.figures.draw_run_figures` of the directory.
+    owner : RunDirectory, optional
+        The run directory, claimed by the caller (``goodwill report`` holds it to rewrite
+        the manifest after). Default: claimed (and locked) here while the files are written.
 
     Returns
     -------
@@ -372,10 +379,16 @@ def write_report(directory: Path, figures: dict[str, Figure] | None = None) -> l
     embedded = [embed_figure(kind, figure) for kind, figure in figures.items()]
     html = render_html(outputs, embedded)
     tables = latex_tables(outputs)
-    run = RunDirectory(directory)
+    if owner is None:
+        with RunDirectory(directory) as claimed:
+            return _write_report(claimed, html, tables)
+    return _write_report(owner, html, tables)
+
+
+def _write_report(run: RunDirectory, html: str, tables: dict[str, str]) -> list[Path]:
+    """Write the tables, remove an earlier report's other tables, then write the HTML."""
     for name, text in tables.items():
         run.write(f"tables/{name}", text)
-    tables_of_a_report = [n for n in FILES if n.startswith("tables/")]
-    remove_unwritten(run.path, tables_of_a_report, run.written)  # an earlier run's table
+    run.owned.discard(lambda name: name.startswith("tables/"))
     run.write("report.html", html)
     return run.written

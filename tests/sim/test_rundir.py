@@ -10,6 +10,7 @@ import pytest
 
 from sim import run
 from sim.config import load_config
+from sim.owned_directory import LOCK, MARKER
 from sim.rundir import (
     FIGURES,
     FILES,
@@ -21,7 +22,6 @@ from sim.rundir import (
     read_projection,
     read_response_path,
     read_trajectories,
-    remove_unwritten,
 )
 from tests.conftest import TINY
 
@@ -37,9 +37,11 @@ def test_the_table_holds_every_file_a_run_and_its_report_write(small_run, tmp_pa
         for path in directory.rglob("*")
         if path.is_file() and path.relative_to(directory).parts[0] != FIGURES
     }
-    assert files == set(FILES)
+    assert files == set(FILES) | {MARKER}
     manifest = read_manifest(directory)
-    assert manifest["files"] == [n for n, f in FILES.items() if f.command == "run"][:-1]
+    figures = sorted(f"{FIGURES}/{p.name}" for p in (directory / FIGURES).iterdir())
+    assert manifest["files"] == sorted([*FILES, *figures])  # the report's too, after it
+    assert manifest["commands"] == ["run", "report"]
 
 
 def test_readers_read_what_a_run_wrote(small_run):
@@ -63,19 +65,53 @@ def test_readers_say_none_where_nothing_was_written(tmp_path):
 
 
 def test_only_declared_files_are_written(tmp_path):
-    directory = RunDirectory(tmp_path)
-    with pytest.raises(KeyError, match=r"'notes.txt' is not a run directory file"):
-        directory.write("notes.txt", "x")
+    with RunDirectory(tmp_path) as directory:
+        with pytest.raises(KeyError, match=r"'notes.txt' is not a run directory file"):
+            directory.write("notes.txt", "x")
 
 
-def test_begin_drops_the_manifest_and_finish_writes_it_last(tmp_path):
-    (tmp_path / MANIFEST).write_text("{}")
-    directory = RunDirectory(tmp_path)
-    directory.begin()
-    assert not (tmp_path / MANIFEST).exists()
-    directory.write("summary.txt", "text\n")
-    path = directory.finish({"seed": 1})
-    assert directory.written[-1] == path and json.loads(path.read_text()) == {"seed": 1}
+def test_begin_sets_the_manifest_aside_and_finish_writes_it_last(tmp_path):
+    with RunDirectory(tmp_path) as directory:
+        directory.begin("run")
+        directory.finish("run", {"seed": 0})
+    with RunDirectory(tmp_path) as directory:
+        assert directory.previous("project") == read_manifest(tmp_path)
+        directory.begin("project")
+        assert not (tmp_path / MANIFEST).exists()
+        directory.write("summary.txt", "text\n")
+        path = directory.finish("project", {"seed": 1})
+    manifest = json.loads(path.read_text())
+    assert directory.written[-1] == path
+    assert manifest == {"seed": 1, "commands": ["project"], "files": ["summary.txt"]}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK, MARKER, MANIFEST, "summary.txt"]
+
+
+def test_a_command_that_fails_before_writing_leaves_the_run_complete(tmp_path):
+    with RunDirectory(tmp_path) as directory:
+        directory.begin("run")
+        directory.finish("run", {"seed": 0})
+    with pytest.raises(RuntimeError, match="no figures"):
+        with RunDirectory(tmp_path) as directory:
+            directory.begin("figures")
+            raise RuntimeError("no figures")
+    assert read_manifest(tmp_path)["seed"] == 0
+
+
+def test_an_interrupted_projection_is_resumed_but_an_interrupted_run_is_not(tmp_path):
+    with RunDirectory(tmp_path) as directory:
+        directory.begin("run")
+        directory.finish("run", {"seed": 0})
+    for interrupted, allowed in (("project", True), ("report", True), ("run", False)):
+        with RunDirectory(tmp_path) as directory:
+            directory.begin(interrupted)
+            directory.write("summary.txt", "half of it")  # then killed
+        with RunDirectory(tmp_path) as directory:
+            if allowed:
+                assert directory.previous("project")["seed"] == 0
+            else:
+                with pytest.raises(ValueError, match=r"incomplete run .*`goodwill run` was"):
+                    directory.previous("project")
+                assert directory.previous("project", allow_incomplete=True) is None
 
 
 def test_a_run_removes_an_earlier_runs_files_and_nothing_else(write_config, tmp_path):
@@ -103,10 +139,3 @@ def test_a_run_removes_an_earlier_runs_files_and_nothing_else(write_config, tmp_
     )
     assert (directory / "notes.txt").read_text() == "the user's own"
     assert (directory / "estimates.nc").exists() and (directory / MANIFEST).exists()
-
-
-def test_remove_unwritten_keeps_what_was_written_and_what_it_was_not_told_about(tmp_path):
-    for name in ("a.png", "b.png", "mine.png"):
-        (tmp_path / name).write_text(name)
-    remove_unwritten(tmp_path, ["a.png", "b.png", "c.png"], [tmp_path / "a.png"])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "mine.png"]
