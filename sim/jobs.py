@@ -238,7 +238,7 @@ def project(config_path: str | Path, progress: bool = True) -> JobResult:
     of the earlier projection is removed.
     """
     config = projected_config(config_path)
-    with RunDirectory(config.output.directory) as directory:
+    with RunDirectory(config.output.directory, create=False) as directory:
         previous = directory.previous("project")
         _require_same_run(config, config_path, directory.path)
         response = stored_response(config)
@@ -293,12 +293,16 @@ def draw_figures(
     """
     started = time.perf_counter()
     settings = None if config_path is None else load_config(config_path).figures
+    if not Path(run_dir).is_dir():
+        raise FileNotFoundError(
+            f"{run_dir}: no such run directory; run `goodwill run CONFIG` first"
+        )
     if output is not None:
-        output = output_path(output, "--output")
+        output = output_path(output, "--output", readme_figures=True)
         with OwnedDirectory(output, adopt=adopt) as owned:
             files = write_run_figures(run_dir, output, settings, formats, owner=owned)
     else:
-        with RunDirectory(run_dir) as directory:
+        with RunDirectory(run_dir, create=False) as directory:
             previous = directory.previous("figures", allow_incomplete)
             if previous is not None:
                 directory.begin("figures")
@@ -317,7 +321,7 @@ def report(run_dir: str | Path, allow_incomplete: bool = False) -> JobResult:
     locked and its manifest rewritten last. An incomplete run (no manifest) is refused unless
     ``allow_incomplete``: then the report says so at its top, and no manifest is written."""
     started = time.perf_counter()
-    with RunDirectory(run_dir) as directory:
+    with RunDirectory(run_dir, create=False) as directory:
         previous = directory.previous("report", allow_incomplete)
         if previous is None:
             files = write_report(Path(run_dir), owner=directory)

@@ -5,8 +5,10 @@
 expanded, an empty path is refused, and so are the system's directories (``/``, ``/etc``,
 ``/usr``, ...), a home directory itself, and the folders of goodwill's own repository (its
 root, whose ``figures/`` holds the figures README shows, and its source, config and test
-folders) when goodwill runs from a clone. Relative paths stay relative (to the working
-directory), so a stored config stays portable.
+folders) when goodwill runs from a clone. The one exception is ``goodwill figures --output
+figures``, which regenerates README's figures in that folder (claimed like any other, so only
+files goodwill wrote there are replaced or removed). Relative paths stay relative (to the
+working directory), so a stored config stays portable.
 """
 
 from __future__ import annotations
@@ -39,14 +41,19 @@ def _is_clone(root: Path) -> bool:
     return pyproject.is_file() and 'name = "goodwill"' in pyproject.read_text(encoding="utf-8")
 
 
-def refusal(resolved: Path, repository: Path = REPOSITORY) -> str | None:
-    """Why goodwill may not write to an absolute, resolved path, or None if it may."""
+def refusal(
+    resolved: Path, repository: Path = REPOSITORY, *, readme_figures: bool = False
+) -> str | None:
+    """Why goodwill may not write to an absolute, resolved path, or None if it may
+    (``readme_figures``: the repository's own ``figures/`` folder itself is allowed)."""
     if resolved in SYSTEM_FOLDERS or resolved == Path.home():
         return "a system or home directory itself; name a folder inside it"
     for tree in SYSTEM_TREES:
         if resolved == tree or tree in resolved.parents:
             return f"inside the system directory {tree}"
     if _is_clone(repository):
+        if readme_figures and resolved == repository / "figures":
+            return None
         if resolved == repository:
             return "goodwill's repository itself (its figures/ holds README's figures)"
         for name in REPOSITORY_FOLDERS:
@@ -56,7 +63,7 @@ def refusal(resolved: Path, repository: Path = REPOSITORY) -> str | None:
     return None
 
 
-def output_path(value: str | Path, key: str) -> Path:
+def output_path(value: str | Path, key: str, *, readme_figures: bool = False) -> Path:
     """An output path, ``~`` expanded, checked before any computation.
 
     Parameters
@@ -65,6 +72,8 @@ def output_path(value: str | Path, key: str) -> Path:
         The path as given (relative to the working directory, or absolute).
     key : str
         The config key or option it came from, named in the error.
+    readme_figures : bool
+        Allow the repository's own ``figures/`` folder (``goodwill figures --output``).
 
     Returns
     -------
@@ -90,7 +99,7 @@ def output_path(value: str | Path, key: str) -> Path:
         raise ValueError(f"{key} = {text!r}: expected a path, got an empty one")
     path = Path(os.path.expanduser(text))
     resolved = path.resolve()
-    reason = refusal(resolved)
+    reason = refusal(resolved, readme_figures=readme_figures)
     if reason is not None:
         shown = "" if str(resolved) == text else f" (resolves to {resolved})"
         raise ValueError(f"{key} = {text!r}{shown}: {reason}")

@@ -53,6 +53,9 @@ class OwnedDirectory:
     adopt : bool
         Write into a non-empty directory that goodwill did not create. Its files are kept;
         files with the names goodwill writes are replaced.
+    create : bool
+        Create the directory if it is missing (False: a missing directory is an error, for
+        commands that change an existing run).
 
     Examples
     --------
@@ -61,9 +64,10 @@ class OwnedDirectory:
     ...     write_text(owned.path / "summary.txt", "...")
     """
 
-    def __init__(self, path: str | Path, *, adopt: bool = False) -> None:
+    def __init__(self, path: str | Path, *, adopt: bool = False, create: bool = True) -> None:
         self.path = Path(path)
         self.adopt = adopt
+        self.create = create
         self.files: set[str] = set()
         self.touched: set[str] = set()
         self.pending: str | None = None
@@ -86,10 +90,13 @@ class OwnedDirectory:
         Raises
         ------
         DirectoryError
-            If the path is not a directory, cannot be created or written, holds files that
+            If the path is not a directory, is missing (``create`` False), cannot be created
+            or written, holds files that
             are not goodwill's (and ``adopt`` is False), or another process holds its lock.
         """
         path = self.path
+        if not self.create and not path.is_dir():
+            raise DirectoryError(f"{path}: no such run directory; run `goodwill run CONFIG` first")
         try:
             path.mkdir(parents=True, exist_ok=True)
         except FileExistsError:

@@ -142,6 +142,8 @@ class RunDirectory:
         The directory.
     adopt : bool
         Write into a non-empty directory that is not goodwill's (nothing of it is deleted).
+    create : bool
+        Create the directory if missing (False for the commands that change an existing run).
 
     Examples
     --------
@@ -151,9 +153,9 @@ class RunDirectory:
     ...     directory.finish("run", {"seed": 1})
     """
 
-    def __init__(self, path: str | Path, *, adopt: bool = False) -> None:
+    def __init__(self, path: str | Path, *, adopt: bool = False, create: bool = True) -> None:
         self.path = Path(path)
-        self.owned = OwnedDirectory(self.path, adopt=adopt)
+        self.owned = OwnedDirectory(self.path, adopt=adopt, create=create)
         self.written: list[Path] = []
 
     def __enter__(self) -> RunDirectory:

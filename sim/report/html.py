@@ -380,15 +380,14 @@ def write_report(
     html = render_html(outputs, embedded)
     tables = latex_tables(outputs)
     if owner is None:
-        with RunDirectory(directory) as claimed:
+        with RunDirectory(directory, create=False) as claimed:
             return _write_report(claimed, html, tables)
     return _write_report(owner, html, tables)
 
 
 def _write_report(run: RunDirectory, html: str, tables: dict[str, str]) -> list[Path]:
     """Write the tables, remove an earlier report's other tables, then write the HTML."""
-    for name, text in tables.items():
-        run.write(f"tables/{name}", text)
+    written = [run.write(f"tables/{name}", text) for name, text in tables.items()]
     run.owned.discard(lambda name: name.startswith("tables/"))
-    run.write("report.html", html)
-    return run.written
+    written.append(run.write("report.html", html))
+    return written

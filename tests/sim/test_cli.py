@@ -41,7 +41,8 @@ def test_run_writes_a_complete_run_directory(write_config, tmp_path, capsys):
     directory = tmp_path / "run"
     names = sorted(p.name for p in directory.iterdir())  # no checkpoint left behind
     assert names == sorted(
-        ["panel.parquet", "consumers.parquet", "truth_event_time.csv", "spend_trajectories.csv",
+        [".goodwill-run.json", ".goodwill-run.lock",
+         "panel.parquet", "consumers.parquet", "truth_event_time.csv", "spend_trajectories.csv",
          "estimates.csv", "multipliers.csv", "estimates.nc", "projection.nc",
          "projection_summary.csv", "breakeven.nc", "sensitivity.nc", "summary.txt",
          "config.json", "figures", "manifest.json"]

@@ -166,17 +166,17 @@ def test_estimation_config_errors_name_their_key(write_config, old, new, message
         load_config(write_config(**{old: new}))
 
 
-def test_run_without_estimation_writes_no_estimates(write_config, tmp_path):
-    stale = tmp_path / "run" / "estimates.csv"
-    stale.parent.mkdir()
-    stale.write_text("old")
-    path = write_config(**TINY, **{"[estimation]\n": "[unused]\n"})
-    text = path.read_text()
+def test_run_without_estimation_removes_an_earlier_runs_estimates(write_config, tmp_path):
+    path = write_config(**TINY)
+    run(load_config(path), progress=False)
+    assert (tmp_path / "run" / "estimates.csv").is_file()
+    text = path.read_text().replace("[estimation]\n", "[unused]\n")
     start, end = text.index("[unused]"), text.index("[output]")
-    path.write_text(text[:start] + text[end:])
+    path.write_text(text[:start] + text[end:])  # no [estimation], [projection], ...
     result = run(load_config(path), progress=False)
     assert result.estimates is None
-    assert not stale.exists() and not (tmp_path / "run" / "estimates.nc").exists()
+    assert not (tmp_path / "run" / "estimates.csv").exists()
+    assert not (tmp_path / "run" / "estimates.nc").exists()
     assert "cumulative effect" not in result.summary
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from models import calibrate_enforcement, damages
 from sim import jobs, load_config
+from sim.market_draws import read_enforcement_data
 from sim.rundir import read_config, read_response_path
 from tests.conftest import SMALL_RUN, TINY
 
@@ -42,7 +43,12 @@ def test_fit_panel_writes_the_estimate_files(small_run, tmp_path):
         options={"window": (-3, 6)},
         out=out,
     )
-    assert [f.name for f in result.files] == ["estimates.csv", "multipliers.csv", "estimates.nc"]
+    assert [f.name for f in result.files] == [
+        "estimates.csv",
+        "multipliers.csv",
+        "estimates.nc",
+        "manifest.json",
+    ]
     assert "Model comparison" in result.message and result.message.endswith(" s")
     assert "twfe " in result.message and "imputation" in result.message
 
@@ -76,7 +82,7 @@ def test_calibrate_market_prints_the_fit_indices_ridge_and_posterior(write_confi
     )
     message = jobs.calibrate_market(config_path=path).message
     config = load_config(path)
-    data = jobs.read_enforcement_data()
+    data = read_enforcement_data()
     fit = calibrate_enforcement(config.projection.market, data, "case_value_billion_yuan")
     assert message.startswith("intensity = case_value_billion_yuan relative to 2016")
     assert f"detection_2016 = {fit.model.detection_2016:.4g}" in message

@@ -43,8 +43,8 @@ def test_dataset_has_named_dims_units_and_provenance(tmp_path):
     assert ds["enforcement_cost"].dims == ("intensity", "week")
     assert ds.attrs["seed"] == config.seed and ds.attrs["goodwill_version"] == "9.9"
     assert '"projection"' in ds.attrs["config"]
-    directory = RunDirectory(tmp_path)
-    directory.write("projection.nc", ds)
+    with RunDirectory(tmp_path) as directory:
+        directory.write("projection.nc", ds)
     assert [f.name for f in directory.written] == ["projection.nc"]
     with xr.open_dataset(tmp_path / "projection.nc") as stored:
         assert_identical(stored.load(), ds)
@@ -99,7 +99,7 @@ def test_project_and_damages_commands_use_the_runs_estimates(write_config, tmp_p
     path = write_config(**TINY)
     assert main(["project", str(path)]) == 2  # no run yet
     err = capsys.readouterr().err
-    assert "estimates.nc: estimates not found; run `goodwill run CONFIG` first" in err
+    assert "run: no such run directory; run `goodwill run CONFIG` first" in err
     assert main(["run", str(path)]) == 0
     names = ("projection.nc", "breakeven.nc", "sensitivity.nc")
     stored = {name: xr.load_dataset(tmp_path / "run" / name) for name in names}

@@ -8,7 +8,7 @@ import warnings
 
 import pytest
 
-from sim import run
+from sim import jobs, run
 from sim.config import load_config
 from sim.owned_directory import LOCK, MARKER
 from sim.rundir import (
@@ -27,20 +27,19 @@ from tests.conftest import TINY
 
 
 def test_the_table_holds_every_file_a_run_and_its_report_write(small_run, tmp_path):
-    from sim.report import write_report
-
     directory = tmp_path / "run"
     shutil.copytree(small_run, directory)
-    write_report(directory)
+    jobs.report(directory)
     files = {
         path.relative_to(directory).as_posix()
         for path in directory.rglob("*")
         if path.is_file() and path.relative_to(directory).parts[0] != FIGURES
     }
-    assert files == set(FILES) | {MARKER}
+    assert files == set(FILES) | {MARKER, LOCK}
     manifest = read_manifest(directory)
     figures = sorted(f"{FIGURES}/{p.name}" for p in (directory / FIGURES).iterdir())
-    assert manifest["files"] == sorted([*FILES, *figures])  # the report's too, after it
+    listed = sorted(name for name in [*FILES, *figures] if name != MANIFEST)
+    assert manifest["files"] == listed  # the report's too, after it
     assert manifest["commands"] == ["run", "report"]
 
 
@@ -83,7 +82,7 @@ def test_begin_sets_the_manifest_aside_and_finish_writes_it_last(tmp_path):
     manifest = json.loads(path.read_text())
     assert directory.written[-1] == path
     assert manifest == {"seed": 1, "commands": ["project"], "files": ["summary.txt"]}
-    assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK, MARKER, MANIFEST, "summary.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [MARKER, LOCK, MANIFEST, "summary.txt"]
 
 
 def test_a_command_that_fails_before_writing_leaves_the_run_complete(tmp_path):
@@ -119,10 +118,10 @@ def test_a_run_removes_an_earlier_runs_files_and_nothing_else(write_config, tmp_
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         run(write_config(**TINY), progress=False)
-        for name in ("report.html", "tables/costs.tex"):
-            (directory / name).parent.mkdir(exist_ok=True)
-            (directory / name).write_text("an earlier run's report")
+        jobs.report(directory)  # the earlier run's report, in the ledger
+        assert (directory / "tables/costs.tex").is_file()
         (directory / "notes.txt").write_text("the user's own")
+        (directory / "tables/mine.tex").write_text("the user's own")
         text = write_config(**TINY).read_text()
         start = text.index("[projection]")
         end = text.index("[figures]")
@@ -138,4 +137,5 @@ def test_a_run_removes_an_earlier_runs_files_and_nothing_else(write_config, tmp_
         not (directory / "report.html").exists() and not (directory / "tables/costs.tex").exists()
     )
     assert (directory / "notes.txt").read_text() == "the user's own"
+    assert (directory / "tables/mine.tex").read_text() == "the user's own"
     assert (directory / "estimates.nc").exists() and (directory / MANIFEST).exists()

@@ -8,21 +8,21 @@ import pytest
 from sim.store import atomic_path, write_csv, write_parquet, write_text
 
 
-def test_failed_write_leaves_nothing(tmp_path):
+def test_failed_write_leaves_nothing_and_names_the_file(tmp_path):
     target = tmp_path / "out.txt"
-    with pytest.raises(RuntimeError, match="disk on fire"):
+    with pytest.raises(OSError, match=r"out\.txt: cannot write the file: disk on fire"):
         with atomic_path(target) as tmp:
             tmp.write_text("half")
-            raise RuntimeError("disk on fire")
+            raise RuntimeError("disk on fire")  # what netCDF4 raises on a full disk
     assert list(tmp_path.iterdir()) == []
 
 
 def test_failed_overwrite_keeps_the_old_file(tmp_path):
     target = write_text(tmp_path / "out.txt", "old")
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ValueError, match="bad value"):  # not a write error: passes through
         with atomic_path(target) as tmp:
             tmp.write_text("new, half written")
-            raise RuntimeError
+            raise ValueError("bad value")
     assert target.read_text() == "old"
     assert list(tmp_path.iterdir()) == [target]
 

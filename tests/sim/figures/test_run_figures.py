@@ -22,6 +22,7 @@ from sim.figures import (
     spend_trajectories_figure,
     write_run_figures,
 )
+from sim.owned_directory import DirectoryError
 from tests.sim.figures.figure_helpers import (
     by_gid,
     estimates_fixture,  # noqa: F401 (a fixture)
@@ -61,8 +62,6 @@ def test_draw_run_figures_draws_every_kind_the_outputs_allow(small_run, tmp_path
 
 def test_write_run_figures_saves_each_format_reproducibly(small_run, tmp_path):
     out = tmp_path / "figures"
-    (out).mkdir()
-    (out / "goodwill_fan.pdf").write_text("stale")  # a previous run's file of a kind/format
     files = write_run_figures(small_run, output=out, formats=["png", "pdf", "svg"])
     assert sorted(f.name for f in files) == sorted(
         f"{kind}.{fmt}" for kind in CAPTIONS for fmt in ("png", "pdf", "svg")
@@ -75,7 +74,7 @@ def test_write_run_figures_saves_each_format_reproducibly(small_run, tmp_path):
     # Redrawn, PNG and PDF files are bit-identical (SVG clip-path ids follow object ids).
     again = write_run_figures(small_run, output=out, formats=["png", "pdf"])
     assert {p.name: p.read_bytes() for p in again} == {p.name: first[p.name] for p in again}
-    assert not list(out.glob("*.svg"))  # formats not drawn this time are removed
+    assert not list(out.glob("*.svg"))  # formats goodwill drew before but not now are removed
     assert not list(out.glob(".*.tmp"))
     assert png_size(out / "cost_by_intensity.png") == (1050, 780)  # 3.5 x 2.6 in, 300 dpi
 
@@ -86,10 +85,28 @@ def test_save_figure_refuses_an_unknown_format(tmp_path, estimates):
     assert not list(tmp_path.iterdir())
 
 
+def test_a_folder_goodwill_did_not_write_is_refused_or_adopted_and_kept(small_run, tmp_path):
+    out = tmp_path / "figures"
+    out.mkdir()
+    (out / "goodwill_fan.pdf").write_text("someone else's")
+    (out / "notes.txt").write_text("someone else's")
+    with pytest.raises(DirectoryError, match=r"figures: not empty .* not a goodwill directory"):
+        write_run_figures(small_run, output=out, formats=["png"])
+    assert sorted(p.name for p in out.iterdir()) == ["goodwill_fan.pdf", "notes.txt"]
+    assert (
+        main(["figures", str(small_run), "--output", str(out), "--format", "png", "--adopt"]) == 0
+    )
+    names = {p.name for p in out.iterdir()}
+    assert {"goodwill_fan.pdf", "notes.txt"} | {f"{kind}.png" for kind in CAPTIONS} <= names
+    assert (out / "goodwill_fan.pdf").read_text() == "someone else's"  # not goodwill's: kept
+
+
 def test_run_draws_its_figures_and_lists_them_in_the_manifest(small_run):
     manifest = json.loads((small_run / "manifest.json").read_text())
     expected = [f"{kind}.{fmt}" for kind in CAPTIONS for fmt in ("png", "pdf", "svg")]
-    assert manifest["figures"] == expected
+    assert [f for f in manifest["files"] if f.startswith("figures/")] == [
+        f"figures/{name}" for name in sorted(expected)
+    ]
     assert sorted(p.name for p in (small_run / "figures").iterdir()) == sorted(expected)
     assert manifest["timings"]["figures_s"] > 0
 
@@ -97,11 +114,13 @@ def test_run_draws_its_figures_and_lists_them_in_the_manifest(small_run):
 def test_figures_command_redraws_into_a_folder(small_run, tmp_path, capsys):
     out = tmp_path / "readme"
     assert main(["figures", str(small_run), "--output", str(out), "--format", "png"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"{kind}.png" for kind in CAPTIONS)
+    drawn = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    assert drawn == sorted(f"{kind}.png" for kind in CAPTIONS)
     assert f"wrote {out}/" in capsys.readouterr().out
     assert main(["figures", str(tmp_path / "missing")]) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "nothing to draw" in error
+    assert error.count("\n") == 1 and "missing: no such run directory" in error
+    assert not (tmp_path / "missing").exists()
 
 
 def test_figures_command_can_take_another_configs_figure_settings(

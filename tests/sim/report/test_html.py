@@ -290,8 +290,11 @@ def test_a_fit_directory_gives_a_report_without_projection(small_run, tmp_path):
     out = tmp_path / "fit"
     assert main(["fit", str(small_run / "panel.parquet"), "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
+        ".goodwill-run.json",
+        ".goodwill-run.lock",
         "estimates.csv",
         "estimates.nc",
+        "manifest.json",
         "multipliers.csv",
     ]
     files = write_report(out)
@@ -305,10 +308,10 @@ def test_a_fit_directory_gives_a_report_without_projection(small_run, tmp_path):
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "No goodwill projection in this directory" in html
     assert "Timings: not recorded" in html and "Config: not recorded" in html
-    assert "<dt>Seed</dt><dd>not recorded</dd>" in html
+    assert "<dt>Seed</dt><dd>0</dd>" in html  # from the fit's manifest
     versions = {row[0]: row[1] for row in page.tables["versions"]["rows"]}
     assert versions["goodwill"] == xr.load_dataset(out / "estimates.nc").attrs["goodwill_version"]
-    assert versions["numpy"] == "not recorded"
+    assert versions["numpy"] == json.loads((out / "manifest.json").read_text())["numpy"]
     assert not (out / "tables" / "costs.tex").exists()
 
 
@@ -330,8 +333,14 @@ def test_report_command_writes_the_report_or_fails_in_one_line(small_run, tmp_pa
     shutil.copytree(small_run, directory)
     assert main(["report", str(directory)]) == 0
     assert (directory / "report.html").is_file()
-    assert f"{directory / 'report.html'} in " in capsys.readouterr().out
+    assert f"{directory / 'report.html'}, {directory / 'manifest.json'} in " in (
+        capsys.readouterr().out
+    )
     assert main(["report", str(tmp_path / "missing")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "missing: no such run directory" in error
+    (tmp_path / "empty").mkdir()
+    assert main(["report", str(tmp_path / "empty"), "--allow-incomplete"]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "no estimates.nc or projection.nc" in error
 
