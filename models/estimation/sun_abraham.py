@@ -62,7 +62,11 @@ import pandas as pd
 
 from models.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, FixedEffects
 from models.estimation.design import DenseDesign, IndicatorDesign
-from models.estimation.inference import LinearCombination
+from models.estimation.interaction_weighted import (
+    Cells,
+    SunAbrahamResults,
+    interaction_weighted,
+)
 from models.estimation.ols import DEFAULT_COLLIN_TOL, fit_within, singletons_kept
 from models.estimation.panel_data import (
     PanelData,
@@ -70,24 +74,14 @@ from models.estimation.panel_data import (
     numeric_values,
     require_columns,
 )
-from models.estimation.results import Estimates, EventTimes, Results
-from models.estimation.vcov import VARIANCE_ESTIMATORS, Covariance, VcovSpec, parse_vcov
+from models.estimation.results import Results
+from models.estimation.vcov import VARIANCE_ESTIMATORS, VcovSpec, parse_vcov
 from models.exceptions import AlwaysTreatedWarning
 
 CONTROLS = ("never", "last")
 
 MAX_DENSE_CELLS = 2**28
 """Largest rows x columns of the cohort x event-time indicators built densely (2 GiB)."""
-
-
-@dataclass(frozen=True)
-class _Cells:
-    """The cohort x event-time cells that get an indicator, in order of event time, cohort."""
-
-    cohort: np.ndarray
-    event_time: np.ndarray
-    weight: np.ndarray
-    names: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -99,7 +93,7 @@ class _SaturatedPanel:
     outcome: np.ndarray
     column: np.ndarray
     value: np.ndarray
-    cells: _Cells
+    cells: Cells
     n_singletons: int
 
 
@@ -344,7 +338,7 @@ class SunAbraham:
             n_singletons=panel.n_singletons,
         )
         saturated = Results("SunAbraham (cohort x event time)", self.outcome, estimates, statistics)
-        return _interaction_weighted(saturated, panel.cells, self.ref, self.intensity, self.control)
+        return interaction_weighted(saturated, panel.cells, self.ref, self.intensity, self.control)
 
 
 def _control_group(
@@ -395,7 +389,7 @@ def _cells(
     dose: np.ndarray,
     n_obs: int,
     ref: int,
-) -> tuple[np.ndarray, _Cells]:
+) -> tuple[np.ndarray, Cells]:
     """The cell column of every sample row (-1: none) and the cells, in order of event time
     then cohort, from the treated rows at ``position`` in the sample."""
     event_time = (period - cohort).astype(np.int64)
@@ -415,85 +409,4 @@ def _cells(
         for e, g in zip(cell_event_time, cell_cohort, strict=True)
     )
     weight = np.bincount(column_of_row, weights=dose[indicated] ** 2, minlength=keys.size)
-    return column, _Cells(cell_cohort, cell_event_time, weight, names)
-
-
-def _interaction_weighted(
-    saturated: Results, cells: _Cells, ref: int, intensity: str | None, control: str
-) -> SunAbrahamResults:
-    """Average the estimated CATT(g, e) by event time and over e >= 0 (the ATT)."""
-    position = {name: j for j, name in enumerate(saturated.names)}
-    estimated = np.array([name in position for name in cells.names])
-    columns = np.array([position[name] for name in cells.names if name in position], dtype=np.intp)
-    event_time, weight = cells.event_time[estimated], cells.weight[estimated]
-    times, which = np.unique(event_time, return_inverse=True)
-    share = weight / np.bincount(which, weights=weight)[which]
-    post = event_time >= 0
-    if not post.any():
-        raise ValueError("every CATT(g, e) with e >= 0 was dropped as collinear")
-    combination = np.zeros((times.size + 1, len(saturated.names)))
-    combination[which, columns] = share
-    combination[-1, columns[post]] = weight[post] / weight[post].sum()
-    estimates = combination @ saturated.coefficients
-    covariance = combination @ saturated.covariance.matrix @ combination.T
-    covariance = (covariance + covariance.T) / 2
-    catt_se = np.sqrt(np.diag(saturated.covariance.matrix))[columns]
-    components = pd.DataFrame(
-        {
-            "cohort": cells.cohort[estimated].astype(np.int64),
-            "event_time": event_time,
-            "estimate": saturated.coefficients[columns],
-            "se": catt_se,
-            "weight": share,
-        }
-    )
-    return SunAbrahamResults(
-        model_name="SunAbraham",
-        outcome=saturated.outcome,
-        estimates=Estimates(
-            names=tuple(f"event_time::{e}" for e in times),
-            coefficients=estimates[:-1],
-            covariance=Covariance(
-                covariance[:-1, :-1],
-                saturated.covariance.df_t,
-                saturated.covariance.request,
-                saturated.covariance.n_clusters,
-            ),
-            nobs=saturated.nobs,
-        ),
-        regression=saturated.regression,
-        event=EventTimes(
-            event_times=tuple(int(e) for e in times),
-            ref=ref,
-            window=(int(times[0]), int(times[-1])),
-            intensity=intensity,
-            components=components,
-        ),
-        overall=LinearCombination(float(estimates[-1]), float(np.sqrt(covariance[-1, -1]))),
-        notes=(("Control group", f"{control} treated"),),
-        saturated=saturated,
-    )
-
-
-@dataclass(frozen=True, kw_only=True)
-class SunAbrahamResults(Results):
-    """Results of :class:`SunAbraham`: effects by event time, the ATT and the CATT(g, e).
-
-    ``params`` (names ``event_time::e``) are the interaction-weighted effects by event time,
-    with the covariance of the delta method; ``overall`` is the (estimate, se) of the ATT over
-    event times e >= 0 (fixest's ``summary(est, agg = "ATT")``).
-
-    Attributes
-    ----------
-    saturated : Results
-        The saturated regression: one coefficient CATT(g, e) per cohort and event time, named
-        ``event_time::e:cohort::g``, and any covariates, with their joint covariance.
-    """
-
-    saturated: Results
-
-    @property
-    def cohort_effects(self) -> pd.DataFrame:
-        """One row per estimated CATT(g, e): cohort, event_time, estimate, se and weight (the
-        cohort's share of event time e in the aggregation); :meth:`Results.components`."""
-        return self.components()
+    return column, Cells(cell_cohort, cell_event_time, weight, names)
