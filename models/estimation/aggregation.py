@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from models.estimation.arguments import at_least, probability, strict_bool
 from models.estimation.inference import LinearCombination, WaldTest, sup_t_critical_value
 from models.estimation.influence import BlockMoments, Functionals, influence_covariance, ratios
 from models.estimation.results import Estimates, EventTimes, Results
@@ -144,6 +145,10 @@ class CallawaySantAnnaResults(Results):
         """
         if kind not in AGGREGATIONS:
             raise ValueError(f"aggregate: expected one of {', '.join(AGGREGATIONS)}, got {kind!r}")
+        uniform_band = strict_bool("uniform_band", uniform_band, "aggregate")
+        alpha = probability("alpha", alpha, "aggregate")
+        n_draws = at_least("n_draws", n_draws, 100, "aggregate")
+        seed = at_least("seed", seed, 0, "aggregate")
         cohort, time = self.cohorts, self.periods
         post = time >= cohort - self.anticipation
         if kind == "simple":

@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from models.estimation.aggregation import CallawaySantAnnaResults
+from models.estimation.arguments import at_least, strict_bool
 from models.estimation.drdid import METHODS
 from models.estimation.influence import (
     Functionals,
@@ -79,6 +80,8 @@ class CallawaySantAnna:
     intensity : str, optional
         Column of a dose per unit (constant within unit, positive for treated units), such as
         ``fake_value``: effects are then per unit of dose (see the module docstring).
+    nonnegative_outcome : bool
+        Refuse a negative outcome (for spend); False by default (log spend may be negative).
 
     Examples
     --------
@@ -106,6 +109,7 @@ class CallawaySantAnna:
         intensity: str | None = None,
         covariates: Sequence[str] | None = None,
         method: str = "dr",
+        nonnegative_outcome: bool = False,
     ) -> None:
         if covariates is not None and (isinstance(covariates, str) or len(covariates) == 0):
             raise ValueError("covariates: expected a non-empty list of column names")
@@ -121,25 +125,27 @@ class CallawaySantAnna:
             raise ValueError(f"control: expected 'never' or 'notyet', got {control!r}")
         if base_period not in ("varying", "universal"):
             raise ValueError(f"base_period: expected 'varying' or 'universal', got {base_period!r}")
-        if not isinstance(anticipation, int) or anticipation < 0:
-            raise ValueError(f"anticipation: expected an integer >= 0, got {anticipation!r}")
         self.df = df
         self.outcome = outcome
         self.unit = unit
         self.time = time
         self.cohort = cohort
         self.control = control
-        self.anticipation = anticipation
+        self.anticipation = at_least("anticipation", anticipation, 0, "CallawaySantAnna")
         self.base_period = base_period
         self.intensity = intensity
         self.covariates = tuple(covariates)
         self.method = method
+        self.nonnegative_outcome = strict_bool(
+            "nonnegative_outcome", nonnegative_outcome, "CallawaySantAnna"
+        )
         self._rows = self._check_panel()
 
     def _check_panel(self) -> UnitRows:
         """Validate the panel and lay it out as one row per unit, grouped by cohort."""
         data = PanelData.read(
-            self.df, self.outcome, self.unit, self.time, self.cohort, self.intensity
+            *(self.df, self.outcome, self.unit, self.time, self.cohort, self.intensity),
+            nonnegative_outcome=self.nonnegative_outcome,
         )
         n_units, n_periods = data.n_units, data.n_periods
         if not data.balanced:

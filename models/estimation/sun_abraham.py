@@ -61,6 +61,7 @@ import numpy as np
 import pandas as pd
 
 from models.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, FixedEffects
+from models.estimation.arguments import convergence, observed_event_time, strict_bool
 from models.estimation.design import DenseDesign, IndicatorDesign
 from models.estimation.interaction_weighted import (
     Cells,
@@ -112,7 +113,8 @@ class SunAbraham:
         First treated period of each row's unit (a period of the panel); NaN or +inf for
         never-treated units.
     ref : int
-        Reference event time (< 0): no indicator, the effects are changes relative to it.
+        Reference event time (< 0; some treated row must have it): no indicator, the effects
+        are changes relative to it.
     control : {"never", "last"}
         Control group: the never-treated units, or the last-treated cohort, in which case the
         periods from its treatment on are dropped (never-treated units, if any, stay as
@@ -128,6 +130,8 @@ class SunAbraham:
     drop_singletons : bool
         Drop observations alone in a unit or period, as :class:`models.FixedEffectsOLS` does
         (a balanced panel has none).
+    nonnegative_outcome : bool
+        Refuse a negative outcome (for spend); False by default (log spend may be negative).
 
     Notes
     -----
@@ -168,11 +172,12 @@ class SunAbraham:
         intensity: str | None = None,
         covariates: Sequence[str] = (),
         drop_singletons: bool = True,
+        nonnegative_outcome: bool = False,
     ) -> None:
         if isinstance(covariates, str):
             raise TypeError("covariates: expected a list of column names")
         require_columns(df, covariates, "covariate")
-        if not isinstance(ref, int | np.integer) or ref >= 0:
+        if isinstance(ref, bool) or not isinstance(ref, int | np.integer) or ref >= 0:
             raise ValueError(f"ref: expected a negative integer event time, got {ref!r}")
         if control not in CONTROLS:
             raise ValueError(f"control: expected 'never' or 'last', got {control!r}")
@@ -187,7 +192,10 @@ class SunAbraham:
         self.control = control
         self.intensity = intensity
         self.covariates = tuple(covariates)
-        self.drop_singletons = drop_singletons
+        self.drop_singletons = strict_bool("drop_singletons", drop_singletons, "SunAbraham")
+        self.nonnegative_outcome = strict_bool(
+            "nonnegative_outcome", nonnegative_outcome, "SunAbraham"
+        )
         self._panel = self._check_panel()
 
     def _check_panel(self) -> _SaturatedPanel:
@@ -197,7 +205,8 @@ class SunAbraham:
         on the treated units' rows (a tenth of the study's panel).
         """
         data = PanelData.read(
-            self.df, self.outcome, self.unit, self.time, self.cohort, self.intensity
+            *(self.df, self.outcome, self.unit, self.time, self.cohort, self.intensity),
+            nonnegative_outcome=self.nonnegative_outcome,
         )
         fe, unit_codes, period_codes = data.fe, data.unit_codes, data.period_codes
         period_values, cohorts = data.periods, data.cohorts
@@ -324,6 +333,7 @@ class SunAbraham:
             overall ATT as ``overall``, the CATT(g, e) as ``cohort_effects`` and the saturated
             regression as ``saturated``.
         """
+        convergence("SunAbraham", tol, maxiter, collin_tol)
         request = parse_vcov(vcov, [self.unit], self.VCOV, "SunAbraham")
         panel = self._panel
         estimates, statistics = fit_within(
@@ -345,9 +355,7 @@ def _control_group(
     cohorts: np.ndarray, control: str, column: str
 ) -> tuple[np.ndarray, float | None]:
     """Units' cohorts with the control units at +inf, and the last cohort for ``"last"``."""
-    treated = np.isfinite(cohorts)
-    if not treated.any():
-        raise ValueError(f"column {column!r}: no treated unit (every cohort is NaN or +inf)")
+    treated = np.isfinite(cohorts)  # some are: PanelData refuses a panel without treated units
     if control == "never":
         if treated.all():
             raise ValueError(
@@ -393,6 +401,7 @@ def _cells(
     """The cell column of every sample row (-1: none) and the cells, in order of event time
     then cohort, from the treated rows at ``position`` in the sample."""
     event_time = (period - cohort).astype(np.int64)
+    observed_event_time("ref", ref, event_time, "SunAbraham")
     indicated = event_time != ref
     event_time, cohort = event_time[indicated], cohort[indicated]
     cohorts, cohort_index = np.unique(cohort, return_inverse=True)
