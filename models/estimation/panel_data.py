@@ -53,6 +53,8 @@ def numeric_values(df: pd.DataFrame, column: str, *, allow_nan: bool = False) ->
     """
     require_columns(df, [column])
     series = df[column]
+    if pd.api.types.is_complex_dtype(series):  # numeric to pandas, but to_numpy(float) drops .imag
+        raise ValueError(f"column {column!r}: expected real numbers, got dtype {series.dtype}")
     if not (pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)):
         raise ValueError(
             f"column {column!r}: expected numbers, got dtype {series.dtype}{_example(series)}"
@@ -111,7 +113,8 @@ def require_one_type(series: pd.Series, column: str) -> None:
         f"{kind} (e.g. {shown(present.iloc[i])})"
         for i, kind in zip(first.index, first, strict=True)
     )
-    raise ValueError(f"column {column!r}: expected values of one type, found {found}")
+    expected = "values of one type" if first.size > 1 else "numbers or text as ids"
+    raise ValueError(f"column {column!r}: expected {expected}, found {found}")
 
 
 def fixed_effect_columns(names: Iterable[str]) -> list[str]:

@@ -298,6 +298,15 @@ def test_text_in_the_outcome_column_names_the_column_and_a_bad_value(panel, name
 
 
 @pytest.mark.parametrize("name", list(ESTIMATORS))
+def test_a_complex_outcome_is_refused(panel, name):
+    """pandas counts complex numbers as numeric; reading them as floats would drop .imag."""
+    with pytest.raises(
+        ValueError, match=r"^column 'spend': expected real numbers, got dtype complex128$"
+    ):
+        build_and_fit(name, panel.assign(spend=panel["spend"] + 1j))
+
+
+@pytest.mark.parametrize("name", list(ESTIMATORS))
 def test_numbers_stored_as_text_are_refused_with_a_hint(panel, name):
     bad = panel.assign(spend=panel["spend"].map(repr))
     with pytest.raises(
