@@ -144,7 +144,12 @@ class CallawaySantAnna:
     def _check_panel(self) -> UnitRows:
         """Validate the panel and lay it out as one row per unit, grouped by cohort."""
         data = PanelData.read(
-            *(self.df, self.outcome, self.unit, self.time, self.cohort, self.intensity),
+            self.df,
+            self.outcome,
+            self.unit,
+            self.time,
+            self.cohort,
+            self.intensity,
             nonnegative_outcome=self.nonnegative_outcome,
         )
         n_units, n_periods = data.n_units, data.n_periods

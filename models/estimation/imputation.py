@@ -253,7 +253,12 @@ class ImputationDiD:
     def _check_panel(self) -> _Panel:
         """The outcome as a units x periods array (NaN where a row is missing), checked."""
         data = PanelData.read(
-            *(self.df, self.outcome, self.unit, self.time, self.cohort, self.intensity),
+            self.df,
+            self.outcome,
+            self.unit,
+            self.time,
+            self.cohort,
+            self.intensity,
             nonnegative_outcome=self.nonnegative_outcome,
         )
         periods, cohorts = data.periods, data.cohorts

@@ -205,7 +205,12 @@ class SunAbraham:
         on the treated units' rows (a tenth of the study's panel).
         """
         data = PanelData.read(
-            *(self.df, self.outcome, self.unit, self.time, self.cohort, self.intensity),
+            self.df,
+            self.outcome,
+            self.unit,
+            self.time,
+            self.cohort,
+            self.intensity,
             nonnegative_outcome=self.nonnegative_outcome,
         )
         fe, unit_codes, period_codes = data.fe, data.unit_codes, data.period_codes
