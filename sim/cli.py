@@ -90,6 +90,8 @@ def _estimation_overrides(args: argparse.Namespace) -> tuple[dict, dict]:
         shared["cumulative"] = tuple(args.cumulative)
     if args.intensity is not None:
         shared["intensity"] = None if args.intensity == "none" else args.intensity
+    if args.allow_negative_outcome:
+        shared["nonnegative_outcome"] = False
     options = {
         name: getattr(args, name) for name in ("ref", "vcov") if getattr(args, name) is not None
     }
@@ -175,6 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--time", help="period column")
     fit.add_argument("--cohort", help="first treated period column (NaN: never treated)")
     fit.add_argument("--intensity", help="column multiplying the indicators, or 'none'")
+    fit.add_argument(
+        "--allow-negative-outcome",
+        action="store_true",
+        help="accept negative outcomes (log spend, differences); by default the outcome is "
+        "spend and a negative value is an error",
+    )
     fit.add_argument(
         "--window",
         type=int,

@@ -98,6 +98,11 @@ class _EstimationKeys(Parameters):
     cumulative: tuple[StrictInt, StrictInt] = Field(
         (0, 11), description="event times summed into the reported multiplier"
     )
+    nonnegative_outcome: StrictBool = Field(
+        True,
+        description="refuse a panel with a negative outcome (spend is >= 0); false for an "
+        "outcome such as log spend or a difference",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -122,7 +127,14 @@ class _EstimationKeys(Parameters):
     @property
     def columns(self) -> PanelColumns:
         """The shared panel columns, as the estimators' fit adapters take them."""
-        return PanelColumns(self.outcome, self.unit, self.time, self.cohort, self.intensity)
+        return PanelColumns(
+            self.outcome,
+            self.unit,
+            self.time,
+            self.cohort,
+            self.intensity,
+            self.nonnegative_outcome,
+        )
 
 
 EstimationSettings = create_model(

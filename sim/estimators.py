@@ -51,15 +51,17 @@ def estimands(intensity: str | None) -> tuple[Estimand, ...]:
 
 @dataclass(frozen=True)
 class PanelColumns:
-    """The panel columns every estimator reads (``[estimation]``'s shared keys)."""
+    """The panel columns every estimator reads (``[estimation]``'s shared keys), and whether
+    the outcome must be >= 0 (``nonnegative_outcome``: spend, the default)."""
 
     outcome: str
     unit: str
     time: str
     cohort: str
     intensity: str | None
+    nonnegative_outcome: bool = True
 
-    def as_kwargs(self) -> dict[str, str | None]:
+    def as_kwargs(self) -> dict[str, str | bool | None]:
         """The columns as keyword arguments of an estimator's constructor."""
         return {
             "outcome": self.outcome,
@@ -67,6 +69,7 @@ class PanelColumns:
             "time": self.time,
             "cohort": self.cohort,
             "intensity": self.intensity,
+            "nonnegative_outcome": self.nonnegative_outcome,
         }
 
 

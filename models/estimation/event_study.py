@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from models.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, FixedEffects, encode
+from models.estimation.arguments import convergence, observed_event_time, strict_bool
 from models.estimation.design import IndicatorDesign
 from models.estimation.ols import DEFAULT_COLLIN_TOL, fit_within, singletons_kept
 from models.estimation.panel_data import (
@@ -67,7 +68,8 @@ class EventStudy:
     window : (int, int)
         Lowest and highest event time with its own coefficient.
     ref : int
-        Omitted reference event time, inside the window.
+        Omitted reference event time, inside the window; some treated row must have it (with
+        ``bin_endpoints``, an end point of the window stands for every event time beyond it).
     intensity : str, optional
         Column of a dose multiplying the indicators (e.g. ``"fake_value"``): the effects are
         then per unit of it. One positive finite value per treated unit (any value on
@@ -80,6 +82,16 @@ class EventStudy:
     drop_singletons : bool
         Drop observations alone in a level of a fixed effect, repeatedly, as
         :class:`models.FixedEffectsOLS` does (a balanced panel has none).
+    nonnegative_outcome : bool
+        Refuse a panel with a negative outcome (for spend); False by default, since an outcome
+        such as log spend or a difference may be negative.
+
+    Raises
+    ------
+    ValueError
+        For a bad panel (:class:`~models.estimation.panel_data.PanelData`), a ``ref`` that no
+        treated row has, a panel whose units are all treated in one period (no contrast), and
+        arguments out of range or not strictly boolean (:mod:`models.estimation.arguments`).
 
     Examples
     --------
@@ -109,6 +121,7 @@ class EventStudy:
         bin_endpoints: bool = True,
         fixed_effects: Sequence[str] | None = None,
         drop_singletons: bool = True,
+        nonnegative_outcome: bool = False,
     ) -> None:
         if fixed_effects is not None and (
             isinstance(fixed_effects, str) or len(fixed_effects) == 0
@@ -118,12 +131,12 @@ class EventStudy:
         if not (
             isinstance(window, tuple | list)
             and len(window) == 2
-            and all(isinstance(w, int | np.integer) for w in window)
+            and all(isinstance(w, int | np.integer) and not isinstance(w, bool) for w in window)
             and window[0] < window[1]
         ):
             raise ValueError(f"window: expected two integers lo < hi, got {window!r}")
         lo, hi = int(window[0]), int(window[1])
-        if not isinstance(ref, int | np.integer) or not lo <= ref <= hi:
+        if isinstance(ref, bool) or not isinstance(ref, int | np.integer) or not lo <= ref <= hi:
             raise ValueError(
                 f"ref: expected an integer event time in the window {lo}..{hi}, got {ref!r}"
             )
@@ -135,9 +148,12 @@ class EventStudy:
         self.window = (lo, hi)
         self.ref = int(ref)
         self.intensity = intensity
-        self.bin_endpoints = bin_endpoints
+        self.bin_endpoints = strict_bool("bin_endpoints", bin_endpoints, "EventStudy")
         self.fixed_effects = tuple(fixed_effects) if fixed_effects is not None else (unit, time)
-        self.drop_singletons = drop_singletons
+        self.drop_singletons = strict_bool("drop_singletons", drop_singletons, "EventStudy")
+        self.nonnegative_outcome = strict_bool(
+            "nonnegative_outcome", nonnegative_outcome, "EventStudy"
+        )
         self._panel = self._check_panel()
 
     def _check_panel(self) -> _EventPanel:
@@ -146,17 +162,26 @@ class EventStudy:
         Event times are computed for treated units' rows only (a tenth of the study's panel).
         """
         panel = PanelData.read(
-            self.df, self.outcome, self.unit, self.time, self.cohort, self.intensity
+            self.df,
+            self.outcome,
+            self.unit,
+            self.time,
+            self.cohort,
+            self.intensity,
+            nonnegative_outcome=self.nonnegative_outcome,
         )
+        _require_a_contrast(panel.cohorts, self.cohort)
         rows, event_time = panel.treated_rows()
         n_rows = panel.y.size
         k = len(self.event_times)
         column = np.full(n_rows, -1, dtype=np.int8 if k < 127 else np.int32)
         column[rows] = self._indicator_columns(event_time)
+        lo, hi = self.window
+        outside = (event_time < lo) | (event_time > hi)
+        used = np.clip(event_time, lo, hi) if self.bin_endpoints else event_time[~outside]
+        observed_event_time("ref", self.ref, used, "EventStudy")
         inside = None
         if not self.bin_endpoints:
-            lo, hi = self.window
-            outside = (event_time < lo) | (event_time > hi)
             if outside.any():
                 inside = np.ones(n_rows, dtype=bool)
                 inside[rows[outside]] = False
@@ -226,6 +251,7 @@ class EventStudy:
             Effects by event time (coefficients ``event_time::k``) with the regression
             statistics.
         """
+        convergence("EventStudy", tol, maxiter, collin_tol)
         request = parse_vcov(vcov, [self.unit], self.VCOV, "EventStudy")
         panel = self._panel
         sample = panel.inside
@@ -268,3 +294,14 @@ class EventStudy:
             bin_endpoints=self.bin_endpoints,
         )
         return Results("EventStudy", self.outcome, estimates, statistics, event)
+
+
+def _require_a_contrast(cohorts: np.ndarray, column: str) -> None:
+    """Raise if every unit is treated, all in one period: event time is then period minus a
+    constant, so the indicators are collinear with the period effects."""
+    if np.isfinite(cohorts).all() and (cohorts == cohorts[0]).all():
+        raise ValueError(
+            f"EventStudy: column {column!r}: every unit is treated, all in period "
+            f"{cohorts[0]:g}; the event times cannot be told apart from the periods (add "
+            "never-treated units)"
+        )

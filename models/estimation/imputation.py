@@ -61,6 +61,7 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
+from models.estimation.arguments import at_least, strict_bool
 from models.estimation.inference import LinearCombination
 from models.estimation.panel_data import PanelData
 from models.estimation.results import Estimates, EventTimes, Results
@@ -192,6 +193,8 @@ class ImputationDiD:
     intensity : str, optional
         Column with each unit's dose (e.g. ``"fake_value"``), constant within a unit and > 0 for
         treated units; the effects are then per unit of dose, dose-weighted (module docstring).
+    nonnegative_outcome : bool
+        Refuse a negative outcome (for spend); False by default (log spend may be negative).
 
     Examples
     --------
@@ -220,9 +223,9 @@ class ImputationDiD:
         horizons: Sequence[int] | None = None,
         anticipation: int = 0,
         intensity: str | None = None,
+        nonnegative_outcome: bool = False,
     ) -> None:
-        if not isinstance(anticipation, int | np.integer) or anticipation < 0:
-            raise ValueError(f"anticipation: expected an integer >= 0, got {anticipation!r}")
+        anticipation = at_least("anticipation", anticipation, 0, "ImputationDiD")
         self.df = df
         self.outcome = outcome
         self.unit = unit
@@ -231,6 +234,9 @@ class ImputationDiD:
         self.anticipation = int(anticipation)
         self.horizons = None if horizons is None else self._check_horizons(horizons)
         self.intensity = intensity
+        self.nonnegative_outcome = strict_bool(
+            "nonnegative_outcome", nonnegative_outcome, "ImputationDiD"
+        )
         self._panel = self._check_panel()
 
     def _check_horizons(self, horizons: Sequence[int]) -> tuple[int, ...]:
@@ -247,7 +253,13 @@ class ImputationDiD:
     def _check_panel(self) -> _Panel:
         """The outcome as a units x periods array (NaN where a row is missing), checked."""
         data = PanelData.read(
-            self.df, self.outcome, self.unit, self.time, self.cohort, self.intensity
+            self.df,
+            self.outcome,
+            self.unit,
+            self.time,
+            self.cohort,
+            self.intensity,
+            nonnegative_outcome=self.nonnegative_outcome,
         )
         periods, cohorts = data.periods, data.cohorts
         untreated = periods[data.period_codes] < cohorts[data.unit_codes] - self.anticipation

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from numbers import Real
 from typing import NamedTuple
 
 import numpy as np
@@ -18,6 +19,7 @@ import pandas as pd
 from formulaic.utils.constraints import LinearConstraints
 from scipy import stats
 
+from models.estimation.arguments import shown
 from models.estimation.vcov import Covariance
 
 Restrictions = str | np.ndarray | tuple[np.ndarray, np.ndarray]
@@ -56,8 +58,8 @@ class WaldTest:
 
 def critical_value(alpha: float, df_t: float) -> float:
     """The two-sided ``1 - alpha`` critical value of the t distribution (normal if infinite)."""
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
+    if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0 < alpha < 1:
+        raise ValueError(f"alpha must be between 0 and 1, got {shown(alpha)}")
     return float(stats.t.ppf(1 - alpha / 2, df_t))
 
 

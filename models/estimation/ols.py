@@ -23,6 +23,7 @@ from models.estimation.absorb import (
     FixedEffects,
     singleton_mask,
 )
+from models.estimation.arguments import convergence, strict_bool
 from models.estimation.design import DenseDesign, IndicatorDesign
 from models.estimation.panel_data import (
     categorical_codes,
@@ -275,7 +276,7 @@ class FixedEffectsOLS:
         self.regressors = tuple(regressors)
         self.fixed_effects = tuple(fixed_effects)
         self.weights = weights
-        self.drop_singletons = drop_singletons
+        self.drop_singletons = strict_bool("drop_singletons", drop_singletons, "FixedEffectsOLS")
 
     @classmethod
     def from_formula(
@@ -357,6 +358,7 @@ class FixedEffectsOLS:
         Results
             With the regression statistics (no event times).
         """
+        convergence("FixedEffectsOLS", tol, maxiter, collin_tol)
         request = parse_vcov(vcov, self.fixed_effects[:1], self.VCOV, "FixedEffectsOLS")
         weights = None if self.weights is None else numeric_values(self.df, self.weights)
         fe, keep = absorbed_fixed_effects(

@@ -2,11 +2,12 @@
 
 Every panel estimator reads its data through :class:`PanelData` (in the spirit of
 linearmodels' ``PanelData``), so the same bad input gets the same message from each of them:
-a missing or repeated column, an empty panel, an outcome that is not a finite number, missing
-unit or period ids, repeated (unit, period) rows, periods that are not integers, a cohort that
-is -inf, changes within a unit or is not a period of the panel, and a dose that is not one
-positive finite number per treated unit. Rules that belong to one estimator (an event window,
-a balanced panel, fixest's cohort rules) stay in that estimator.
+a missing or repeated column, an empty panel, an outcome that is not a finite number (or, with
+``nonnegative_outcome=True``, is negative), missing unit or period ids, ids of several types
+in one column (5 and "5"), repeated (unit, period) rows, periods that are not integers, a cohort
+that is -inf, changes within a unit or is not a period of the panel, a panel without treated
+units, and a dose that is not one positive finite number per treated unit. Rules that belong to
+one estimator (an event window, a balanced panel, fixest's cohort rules) stay in that estimator.
 
 The lower-level readers of single columns (:func:`numeric_values`, :func:`categorical_codes`)
 serve the regressors, fixed effects and clusters of :class:`~models.estimation.ols
@@ -23,17 +24,7 @@ import numpy as np
 import pandas as pd
 
 from models.estimation.absorb import FixedEffects, combine_codes, encode
-
-
-def shown(value: object) -> str:
-    """A value as a message shows it: numpy scalars as the Python numbers they hold.
-
-    Examples
-    --------
-    >>> shown(np.int32(6)), shown("6"), shown(np.float64(2.5))
-    ('6', "'6'", '2.5')
-    """
-    return repr(value.item() if isinstance(value, np.generic) else value)
+from models.estimation.arguments import shown, strict_bool
 
 
 def require_columns(df: pd.DataFrame, columns: Iterable[str], role: str = "column") -> None:
@@ -62,8 +53,12 @@ def numeric_values(df: pd.DataFrame, column: str, *, allow_nan: bool = False) ->
     """
     require_columns(df, [column])
     series = df[column]
+    if pd.api.types.is_complex_dtype(series):  # numeric to pandas, but to_numpy(float) drops .imag
+        raise ValueError(f"column {column!r}: expected real numbers, got dtype {series.dtype}")
     if not (pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)):
-        raise ValueError(f"column {column!r}: expected numbers, got dtype {series.dtype}")
+        raise ValueError(
+            f"column {column!r}: expected numbers, got dtype {series.dtype}{_example(series)}"
+        )
     if series.dtype == np.float64:
         values = series.to_numpy(copy=False)  # a (read-only) view, no copy of a large column
     else:
@@ -75,6 +70,51 @@ def numeric_values(df: pd.DataFrame, column: str, *, allow_nan: bool = False) ->
             f"missing or infinite value(s) (first at row {shown(df.index[np.argmax(bad)])})"
         )
     return values
+
+
+def _example(series: pd.Series) -> str:
+    """The types of a column of objects or text and its first value that is no number, as
+    ``" (values of types float, str; e.g. 'abc' in row 3)"`` ("" for other dtypes)."""
+    if not (series.dtype == object or pd.api.types.is_string_dtype(series)):
+        return ""
+    present = series[series.notna()]
+    if present.empty:
+        return ""
+    types = sorted({kind.__name__ for kind in present.map(type).unique()})
+    try:
+        bad = pd.to_numeric(present, errors="coerce").isna().to_numpy()
+    except (TypeError, ValueError):  # values pandas cannot even try to convert (lists, ...)
+        bad = np.ones(len(present), dtype=bool)
+    where = int(np.argmax(bad)) if bad.any() else 0
+    kinds = f"type {types[0]}" if len(types) == 1 else f"types {', '.join(types)}"
+    return (
+        f" (values of {kinds}; e.g. {shown(present.iloc[where])} in row "
+        f"{shown(present.index[where])})"
+    )
+
+
+def require_one_type(series: pd.Series, column: str) -> None:
+    """Raise a ValueError if a column of objects (or a categorical's categories) holds values
+    of several types, such as unit ids 5 and "5", which would be two different ids.
+
+    The check is pandas' ``infer_dtype`` (one pass in compiled code); only a column it finds
+    mixed is looked at further, to name its types and an example of each.
+    """
+    dtype = series.dtype
+    values = series.cat.categories if isinstance(dtype, pd.CategoricalDtype) else series
+    if values.dtype != object:
+        return
+    if not pd.api.types.infer_dtype(values, skipna=True).startswith("mixed"):
+        return
+    present = pd.Series(np.asarray(values[pd.notna(values)]), dtype=object)
+    kinds = present.map(type).map(lambda kind: kind.__name__)
+    first = kinds.drop_duplicates()
+    found = " and ".join(
+        f"{kind} (e.g. {shown(present.iloc[i])})"
+        for i, kind in zip(first.index, first, strict=True)
+    )
+    expected = "values of one type" if first.size > 1 else "numbers or text as ids"
+    raise ValueError(f"column {column!r}: expected {expected}, found {found}")
 
 
 def fixed_effect_columns(names: Iterable[str]) -> list[str]:
@@ -89,6 +129,7 @@ def categorical_codes(df: pd.DataFrame, name: str) -> tuple[np.ndarray, int]:
     codes, size = None, 0
     for part in parts:
         series = df[part]
+        require_one_type(series, part)
         plain_integers = isinstance(series.dtype, np.dtype) and series.dtype.kind in "iu"
         if not plain_integers and series.isna().any():
             raise ValueError(
@@ -160,8 +201,22 @@ class PanelData:
         time: str,
         cohort: str,
         dose: str | None = None,
+        *,
+        nonnegative_outcome: bool = False,
     ) -> PanelData:
         """Read and check the panel's columns.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            The long panel.
+        outcome, unit, time, cohort : str
+            Its columns (see the class docstring).
+        dose : str, optional
+            The column of each treated unit's dose.
+        nonnegative_outcome : bool
+            Refuse negative outcomes (spend): an option, since a generic outcome such as log
+            spend or a difference may be negative.
 
         Raises
         ------
@@ -173,6 +228,8 @@ class PanelData:
         if len(df) == 0:
             raise ValueError("data: the panel has no rows")
         y = numeric_values(df, outcome)
+        if strict_bool("nonnegative_outcome", nonnegative_outcome):
+            _require_nonnegative(df, outcome, y)
         unit_codes, n_units = categorical_codes(df, unit)
         period_codes, n_periods = categorical_codes(df, time)
         fe = FixedEffects((unit, time), (unit_codes, period_codes), (n_units, n_periods), len(df))
@@ -190,6 +247,10 @@ class PanelData:
             )
         cohorts = _unit_values(df, fe, cohort, cohort_values, None)
         cohorts[np.isnan(cohorts)] = np.inf
+        if np.isinf(cohorts).all():
+            raise ValueError(
+                f"column {cohort!r}: no treated units (the cohort is NaN or +inf for every unit)"
+            )
         unknown = np.setdiff1d(cohorts[np.isfinite(cohorts)], periods)
         if unknown.size:
             raise ValueError(
@@ -272,6 +333,18 @@ class PanelData:
             position = inverse[self.unit_codes]
         out[position, self.period_codes] = values
         return out
+
+
+def _require_nonnegative(df: pd.DataFrame, column: str, y: np.ndarray) -> None:
+    """Raise if the outcome has negative values, with their count and the first one."""
+    negative = y < 0
+    if negative.any():
+        first = int(np.argmax(negative))
+        raise ValueError(
+            f"outcome column {column!r}: {int(negative.sum()):,} negative value(s) (e.g. "
+            f"{shown(y[first])} in row {shown(df.index[first])}); expected {column} >= 0 "
+            "(nonnegative_outcome=True)"
+        )
 
 
 def _unit_id(df: pd.DataFrame, fe: FixedEffects, code: int) -> str:

@@ -61,8 +61,13 @@ import numpy as np
 import pandas as pd
 
 from models.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, FixedEffects
+from models.estimation.arguments import convergence, observed_event_time, strict_bool
 from models.estimation.design import DenseDesign, IndicatorDesign
-from models.estimation.inference import LinearCombination
+from models.estimation.interaction_weighted import (
+    Cells,
+    SunAbrahamResults,
+    interaction_weighted,
+)
 from models.estimation.ols import DEFAULT_COLLIN_TOL, fit_within, singletons_kept
 from models.estimation.panel_data import (
     PanelData,
@@ -70,24 +75,14 @@ from models.estimation.panel_data import (
     numeric_values,
     require_columns,
 )
-from models.estimation.results import Estimates, EventTimes, Results
-from models.estimation.vcov import VARIANCE_ESTIMATORS, Covariance, VcovSpec, parse_vcov
+from models.estimation.results import Results
+from models.estimation.vcov import VARIANCE_ESTIMATORS, VcovSpec, parse_vcov
 from models.exceptions import AlwaysTreatedWarning
 
 CONTROLS = ("never", "last")
 
 MAX_DENSE_CELLS = 2**28
 """Largest rows x columns of the cohort x event-time indicators built densely (2 GiB)."""
-
-
-@dataclass(frozen=True)
-class _Cells:
-    """The cohort x event-time cells that get an indicator, in order of event time, cohort."""
-
-    cohort: np.ndarray
-    event_time: np.ndarray
-    weight: np.ndarray
-    names: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -99,7 +94,7 @@ class _SaturatedPanel:
     outcome: np.ndarray
     column: np.ndarray
     value: np.ndarray
-    cells: _Cells
+    cells: Cells
     n_singletons: int
 
 
@@ -118,7 +113,8 @@ class SunAbraham:
         First treated period of each row's unit (a period of the panel); NaN or +inf for
         never-treated units.
     ref : int
-        Reference event time (< 0): no indicator, the effects are changes relative to it.
+        Reference event time (< 0; some treated row must have it): no indicator, the effects
+        are changes relative to it.
     control : {"never", "last"}
         Control group: the never-treated units, or the last-treated cohort, in which case the
         periods from its treatment on are dropped (never-treated units, if any, stay as
@@ -134,6 +130,8 @@ class SunAbraham:
     drop_singletons : bool
         Drop observations alone in a unit or period, as :class:`models.FixedEffectsOLS` does
         (a balanced panel has none).
+    nonnegative_outcome : bool
+        Refuse a negative outcome (for spend); False by default (log spend may be negative).
 
     Notes
     -----
@@ -174,11 +172,12 @@ class SunAbraham:
         intensity: str | None = None,
         covariates: Sequence[str] = (),
         drop_singletons: bool = True,
+        nonnegative_outcome: bool = False,
     ) -> None:
         if isinstance(covariates, str):
             raise TypeError("covariates: expected a list of column names")
         require_columns(df, covariates, "covariate")
-        if not isinstance(ref, int | np.integer) or ref >= 0:
+        if isinstance(ref, bool) or not isinstance(ref, int | np.integer) or ref >= 0:
             raise ValueError(f"ref: expected a negative integer event time, got {ref!r}")
         if control not in CONTROLS:
             raise ValueError(f"control: expected 'never' or 'last', got {control!r}")
@@ -193,7 +192,10 @@ class SunAbraham:
         self.control = control
         self.intensity = intensity
         self.covariates = tuple(covariates)
-        self.drop_singletons = drop_singletons
+        self.drop_singletons = strict_bool("drop_singletons", drop_singletons, "SunAbraham")
+        self.nonnegative_outcome = strict_bool(
+            "nonnegative_outcome", nonnegative_outcome, "SunAbraham"
+        )
         self._panel = self._check_panel()
 
     def _check_panel(self) -> _SaturatedPanel:
@@ -203,7 +205,13 @@ class SunAbraham:
         on the treated units' rows (a tenth of the study's panel).
         """
         data = PanelData.read(
-            self.df, self.outcome, self.unit, self.time, self.cohort, self.intensity
+            self.df,
+            self.outcome,
+            self.unit,
+            self.time,
+            self.cohort,
+            self.intensity,
+            nonnegative_outcome=self.nonnegative_outcome,
         )
         fe, unit_codes, period_codes = data.fe, data.unit_codes, data.period_codes
         period_values, cohorts = data.periods, data.cohorts
@@ -330,6 +338,7 @@ class SunAbraham:
             overall ATT as ``overall``, the CATT(g, e) as ``cohort_effects`` and the saturated
             regression as ``saturated``.
         """
+        convergence("SunAbraham", tol, maxiter, collin_tol)
         request = parse_vcov(vcov, [self.unit], self.VCOV, "SunAbraham")
         panel = self._panel
         estimates, statistics = fit_within(
@@ -344,16 +353,14 @@ class SunAbraham:
             n_singletons=panel.n_singletons,
         )
         saturated = Results("SunAbraham (cohort x event time)", self.outcome, estimates, statistics)
-        return _interaction_weighted(saturated, panel.cells, self.ref, self.intensity, self.control)
+        return interaction_weighted(saturated, panel.cells, self.ref, self.intensity, self.control)
 
 
 def _control_group(
     cohorts: np.ndarray, control: str, column: str
 ) -> tuple[np.ndarray, float | None]:
     """Units' cohorts with the control units at +inf, and the last cohort for ``"last"``."""
-    treated = np.isfinite(cohorts)
-    if not treated.any():
-        raise ValueError(f"column {column!r}: no treated unit (every cohort is NaN or +inf)")
+    treated = np.isfinite(cohorts)  # some are: PanelData refuses a panel without treated units
     if control == "never":
         if treated.all():
             raise ValueError(
@@ -395,10 +402,11 @@ def _cells(
     dose: np.ndarray,
     n_obs: int,
     ref: int,
-) -> tuple[np.ndarray, _Cells]:
+) -> tuple[np.ndarray, Cells]:
     """The cell column of every sample row (-1: none) and the cells, in order of event time
     then cohort, from the treated rows at ``position`` in the sample."""
     event_time = (period - cohort).astype(np.int64)
+    observed_event_time("ref", ref, event_time, "SunAbraham")
     indicated = event_time != ref
     event_time, cohort = event_time[indicated], cohort[indicated]
     cohorts, cohort_index = np.unique(cohort, return_inverse=True)
@@ -415,85 +423,4 @@ def _cells(
         for e, g in zip(cell_event_time, cell_cohort, strict=True)
     )
     weight = np.bincount(column_of_row, weights=dose[indicated] ** 2, minlength=keys.size)
-    return column, _Cells(cell_cohort, cell_event_time, weight, names)
-
-
-def _interaction_weighted(
-    saturated: Results, cells: _Cells, ref: int, intensity: str | None, control: str
-) -> SunAbrahamResults:
-    """Average the estimated CATT(g, e) by event time and over e >= 0 (the ATT)."""
-    position = {name: j for j, name in enumerate(saturated.names)}
-    estimated = np.array([name in position for name in cells.names])
-    columns = np.array([position[name] for name in cells.names if name in position], dtype=np.intp)
-    event_time, weight = cells.event_time[estimated], cells.weight[estimated]
-    times, which = np.unique(event_time, return_inverse=True)
-    share = weight / np.bincount(which, weights=weight)[which]
-    post = event_time >= 0
-    if not post.any():
-        raise ValueError("every CATT(g, e) with e >= 0 was dropped as collinear")
-    combination = np.zeros((times.size + 1, len(saturated.names)))
-    combination[which, columns] = share
-    combination[-1, columns[post]] = weight[post] / weight[post].sum()
-    estimates = combination @ saturated.coefficients
-    covariance = combination @ saturated.covariance.matrix @ combination.T
-    covariance = (covariance + covariance.T) / 2
-    catt_se = np.sqrt(np.diag(saturated.covariance.matrix))[columns]
-    components = pd.DataFrame(
-        {
-            "cohort": cells.cohort[estimated].astype(np.int64),
-            "event_time": event_time,
-            "estimate": saturated.coefficients[columns],
-            "se": catt_se,
-            "weight": share,
-        }
-    )
-    return SunAbrahamResults(
-        model_name="SunAbraham",
-        outcome=saturated.outcome,
-        estimates=Estimates(
-            names=tuple(f"event_time::{e}" for e in times),
-            coefficients=estimates[:-1],
-            covariance=Covariance(
-                covariance[:-1, :-1],
-                saturated.covariance.df_t,
-                saturated.covariance.request,
-                saturated.covariance.n_clusters,
-            ),
-            nobs=saturated.nobs,
-        ),
-        regression=saturated.regression,
-        event=EventTimes(
-            event_times=tuple(int(e) for e in times),
-            ref=ref,
-            window=(int(times[0]), int(times[-1])),
-            intensity=intensity,
-            components=components,
-        ),
-        overall=LinearCombination(float(estimates[-1]), float(np.sqrt(covariance[-1, -1]))),
-        notes=(("Control group", f"{control} treated"),),
-        saturated=saturated,
-    )
-
-
-@dataclass(frozen=True, kw_only=True)
-class SunAbrahamResults(Results):
-    """Results of :class:`SunAbraham`: effects by event time, the ATT and the CATT(g, e).
-
-    ``params`` (names ``event_time::e``) are the interaction-weighted effects by event time,
-    with the covariance of the delta method; ``overall`` is the (estimate, se) of the ATT over
-    event times e >= 0 (fixest's ``summary(est, agg = "ATT")``).
-
-    Attributes
-    ----------
-    saturated : Results
-        The saturated regression: one coefficient CATT(g, e) per cohort and event time, named
-        ``event_time::e:cohort::g``, and any covariates, with their joint covariance.
-    """
-
-    saturated: Results
-
-    @property
-    def cohort_effects(self) -> pd.DataFrame:
-        """One row per estimated CATT(g, e): cohort, event_time, estimate, se and weight (the
-        cohort's share of event time e in the aggregation); :meth:`Results.components`."""
-        return self.components()
+    return column, Cells(cell_cohort, cell_event_time, weight, names)

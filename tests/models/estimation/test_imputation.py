@@ -325,7 +325,8 @@ def first_treated_unit(df: pd.DataFrame) -> int:
         (lambda df: df, {"intensity": "value"}, r"'value' not in the data"),
         (lambda df: df, {"horizons": [-1, 0]}, r"horizons: event times below -anticipation"),
         (lambda df: df, {"horizons": [0.5]}, r"horizons: expected a non-empty list of integers"),
-        (lambda df: df, {"anticipation": -1}, r"anticipation: expected an integer >= 0"),
+        (lambda df: df, {"anticipation": -1}, r"anticipation = -1: expected an integer >= 0"),
+        (lambda df: df.assign(cohort=np.nan), {}, r"column 'cohort': no treated units"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_error(change, kwargs, message):
@@ -338,7 +339,6 @@ def test_bad_input_is_refused_with_a_clear_error(change, kwargs, message):
     ("cohort", "kwargs", "message"),
     [
         (None, {"horizons": [0, 9]}, r"horizons: no imputable treated observation at .* 9"),
-        (np.nan, {}, r"column 'cohort': no treated observation can be imputed"),
     ],
 )
 def test_fit_refuses_estimates_without_treated_observations(cohort, kwargs, message):

@@ -1,0 +1,237 @@
+"""did's aggregations of Callaway and Sant'Anna's group-time ATTs, and their results.
+
+:class:`CallawaySantAnnaResults` holds the ATT(g, t) that
+:class:`~models.estimation.callaway_santanna.CallawaySantAnna` estimates, with the influence
+functions behind their inference (:mod:`models.estimation.influence`), and averages them as the
+R package did's ``aggte`` does (:meth:`CallawaySantAnnaResults.aggregate`): ``"simple"``,
+``"dynamic"`` (by event time), ``"group"`` (by cohort) and ``"calendar"`` (by period), each with
+the covariance of its influence function and, on request, a uniform band.
+
+Reference: Callaway, B. and Sant'Anna, P. H. C. (2021), "Difference-in-differences with
+multiple time periods", Journal of Econometrics 225(2), 200-230.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from models.estimation.arguments import at_least, probability, strict_bool
+from models.estimation.inference import LinearCombination, WaldTest, sup_t_critical_value
+from models.estimation.influence import BlockMoments, Functionals, influence_covariance, ratios
+from models.estimation.results import Estimates, EventTimes, Results
+
+AGGREGATIONS = {"simple": "att", "dynamic": "event_time", "group": "cohort", "calendar": "period"}
+"""did's aggregations and what their effects are indexed by."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallawaySantAnnaResults(Results):
+    """Group-time ATTs, their aggregations and the influence functions behind their inference.
+
+    ``params`` are the ATT(g, t) (per unit of dose with an intensity), named
+    ``cohort::g:period::t``, with their joint covariance from the influence functions.
+
+    Attributes
+    ----------
+    cohorts, periods : numpy.ndarray
+        The cohort g and period t of each ATT(g, t).
+    functionals, moments
+        The influence-function algebra (:mod:`models.estimation.influence`) every aggregation
+        computes its covariance from.
+    anticipation : int
+        Periods of anticipation of the fit.
+    dose : str or None
+        The dose column (``intensity``) the effects are per unit of.
+    """
+
+    cohorts: np.ndarray
+    periods: np.ndarray
+    functionals: Functionals
+    moments: BlockMoments
+    anticipation: int
+    dose: str | None
+
+    @property
+    def n_units(self) -> int:
+        """Units in the panel (the influence functions' sample size)."""
+        return int(self.moments.sizes.sum())
+
+    @property
+    def unit(self) -> str:
+        """The unit column, by which the variance is clustered."""
+        return self.covariance.request.clusters[0]
+
+    @cached_property
+    def att_gt(self) -> pd.DataFrame:
+        """ATT(g, t) with its standard error: columns cohort, time, att, se."""
+        return pd.DataFrame(
+            {
+                "cohort": self.cohorts,
+                "time": self.periods,
+                "att": self.coefficients,
+                "se": self.bse.to_numpy(),
+            }
+        )
+
+    def pretrend_test(self) -> WaldTest:
+        """did's Wald pre-test: every pre-treatment ATT(g, t) is zero.
+
+        ``n theta' V^-1 theta`` over the pre-treatment cells, with V their covariance from the
+        influence functions, against chi-squared with one degree of freedom per cell (reported
+        as F = statistic / cells with infinite denominator degrees of freedom).
+        """
+        pre = self.periods < self.cohorts - self.anticipation
+        if not pre.any():
+            raise ValueError("pretrend_test: no pre-treatment ATT(g, t) was estimated")
+        estimates, combination = self._ratios(np.eye(len(self.names))[:, pre])
+        covariance = self._covariance(combination)
+        if np.linalg.matrix_rank(covariance) < pre.sum():
+            raise ValueError("pretrend_test: the pre-treatment ATTs' covariance is singular")
+        statistic = float(estimates @ np.linalg.solve(covariance, estimates))
+        q = int(pre.sum())
+        return WaldTest(statistic / q, float(stats.chi2.sf(statistic, q)), q, np.inf)
+
+    def _ratios(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return ratios(self.functionals.value, weights)
+
+    def _covariance(self, combination: np.ndarray) -> np.ndarray:
+        return self.functionals.covariance(combination, self.moments)
+
+    def aggregate(
+        self,
+        kind: str = "dynamic",
+        *,
+        uniform_band: bool = False,
+        alpha: float = 0.05,
+        n_draws: int = 1000,
+        seed: int = 0,
+    ) -> Results:
+        """Aggregate the ATT(g, t) as the R package did's ``aggte`` does.
+
+        Parameters
+        ----------
+        kind : {"simple", "dynamic", "group", "calendar"}
+            ``simple``: one post-treatment average weighted by cohort size. ``dynamic``: by
+            event time e = t - g (overall: the mean over e >= 0). ``group``: by cohort
+            (overall: cohort-size weighted). ``calendar``: by period (overall: the mean).
+            With a dose, "cohort size" is the cohort's sum of squared doses.
+        uniform_band : bool
+            Also compute a simultaneous (uniform over the aggregated effects) confidence band
+            at level ``1 - alpha`` by a Gaussian multiplier bootstrap of ``n_draws`` draws,
+            seeded by ``seed``; see :meth:`Results.uniform_conf_int`.
+
+        Returns
+        -------
+        Results
+            ``params`` by event time (``event_time::e``), cohort (``cohort::g``) or period
+            (``period::t``), which ``event_time_effects()`` indexes, or the one ``att`` of the
+            simple aggregation; the covariance from the influence functions, normal critical
+            values; the overall average as ``overall`` (estimate, se); the ATT(g, t) each
+            effect averages, with their weights, as ``components()``.
+
+        Notes
+        -----
+        For an average of influence functions, multiplying each unit's influence by an
+        independent N(0, 1) draw gives draws that are exactly N(0, V) given the data, V the
+        analytic covariance. So the band draws from N(0, V) directly (the sup-t band of
+        Montiel Olea and Plagborg-Moller, 2019): its critical value is the ``1 - alpha``
+        quantile of max |Z_e| / se_e. did uses Mammen or Rademacher multipliers, which agree
+        with it up to sampling noise of the bootstrap and O(1/n) terms.
+        """
+        if kind not in AGGREGATIONS:
+            raise ValueError(f"aggregate: expected one of {', '.join(AGGREGATIONS)}, got {kind!r}")
+        uniform_band = strict_bool("uniform_band", uniform_band, "aggregate")
+        alpha = probability("alpha", alpha, "aggregate")
+        n_draws = at_least("n_draws", n_draws, 100, "aggregate")
+        seed = at_least("seed", seed, 0, "aggregate")
+        cohort, time = self.cohorts, self.periods
+        post = time >= cohort - self.anticipation
+        if kind == "simple":
+            labels, groups = [0], [post]
+        elif kind == "dynamic":
+            event = time - cohort
+            labels = [int(e) for e in np.unique(event)]
+            groups = [event == e for e in labels]
+        elif kind == "group":
+            labels = [int(g) for g in np.unique(cohort[post])]
+            groups = [(cohort == g) & post for g in labels]
+        else:
+            labels = [int(t) for t in np.unique(time[post])]
+            groups = [(time == t) & post for t in labels]
+        weights = np.column_stack(groups).astype(float)
+        estimates, combination = self._ratios(weights)
+        overall_estimate, overall_combination = self._overall(
+            kind, labels, groups, estimates, combination
+        )
+        covariance = self._covariance(np.column_stack([combination, overall_combination]))
+        overall_se = float(np.sqrt(covariance[-1, -1]))
+        matrix = covariance[:-1, :-1]
+        index = AGGREGATIONS[kind]
+        band = None
+        if uniform_band:
+            band = (alpha, sup_t_critical_value(matrix, alpha, n_draws, seed))
+        event = EventTimes(
+            event_times=tuple(labels),
+            index=index,
+            window=(min(labels), max(labels)),
+            intensity=self.dose,
+            uniform_band=band,
+            components=self._components(weights),
+        )
+        names = ("att",) if kind == "simple" else tuple(f"{index}::{x}" for x in labels)
+        return Results(
+            model_name=f"CallawaySantAnna ({kind})",
+            outcome=self.outcome,
+            estimates=Estimates(
+                names, estimates, influence_covariance(matrix, self.unit, self.n_units), self.nobs
+            ),
+            event=event,
+            overall=LinearCombination(overall_estimate, overall_se),
+            notes=self.notes,
+        )
+
+    def _components(self, weights: np.ndarray) -> pd.DataFrame:
+        """The ATT(g, t) each aggregated effect averages (``effect``: its position), with its
+        weight in that average: its denominator D (the cohort's size, or sum of squared
+        doses, in the sample) over their sum."""
+        denominators = self.functionals.value[len(self.names) :]
+        columns, rows = np.nonzero(weights.T)  # by effect, then cell
+        share = weights[rows, columns] * denominators[rows]
+        share = share / np.bincount(columns, weights=share)[columns]
+        return pd.DataFrame(
+            {
+                "effect": columns,
+                "cohort": self.cohorts[rows],
+                "event_time": self.periods[rows] - self.cohorts[rows],
+                "estimate": self.coefficients[rows],
+                "se": self.bse.to_numpy()[rows],
+                "weight": share,
+            }
+        )
+
+    def _overall(
+        self,
+        kind: str,
+        labels: list[int],
+        groups: list[np.ndarray],
+        estimates: np.ndarray,
+        combination: np.ndarray,
+    ) -> tuple[float, np.ndarray]:
+        """did's overall summary of an aggregation, and its influence-function coefficients."""
+        if kind == "simple":
+            return float(estimates[0]), combination[:, 0]
+        if kind == "dynamic":
+            after = np.array(labels) >= 0
+            return float(estimates[after].mean()), combination[:, after].mean(axis=1)
+        if kind == "calendar":
+            return float(estimates.mean()), combination.mean(axis=1)
+        # group: the cohort averages weighted by cohort size, i.e. each cell by 1 / (its
+        # cohort's number of post-treatment cells).
+        weights = sum(cells / cells.sum() for cells in groups)
+        estimate, overall = self._ratios(weights[:, None])
+        return float(estimate[0]), overall[:, 0]
