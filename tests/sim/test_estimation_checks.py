@@ -79,8 +79,6 @@ def test_the_flag_becomes_the_shared_override(allow):
 
 
 def test_goodwill_fit_refuses_a_negative_outcome_unless_allowed(negative_panel, tmp_path, capsys):
-    if not hasattr(jobs, "ENFORCEMENT_DATA"):  # the parser reads it; sim.jobs is being split
-        pytest.xfail("sim.cli cannot build its parser while sim.jobs lacks ENFORCEMENT_DATA")
     path = tmp_path / "panel.parquet"
     negative_panel.to_parquet(path)
     assert main(["fit", str(path)]) == 2
