@@ -286,6 +286,12 @@ class ProjectionSettings(Parameters):
                 raise ValueError(f"priors.{name} = {sd}: expected a log-scale sd >= 0")
         if self.scheduler is not None and self.executor != "dask":
             raise ValueError("scheduler is only used with executor = 'dask'")
+        uncertainty = self.market_uncertainty
+        if uncertainty.draws == "posterior" and self.n_draws > uncertainty.samples:
+            raise ValueError(
+                f"n_draws = {self.n_draws}: expected at most market_uncertainty.samples = "
+                f"{uncertainty.samples} (the posterior draws each projection draw takes one of)"
+            )
         return self
 
 
