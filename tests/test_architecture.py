@@ -31,6 +31,7 @@ OUTPUT_MAY_IMPORT = {
     "sim.costs",  # the cost summary of a stored projection
     "sim.formatting",  # how numbers are written
     "sim.store",  # atomic writes
+    "sim.owned_directory",  # the folder the figures go into, claimed and locked
     "sim.version",
     "sim.figures",  # the report embeds the figures
     "sim.report",
