@@ -22,6 +22,7 @@ from typing import NoReturn, TextIO
 from sim import jobs
 from sim.config import FIGURE_FORMATS
 from sim.estimators import ESTIMATORS, estimators_help
+from sim.market_draws import ENFORCEMENT_DATA
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
@@ -318,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     market.add_argument(
         "--data",
         type=Path,
-        default=jobs.ENFORCEMENT_DATA,
+        default=ENFORCEMENT_DATA,
         help="CSV with year, arrests, suspected_fakes_per_10k_orders (default: shipped data)",
     )
     market.add_argument(
