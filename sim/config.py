@@ -26,6 +26,7 @@ from pydantic import (
 from models import ConsumerSpendModel, EnforcementModel, GoodwillModel
 from models.market.market_calibration import INTENSITY_INDICES
 from models.parameters import Parameters
+from models.streams import MAX_SEED
 from sim.decision_settings import DecisionSettings
 from sim.estimators import (
     ESTIMATORS,
@@ -44,17 +45,33 @@ class ConfigError(ValueError):
     """A config that cannot be read or does not validate; the message is one line."""
 
 
+MAX_CONSUMERS = 10**9
+"""Most consumers in a panel: ids are 32-bit (below 2**31), and 10**9 is more than any
+platform's users; whether a panel fits in memory is ``sim.resources.check_memory``'s call."""
+MAX_INTENSITY = 1000.0
+"""Largest enforcement intensity: 1,000 times the 2016 programme (a trillion yuan a year)."""
+MAX_DRAWS = 10**7
+"""Most Monte-Carlo draws: at 10**7 the Monte-Carlo error is 0.03% of the draws' sd, far below
+the parameters' uncertainty; more only costs time (memory: ``sim.resources``)."""
+
+
 class PanelSettings(Parameters):
     """Size of the simulated panel."""
 
     n_consumers: StrictInt = Field(
-        603_000, ge=1, description="consumers in the panel (study: 603,000)"
+        603_000,
+        ge=1,
+        le=MAX_CONSUMERS,  # 32-bit consumer ids; memory is checked by sim.resources
+        description="consumers in the panel (study: 603,000)",
     )
     n_weeks: StrictInt = Field(
         22, ge=2, le=520, description="weeks in the panel (study: five months)"
     )
     chunk_size: StrictInt = Field(
-        65_536, ge=1, description="consumers simulated at once; changes memory, not results"
+        65_536,
+        ge=1,
+        le=2**20,  # 16 times the default: larger chunks only cost memory, never save time
+        description="consumers simulated at once; changes memory, not results",
     )
 
 
@@ -201,11 +218,18 @@ class MarketUncertaintySettings(Parameters):
         1.0, gt=0, description="log-scale sd of entry_elasticity's prior (median: its value)"
     )
     samples: StrictInt = Field(
-        2000, ge=1, description="posterior draws computed once; at least projection.n_draws"
+        2000,
+        ge=1,
+        le=MAX_DRAWS,  # as projection.n_draws, which it must cover
+        description="posterior draws computed once; at least projection.n_draws",
     )
-    walkers: StrictInt = Field(32, ge=2, description="emcee walkers")
-    burn_in: StrictInt = Field(1000, ge=0, description="steps of each walker dropped")
-    thin: StrictInt = Field(20, ge=1, description="keep every thin-th step after the burn-in")
+    # Far beyond what the chain needs (the defaults converge in seconds): the chain costs
+    # walkers x burn_in + samples x thin likelihood evaluations.
+    walkers: StrictInt = Field(32, ge=2, le=1024, description="emcee walkers")
+    burn_in: StrictInt = Field(1000, ge=0, le=100_000, description="steps of each walker dropped")
+    thin: StrictInt = Field(
+        20, ge=1, le=1000, description="keep every thin-th step after the burn-in"
+    )
 
 
 class ProjectionSettings(Parameters):
@@ -214,15 +238,17 @@ class ProjectionSettings(Parameters):
 
     intensities: list[StrictFloat] = Field(
         min_length=1,
+        max_length=200,  # each is a whole projection: 10 times the baseline's 19
         description="enforcement intensities to compare, in multiples of the 2016 programme",
     )
     status_quo: StrictFloat = Field(
         1.0,
         ge=0,
+        le=MAX_INTENSITY,
         description="intensity before week 0 for the question 'should we stop?' (the market "
         "opens in its steady state); 'should we have started?' opens with no programme",
     )
-    n_draws: StrictInt = Field(1000, ge=1, description="Monte-Carlo draws")
+    n_draws: StrictInt = Field(1000, ge=1, le=MAX_DRAWS, description="Monte-Carlo draws")
     n_weeks: StrictInt = Field(
         520,
         ge=1,
@@ -232,6 +258,7 @@ class ProjectionSettings(Parameters):
     block_size: StrictInt = Field(
         250,
         ge=1,
+        le=10_000,  # a block's working arrays take about 400 bytes per draw, intensity and week
         description="draws per block (a task and a checkpoint); results do not depend on it",
     )
     estimator: EstimatorName = Field(
@@ -248,7 +275,9 @@ class ProjectionSettings(Parameters):
     scheduler: str | None = Field(
         None, min_length=1, description="dask scheduler address; default: a LocalCluster"
     )
-    n_workers: StrictInt = Field(2, ge=1, description="worker processes of the LocalCluster")
+    n_workers: StrictInt = Field(
+        2, ge=1, le=256, description="worker processes of the LocalCluster (each a process)"
+    )
     market: EnforcementModel = EnforcementModel()
     platform: GoodwillModel = GoodwillModel()
     priors: dict[str, StrictFloat] = Field(
@@ -261,8 +290,10 @@ class ProjectionSettings(Parameters):
     @model_validator(mode="after")
     def _check(self) -> ProjectionSettings:
         for i, value in enumerate(self.intensities):
-            if value < 0:
-                raise ValueError(f"intensities[{i}] = {value}: expected a number >= 0")
+            if not 0 <= value <= MAX_INTENSITY:
+                raise ValueError(
+                    f"intensities[{i}] = {value}: expected a number from 0 to {MAX_INTENSITY}"
+                )
         if len(set(self.intensities)) != len(self.intensities):
             raise ValueError(f"intensities = {self.intensities}: each intensity at most once")
         for name, sd in self.priors.items():
@@ -278,6 +309,9 @@ class ProjectionSettings(Parameters):
 
 
 FIGURE_FORMATS = ("png", "pdf", "svg")
+MAX_PIXELS = 10_000
+"""Most pixels along a side of a PNG (width or height times dpi): matplotlib draws into a 4-byte
+RGBA buffer, 0.4 GB at 10,000 x 10,000; a 20-inch side at 500 dpi still fits."""
 """File formats ``[figures] formats`` may name."""
 
 
@@ -307,6 +341,13 @@ class FigureSettings(Parameters):
     def _check(self) -> FigureSettings:
         if len(set(self.formats)) != len(self.formats):
             raise ValueError(f"formats = {self.formats}: each format at most once")
+        for side in ("width", "height"):
+            inches = getattr(self, side)
+            if inches * self.dpi > MAX_PIXELS:
+                raise ValueError(
+                    f"{side} = {inches} inches at dpi = {self.dpi} is {inches * self.dpi:,.0f} "
+                    f"pixels: expected at most {MAX_PIXELS:,} (lower {side} or dpi)"
+                )
         if self.fan_intensities is not None and len(set(self.fan_intensities)) != len(
             self.fan_intensities
         ):
@@ -336,7 +377,11 @@ class OutputSettings(Parameters):
 class Config(Parameters):
     """A complete run configuration."""
 
-    seed: StrictInt = Field(ge=0, description="root seed of every random draw of the run")
+    seed: StrictInt = Field(
+        ge=0,
+        le=MAX_SEED,  # a run stores its seed in netCDF attributes: at most unsigned 64-bit
+        description="root seed of every random draw of the run, 0 to 2**64 - 1",
+    )
     panel: PanelSettings = PanelSettings()
     consumer: ConsumerSpendModel = ConsumerSpendModel()
     calibration: CalibrationSettings | None = None
