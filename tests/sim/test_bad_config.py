@@ -107,6 +107,17 @@ def test_the_base_of_the_sweep_is_valid(tmp_path):
     assert load_config(write(tmp_path, "")).panel.n_consumers == 20_000
 
 
+def test_the_bounds_themselves_are_accepted(tmp_path):
+    body = (
+        f"seed = {2**64 - 1}\n[panel]\nn_consumers = 1_000_000_000\nchunk_size = {2**20}\n"
+        "[figures]\nwidth = 20.0\ndpi = 500\n[projection]\nn_draws = 10_000_000\n"
+        "[projection.market_uncertainty]\nsamples = 10_000_000\n"
+        f"[decision]\nsobol_samples = {2**16}\nresamples = 10_000"
+    )
+    config = load_config(write(tmp_path, body))
+    assert config.seed == 2**64 - 1 and config.figures.width * config.figures.dpi == 10_000
+
+
 BAD_COMMANDS = [
     # (id, arguments, text the one line must contain); {tmp} is a fresh folder, {bad} a config
     # whose seed is 2**64
