@@ -21,7 +21,8 @@ from typing import NoReturn, TextIO
 
 from models.streams import MAX_SEED
 from sim import jobs
-from sim.config import FIGURE_FORMATS, MAX_CONSUMERS
+from sim.bounds import MAX_CONSUMERS
+from sim.config import FIGURE_FORMATS
 from sim.estimators import ESTIMATORS, estimators_help
 from sim.market_draws import ENFORCEMENT_DATA
 
@@ -30,12 +31,16 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
+def _must(expected: str, text: str) -> argparse.ArgumentTypeError:
+    return argparse.ArgumentTypeError(f"must be {expected}, got {text}")
+
+
 def _number(text: str, kind: type[int] | type[float], expected: str) -> int | float:
-    """``text`` as an int or a float; an ArgumentTypeError saying what was expected if not."""
+    """``text`` as an int or a float; an ArgumentTypeError saying what it must be if not."""
     try:
         return kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        raise _must(expected, repr(text)) from None
 
 
 def _integer(text: str) -> int:
@@ -43,47 +48,48 @@ def _integer(text: str) -> int:
 
 
 def _positive_int(text: str) -> int:
-    expected = f"an integer from 1 to {MAX_CONSUMERS:,}"
-    value = _number(text, int, expected)
-    if not 1 <= value <= MAX_CONSUMERS:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
+    value = _number(text, int, "a positive integer")
+    if value < 1:
+        raise _must("a positive integer", text)
+    if value > MAX_CONSUMERS:
+        raise _must(f"at most {MAX_CONSUMERS:,}", text)
     return value
 
 
 def _seed(text: str) -> int:
-    expected = "an integer from 0 to 2**64 - 1"
-    value = _number(text, int, expected)
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
+    value = _number(text, int, "a non-negative integer")
+    if value < 0:
+        raise _must("a non-negative integer", text)
+    if value > MAX_SEED:
+        raise _must("below 2**64", text)
     return value
 
 
 def _yuan(text: str) -> float:
     value = _number(text, float, "a finite number of yuan >= 0")
     if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number of yuan >= 0, got {text}")
+        raise _must("a finite number of yuan >= 0", text)
     return value
 
 
 def _intensity(text: str) -> float:
     value = _number(text, float, "a finite intensity >= 0")
     if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a finite intensity >= 0, got {text}")
+        raise _must("a finite intensity >= 0", text)
     return value
 
 
 def _share(text: str) -> float:
-    value = _number(text, float, "a number between 0 and 1")
+    value = _number(text, float, "between 0 and 1")
     if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text}")
+        raise _must("between 0 and 1", text)
     return value
 
 
 def _loss(text: str) -> float:
-    expected = "a finite negative number (a loss)"
-    value = _number(text, float, expected)
+    value = _number(text, float, "a finite negative number (a loss)")
     if not (math.isfinite(value) and value < 0):
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
+        raise _must("a finite negative number (a loss)", text)
     return value
 
 

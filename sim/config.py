@@ -27,6 +27,7 @@ from models import ConsumerSpendModel, EnforcementModel, GoodwillModel
 from models.market.market_calibration import INTENSITY_INDICES
 from models.parameters import Parameters
 from models.streams import MAX_SEED
+from sim.bounds import MAX_CONSUMERS, MAX_DRAWS, MAX_INTENSITY, MAX_PIXELS
 from sim.decision_settings import DecisionSettings
 from sim.estimators import (
     ESTIMATORS,
@@ -45,33 +46,17 @@ class ConfigError(ValueError):
     """A config that cannot be read or does not validate; the message is one line."""
 
 
-MAX_CONSUMERS = 10**9
-"""Most consumers in a panel: ids are 32-bit (below 2**31), and 10**9 is more than any
-platform's users; whether a panel fits in memory is ``sim.resources.check_memory``'s call."""
-MAX_INTENSITY = 1000.0
-"""Largest enforcement intensity: 1,000 times the 2016 programme (a trillion yuan a year)."""
-MAX_DRAWS = 10**7
-"""Most Monte-Carlo draws: at 10**7 the Monte-Carlo error is 0.03% of the draws' sd, far below
-the parameters' uncertainty; more only costs time (memory: ``sim.resources``)."""
-
-
 class PanelSettings(Parameters):
     """Size of the simulated panel."""
 
-    n_consumers: StrictInt = Field(
-        603_000,
-        ge=1,
-        le=MAX_CONSUMERS,  # 32-bit consumer ids; memory is checked by sim.resources
-        description="consumers in the panel (study: 603,000)",
+    n_consumers: StrictInt = Field(  # le: 32-bit ids (memory: sim.resources)
+        603_000, ge=1, le=MAX_CONSUMERS, description="consumers in the panel (study: 603,000)"
     )
     n_weeks: StrictInt = Field(
         22, ge=2, le=520, description="weeks in the panel (study: five months)"
     )
-    chunk_size: StrictInt = Field(
-        65_536,
-        ge=1,
-        le=2**20,  # 16 times the default: larger chunks only cost memory, never save time
-        description="consumers simulated at once; changes memory, not results",
+    chunk_size: StrictInt = Field(  # le: 16 times the default; larger only costs memory
+        65_536, ge=1, le=2**20, description="consumers simulated at once; memory, not results"
     )
 
 
@@ -217,19 +202,14 @@ class MarketUncertaintySettings(Parameters):
     entry_elasticity_sd: StrictFloat = Field(
         1.0, gt=0, description="log-scale sd of entry_elasticity's prior (median: its value)"
     )
-    samples: StrictInt = Field(
-        2000,
-        ge=1,
-        le=MAX_DRAWS,  # as projection.n_draws, which it must cover
-        description="posterior draws computed once; at least projection.n_draws",
+    samples: StrictInt = Field(  # le: as projection.n_draws, which it must cover
+        2000, ge=1, le=MAX_DRAWS, description="posterior draws computed once; >= n_draws"
     )
     # Far beyond what the chain needs (the defaults converge in seconds): the chain costs
     # walkers x burn_in + samples x thin likelihood evaluations.
     walkers: StrictInt = Field(32, ge=2, le=1024, description="emcee walkers")
     burn_in: StrictInt = Field(1000, ge=0, le=100_000, description="steps of each walker dropped")
-    thin: StrictInt = Field(
-        20, ge=1, le=1000, description="keep every thin-th step after the burn-in"
-    )
+    thin: StrictInt = Field(20, ge=1, le=1000, description="keep every thin-th step")
 
 
 class ProjectionSettings(Parameters):
@@ -238,7 +218,7 @@ class ProjectionSettings(Parameters):
 
     intensities: list[StrictFloat] = Field(
         min_length=1,
-        max_length=200,  # each is a whole projection: 10 times the baseline's 19
+        max_length=10_000,  # each is a whole projection (memory: sim.resources)
         description="enforcement intensities to compare, in multiples of the 2016 programme",
     )
     status_quo: StrictFloat = Field(
@@ -258,7 +238,7 @@ class ProjectionSettings(Parameters):
     block_size: StrictInt = Field(
         250,
         ge=1,
-        le=10_000,  # a block's working arrays take about 400 bytes per draw, intensity and week
+        le=10_000,  # a block's arrays take about 120 bytes per draw, intensity and week
         description="draws per block (a task and a checkpoint); results do not depend on it",
     )
     estimator: EstimatorName = Field(
@@ -291,9 +271,8 @@ class ProjectionSettings(Parameters):
     def _check(self) -> ProjectionSettings:
         for i, value in enumerate(self.intensities):
             if not 0 <= value <= MAX_INTENSITY:
-                raise ValueError(
-                    f"intensities[{i}] = {value}: expected a number from 0 to {MAX_INTENSITY}"
-                )
+                expected = ">= 0" if value < 0 else f"<= {MAX_INTENSITY:g}"
+                raise ValueError(f"intensities[{i}] = {value}: expected a number {expected}")
         if len(set(self.intensities)) != len(self.intensities):
             raise ValueError(f"intensities = {self.intensities}: each intensity at most once")
         for name, sd in self.priors.items():
@@ -309,9 +288,6 @@ class ProjectionSettings(Parameters):
 
 
 FIGURE_FORMATS = ("png", "pdf", "svg")
-MAX_PIXELS = 10_000
-"""Most pixels along a side of a PNG (width or height times dpi): matplotlib draws into a 4-byte
-RGBA buffer, 0.4 GB at 10,000 x 10,000; a 20-inch side at 500 dpi still fits."""
 """File formats ``[figures] formats`` may name."""
 
 
@@ -377,10 +353,8 @@ class OutputSettings(Parameters):
 class Config(Parameters):
     """A complete run configuration."""
 
-    seed: StrictInt = Field(
-        ge=0,
-        le=MAX_SEED,  # a run stores its seed in netCDF attributes: at most unsigned 64-bit
-        description="root seed of every random draw of the run, 0 to 2**64 - 1",
+    seed: StrictInt = Field(  # le: a run's netCDF attributes hold at most unsigned 64-bit
+        ge=0, le=MAX_SEED, description="root seed of every random draw, 0 to 2**64 - 1"
     )
     panel: PanelSettings = PanelSettings()
     consumer: ConsumerSpendModel = ConsumerSpendModel()

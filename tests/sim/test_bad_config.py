@@ -52,7 +52,7 @@ BAD_CONFIGS = [
     ("projection years", "[projection]\nn_weeks = 100000", "projection.n_weeks"),
     (
         "too many intensities",
-        "[projection]\nintensities = [" + ", ".join(f"{i / 10}" for i in range(201)) + "]",
+        "[projection]\nintensities = [" + ", ".join(f"{i / 10}" for i in range(10_001)) + "]",
         "projection.intensities",
     ),
     (
