@@ -13,9 +13,9 @@ The constants were measured (peak resident set size of ``goodwill run`` with
 what                                   measured                 estimate
 =====================================  =======================  =========================
 interpreter, libraries, figures        0.3-0.4 GB               0.5 GiB, once
-panel and four estimators, per         144 bytes at 22 weeks,   100 + 6 w + 0.004 w**3
-consumer-week (w: n_weeks)             232 at 44, > 3,700 at    bytes (275 at 22, 704 at
-                                       110                      44, 6,084 at 110)
+panel and four estimators, per         144 bytes at 22 weeks,   100 + 6 w + 0.008 w**3
+consumer-week (w: n_weeks)             232 at 44, > 7,500 at    bytes (317 at 22, 1,045 at
+                                       110                      44, 11,408 at 110)
 simulation chunk, per consumer-week    about 10 bytes           24 bytes
 projection, per (opening, intensity,   31-32 bytes              48 bytes
 draw, week)
@@ -24,12 +24,12 @@ intensity, draw, week) of the block
 =====================================  =======================  =========================
 
 Peaks of the panel with the four estimators: 20,000 x 22 weeks 0.41 GB, 100,000 x 22 0.58 GB,
-300,000 x 22 1.23 GB, 150,000 x 44 1.80 GB, 20,000 x 110 over 8.4 GB (stopped after 26
-minutes), and the baseline's 603,000 x 22 2.19 GB (estimate 4.2 GB). Projections (2 openings
-x 19 intensities x 520 weeks, blocks of 50): 200 draws 0.43 GB, 1,000 draws 0.93 GB, 3,000
-draws 2.13 GB; 1,000 draws in one block 2.29 GB. The decision analysis's chunk is taken to
-cost what a block of draws does (not measured apart: the whole quick run, decision included,
-peaked at 0.55 GB).
+300,000 x 22 1.23 GB, 150,000 x 44 1.80 GB, 20,000 x 110 over 16.4 GB (stopped after 48
+minutes, unfinished), and the baseline's 603,000 x 22 2.19 GB (estimate 4.8 GB). Projections
+(2 openings x 19 intensities x 520 weeks, blocks of 50): 200 draws 0.43 GB, 1,000 draws 0.93
+GB, 3,000 draws 2.13 GB; 1,000 draws in one block 2.29 GB. The decision analysis's chunk is
+taken to cost what a block of draws does (not measured apart: the whole quick run, decision
+included, peaked at 0.55 GB).
 """
 
 from __future__ import annotations
@@ -44,12 +44,13 @@ FIXED_BYTES = GIB // 2
 """The interpreter, numpy, pandas, matplotlib and the figures (measured: 0.40 GB)."""
 PANEL_BYTES_PER_ROW = 100
 PANEL_BYTES_PER_ROW_WEEK = 6
-PANEL_BYTES_PER_ROW_WEEK3 = 0.004
+PANEL_BYTES_PER_ROW_WEEK3 = 0.008
 """Per consumer-week, the panel (57 bytes a row), the estimators' designs and their copies
 take PANEL_BYTES_PER_ROW + PANEL_BYTES_PER_ROW_WEEK x n_weeks + PANEL_BYTES_PER_ROW_WEEK3 x
-n_weeks**3 bytes: the cohort-by-period estimators grow steeply with the panel's length
+n_weeks**3 bytes: the estimators grow steeply with the panel's length
 (measured with the four estimators of configs/baseline.toml: 144 bytes a row at 22 weeks, 232
-at 44, more than 3,700 at 110; the formula gives 275, 704 and 6,084)."""
+at 44, more than 7,500 at 110; the formula gives 317, 1,045 and 11,408). Not measured beyond
+110 weeks."""
 CHUNK_BYTES_PER_ROW = 24
 """The simulation's working arrays of one chunk, per consumer-week (measured: about 10)."""
 PROJECTION_BYTES_PER_VALUE = 48
