@@ -16,6 +16,11 @@ import numpy as np
 
 Seed = int | np.random.SeedSequence
 
+MAX_SEED = 2**64 - 1
+"""The largest seed: numpy's SeedSequence takes any integer >= 0, but a run stores its seed in
+netCDF attributes, whose widest integer is unsigned 64-bit (2**64 fails there, after the
+computation)."""
+
 
 class Stream(IntEnum):
     """Stream numbers of the kinds of random work: the last element of a stream's spawn key."""
@@ -53,9 +58,11 @@ def block_generator(seed: Seed, block: int, stream: Stream) -> np.random.Generat
 
 
 def check_seed(seed: Seed) -> None:
-    """Raise a clear error unless ``seed`` is a non-negative int or a SeedSequence."""
-    valid_int = isinstance(seed, int | np.integer) and not isinstance(seed, bool) and seed >= 0
+    """Raise a clear error unless ``seed`` is an int in ``0..MAX_SEED`` or a SeedSequence."""
+    valid_int = (
+        isinstance(seed, int | np.integer) and not isinstance(seed, bool) and 0 <= seed <= MAX_SEED
+    )
     if not (valid_int or isinstance(seed, np.random.SeedSequence)):
         raise ValueError(
-            f"seed must be a non-negative integer or a numpy SeedSequence, got {seed!r}"
+            f"seed must be a non-negative integer below 2**64 or a numpy SeedSequence, got {seed!r}"
         )

@@ -19,7 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
+from models.streams import MAX_SEED
 from sim import jobs
+from sim.bounds import MAX_CONSUMERS
 from sim.config import FIGURE_FORMATS
 from sim.estimators import ESTIMATORS, estimators_help
 from sim.market_draws import ENFORCEMENT_DATA
@@ -29,45 +31,65 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
+def _must(expected: str, text: str) -> argparse.ArgumentTypeError:
+    return argparse.ArgumentTypeError(f"must be {expected}, got {text}")
+
+
+def _number(text: str, kind: type[int] | type[float], expected: str) -> int | float:
+    """``text`` as an int or a float; an ArgumentTypeError saying what it must be if not."""
+    try:
+        return kind(text)
+    except ValueError:
+        raise _must(expected, repr(text)) from None
+
+
+def _integer(text: str) -> int:
+    return _number(text, int, "an integer")
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    value = _number(text, int, "a positive integer")
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+        raise _must("a positive integer", text)
+    if value > MAX_CONSUMERS:
+        raise _must(f"at most {MAX_CONSUMERS:,}", text)
     return value
 
 
 def _seed(text: str) -> int:
-    value = int(text)
+    value = _number(text, int, "a non-negative integer")
     if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
+        raise _must("a non-negative integer", text)
+    if value > MAX_SEED:
+        raise _must("below 2**64", text)
     return value
 
 
 def _yuan(text: str) -> float:
-    value = float(text)
+    value = _number(text, float, "a finite number of yuan >= 0")
     if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number of yuan >= 0, got {text}")
+        raise _must("a finite number of yuan >= 0", text)
     return value
 
 
 def _intensity(text: str) -> float:
-    value = float(text)
+    value = _number(text, float, "a finite intensity >= 0")
     if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite intensity >= 0, got {text}")
+        raise _must("a finite intensity >= 0", text)
     return value
 
 
 def _share(text: str) -> float:
-    value = float(text)
+    value = _number(text, float, "between 0 and 1")
     if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+        raise _must("between 0 and 1", text)
     return value
 
 
 def _loss(text: str) -> float:
-    value = float(text)
+    value = _number(text, float, "a finite negative number (a loss)")
     if not (math.isfinite(value) and value < 0):
-        raise argparse.ArgumentTypeError(f"must be a finite negative number (a loss), got {text}")
+        raise _must("a finite negative number (a loss)", text)
     return value
 
 
@@ -170,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"estimators to fit: {estimators_help()}",
     )
     fit.add_argument(
-        "--seed", type=int, default=0, help="seed of the uniform band's draws (default 0)"
+        "--seed", type=_seed, default=0, help="seed of the uniform band's draws (default 0)"
     )
     fit.add_argument("--outcome", help="outcome column")
     fit.add_argument("--unit", help="unit column")
@@ -185,12 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument(
         "--window",
-        type=int,
+        type=_integer,
         nargs=2,
         metavar=("LO", "HI"),
         help="event window (of the estimators with a window)",
     )
-    fit.add_argument("--ref", type=int, help="reference event time (of the estimators with a ref)")
+    fit.add_argument(
+        "--ref", type=_integer, help="reference event time (of the estimators with a ref)"
+    )
     fit.add_argument(
         "--no-bin-endpoints",
         action="store_true",
@@ -199,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--vcov", help="iid, HC1 or CRV1 (for the estimators with a vcov option)")
     fit.add_argument("--cluster", nargs="+", metavar="COLUMN", help="CRV1 cluster column(s)")
     fit.add_argument(
-        "--cumulative", type=int, nargs=2, metavar=("FIRST", "LAST"), help="summed event times"
+        "--cumulative", type=_integer, nargs=2, metavar=("FIRST", "LAST"), help="summed event times"
     )
     fit.add_argument(
         "--out", type=Path, help="directory for estimates.csv, multipliers.csv, estimates.nc"

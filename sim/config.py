@@ -26,6 +26,8 @@ from pydantic import (
 from models import ConsumerSpendModel, EnforcementModel, GoodwillModel
 from models.market.market_calibration import INTENSITY_INDICES
 from models.parameters import Parameters
+from models.streams import MAX_SEED
+from sim.bounds import MAX_CONSUMERS, MAX_DRAWS, MAX_INTENSITY, MAX_PIXELS
 from sim.decision_settings import DecisionSettings
 from sim.estimators import (
     ESTIMATORS,
@@ -47,14 +49,14 @@ class ConfigError(ValueError):
 class PanelSettings(Parameters):
     """Size of the simulated panel."""
 
-    n_consumers: StrictInt = Field(
-        603_000, ge=1, description="consumers in the panel (study: 603,000)"
+    n_consumers: StrictInt = Field(  # le: 32-bit ids (memory: sim.resources)
+        603_000, ge=1, le=MAX_CONSUMERS, description="consumers in the panel (study: 603,000)"
     )
     n_weeks: StrictInt = Field(
         22, ge=2, le=520, description="weeks in the panel (study: five months)"
     )
-    chunk_size: StrictInt = Field(
-        65_536, ge=1, description="consumers simulated at once; changes memory, not results"
+    chunk_size: StrictInt = Field(  # le: 16 times the default; larger only costs memory
+        65_536, ge=1, le=2**20, description="consumers simulated at once; memory, not results"
     )
 
 
@@ -212,12 +214,14 @@ class MarketUncertaintySettings(Parameters):
     entry_elasticity_sd: StrictFloat = Field(
         1.0, gt=0, description="log-scale sd of entry_elasticity's prior (median: its value)"
     )
-    samples: StrictInt = Field(
-        2000, ge=1, description="posterior draws computed once; at least projection.n_draws"
+    samples: StrictInt = Field(  # le: as projection.n_draws, which it must cover
+        2000, ge=1, le=MAX_DRAWS, description="posterior draws computed once; >= n_draws"
     )
-    walkers: StrictInt = Field(32, ge=2, description="emcee walkers")
-    burn_in: StrictInt = Field(1000, ge=0, description="steps of each walker dropped")
-    thin: StrictInt = Field(20, ge=1, description="keep every thin-th step after the burn-in")
+    # Far beyond what the chain needs (the defaults converge in seconds): the chain costs
+    # walkers x burn_in + samples x thin likelihood evaluations.
+    walkers: StrictInt = Field(32, ge=2, le=1024, description="emcee walkers")
+    burn_in: StrictInt = Field(1000, ge=0, le=100_000, description="steps of each walker dropped")
+    thin: StrictInt = Field(20, ge=1, le=1000, description="keep every thin-th step")
 
 
 class ProjectionSettings(Parameters):
@@ -226,15 +230,17 @@ class ProjectionSettings(Parameters):
 
     intensities: list[StrictFloat] = Field(
         min_length=1,
+        max_length=10_000,  # each is a whole projection (memory: sim.resources)
         description="enforcement intensities to compare, in multiples of the 2016 programme",
     )
     status_quo: StrictFloat = Field(
         1.0,
         ge=0,
+        le=MAX_INTENSITY,
         description="intensity before week 0 for the question 'should we stop?' (the market "
         "opens in its steady state); 'should we have started?' opens with no programme",
     )
-    n_draws: StrictInt = Field(1000, ge=1, description="Monte-Carlo draws")
+    n_draws: StrictInt = Field(1000, ge=1, le=MAX_DRAWS, description="Monte-Carlo draws")
     n_weeks: StrictInt = Field(
         520,
         ge=1,
@@ -244,6 +250,7 @@ class ProjectionSettings(Parameters):
     block_size: StrictInt = Field(
         250,
         ge=1,
+        le=10_000,  # a block's arrays take about 120 bytes per draw, intensity and week
         description="draws per block (a task and a checkpoint); results do not depend on it",
     )
     estimator: EstimatorName = Field(
@@ -260,7 +267,9 @@ class ProjectionSettings(Parameters):
     scheduler: str | None = Field(
         None, min_length=1, description="dask scheduler address; default: a LocalCluster"
     )
-    n_workers: StrictInt = Field(2, ge=1, description="worker processes of the LocalCluster")
+    n_workers: StrictInt = Field(
+        2, ge=1, le=256, description="worker processes of the LocalCluster (each a process)"
+    )
     market: EnforcementModel = EnforcementModel()
     platform: GoodwillModel = GoodwillModel()
     priors: dict[str, StrictFloat] = Field(
@@ -273,8 +282,9 @@ class ProjectionSettings(Parameters):
     @model_validator(mode="after")
     def _check(self) -> ProjectionSettings:
         for i, value in enumerate(self.intensities):
-            if value < 0:
-                raise ValueError(f"intensities[{i}] = {value}: expected a number >= 0")
+            if not 0 <= value <= MAX_INTENSITY:
+                expected = ">= 0" if value < 0 else f"<= {MAX_INTENSITY:g}"
+                raise ValueError(f"intensities[{i}] = {value}: expected a number {expected}")
         if len(set(self.intensities)) != len(self.intensities):
             raise ValueError(f"intensities = {self.intensities}: each intensity at most once")
         for name, sd in self.priors.items():
@@ -325,6 +335,13 @@ class FigureSettings(Parameters):
     def _check(self) -> FigureSettings:
         if len(set(self.formats)) != len(self.formats):
             raise ValueError(f"formats = {self.formats}: each format at most once")
+        for side in ("width", "height"):
+            inches = getattr(self, side)
+            if inches * self.dpi > MAX_PIXELS:
+                raise ValueError(
+                    f"{side} = {inches} inches at dpi = {self.dpi} is {inches * self.dpi:,.0f} "
+                    f"pixels: expected at most {MAX_PIXELS:,} (lower {side} or dpi)"
+                )
         if self.fan_intensities is not None and len(set(self.fan_intensities)) != len(
             self.fan_intensities
         ):
@@ -354,7 +371,9 @@ class OutputSettings(Parameters):
 class Config(Parameters):
     """A complete run configuration."""
 
-    seed: StrictInt = Field(ge=0, description="root seed of every random draw of the run")
+    seed: StrictInt = Field(  # le: a run's netCDF attributes hold at most unsigned 64-bit
+        ge=0, le=MAX_SEED, description="root seed of every random draw, 0 to 2**64 - 1"
+    )
     panel: PanelSettings = PanelSettings()
     consumer: ConsumerSpendModel = ConsumerSpendModel()
     calibration: CalibrationSettings | None = None
@@ -459,8 +478,12 @@ def _read_toml(path: Path, chain: tuple[Path, ...]) -> dict:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config: {exc}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, expected a TOML config file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: cannot read config: not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     base = data.pop("extends", None)

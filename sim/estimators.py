@@ -157,7 +157,9 @@ class CallawaySantAnnaOptions(EstimatorOptions):
     base_period: Literal["varying", "universal"] = Field(
         "varying", description="base of pre-treatment effects: previous period, or g - 1"
     )
-    anticipation: StrictInt = Field(0, ge=0, description="periods of anticipation")
+    anticipation: StrictInt = Field(
+        0, ge=0, le=520, description="periods of anticipation (at most panel.n_weeks' bound)"
+    )
     uniform_band: StrictBool = Field(
         True, description="also compute a 95% sup-t uniform band (seeded by the config's seed)"
     )
@@ -174,7 +176,9 @@ class SunAbrahamOptions(ClusteredOptions):
 class ImputationOptions(EstimatorOptions):
     """Options of ``models.ImputationDiD``."""
 
-    anticipation: StrictInt = Field(0, ge=0, description="periods of anticipation")
+    anticipation: StrictInt = Field(
+        0, ge=0, le=520, description="periods of anticipation (at most panel.n_weeks' bound)"
+    )
 
 
 FitAdapter = Callable[[pd.DataFrame, PanelColumns, EstimatorOptions, int], EventStudyResults]

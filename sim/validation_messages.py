@@ -34,7 +34,26 @@ def _describe(item: dict, schema: type[BaseModel], root: str, prefix: str) -> st
     value = item.get("input")
     if isinstance(value, dict | list):
         return f"{key or root}: {message}"
-    return f"{key}: {message}, got {value!r}"
+    bound = item.get("ctx", {}).get(BOUNDS.get(kind, ""))
+    if _number(bound) != repr(bound) and message.endswith(str(bound)):
+        message = message.removesuffix(str(bound)) + _number(bound)  # 1,000,000,000
+    return f"{key}: {message}, got {_number(value)}"
+
+
+BOUNDS = {
+    "greater_than": "gt",
+    "greater_than_equal": "ge",
+    "less_than": "lt",
+    "less_than_equal": "le",
+}
+"""pydantic's error types of numeric bounds, and the key of the bound in the error's context."""
+
+
+def _number(value: object) -> str:
+    """A number as the message shows it: large integers with thousands separators."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10_000:
+        return f"{value:,}"
+    return repr(value)
 
 
 def _model_at(schema: type[BaseModel], loc: tuple) -> type[BaseModel] | None:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from models import ConsumerSpendModel
-from models.streams import Stream, block_generator, check_seed
+from models.streams import MAX_SEED, Stream, block_generator, check_seed
 
 FIRST_BLOCK_DIGEST = "c19b339b7cd2c1fb32d9372088bb839780c6c37d52a86e610ec2cfb4db3f5d83"
 """sha256 of the first block (1,024 consumers x 22 weeks) of seed 20170301's default panel."""
@@ -69,7 +69,12 @@ def test_a_spawned_seed_never_shares_a_stream_with_its_root():
     np.testing.assert_array_equal(a, block_generator(11, 0, Stream.CONSUMER).standard_normal(8))
 
 
-@pytest.mark.parametrize("seed", [-1, 1.5, "1", True, None])
+@pytest.mark.parametrize("seed", [-1, 1.5, "1", True, None, 2**64])
 def test_bad_seeds_are_refused(seed):
-    with pytest.raises(ValueError, match="seed must be a non-negative integer or a numpy"):
+    with pytest.raises(ValueError, match=r"seed must be a non-negative integer below 2\*\*64"):
         check_seed(seed)
+
+
+def test_the_largest_seed_is_accepted():
+    check_seed(MAX_SEED)
+    assert block_generator(MAX_SEED, 0, Stream.CONSUMER).standard_normal(1).shape == (1,)
