@@ -8,7 +8,6 @@ source of each number.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Literal
 
@@ -28,6 +27,7 @@ from models.market.market_calibration import INTENSITY_INDICES
 from models.parameters import Parameters
 from models.streams import MAX_SEED
 from sim.bounds import MAX_CONSUMERS, MAX_DRAWS, MAX_INTENSITY, MAX_PIXELS
+from sim.config_files import ConfigError, read_toml
 from sim.decision_settings import DecisionSettings
 from sim.estimators import (
     ESTIMATORS,
@@ -40,10 +40,6 @@ from sim.estimators import (
 )
 from sim.output_paths import output_path
 from sim.validation_messages import describe_validation_error
-
-
-class ConfigError(ValueError):
-    """A config that cannot be read or does not validate; the message is one line."""
 
 
 class PanelSettings(Parameters):
@@ -465,43 +461,8 @@ def load_config(path: str | Path) -> Config:
     20000
     """
     path = Path(path)
-    data = _read_toml(path, ())
+    data = read_toml(path)
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{path}: {describe_validation_error(exc, Config)}") from None
-
-
-def _read_toml(path: Path, chain: tuple[Path, ...]) -> dict:
-    """A TOML file's tables, with the config it ``extends`` (recursively) underneath."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, expected a TOML config file") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: cannot read config: not UTF-8 text") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    base = data.pop("extends", None)
-    if base is None:
-        return data
-    if not isinstance(base, str):
-        raise ConfigError(f"{path}: extends = {base!r}: expected the path of a config file")
-    base_path = (path.parent / base).resolve()
-    if base_path in (*chain, path.resolve()):
-        raise ConfigError(f"{path}: extends = {base!r}: a config cannot extend itself")
-    return _merged(_read_toml(base_path, (*chain, path.resolve())), data)
-
-
-def _merged(base: dict, top: dict) -> dict:
-    """``base`` with ``top``'s keys on top, table by table."""
-    merged = dict(base)
-    for key, value in top.items():
-        below = merged.get(key)
-        both_tables = isinstance(below, dict) and isinstance(value, dict)
-        merged[key] = _merged(below, value) if both_tables else value
-    return merged

@@ -51,6 +51,7 @@ from sim.panel import (
 )
 from sim.projection import project_goodwill, write_projection
 from sim.report import write_report
+from sim.resources import check_memory, describe_memory
 from sim.rundir import CHECKPOINT, RunDirectory, read_config
 from sim.sensitivity import describe_sensitivity, sensitivity
 from sim.store import write_parquet
@@ -112,7 +113,7 @@ def validate(config_path: str | Path) -> JobResult:
     panel = config.panel
     return JobResult(
         f"{config_path}: valid ({panel.n_consumers:,} consumers x {panel.n_weeks} weeks, "
-        f"seed {config.seed})"
+        f"seed {config.seed}); {describe_memory(config)}"
     )
 
 
@@ -128,6 +129,10 @@ def simulate(
     started = time.perf_counter()
     config = load_config(config_path)
     out = output_path(out, "--out")
+    if n_consumers is not None:
+        panel_settings = config.panel.model_copy(update={"n_consumers": n_consumers})
+        config = config.model_copy(update={"panel": panel_settings})
+    check_memory(config, parts=("panel",))
     panel, truth = simulate_panel(config, n_consumers=n_consumers, seed=seed, progress=progress)
     path = write_parquet(out, panel)
     return JobResult(f"{describe_panel(panel, truth)}\n{wrote([path], started)}", (path,))
@@ -238,6 +243,7 @@ def project(config_path: str | Path, progress: bool = True) -> JobResult:
     of the earlier projection is removed.
     """
     config = projected_config(config_path)
+    check_memory(config, parts=("projection", "decision"))
     with RunDirectory(config.output.directory, create=False) as directory:
         previous = directory.previous("project")
         _require_same_run(config, config_path, directory.path)
@@ -364,7 +370,8 @@ def run(config: Config | str | Path, progress: bool = True, *, adopt: bool = Fal
 
     The run directory (``output.directory``) is claimed and locked before anything is
     computed (:class:`sim.rundir.RunDirectory`): another process writing it, or a non-empty
-    directory that is not goodwill's, is refused at once.
+    directory that is not goodwill's, is refused at once, and so is a config whose run would
+    not fit in the memory available (:func:`sim.resources.check_memory`).
 
     Parameters
     ----------
@@ -387,6 +394,7 @@ def run(config: Config | str | Path, progress: bool = True, *, adopt: bool = Fal
     """
     if not isinstance(config, Config):
         config = load_config(config)
+    check_memory(config)
     with RunDirectory(config.output.directory, adopt=adopt) as directory:
         return _run(config, directory, progress)
 

@@ -65,6 +65,11 @@ BAD_CONFIGS = [
         "[projection.market_uncertainty]\nsamples = 1_000_000_000",
         "projection.market_uncertainty.samples",
     ),
+    (
+        "more draws than posterior samples",
+        "[projection.market_uncertainty]\nsamples = 100",
+        "n_draws = 200: expected at most market_uncertainty.samples = 100",
+    ),
     ("sobol huge", "[decision]\nsobol_samples = 1_073_741_824", "decision.sobol_samples"),
     ("resamples huge", "[decision]\nresamples = 1_000_000_000", "decision.resamples"),
     ("decision chunk huge", "[decision]\nchunk_size = 1_000_000_000", "decision.chunk_size"),

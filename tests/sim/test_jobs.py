@@ -55,7 +55,8 @@ def test_fit_panel_writes_the_estimate_files(small_run, tmp_path):
 
 def test_validate_and_calibrate(write_config):
     path = write_config(**TINY)
-    assert jobs.validate(path).message.endswith("(1,500 consumers x 22 weeks, seed 20170301)")
+    message = jobs.validate(path).message
+    assert "(1,500 consumers x 22 weeks, seed 20170301); memory: about " in message
     assert jobs.validate(path).files == ()
     no_target = write_config("none.toml", **TINY, **{"target_multiplier = -3.57\n": ""})
     with pytest.raises(ValueError, match=r"calibration.target_multiplier|target_multiplier"):
@@ -74,7 +75,7 @@ def test_damages_are_those_of_the_stored_response_path(small_run, write_config, 
 
 
 def test_calibrate_market_prints_the_fit_indices_ridge_and_posterior(write_config):
-    path = write_config()
+    path = write_config(**{"n_draws = 200 ": "n_draws = 64 "})  # at most the samples
     path.write_text(
         path.read_text()
         + "\n[projection.market_uncertainty]\nsamples = 64\nwalkers = 16\nburn_in = 50\n"
@@ -92,3 +93,15 @@ def test_calibrate_market_prints_the_fit_indices_ridge_and_posterior(write_confi
     assert "the ridge: best fit at each detection_max (case_value_billion_yuan)" in message
     assert f"posterior (64 draws, seed {config.seed}, sigma 0.1): acceptance" in message
     assert "share of draws with log RMSE within 2x the calibration's" in message
+
+
+def test_a_run_that_cannot_fit_in_memory_is_refused_before_any_work(write_config, monkeypatch):
+    path = write_config(**{"n_consumers = 20000": "n_consumers = 900000000"})
+    monkeypatch.setattr("sim.resources.available_memory", lambda: 24 * 2**30)
+    with pytest.raises(ValueError, match=r"panel.n_consumers = 900,000,000: the run would need"):
+        jobs.run(path, progress=False)
+    config = load_config(path)
+    assert not config.output.directory.exists()  # refused before the directory was claimed
+    small = write_config("small.toml", **TINY)
+    with pytest.raises(ValueError, match=r"panel.n_consumers = 900,000,000"):
+        jobs.simulate(small, config.output.directory.parent / "p.parquet", n_consumers=9 * 10**8)
