@@ -153,5 +153,5 @@ def test_killed_commands_leave_no_partial_file_and_resume_bit_identically(
         assert stale(directory) == [], f"kill {kill} at {after:.1f} s"
         differ = [n for n in COMPARED if not same(content(directory, n), outputs[n])]
         assert differ == [], f"kill {kill} at {after:.1f} s: {differ} differ"
-        results.append((round(after, 1), left))
+        results.append((round(float(after), 1), left))
     print(f"{command}: {KILLS} kills at (s, stale temporaries left): {results}")
