@@ -9,6 +9,8 @@ from __future__ import annotations
 MAX_CONSUMERS = 10**9
 """Most consumers in a panel: ids are 32-bit (below 2**31), and 10**9 is more than any
 platform's users."""
+MAX_PANEL_WEEKS = 520
+"""Most weeks in a panel (ten years of weekly spend), and so most periods of anticipation."""
 MAX_DRAWS = 10**7
 """Most Monte-Carlo draws (and posterior samples): at 10**7 the Monte-Carlo error is 0.03% of
 the draws' sd, far below the parameters' uncertainty; more only costs time."""

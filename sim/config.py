@@ -26,7 +26,7 @@ from models import ConsumerSpendModel, EnforcementModel, GoodwillModel
 from models.market.market_calibration import INTENSITY_INDICES
 from models.parameters import Parameters
 from models.streams import MAX_SEED
-from sim.bounds import MAX_CONSUMERS, MAX_DRAWS, MAX_INTENSITY, MAX_PIXELS
+from sim.bounds import MAX_CONSUMERS, MAX_DRAWS, MAX_INTENSITY, MAX_PANEL_WEEKS, MAX_PIXELS
 from sim.config_files import ConfigError, read_toml
 from sim.decision_settings import DecisionSettings
 from sim.estimators import (
@@ -49,7 +49,7 @@ class PanelSettings(Parameters):
         603_000, ge=1, le=MAX_CONSUMERS, description="consumers in the panel (study: 603,000)"
     )
     n_weeks: StrictInt = Field(
-        22, ge=2, le=520, description="weeks in the panel (study: five months)"
+        22, ge=2, le=MAX_PANEL_WEEKS, description="weeks in the panel (study: five months)"
     )
     chunk_size: StrictInt = Field(  # le: 16 times the default; larger only costs memory
         65_536, ge=1, le=2**20, description="consumers simulated at once; memory, not results"

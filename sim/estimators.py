@@ -32,6 +32,7 @@ from models import (
 )
 from models.exceptions import GoodwillDeprecationWarning
 from models.parameters import Parameters
+from sim.bounds import MAX_PANEL_WEEKS
 
 Estimand = Literal["intensity", "value"]
 """The truth a fit's effects target, as a weighting of ``models.consumer.truth``: with a dose
@@ -158,7 +159,7 @@ class CallawaySantAnnaOptions(EstimatorOptions):
         "varying", description="base of pre-treatment effects: previous period, or g - 1"
     )
     anticipation: StrictInt = Field(
-        0, ge=0, le=520, description="periods of anticipation (at most panel.n_weeks' bound)"
+        0, ge=0, le=MAX_PANEL_WEEKS, description="periods of anticipation (at most a panel's weeks)"
     )
     uniform_band: StrictBool = Field(
         True, description="also compute a 95% sup-t uniform band (seeded by the config's seed)"
@@ -177,7 +178,7 @@ class ImputationOptions(EstimatorOptions):
     """Options of ``models.ImputationDiD``."""
 
     anticipation: StrictInt = Field(
-        0, ge=0, le=520, description="periods of anticipation (at most panel.n_weeks' bound)"
+        0, ge=0, le=MAX_PANEL_WEEKS, description="periods of anticipation (at most a panel's weeks)"
     )
 
 

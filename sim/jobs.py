@@ -329,11 +329,10 @@ def report(run_dir: str | Path, allow_incomplete: bool = False) -> JobResult:
     started = time.perf_counter()
     with RunDirectory(run_dir, create=False) as directory:
         previous = directory.previous("report", allow_incomplete)
-        if previous is None:
-            files = write_report(Path(run_dir), owner=directory)
-        else:
+        if previous is not None:
             directory.begin("report")
-            files = write_report(Path(run_dir), owner=directory)
+        files = write_report(Path(run_dir), owner=directory)
+        if previous is not None:
             files.append(directory.finish("report", {**previous, **_versions()}))
     return JobResult(wrote(files, started), tuple(files))
 
