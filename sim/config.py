@@ -39,6 +39,7 @@ from sim.estimators import (
     move_flat_keys,
 )
 from sim.output_paths import output_path
+from sim.study_settings import StudySettings, check_study
 from sim.validation_messages import describe_validation_error
 
 
@@ -376,6 +377,7 @@ class Config(Parameters):
     estimation: EstimationSettings | None = None
     projection: ProjectionSettings | None = None
     decision: DecisionSettings | None = None
+    study: StudySettings | None = None
     figures: FigureSettings = FigureSettings()
     output: OutputSettings = OutputSettings()
 
@@ -419,6 +421,8 @@ class Config(Parameters):
                         f"figures.fan_intensities[{i}] = {value} is not among "
                         f"projection.intensities ({', '.join(f'{x:g}' for x in grid) or 'none'})"
                     )
+        if self.study is not None:
+            check_study(self.study, self.consumer, self.estimation, n_weeks)
         horizon = self.consumer.response.horizon
         if self.calibration is not None and horizon > n_weeks:
             raise ValueError(

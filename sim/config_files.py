@@ -38,14 +38,15 @@ def read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict:
     base_path = (path.parent / base).resolve()
     if base_path in (*chain, path.resolve()):
         raise ConfigError(f"{path}: extends = {base!r}: a config cannot extend itself")
-    return _merged(read_toml(base_path, (*chain, path.resolve())), data)
+    return merge_tables(read_toml(base_path, (*chain, path.resolve())), data)
 
 
-def _merged(base: dict, top: dict) -> dict:
-    """``base`` with ``top``'s keys on top, table by table."""
+def merge_tables(base: dict, top: dict) -> dict:
+    """``base`` with ``top``'s keys on top, table by table: a table merges into the table
+    below it, any other value (an array of tables too) replaces the one below whole."""
     merged = dict(base)
     for key, value in top.items():
         below = merged.get(key)
         both_tables = isinstance(below, dict) and isinstance(value, dict)
-        merged[key] = _merged(below, value) if both_tables else value
+        merged[key] = merge_tables(below, value) if both_tables else value
     return merged
