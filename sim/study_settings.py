@@ -137,7 +137,9 @@ def scenario_model(base: ConsumerSpendModel, name: str, scenario: Scenario) -> C
         return ConsumerSpendModel.model_validate(data)
     except ValidationError as exc:
         prefix = f"study.scenarios.{name}.consumer."
-        raise ValueError(describe_validation_error(exc, ConsumerSpendModel, prefix, prefix))
+        raise ValueError(
+            describe_validation_error(exc, ConsumerSpendModel, prefix, prefix)
+        ) from None
 
 
 def variant_options(variant: Variant, name: str, options: EstimatorOptions) -> EstimatorOptions:
@@ -153,7 +155,7 @@ def variant_options(variant: Variant, name: str, options: EstimatorOptions) -> E
         return entry.options.model_validate(options.model_dump() | variant.options)
     except ValidationError as exc:
         prefix = f"study.variants.{name}.options."
-        raise ValueError(describe_validation_error(exc, entry.options, prefix, prefix))
+        raise ValueError(describe_validation_error(exc, entry.options, prefix, prefix)) from None
 
 
 def check_study(
