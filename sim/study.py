@@ -338,6 +338,7 @@ class _StudyOutputs:
                 "replication": np.arange(plan.replications),
                 "estimator": [e.name for e in estimators],
                 "label": ("estimator", [e.label for e in estimators]),
+                "registered": ("estimator", [e.entry.name for e in estimators]),
                 "estimand": list(design.estimands),
                 "panel": list(design.panels),
                 "event_time": design.event_times,

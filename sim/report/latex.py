@@ -90,7 +90,7 @@ def _latex_row(cells: list[str]) -> str:
     return "    " + " & ".join(cells) + r" \\"
 
 
-def _latex_table(
+def latex_table(
     caption: str,
     label: str,
     header: list[str],
@@ -122,12 +122,12 @@ def _latex_table(
     return "\n".join(lines) + "\n"
 
 
-def _tex_number(value: float, decimals: int) -> str:
+def tex_number(value: float, decimals: int) -> str:
     return format_number(value, decimals, minus=LATEX_MINUS, missing="")
 
 
-def _tex_se(value: float, decimals: int) -> str:
-    return f"({_tex_number(value, decimals)})" if np.isfinite(value) else ""
+def tex_se(value: float, decimals: int) -> str:
+    return f"({tex_number(value, decimals)})" if np.isfinite(value) else ""
 
 
 def _window_rows(estimates: xr.Dataset, window: tuple[int, int] | None) -> np.ndarray:
@@ -187,32 +187,32 @@ def estimates_latex(estimates: xr.Dataset, window: tuple[int, int] | None = None
     estimate, se = by_event_time(estimates, "estimate"), by_event_time(estimates, "se")
     body: list[list[str] | str] = []
     for j in rows:
-        truth_cells = [] if truth is None else [_tex_number(truth[j], decimals)]
+        truth_cells = [] if truth is None else [tex_number(truth[j], decimals)]
         body += [
             [
-                _tex_number(times[j], 0),
-                *(_tex_number(v, decimals) for v in estimate[j]),
+                tex_number(times[j], 0),
+                *(tex_number(v, decimals) for v in estimate[j]),
                 *truth_cells,
             ],
-            ["", *(_tex_se(v, decimals) for v in se[j]), *([""] * len(truth_cells))],
+            ["", *(tex_se(v, decimals) for v in se[j]), *([""] * len(truth_cells))],
         ]
     cumulative = cumulative_columns(estimates)
     cumulative_decimals = estimate_decimals(cumulative["se"])
     first, last = cumulative_times(estimates)
     total_truth = cumulative_truth(estimates)
-    extra = [] if total_truth is None else [_tex_number(total_truth, cumulative_decimals)]
+    extra = [] if total_truth is None else [tex_number(total_truth, cumulative_decimals)]
     blank = [""] * len(extra)
     vcov = [str(v).partition(" by ") for v in cumulative["vcov"]]
     body += [
         r"\midrule",
         [
-            rf"\shortstack[l]{{Cumulative,\\{_tex_number(first, 0)} to {_tex_number(last, 0)}}}",
-            *(_tex_number(v, cumulative_decimals) for v in cumulative["estimate"]),
+            rf"\shortstack[l]{{Cumulative,\\{tex_number(first, 0)} to {tex_number(last, 0)}}}",
+            *(tex_number(v, cumulative_decimals) for v in cumulative["estimate"]),
             *extra,
         ],
-        ["", *(_tex_se(v, cumulative_decimals) for v in cumulative["se"]), *blank],
+        ["", *(tex_se(v, cumulative_decimals) for v in cumulative["se"]), *blank],
         r"\midrule",
-        ["N obs", *(_tex_number(v, 0) for v in cumulative["nobs"]), *blank],
+        ["N obs", *(tex_number(v, 0) for v in cumulative["nobs"]), *blank],
         ["Variance", *(stacked(latex_escape(kind)) for kind, _, _ in vcov), *blank],
     ]
     clusters = {by for _, _, by in vcov}
@@ -225,16 +225,16 @@ def estimates_latex(estimates: xr.Dataset, window: tuple[int, int] | None = None
     note += f", clustered by {latex_escape(by)}. " if by else ". "
     if rows.size < times.size:
         note += (
-            f"The table shows event times {_tex_number(times[rows[0]], 0)} to "
-            f"{_tex_number(times[rows[-1]], 0)}; estimates.csv has every event time. "
+            f"The table shows event times {tex_number(times[rows[0]], 0)} to "
+            f"{tex_number(times[rows[-1]], 0)}; estimates.csv has every event time. "
         )
     note += (
-        f"Cumulative: the sum of the effects over event times {_tex_number(first, 0)} to "
-        f"{_tex_number(last, 0)}. {latex_escape(reference_note(estimates))}"
+        f"Cumulative: the sum of the effects over event times {tex_number(first, 0)} to "
+        f"{tex_number(last, 0)}. {latex_escape(reference_note(estimates))}"
     )
     if truth is not None:
         note += " Truth: the simulated effect."
-    return _latex_table(
+    return latex_table(
         "Event-study estimates of the effect of a counterfeit purchase on spend",
         "tab:goodwill-estimates",
         header,
@@ -252,24 +252,24 @@ def multipliers_latex(estimates: xr.Dataset) -> str:
     body = [
         [
             latex_escape(estimator_estimand_label(label(name), row["estimand"], estimates)),
-            _tex_number(row["estimate"], decimals),
-            _tex_number(row["se"], decimals),
+            tex_number(row["estimate"], decimals),
+            tex_number(row["se"], decimals),
             format_interval(row["ci_low"], row["ci_high"], decimals, minus=LATEX_MINUS),
-            *([] if truth is None else [_tex_number(row["truth"], decimals)]),
+            *([] if truth is None else [tex_number(row["truth"], decimals)]),
         ]
         for name, row in table.iterrows()
     ]
     first, last = cumulative_times(estimates)
     note = (
-        f"The sum of the effects over event times {_tex_number(first, 0)} to "
-        f"{_tex_number(last, 0)}, in {estimate_units(estimates)}."
+        f"The sum of the effects over event times {tex_number(first, 0)} to "
+        f"{tex_number(last, 0)}, in {estimate_units(estimates)}."
     )
     if truth is not None:
         note += (
             " Truth: the simulated effect summed over the same event times, weighted as the "
             "estimand says (value-weighted: the spend lost per yuan sold)."
         )
-    return _latex_table(
+    return latex_table(
         "Cumulative effect of a counterfeit purchase on spend",
         "tab:goodwill-multipliers",
         ["Estimator", "Estimate", "SE", "95\\% CI", *([] if truth is None else ["Truth"])],
@@ -287,13 +287,13 @@ def costs_latex(projection: Projection) -> str:
         row = costs.loc[intensity]
         cells = [
             f"{intensity:g}",
-            _tex_number(row["total_cost_mean"] / 1e6, 1),
-            f"{_tex_number(row['total_cost_q5'] / 1e6, 1)}--"
-            f"{_tex_number(row['total_cost_q95'] / 1e6, 1)}",
-            _tex_number(row["goodwill_loss_mean"] / 1e6, 1),
-            _tex_number(row["enforcement_cost"] / 1e6, 1),
-            _tex_number(row["fake_share_mean"], 2),
-            _tex_number(100 * row["optimal_share"], 1),
+            tex_number(row["total_cost_mean"] / 1e6, 1),
+            f"{tex_number(row['total_cost_q5'] / 1e6, 1)}--"
+            f"{tex_number(row['total_cost_q95'] / 1e6, 1)}",
+            tex_number(row["goodwill_loss_mean"] / 1e6, 1),
+            tex_number(row["enforcement_cost"] / 1e6, 1),
+            tex_number(row["fake_share_mean"], 2),
+            tex_number(100 * row["optimal_share"], 1),
         ]
         body.append([rf"\textbf{{{c}}}" for c in cells] if i == best else cells)
     note = (
@@ -304,7 +304,7 @@ def costs_latex(projection: Projection) -> str:
         "10,000 orders. Cheapest: the share of draws in which the intensity has the lowest cost "
         "of the grid. Bold: the lowest mean cost of the grid."
     )
-    return _latex_table(
+    return latex_table(
         "Cost of counterfeits to the platform by enforcement intensity",
         "tab:goodwill-costs",
         [
