@@ -240,6 +240,20 @@ def build_parser() -> argparse.ArgumentParser:
     _adopt_option(run_parser, "output.directory")
     run_parser.set_defaults(handler=lambda a: jobs.run(a.config, adopt=a.adopt))
 
+    study = commands.add_parser(
+        "study",
+        help="simulate an estimator study and diagnose every estimator against the truth",
+        description="Simulate each [study] scenario's replications, fit every estimator to "
+        "each panel and its counterfactual-outcome placebo, and diagnose them: bias, RMSE, "
+        "SE/SD, coverage and pre-trend test size, with Monte-Carlo SEs. Writes study.nc, "
+        "study_diagnosis.csv, tables/study_diagnosis.tex, figures/study.* and "
+        "study_report.html into output.directory. A study killed midway resumes from its "
+        "checkpoint.",
+    )
+    study.add_argument("config", type=Path, help="TOML config with a [study] section")
+    _adopt_option(study, "output.directory")
+    study.set_defaults(handler=lambda a: jobs.study(a.config, adopt=a.adopt))
+
     project = commands.add_parser(
         "project",
         help="project goodwill loss under enforcement intensities from a run's estimates",
@@ -373,7 +387,7 @@ def _one_line_warning(
     print(f"goodwill: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
 
-RESUMABLE = ("run", "project")
+RESUMABLE = ("run", "project", "study")
 """Commands that a second start resumes (the projection's finished blocks are kept)."""
 
 

@@ -8,14 +8,11 @@ goodwill loss, draw the figures and write the run directory (:mod:`sim.rundir`),
 
 from __future__ import annotations
 
-import platform
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import xarray as xr
 
 from models import ResponsePath, SpendTruth, compare
@@ -55,7 +52,8 @@ from sim.resources import check_memory, describe_memory
 from sim.rundir import CHECKPOINT, RunDirectory, read_config
 from sim.sensitivity import describe_sensitivity, sensitivity
 from sim.store import write_parquet
-from sim.version import package_version
+from sim.study_jobs import study
+from sim.version import package_version, recorded_versions
 
 __all__ = [
     "JobResult",
@@ -70,6 +68,7 @@ __all__ = [
     "report",
     "run",
     "simulate",
+    "study",
     "validate",
 ]
 
@@ -193,7 +192,7 @@ def _fit_panel(
         directory.begin("fit")
         attrs = {"panel": str(panel_path), "goodwill_version": package_version()}
         files = write_estimates(directory, results, settings, attrs=attrs)
-        manifest = {**_versions(), "panel": str(panel_path), "seed": seed}
+        manifest = {**recorded_versions(), "panel": str(panel_path), "seed": seed}
         files.append(directory.finish("fit", manifest))
         lines.append(f"wrote {', '.join(str(f) for f in files)}")
     lines.append(f"fitted in {time.perf_counter() - started:.1f} s")
@@ -261,7 +260,12 @@ def project(config_path: str | Path, progress: bool = True) -> JobResult:
         directory.write("config.json", config)
         figures = write_run_figures(directory.path, owner=directory.owned)
         timings = {**previous.get("timings", {}), "project_s": time.perf_counter() - started}
-        manifest = {**previous, **_versions(), "projection": _optima(ds), "timings": timings}
+        manifest = {
+            **previous,
+            **recorded_versions(),
+            "projection": _optima(ds),
+            "timings": timings,
+        }
         files = [*directory.written, *figures, directory.finish("project", manifest)]
     names = ", ".join(f.name for f in files)
     return JobResult(
@@ -314,7 +318,7 @@ def draw_figures(
                 directory.begin("figures")
             files = write_run_figures(run_dir, None, settings, formats, owner=directory.owned)
             if previous is not None:
-                directory.finish("figures", {**previous, **_versions()})
+                directory.finish("figures", {**previous, **recorded_versions()})
     names = ", ".join(f.name for f in files)
     return JobResult(
         f"wrote {files[0].parent}/ ({names}) in {time.perf_counter() - started:.1f} s",
@@ -333,7 +337,7 @@ def report(run_dir: str | Path, allow_incomplete: bool = False) -> JobResult:
             directory.begin("report")
         files = write_report(Path(run_dir), owner=directory)
         if previous is not None:
-            files.append(directory.finish("report", {**previous, **_versions()}))
+            files.append(directory.finish("report", {**previous, **recorded_versions()}))
     return JobResult(wrote(files, started), tuple(files))
 
 
@@ -343,16 +347,6 @@ def _manifest_multipliers(results: Fits, config: Config) -> dict[str, dict]:
     return {
         estimand: rows.drop(columns="estimand").T.to_dict()
         for estimand, rows in table.groupby("estimand", sort=False)
-    }
-
-
-def _versions() -> dict[str, str]:
-    """The versions a manifest records (of the command that wrote it last)."""
-    return {
-        "goodwill_version": package_version(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
     }
 
 
@@ -449,7 +443,7 @@ def _run(config: Config, directory: RunDirectory, progress: bool) -> RunResult:
     timings["figures_s"] = time.perf_counter() - drawn
     files = list(directory.written)
     manifest = {
-        **_versions(),
+        **recorded_versions(),
         "seed": config.seed,
         "n_consumers": len(truth.consumers),
         "n_weeks": truth.n_weeks,

@@ -97,6 +97,10 @@ FILES: dict[str, RunFile] = {
         RunFile("tables/estimates.tex", "report", *_TEXT),
         RunFile("tables/multipliers.tex", "report", *_TEXT),
         RunFile("tables/costs.tex", "report", *_TEXT),
+        RunFile("study.nc", "study", *_NETCDF),
+        RunFile("study_diagnosis.csv", "study", *_csv(False, None)),
+        RunFile("tables/study_diagnosis.tex", "study", *_TEXT),
+        RunFile("study_report.html", "study", *_TEXT),
         RunFile("manifest.json", "run", *_JSON),
     )
 }
@@ -113,12 +117,19 @@ FIGURES = "figures"
 CHECKPOINT = ".projection-checkpoint"
 """The projection's checkpoint folder, removed once its outputs are written."""
 
+STUDY_CHECKPOINT = ".study-checkpoint"
+"""The estimator study's checkpoint folder, removed once its outputs are written."""
+
+STUDY_FIGURE = f"{FIGURES}/study."
+"""The start of the study figure's files (``figures/study.png``, ...), the study's own."""
+
 REPLACES = {
     "run": ("run", "projection", "report", FIGURES),
     "fit": ("run", "projection", "report", FIGURES),
     "project": ("projection", "report", FIGURES),
     "figures": (FIGURES,),
     "report": ("report",),
+    "study": ("study",),
 }
 """What each command replaces: the stages of :data:`FILES` (and the figures) whose earlier
 files it deletes when it does not write them again. A projection makes the report stale."""
@@ -128,6 +139,8 @@ def stage(name: str) -> str | None:
     """The stage of a run-directory file (``figures`` for a figure), None for another."""
     if name in FILES:
         return FILES[name].stage
+    if name.startswith(STUDY_FIGURE):
+        return "study"
     return FIGURES if name.startswith(f"{FIGURES}/") else None
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from models import ConsumerSpendModel
@@ -175,18 +176,25 @@ def plan_study(config: Config) -> StudyPlan:
 
 
 def simulate_block(plan: StudyPlan, block: int) -> dict[str, np.ndarray]:
-    """Simulate and fit one block's replications (a pure function of the plan and block)."""
+    """Simulate and fit one block's replications (a pure function of the plan and block).
+
+    BLAS runs on one thread here: a multi-threaded BLAS sums in an order that depends on its
+    thread count (one in a dask worker, every core in this process), and the study must be
+    bit-identical on any executor. Replications, not BLAS threads, are what a study runs in
+    parallel.
+    """
     scenario, replications = plan.block(block)
     out = replication_arrays(plan.design, len(replications))
-    for row, replication in enumerate(replications):
-        replicate(
-            plan.design,
-            plan.models[scenario],
-            plan.replication_seed(replication),
-            plan.fit_seed(replication),
-            out,
-            row,
-        )
+    with threadpool_limits(limits=1, user_api="blas"):
+        for row, replication in enumerate(replications):
+            replicate(
+                plan.design,
+                plan.models[scenario],
+                plan.replication_seed(replication),
+                plan.fit_seed(replication),
+                out,
+                row,
+            )
     return out
 
 

@@ -23,7 +23,7 @@ MC_Z = 1.96
 PANELS = (
     ("bias", "observed", "Bias of the cumulative effect"),
     ("coverage", "observed", "Coverage of its {level} CI"),
-    ("pretrend_rejection", "placebo", "Pre-trend test rejections,\nplacebo panel"),
+    ("pretrend_rejection", "placebo", "Pre-trend test rejections\n(placebo panel)"),
 )
 """The figure's columns: diagnosand, panel it is read on, title."""
 
@@ -71,12 +71,11 @@ def study_figure(
                 rows = table[(table["estimand"] == estimand) & (table["panel"] == panel)]
                 _draw(ax, rows, name, scenarios, estimators, registered)
                 _reference(ax, name, alpha)
-                heading = title.format(level=f"{1 - alpha:.0%}")
-                if len(estimands) > 1:
-                    heading += f"\n({ESTIMAND_NAMES.get(estimand, estimand)})"
-                ax.set_title(heading)
+                if row == 0:
+                    ax.set_title(title.format(level=f"{1 - alpha:.0%}"))
                 ax.tick_params(labelsize=settings.font_size - 1)
             axes[row, 0].set_yticks(np.arange(len(scenarios)), scenarios)
+            axes[row, 0].set_ylabel(ESTIMAND_NAMES.get(estimand, estimand))
         axes[0, 0].invert_yaxis()  # the first scenario on top (the axes share y)
         handles, labels = axes[0, 0].get_legend_handles_labels()
         figure.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 5))
