@@ -12,6 +12,8 @@ from sim.costs import optimal_intensity, projection_summary
 from sim.jobs import run
 from sim.panel import simulate_panel
 from sim.projection import project_goodwill
+from sim.study import plan_study, simulate_study
+from sim.study_diagnosis import diagnose
 
 keep_importable(
     {
@@ -27,10 +29,13 @@ keep_importable(
 __all__ = [
     "Config",
     "ConfigError",
+    "diagnose",
     "load_config",
     "optimal_intensity",
+    "plan_study",
     "project_goodwill",
     "projection_summary",
     "run",
     "simulate_panel",
+    "simulate_study",
 ]

@@ -160,17 +160,18 @@ def _row_weights(
     """
     if components is None:
         return np.ones(column.size)
-    cells = pd.MultiIndex.from_arrays([cohorts, event_times.astype(float)])
-    weights = pd.Series(
-        components["weight"].to_numpy(),
-        index=pd.MultiIndex.from_arrays(
-            [components["cohort"].to_numpy(dtype=float), components["event_time"].to_numpy(float)]
-        ),
-    )
-    cell_weight = np.nan_to_num(weights.reindex(cells).to_numpy())
-    codes, _ = pd.factorize(cells)
-    cell_rows = np.bincount(codes)[codes]
-    return cell_weight / cell_rows
+    cohort_values, cohort_code = np.unique(cohorts, return_inverse=True)
+    time_values, time_code = np.unique(event_times, return_inverse=True)
+    table = np.zeros((cohort_values.size, time_values.size))  # a cell absent from components: 0
+    weight_cohort = components["cohort"].to_numpy(dtype=float)
+    weight_time = components["event_time"].to_numpy(dtype=float)
+    row = np.minimum(np.searchsorted(cohort_values, weight_cohort), cohort_values.size - 1)
+    col = np.minimum(np.searchsorted(time_values, weight_time), time_values.size - 1)
+    found = (cohort_values[row] == weight_cohort) & (time_values[col] == weight_time)
+    table[row[found], col[found]] = np.nan_to_num(components["weight"].to_numpy()[found])
+    cell = cohort_code * time_values.size + time_code
+    cell_rows = np.bincount(cell)[cell]
+    return table[cohort_code, time_code] / cell_rows
 
 
 def value_weighted(
