@@ -8,6 +8,9 @@ last the baskets of counterfeit-free purchases; word-of-mouth contacts come from
 to process the panel nor on the number of consumers, and a pass that needs no baskets (calibration)
 can stop before drawing them. The response, churn and spillover settings never change the
 counterfactual spend (common random numbers across scenarios).
+
+A segment trend and exposure that does not scale with purchases change the counterfactual
+spend, since they change which purchases and counterfeits happen.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class ConsumerDraws:
     fake_first: np.ndarray  # 0-based week of the first counterfeit, -1 if none
     victims: np.ndarray  # rows of consumers with fake_first >= 0
     victim_p_cf: np.ndarray  # counterfactual purchase probability
+    victim_exposure: np.ndarray  # counterfeit arrival probability per unit of fake_rate
     victim_u_purchase: np.ndarray  # uniforms of purchase occasions (float32)
     victim_u_fake: np.ndarray  # uniforms of counterfeit arrivals (float32)
     victim_fake_value: np.ndarray  # yuan of a counterfeit order where one can arrive, else 0
@@ -127,10 +131,12 @@ def _draw_block(
 
     week_purchase, week_basket = calendar
     log_week_basket = np.log(week_basket)
-    p_cf = np.minimum(purchase_prob[:, None] * week_purchase, 1.0)
+    segment_week = _segment_week_purchase(model, week_purchase)
+    p_cf = np.minimum(purchase_prob[:, None] * segment_week[segment], 1.0)
+    exposure_base = p_cf if exposure.scales_with_purchases else _mean_exposure(model, week_purchase)
     u_purchase = rng.random((n, n_weeks), dtype=np.float32)
     u_fake = rng.random((n, n_weeks), dtype=np.float32)
-    arrival = u_fake < fake_rate[:, None] * p_cf
+    arrival = u_fake < fake_rate[:, None] * exposure_base
     fake_first = np.where(arrival.any(axis=1), arrival.argmax(axis=1), -1)
     victims = np.flatnonzero(fake_first >= 0)
 
@@ -158,10 +164,23 @@ def _draw_block(
         "fake_first": fake_first,
         "victims": victims,
         "victim_p_cf": p_cf[victims],
+        "victim_exposure": np.broadcast_to(exposure_base, p_cf.shape)[victims],
         "victim_u_purchase": u_purchase[victims],
         "victim_u_fake": u_fake[victims],
         "victim_fake_value": fake_value[victims],
     }
+
+
+def _segment_week_purchase(model: ConsumerSpendModel, week_purchase: np.ndarray) -> np.ndarray:
+    """(n_segments, n_weeks) purchase multipliers w_t (1 + g_s)^t of the segment trends g_s."""
+    growth = 1.0 + np.array([s.weekly_trend for s in model.segments])
+    return week_purchase * growth[:, None] ** np.arange(week_purchase.size, dtype=float)
+
+
+def _mean_exposure(model: ConsumerSpendModel, week_purchase: np.ndarray) -> np.ndarray:
+    """(n_weeks,) arrival base min(1, pbar w_t) when exposure does not scale with purchases."""
+    pbar = sum(s.share * s.purchase_prob for s in model.segments)
+    return np.minimum(pbar * week_purchase, 1.0)
 
 
 _PER_CONSUMER = (
@@ -175,7 +194,13 @@ _PER_CONSUMER = (
     "basket_mean",
     "fake_first",
 )
-_PER_VICTIM = ("victim_p_cf", "victim_u_purchase", "victim_u_fake", "victim_fake_value")
+_PER_VICTIM = (
+    "victim_p_cf",
+    "victim_exposure",
+    "victim_u_purchase",
+    "victim_u_fake",
+    "victim_fake_value",
+)
 
 
 def draw_consumers(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pydantic import Field, StrictFloat, StrictInt, model_validator
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, model_validator
 
 from models.parameters import Parameters
 
@@ -33,6 +33,14 @@ class Segment(Parameters):
     )
     churn_multiplier: StrictFloat = Field(
         1.0, ge=0, description="multiplies churn.probability for members"
+    )
+    weekly_trend: StrictFloat = Field(
+        0.0,
+        gt=-1,
+        lt=1,
+        description="growth of members' purchase probability per week on top of "
+        "calendar.weekly_trend (0.01 = 1%); segments that differ in it and in exposure break "
+        "parallel trends",
     )
 
 
@@ -136,6 +144,13 @@ class Exposure(Parameters):
         0.5,
         gt=0,
         description="price of a counterfeit order relative to a genuine basket of the consumer",
+    )
+    scales_with_purchases: StrictBool = Field(
+        True,
+        description="true: a counterfeit arrives with probability fake_rate times the "
+        "consumer's own purchase probability that week; false: fake_rate times the population "
+        "mean purchase probability (the segments' share-weighted purchase_prob) times the "
+        "calendar multiplier, so heavy buyers are no likelier to meet a fake",
     )
 
 

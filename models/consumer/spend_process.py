@@ -6,11 +6,14 @@ The process, per consumer i and panel week t (1-based in the panel, 0-based here
   purchase probability p_i ~ Beta around the segment mean, and a log basket median
   mu_i ~ N(log basket_median_s, basket_consumer_sd^2). Calendar week effects multiply the
   purchase probability (w_t) and the basket (b_t). A purchase occasion happens when
-  U_it < p_cf_it = min(1, p_i w_t); its basket is exp(mu_i + basket_week_sd Z_it) b_t.
+  U_it < p_cf_it = min(1, p_i w_t (1 + g_s)^t), g_s the segment's own weekly trend; its basket
+  is exp(mu_i + basket_week_sd Z_it) b_t.
 * Exposure. Counterfeit orders arrive, independently of genuine occasions, with probability
-  phi_i p_it per week, where phi_i is the consumer's fake rate per purchase occasion. The
-  first arrival is the event: ``fake_week`` (the cohort) and ``fake_value`` (value_ratio times
-  a basket draw of that week). Later arrivals are repeat fakes, recorded in ``fake_spend``.
+  phi_i p_it per week, where phi_i is the consumer's fake rate per purchase occasion (or
+  phi_i pbar w_t, pbar the mean purchase probability, when exposure does not scale with
+  purchases). The first arrival is the event: ``fake_week`` (the cohort) and ``fake_value``
+  (value_ratio times a basket draw of that week). Later arrivals are repeat fakes, recorded in
+  ``fake_spend``.
 * Response. From event week k = 0 the victim's purchase probability is multiplied by
   1 - rho_ik with rho_ik = min(max_share, L m_i h_k v_i / E_it): a loss of L m_i h_k yuan per
   yuan of fake v_i, turned into a share of the week's expected counterfactual spend E_it, so
@@ -262,6 +265,7 @@ class ConsumerSpendModel(Parameters):
         calendar_share = np.zeros((victims.size, n_weeks))
         calendar_share[np.nonzero(inside)[0], weeks[inside]] = share[inside]
         p_f = draws.victim_p_cf * (1.0 - calendar_share)
+        exposure_f = draws.victim_exposure * (1.0 - calendar_share)
 
         spend_cf, spend = out["spend_cf"], out["spend"]
         victim_spend_cf = spend_cf[victims]
@@ -269,8 +273,9 @@ class ConsumerSpendModel(Parameters):
         spend[:] = spend_cf
         spend[victims] = victim_spend
 
-        repeat = (draws.victim_u_fake < draws.fake_rate[victims, None] * p_f) & (
-            np.arange(n_weeks) > first[:, None]
+        week = np.arange(n_weeks)
+        repeat = (draws.victim_u_fake < draws.fake_rate[victims, None] * exposure_f) & (
+            week > first[:, None]
         )
         victim_fake_spend = np.where(repeat, draws.victim_fake_value, 0.0)
         victim_fake_spend[np.arange(victims.size), first] = fake_value

@@ -18,11 +18,20 @@ from tests.models.consumer.consumer_helpers import _replace
         ({"exposure": {"fake_rate": -0.1}}, "fake_rate"),
         ({"churn": {"probability": 0.9}}, "churn_multiplier must be <= 1"),
         ({"calendar": {"promotions": [{"week": 3}, {"week": 3}]}}, "at most once"),
+        ({"exposure": {"scales_with_purchases": 0}}, "scales_with_purchases"),
     ],
 )
 def test_invalid_parameters_are_named(baseline_model, groups, message):
     with pytest.raises(ValidationError, match=message):
         _replace(baseline_model, **groups)
+
+
+@pytest.mark.parametrize("trend", [-1.0, 1.0])
+def test_segment_trend_must_lie_strictly_between_minus_one_and_one(baseline_model, trend):
+    data = baseline_model.model_dump()
+    data["segments"][0]["weekly_trend"] = trend
+    with pytest.raises(ValidationError, match=r"segments\.0\.weekly_trend"):
+        ConsumerSpendModel.model_validate(data)
 
 
 def test_segment_shares_must_sum_to_one():
