@@ -9,8 +9,11 @@ to process the panel nor on the number of consumers, and a pass that needs no ba
 can stop before drawing them. The response, churn and spillover settings never change the
 counterfactual spend (common random numbers across scenarios).
 
-A segment trend and exposure that does not scale with purchases change the counterfactual
-spend, since they change which purchases and counterfeits happen.
+The Pareto multipliers of counterfeit values (``exposure.value_tail``) come from a stream of
+their own, ``Stream.VALUE_TAIL`` (``(b, 5)``), drawn only when the tail is set, so that a model
+without it draws exactly what it drew before it existed. The response's cohort slope and the
+value tail leave the counterfactual spend unchanged; a segment trend and exposure that does not
+scale with purchases change it.
 """
 
 from __future__ import annotations
@@ -139,6 +142,9 @@ def _draw_block(
     arrival = u_fake < fake_rate[:, None] * exposure_base
     fake_first = np.where(arrival.any(axis=1), arrival.argmax(axis=1), -1)
     victims = np.flatnonzero(fake_first >= 0)
+    response_multiplier = response_multiplier * np.exp(
+        resp.cohort_slope * np.maximum(fake_first, 0)
+    )
 
     sd = base.basket_week_sd
     rows, cols = np.nonzero(arrival)
@@ -146,6 +152,8 @@ def _draw_block(
     fake_value[rows, cols] = exposure.value_ratio * np.exp(
         log_basket[rows] + log_week_basket[cols] + sd * rng.standard_normal(rows.size)
     )
+    if exposure.value_tail is not None:
+        fake_value *= _value_multiplier(exposure.value_tail, seed, block, n)[:, None]
     if spend_cf is not None:
         rows, cols = np.nonzero(u_purchase < p_cf)
         spend_cf.fill(0.0)
@@ -181,6 +189,16 @@ def _mean_exposure(model: ConsumerSpendModel, week_purchase: np.ndarray) -> np.n
     """(n_weeks,) arrival base min(1, pbar w_t) when exposure does not scale with purchases."""
     pbar = sum(s.share * s.purchase_prob for s in model.segments)
     return np.minimum(pbar * week_purchase, 1.0)
+
+
+def _value_multiplier(tail: float, seed: Seed, block: int, n: int) -> np.ndarray:
+    """Mean-one Pareto (type I) multipliers of a block's counterfeit values, tail index ``tail``.
+
+    Pareto I with scale (tail - 1) / tail has mean one; numpy's ``pareto`` is Pareto II
+    (Lomax), which is Pareto I with scale one, minus one.
+    """
+    lomax = block_generator(seed, block, Stream.VALUE_TAIL).pareto(tail, n)
+    return (tail - 1.0) / tail * (1.0 + lomax)
 
 
 _PER_CONSUMER = (

@@ -152,6 +152,12 @@ class Exposure(Parameters):
         "mean purchase probability (the segments' share-weighted purchase_prob) times the "
         "calendar multiplier, so heavy buyers are no likelier to meet a fake",
     )
+    value_tail: StrictFloat | None = Field(
+        None,
+        gt=1,
+        description="tail index of a mean-one Pareto multiplier of each victim's counterfeit "
+        "values (heavy-tailed dose; closer to 1: heavier); none: no multiplier",
+    )
 
 
 class Response(Parameters):
@@ -187,6 +193,13 @@ class Response(Parameters):
         gt=0,
         le=1,
         description="largest share of a week's expected spend the intensive response can remove",
+    )
+    cohort_slope: StrictFloat = Field(
+        0.0,
+        ge=-1,
+        le=1,
+        description="change in the log response per week of the first fake's purchase week "
+        "after the panel's first (effects that differ across cohorts)",
     )
 
     @model_validator(mode="after")

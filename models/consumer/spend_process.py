@@ -12,13 +12,14 @@ The process, per consumer i and panel week t (1-based in the panel, 0-based here
   phi_i p_it per week, where phi_i is the consumer's fake rate per purchase occasion (or
   phi_i pbar w_t, pbar the mean purchase probability, when exposure does not scale with
   purchases). The first arrival is the event: ``fake_week`` (the cohort) and ``fake_value``
-  (value_ratio times a basket draw of that week). Later arrivals are repeat fakes, recorded in
-  ``fake_spend``.
+  (value_ratio times a basket draw of that week, times the victim's Pareto multiplier with
+  ``value_tail``). Later arrivals are repeat fakes, recorded in ``fake_spend``.
 * Response. From event week k = 0 the victim's purchase probability is multiplied by
   1 - rho_ik with rho_ik = min(max_share, L m_i h_k v_i / E_it): a loss of L m_i h_k yuan per
   yuan of fake v_i, turned into a share of the week's expected counterfactual spend E_it, so
   spend never goes below zero. L is ``response.loss_per_yuan``, h_k the path weights (sum 1),
-  m_i a mean-one lognormal times the segment's response multiplier and a tenure effect. A
+  m_i a mean-one lognormal times the segment's response multiplier, a tenure effect and the
+  cohort effect exp(cohort_slope (g_i - 1)), g_i the 1-based week of the first fake. A
   victim who churns (probability churn.probability times the segment multiplier) makes no
   purchase from event week 1 on.
 * Truth. The same uniforms U_it and baskets give the counterfactual spend without any fake

@@ -110,8 +110,8 @@ class SpendTruth:
     ----------
     consumers : pandas.DataFrame
         One row per consumer (index ``consumer_id``): segment, tenure (years),
-        purchase_prob, fake_rate, response_multiplier, fake_week (NaN if never), fake_value
-        (yuan, 0 if never), n_fakes, churned, contacts.
+        purchase_prob, fake_rate, response_multiplier (with the cohort slope for victims),
+        fake_week (NaN if never), fake_value (yuan, 0 if never), n_fakes, churned, contacts.
     expected, realized : ndarray, shape (n_victims, n_weeks)
         Signed spend change of each victim (ordered by consumer id) at event weeks
         0..n_weeks-1; NaN past the panel's end.

@@ -33,6 +33,8 @@ def _with_segments(model: ConsumerSpendModel, **fields: tuple) -> ConsumerSpendM
 SWITCHES = {
     "segment_trend": {"segments": {"weekly_trend": (0.02, 0.0, -0.01)}},
     "exposure_ignores_purchases": {"exposure": {"scales_with_purchases": False}},
+    "value_tail": {"exposure": {"value_tail": 1.5}},
+    "cohort_slope": {"response": {"cohort_slope": -0.05}},
 }
 """Models with the switches on, for the tests that every switch must pass."""
 

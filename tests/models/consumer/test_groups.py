@@ -19,6 +19,8 @@ from tests.models.consumer.consumer_helpers import _replace
         ({"churn": {"probability": 0.9}}, "churn_multiplier must be <= 1"),
         ({"calendar": {"promotions": [{"week": 3}, {"week": 3}]}}, "at most once"),
         ({"exposure": {"scales_with_purchases": 0}}, "scales_with_purchases"),
+        ({"exposure": {"value_tail": 1.0}}, r"value_tail\n.*greater than 1"),
+        ({"response": {"cohort_slope": 1.5}}, r"cohort_slope\n.*less than or equal to 1"),
     ],
 )
 def test_invalid_parameters_are_named(baseline_model, groups, message):

@@ -10,8 +10,10 @@ import hashlib
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from models import ConsumerSpendModel
+from models.consumer.truth import per_yuan_effects
 from tests.models.consumer.consumer_helpers import (
     SWITCHES,
     _replace,
@@ -180,3 +182,76 @@ def test_repeat_fakes_follow_the_response_when_exposure_ignores_purchases(unresp
     assert churned.sum() > 500
     assert (victims.loc[churned, "n_fakes"] == 1).all()
     assert (victims.loc[~churned, "n_fakes"] > 1).mean() > 0.2
+
+
+# ------------------------------------------------------------------ heavy-tailed dose
+def test_value_tail_multiplies_each_victims_values_by_a_mean_one_pareto(plain_model):
+    """Every counterfeit value of a victim is its value without the tail times one Pareto I
+    draw with tail 1.5 and scale 1/3 (mean one); a Kolmogorov-Smirnov test of the ~1,700
+    multipliers against that law (p > 0.001). Everything but counterfeit values and spend is
+    unchanged (common random numbers)."""
+    tailed = _replace(plain_model, exposure={"value_tail": 1.5})
+    panel, truth = tailed.simulate(n_consumers=20_000, n_weeks=22, seed=6)
+    base, base_truth = plain_model.simulate(n_consumers=20_000, n_weeks=22, seed=6)
+    for column in ("spend_cf", "fake_week", "segment", "tenure"):
+        pd.testing.assert_series_equal(panel[column], base[column], check_exact=True)
+    values = truth.victims["fake_value"] / base_truth.victims["fake_value"]
+    both = (panel["fake_spend"] > 0) & (base["fake_spend"] > 0)
+    ratio = panel.loc[both, "fake_spend"] / base.loc[both, "fake_spend"]
+    per_victim = values.reindex(panel.loc[both, "consumer_id"]).to_numpy()
+    np.testing.assert_allclose(ratio.to_numpy(), per_victim, rtol=1e-12)
+    assert stats.kstest(values, stats.pareto(b=1.5, scale=1 / 3).cdf).pvalue > 1e-3
+
+
+def _top_share(truth, share: float = 0.01) -> float:
+    """Share of the sum of squared first-fake values held by the top ``share`` of victims."""
+    v2 = np.sort(truth.victims["fake_value"].to_numpy() ** 2)[::-1]
+    return float(v2[: max(1, int(share * v2.size))].sum() / v2.sum())
+
+
+def test_value_tail_concentrates_the_squared_doses(plain_model):
+    """The top 1% of victims hold about a quarter of sum v^2 by default; with a tail index
+    of 1.2 most of it (median over three seeds, 20,000 consumers: 0.26 and 0.81)."""
+    tailed = _replace(plain_model, exposure={"value_tail": 1.2})
+    shares = [
+        [_top_share(model.simulate(n_consumers=20_000, n_weeks=22, seed=seed)[1])
+         for seed in (1, 2, 3)]
+        for model in (plain_model, tailed)
+    ]  # fmt: skip
+    assert np.median(shares[0]) < 0.4
+    assert np.median(shares[1]) > 0.6
+
+
+# ------------------------------------------------------------------ cohort heterogeneity
+def _homogeneous(model: ConsumerSpendModel, **response: float) -> ConsumerSpendModel:
+    """m_i = 1 but for the cohort slope, no churn, a small loss so the cap never binds."""
+    model = _with_segments(model, response_multiplier=(1.0, 1.0, 1.0))
+    return _replace(
+        model,
+        baseline={"purchase_concentration": 1e4},
+        response={"loss_per_yuan": 0.02, "dispersion": 0.0, "tenure_slope": 0.0, **response},
+        churn={"probability": 0.0},
+    )
+
+
+def test_cohort_slope_scales_each_cohorts_effect(plain_model):
+    """With m_i = 1 the per-yuan effect of cohort g at event week k is exactly
+    -L h_k exp(slope (g - 1)); the draws are those of the model without the slope."""
+    sloped = _homogeneous(plain_model, cohort_slope=0.1)
+    panel, truth = sloped.simulate(n_consumers=20_000, n_weeks=22, seed=7)
+    base, base_truth = _homogeneous(plain_model).simulate(n_consumers=20_000, n_weeks=22, seed=7)
+    for column in ("spend_cf", "fake_week", "fake_value"):
+        pd.testing.assert_series_equal(panel[column], base[column], check_exact=True)
+    assert truth.capped_share == 0
+    cohort = truth.victims["fake_week"].to_numpy()
+    value = truth.victims["fake_value"].to_numpy()
+    np.testing.assert_allclose(truth.victims["response_multiplier"], np.exp(0.1 * (cohort - 1)),
+                               rtol=1e-12)  # fmt: skip
+    weights = sloped.response.weights()
+    for g in np.unique(cohort):
+        rows = cohort == g
+        effects = per_yuan_effects(truth.expected[rows], value[rows])
+        observed = min(12, 22 - int(g) + 1)
+        expected = -0.02 * weights[:observed] * np.exp(0.1 * (g - 1))
+        np.testing.assert_allclose(effects[:observed], expected, rtol=1e-10)
+    assert truth.multiplier < 2 * base_truth.multiplier  # later cohorts lose up to e^2.1 more
