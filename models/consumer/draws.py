@@ -11,9 +11,9 @@ counterfactual spend (common random numbers across scenarios).
 
 The Pareto multipliers of counterfeit values (``exposure.value_tail``) come from a stream of
 their own, ``Stream.VALUE_TAIL`` (``(b, 5)``), drawn only when the tail is set, so that a model
-without it draws exactly what it drew before it existed. The response's cohort slope and the
-value tail leave the counterfactual spend unchanged; a segment trend and exposure that does not
-scale with purchases change it.
+without it draws exactly what it drew before it existed. The report lag, the response's cohort
+slope and the value tail leave the counterfactual spend unchanged; a segment trend and exposure
+that does not scale with purchases change it.
 """
 
 from __future__ import annotations

@@ -158,6 +158,13 @@ class Exposure(Parameters):
         description="tail index of a mean-one Pareto multiplier of each victim's counterfeit "
         "values (heavy-tailed dose; closer to 1: heavier); none: no multiplier",
     )
+    report_lag: StrictInt = Field(
+        0,
+        ge=0,
+        description="weeks from a counterfeit purchase to its record in the panel's fake_week "
+        "(a complaint's confirmation); the response starts at the purchase, so estimators see "
+        "it as anticipation; at most the panel's weeks - 1",
+    )
 
 
 class Response(Parameters):

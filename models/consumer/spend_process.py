@@ -11,9 +11,11 @@ The process, per consumer i and panel week t (1-based in the panel, 0-based here
 * Exposure. Counterfeit orders arrive, independently of genuine occasions, with probability
   phi_i p_it per week, where phi_i is the consumer's fake rate per purchase occasion (or
   phi_i pbar w_t, pbar the mean purchase probability, when exposure does not scale with
-  purchases). The first arrival is the event: ``fake_week`` (the cohort) and ``fake_value``
-  (value_ratio times a basket draw of that week, times the victim's Pareto multiplier with
-  ``value_tail``). Later arrivals are repeat fakes, recorded in ``fake_spend``.
+  purchases). The first arrival is the event: its week and ``fake_value`` (value_ratio times
+  a basket draw of that week, times the victim's Pareto multiplier with ``value_tail``).
+  Later arrivals are repeat fakes, recorded in ``fake_spend``. The panel's cohort
+  ``fake_week`` is the week the fake is recorded, ``exposure.report_lag`` weeks after it was
+  bought.
 * Response. From event week k = 0 the victim's purchase probability is multiplied by
   1 - rho_ik with rho_ik = min(max_share, L m_i h_k v_i / E_it): a loss of L m_i h_k yuan per
   yuan of fake v_i, turned into a share of the week's expected counterfactual spend E_it, so
@@ -120,6 +122,20 @@ class ConsumerSpendModel(Parameters):
         return self.model_validate(self.model_dump() | {"response": response})
 
     # ----------------------------------------------------------------- drawing
+    def check_weeks(self, n_weeks: int) -> None:
+        """Raise a clear error if a panel of ``n_weeks`` cannot hold the process.
+
+        ``n_weeks`` must be at least 2 and exceed ``exposure.report_lag``; promotions are
+        checked by :meth:`calendar_effects`.
+        """
+        if n_weeks < 2:
+            raise ValueError(f"n_weeks must be >= 2, got {n_weeks}")
+        lag = self.exposure.report_lag
+        if lag > n_weeks - 1:
+            raise ValueError(
+                f"consumer.exposure.report_lag must be <= n_weeks - 1 = {n_weeks - 1}, got {lag}"
+            )
+
     def calendar_effects(self, n_weeks: int) -> tuple[np.ndarray, np.ndarray]:
         """Weekly multipliers (purchase probability w_t, basket b_t) for 0-based weeks."""
         for i, promo in enumerate(self.calendar.promotions):
@@ -162,7 +178,8 @@ class ConsumerSpendModel(Parameters):
         n_consumers : int
             Number of consumers.
         n_weeks : int
-            Number of weeks; panel weeks are numbered 1..n_weeks.
+            Number of weeks; panel weeks are numbered 1..n_weeks (at least 2 and more
+            than ``exposure.report_lag``).
         seed : int or numpy.random.SeedSequence
             Root seed; the panel is bit-identical for any ``chunk_size``.
         chunk_size : int
@@ -174,18 +191,18 @@ class ConsumerSpendModel(Parameters):
         -------
         panel : pandas.DataFrame
             One row per consumer and week, sorted by consumer then week, with columns
-            ``consumer_id``, ``week``, ``spend`` (genuine spend, yuan), ``fake_week`` (first
-            week with a counterfeit, NaN if never), ``fake_value`` (yuan of that counterfeit,
-            0 if never), ``fake_spend`` (yuan of counterfeit orders that week, first and
-            repeat), ``segment`` (categorical), ``tenure`` (years) and ``spend_cf`` (spend had
-            the consumer never met a fake).
+            ``consumer_id``, ``week``, ``spend`` (genuine spend, yuan), ``fake_week`` (week the
+            first counterfeit is recorded, ``exposure.report_lag`` weeks after its purchase;
+            NaN if never or after the panel's last week), ``fake_value`` (yuan of that
+            counterfeit, 0 where ``fake_week`` is NaN), ``fake_spend`` (yuan of counterfeit
+            orders bought that week, first and repeat), ``segment`` (categorical), ``tenure``
+            (years) and ``spend_cf`` (spend had the consumer never met a fake).
         truth : SpendTruth
             Per-consumer traits and the true effects by event time.
         """
         if n_consumers < 1:
             raise ValueError(f"n_consumers must be >= 1, got {n_consumers}")
-        if n_weeks < 2:
-            raise ValueError(f"n_weeks must be >= 2, got {n_weeks}")
+        self.check_weeks(n_weeks)
         check_seed(seed)
         bounds = chunk_bounds(n_consumers, chunk_size)
         weekly = {name: np.empty((n_consumers, n_weeks)) for name in _WEEKLY_OUTPUTS}
@@ -207,11 +224,31 @@ class ConsumerSpendModel(Parameters):
             }
         )
         consumers.index.name = "consumer_id"
-        per_row = {
-            name: np.repeat(consumers[name].to_numpy(), n_weeks)
-            for name in ("fake_week", "fake_value", "tenure")
+        victims = {k: np.concatenate([p[k] for p in victim_parts]) for k in victim_parts[0]}
+        truth = SpendTruth(
+            model=self,
+            consumers=consumers,
+            n_weeks=n_weeks,
+            **victims,
+        )
+        return self._long_panel(consumers, weekly), truth
+
+    def _long_panel(self, consumers: pd.DataFrame, weekly: dict[str, np.ndarray]) -> pd.DataFrame:
+        """The long panel from the consumer table and the (n, n_weeks) weekly arrays.
+
+        The cohort is the recorded week; a victim the panel never records shows as never
+        treated (``fake_week`` NaN, ``fake_value`` 0).
+        """
+        n_consumers, n_weeks = weekly["spend"].shape
+        recorded = consumers["recorded_week"].to_numpy()
+        per_consumer = {
+            "fake_week": recorded,
+            "fake_value": np.where(np.isnan(recorded), 0.0, consumers["fake_value"].to_numpy()),
+            "tenure": consumers["tenure"].to_numpy(),
         }
-        panel = pd.DataFrame(
+        per_row = {name: np.repeat(v, n_weeks) for name, v in per_consumer.items()}
+        segment_names = consumers["segment"].cat.categories
+        return pd.DataFrame(
             {
                 "consumer_id": np.repeat(np.arange(n_consumers, dtype=np.int32), n_weeks),
                 "week": np.tile(np.arange(1, n_weeks + 1, dtype=np.int32), n_consumers),
@@ -220,21 +257,14 @@ class ConsumerSpendModel(Parameters):
                 "fake_value": per_row["fake_value"],
                 "fake_spend": weekly["fake_spend"].ravel(),
                 "segment": pd.Categorical.from_codes(
-                    np.repeat(consumers["segment"].cat.codes.to_numpy(), n_weeks), segment_names
+                    np.repeat(consumers["segment"].cat.codes.to_numpy(), n_weeks),
+                    segment_names,
                 ),
                 "tenure": per_row["tenure"],
                 "spend_cf": weekly["spend_cf"].ravel(),
             },
             copy=False,
         )
-        victims = {k: np.concatenate([p[k] for p in victim_parts]) for k in victim_parts[0]}
-        truth = SpendTruth(
-            model=self,
-            consumers=consumers,
-            n_weeks=n_weeks,
-            **victims,
-        )
-        return panel, truth
 
     def _respond(
         self, draws: ConsumerDraws, out: dict[str, np.ndarray]
@@ -285,6 +315,9 @@ class ConsumerSpendModel(Parameters):
 
         fake_week = np.full(n, np.nan)
         fake_week[victims] = first + 1.0
+        recorded = first + self.exposure.report_lag
+        recorded_week = np.full(n, np.nan)
+        recorded_week[victims] = np.where(recorded < n_weeks, recorded + 1.0, np.nan)
         value = np.zeros(n)
         value[victims] = fake_value
         n_fakes = np.zeros(n, np.int32)
@@ -301,6 +334,7 @@ class ConsumerSpendModel(Parameters):
             "n_fakes": n_fakes,
             "churned": draws.churned & is_victim,
             "contacts": np.where(is_victim, draws.contacts, 0),
+            "recorded_week": recorded_week,
         }
         realized = np.take_along_axis(victim_spend - victim_spend_cf, weeks, axis=1)
         spill = self.spillover

@@ -35,6 +35,7 @@ SWITCHES = {
     "exposure_ignores_purchases": {"exposure": {"scales_with_purchases": False}},
     "value_tail": {"exposure": {"value_tail": 1.5}},
     "cohort_slope": {"response": {"cohort_slope": -0.05}},
+    "report_lag": {"exposure": {"report_lag": 2}},
 }
 """Models with the switches on, for the tests that every switch must pass."""
 

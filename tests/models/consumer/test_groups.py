@@ -20,6 +20,8 @@ from tests.models.consumer.consumer_helpers import _replace
         ({"calendar": {"promotions": [{"week": 3}, {"week": 3}]}}, "at most once"),
         ({"exposure": {"scales_with_purchases": 0}}, "scales_with_purchases"),
         ({"exposure": {"value_tail": 1.0}}, r"value_tail\n.*greater than 1"),
+        ({"exposure": {"report_lag": -1}}, r"report_lag\n.*greater than or equal to 0"),
+        ({"exposure": {"report_lag": 1.5}}, "report_lag"),
         ({"response": {"cohort_slope": 1.5}}, r"cohort_slope\n.*less than or equal to 1"),
     ],
 )
@@ -34,6 +36,18 @@ def test_segment_trend_must_lie_strictly_between_minus_one_and_one(baseline_mode
     data["segments"][0]["weekly_trend"] = trend
     with pytest.raises(ValidationError, match=r"segments\.0\.weekly_trend"):
         ConsumerSpendModel.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    ("groups", "n_weeks", "message"),
+    [
+        ({"exposure": {"report_lag": 22}}, 22, "report_lag must be <= n_weeks - 1 = 21, got 22"),
+    ],
+)
+def test_panel_too_short_for_a_switch_is_named(baseline_model, groups, n_weeks, message):
+    model = _replace(baseline_model, calendar={"promotions": []}, **groups)
+    with pytest.raises(ValueError, match=message):
+        model.simulate(n_consumers=100, n_weeks=n_weeks, seed=1)
 
 
 def test_segment_shares_must_sum_to_one():

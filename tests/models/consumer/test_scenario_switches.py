@@ -82,8 +82,9 @@ def test_the_truth_matches_the_panel_under_each_switch(baseline_model, name):
                                rtol=1e-10, atol=1e-12)  # fmt: skip
     np.testing.assert_allclose(intensity["realized"], by_time["v_effect"] / by_time["v2"],
                                rtol=1e-10, atol=1e-12)  # fmt: skip
-    assert (value.loc[:-1, ["estimate", "realized"]] == 0).all().all()
-    assert (value.loc[0:11, "estimate"] < 0).all()
+    lag = truth.model.exposure.report_lag
+    assert (value.loc[: -lag - 1, ["estimate", "realized"]] == 0).all().all()
+    assert (value.loc[-lag:11, "estimate"] < 0).all()
 
 
 # ------------------------------------------------------------------ segment trend
@@ -255,3 +256,62 @@ def test_cohort_slope_scales_each_cohorts_effect(plain_model):
         expected = -0.02 * weights[:observed] * np.exp(0.1 * (g - 1))
         np.testing.assert_allclose(effects[:observed], expected, rtol=1e-10)
     assert truth.multiplier < 2 * base_truth.multiplier  # later cohorts lose up to e^2.1 more
+
+
+# ------------------------------------------------------------------ report lag
+@pytest.fixture(scope="module")
+def lagged(baseline_model):
+    """The baseline with a report lag of three weeks, and without one, on the same seed."""
+    lagged = _replace(baseline_model, exposure={"report_lag": 3})
+    return (
+        lagged.simulate(n_consumers=10_000, n_weeks=22, seed=8),
+        baseline_model.simulate(n_consumers=10_000, n_weeks=22, seed=8),
+    )
+
+
+def test_report_lag_moves_only_the_recorded_cohort(lagged):
+    (panel, truth), (base, base_truth) = lagged
+    for column in ("consumer_id", "week", "spend", "spend_cf", "fake_spend", "segment"):
+        pd.testing.assert_series_equal(panel[column], base[column], check_exact=True)
+    shifted = base["fake_week"] + 3
+    recorded = shifted <= 22
+    np.testing.assert_array_equal(panel["fake_week"], shifted.where(recorded))
+    np.testing.assert_array_equal(panel["fake_value"], base["fake_value"].where(recorded, 0.0))
+    assert (~recorded & base["fake_week"].notna()).any()  # purchased in weeks 20-22
+    # the truth keeps every victim in purchase time: same arrays, same multipliers
+    np.testing.assert_array_equal(truth.expected, base_truth.expected)
+    np.testing.assert_array_equal(truth.realized, base_truth.realized)
+    assert truth.multiplier == base_truth.multiplier
+    assert truth.intensity_multiplier == base_truth.intensity_multiplier
+    victims = truth.victims
+    np.testing.assert_array_equal(
+        victims["recorded_week"], (victims["fake_week"] + 3).where(victims["fake_week"] <= 19)
+    )
+
+
+@pytest.mark.parametrize("per_yuan", [True, False])
+def test_report_lag_shows_the_response_as_anticipation(lagged, per_yuan):
+    """Leads -3..-1 hold the effects of purchase weeks 0..2 over the recorded victims; earlier
+    leads are zero; victims the panel never records are left out."""
+    (_, truth), (_, base_truth) = lagged
+    effects = truth.event_time_effects(per_yuan=per_yuan)
+    recorded = truth.victims["recorded_week"].notna().to_numpy()
+    expected = base_truth.expected[recorded]
+    if per_yuan:
+        unlagged = per_yuan_effects(expected, truth.victims["fake_value"].to_numpy()[recorded])
+    else:
+        unlagged = np.nanmean(expected, axis=0)
+    np.testing.assert_allclose(effects.loc[-3:-1, "estimate"], unlagged[:3], rtol=1e-12)
+    assert (effects.loc[-3:-1, "estimate"] < 0).all()
+    assert (effects.loc[:-4, ["estimate", "realized"]] == 0).all().all()
+    assert (effects.loc[-3:-1, "n_treated"] == recorded.sum()).all()
+    assert effects.index.max() == 21 - 3
+
+
+def test_the_largest_report_lag_records_only_the_first_week(baseline_model):
+    model = _replace(baseline_model, exposure={"report_lag": 21})
+    panel, truth = model.simulate(n_consumers=3_000, n_weeks=22, seed=8)
+    assert set(panel["fake_week"].dropna().unique()) == {22.0}
+    effects = truth.event_time_effects()
+    assert effects.index.min() == -21 and effects.index.max() == 0
+    assert (effects["n_treated"] == (truth.victims["fake_week"] == 1).sum()).all()
