@@ -40,6 +40,9 @@ class Stream(IntEnum):
     VALUE_TAIL = 5
     """A consumer block's Pareto multipliers of counterfeit values, drawn only with
     ``consumer.exposure.value_tail`` set (``models.consumer.draws``)."""
+    ACTIVITY = 6
+    """A consumer block's observation windows (joining and leaving), drawn only with a positive
+    ``consumer.activity`` share (``models.consumer.window``)."""
 
 
 def block_generator(seed: Seed, block: int, stream: Stream) -> np.random.Generator:

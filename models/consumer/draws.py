@@ -9,11 +9,13 @@ to process the panel nor on the number of consumers, and a pass that needs no ba
 can stop before drawing them. The response, churn and spillover settings never change the
 counterfactual spend (common random numbers across scenarios).
 
-The Pareto multipliers of counterfeit values (``exposure.value_tail``) come from a stream of
-their own, ``Stream.VALUE_TAIL`` (``(b, 5)``), drawn only when the tail is set, so that a model
-without it draws exactly what it drew before it existed. The report lag, the response's cohort
-slope and the value tail leave the counterfactual spend unchanged; a segment trend and exposure
-that does not scale with purchases change it.
+Two switches draw from streams of their own, and only when they are on, so that a model with
+them off draws exactly what it drew before they existed: the Pareto multipliers of counterfeit
+values (``exposure.value_tail``, ``Stream.VALUE_TAIL``, ``(b, 5)``) and the observation windows
+(``activity``, ``Stream.ACTIVITY``, ``(b, 6)``, see :mod:`models.consumer.window`). Counterfeit
+values are drawn for every arrival, inside a consumer's window or not, so the report lag, the
+response's cohort slope, the value tail and the windows leave the counterfactual spend
+unchanged; a segment trend and exposure that does not scale with purchases change it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from models.consumer.window import draw_windows, window_mask
 from models.streams import Seed, Stream, block_generator
 
 if TYPE_CHECKING:
@@ -61,6 +64,8 @@ class ConsumerDraws:
     contacts: np.ndarray  # word-of-mouth contacts if victimised
     basket_mean: np.ndarray  # E[basket] before the week's multiplier (yuan)
     fake_first: np.ndarray  # 0-based week of the first counterfeit, -1 if none
+    window_start: np.ndarray  # first observed 0-based week
+    window_end: np.ndarray  # last observed 0-based week (inclusive)
     victims: np.ndarray  # rows of consumers with fake_first >= 0
     victim_p_cf: np.ndarray  # counterfactual purchase probability
     victim_exposure: np.ndarray  # counterfeit arrival probability per unit of fake_rate
@@ -75,14 +80,15 @@ class ConsumerDraws:
         return self.victim_fake_value[np.arange(self.victims.size), self.fake_first[self.victims]]
 
     def victim_event_spend(self) -> tuple[np.ndarray, np.ndarray]:
-        """Victims' expected counterfactual spend by event week 0..T-1 (NaN past the panel).
+        """Victims' expected counterfactual spend by event week 0..T-1.
 
-        Returns the (n_victims, T) array and the matching 0-based calendar weeks (clipped to
-        the last week past the panel).
+        NaN where the victim is not observed: past the panel's end or past its own last
+        observed week. Returns the (n_victims, T) array and the matching 0-based calendar
+        weeks (clipped to the last week past the panel).
         """
         n_weeks = self.week_basket.size
         weeks = self.fake_first[self.victims, None] + np.arange(n_weeks)
-        inside = weeks < n_weeks
+        inside = weeks <= self.window_end[self.victims, None]
         weeks = np.minimum(weeks, n_weeks - 1)
         expected = self.victim_p_cf * self.basket_mean[self.victims, None] * self.week_basket
         spend = np.take_along_axis(expected, weeks, axis=1)
@@ -131,6 +137,7 @@ def _draw_block(
     churn_prob = model.churn.probability * np.array([s.churn_multiplier for s in seg])[segment]
     churned = rng.random(n) < churn_prob
     contacts = block_generator(seed, block, Stream.CONTACTS).poisson(model.spillover.contacts, n)
+    window_start, window_end = draw_windows(model.activity, seed, block, n, n_weeks)
 
     week_purchase, week_basket = calendar
     log_week_basket = np.log(week_basket)
@@ -140,7 +147,12 @@ def _draw_block(
     u_purchase = rng.random((n, n_weeks), dtype=np.float32)
     u_fake = rng.random((n, n_weeks), dtype=np.float32)
     arrival = u_fake < fake_rate[:, None] * exposure_base
-    fake_first = np.where(arrival.any(axis=1), arrival.argmax(axis=1), -1)
+    observed = (
+        arrival
+        if model.activity.balanced
+        else arrival & window_mask(window_start, window_end, n_weeks)
+    )
+    fake_first = np.where(observed.any(axis=1), observed.argmax(axis=1), -1)
     victims = np.flatnonzero(fake_first >= 0)
     response_multiplier = response_multiplier * np.exp(
         resp.cohort_slope * np.maximum(fake_first, 0)
@@ -170,6 +182,8 @@ def _draw_block(
         "contacts": contacts,
         "basket_mean": np.exp(log_basket + 0.5 * sd**2),
         "fake_first": fake_first,
+        "window_start": window_start,
+        "window_end": window_end,
         "victims": victims,
         "victim_p_cf": p_cf[victims],
         "victim_exposure": np.broadcast_to(exposure_base, p_cf.shape)[victims],
@@ -211,6 +225,8 @@ _PER_CONSUMER = (
     "contacts",
     "basket_mean",
     "fake_first",
+    "window_start",
+    "window_end",
 )
 _PER_VICTIM = (
     "victim_p_cf",

@@ -252,3 +252,25 @@ class Spillover(Parameters):
         le=1,
         description="each contact's spend loss as a share of the victim's intended loss",
     )
+
+
+class Activity(Parameters):
+    """Consumers who join the panel after its first week or leave it before its last.
+
+    Weeks 1-based: a joiner's first observed week is uniform over 2..n_weeks-1 (2..n_weeks-2
+    if it also leaves), a leaver's last uniform over the week after its first..n_weeks-1, so
+    every window is contiguous with at least two weeks (``models.consumer.window``). Outside
+    its window a consumer makes no purchase, meets no counterfeit and has no row in the panel.
+    """
+
+    join_share: StrictFloat = Field(
+        0.0, ge=0, le=1, description="share of consumers who join after the panel's first week"
+    )
+    leave_share: StrictFloat = Field(
+        0.0, ge=0, le=1, description="share of consumers who leave before the panel's last week"
+    )
+
+    @property
+    def balanced(self) -> bool:
+        """Whether every consumer is observed in every week (no joiners, no leavers)."""
+        return self.join_share == 0 and self.leave_share == 0

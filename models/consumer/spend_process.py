@@ -29,6 +29,9 @@ The process, per consumer i and panel week t (1-based in the panel, 0-based here
   effect given the consumer's draws is -E_it rho_ik. Word-of-mouth spillover acts on contacts
   outside the panel (a 603,000-consumer sample of a platform of hundreds of millions rarely
   holds a victim's contacts) and is kept in the truth only.
+* Activity. Consumers who join late or leave early (``activity``) are observed in a
+  contiguous window of weeks (``models.consumer.window``); outside it they neither buy nor
+  meet fakes, and the panel has no rows.
 
 Randomness is described in ``models.consumer.draws``: the panel is bit-identical for any chunk
 size.
@@ -45,6 +48,7 @@ from pydantic import Field, model_validator
 from models.consumer.draws import ConsumerDraws, chunk_bounds, draw_consumers
 from models.consumer.groups import (
     DEFAULT_SEGMENTS,
+    Activity,
     Baseline,
     Calendar,
     Churn,
@@ -54,6 +58,7 @@ from models.consumer.groups import (
     Spillover,
 )
 from models.consumer.truth import SpendTruth, victim_expected_effects
+from models.consumer.window import check_window_weeks, window_mask
 from models.parameters import Parameters
 from models.streams import Seed, check_seed
 
@@ -83,6 +88,8 @@ class ConsumerSpendModel(Parameters):
         Probability that a victim stops buying.
     spillover : Spillover
         Word-of-mouth loss among contacts outside the panel.
+    activity : Activity
+        Shares of consumers who join after the panel's first week or leave before its last.
 
     Examples
     --------
@@ -99,6 +106,7 @@ class ConsumerSpendModel(Parameters):
     response: Response = Response()
     churn: Churn = Churn()
     spillover: Spillover = Spillover()
+    activity: Activity = Activity()
 
     @model_validator(mode="after")
     def _check_segments(self) -> ConsumerSpendModel:
@@ -125,8 +133,9 @@ class ConsumerSpendModel(Parameters):
     def check_weeks(self, n_weeks: int) -> None:
         """Raise a clear error if a panel of ``n_weeks`` cannot hold the process.
 
-        ``n_weeks`` must be at least 2 and exceed ``exposure.report_lag``; promotions are
-        checked by :meth:`calendar_effects`.
+        ``n_weeks`` must be at least 2, exceed ``exposure.report_lag`` and leave the
+        activity's windows at least two weeks; promotions are checked by
+        :meth:`calendar_effects`.
         """
         if n_weeks < 2:
             raise ValueError(f"n_weeks must be >= 2, got {n_weeks}")
@@ -135,6 +144,7 @@ class ConsumerSpendModel(Parameters):
             raise ValueError(
                 f"consumer.exposure.report_lag must be <= n_weeks - 1 = {n_weeks - 1}, got {lag}"
             )
+        check_window_weeks(self.activity, n_weeks)
 
     def calendar_effects(self, n_weeks: int) -> tuple[np.ndarray, np.ndarray]:
         """Weekly multipliers (purchase probability w_t, basket b_t) for 0-based weeks."""
@@ -178,8 +188,8 @@ class ConsumerSpendModel(Parameters):
         n_consumers : int
             Number of consumers.
         n_weeks : int
-            Number of weeks; panel weeks are numbered 1..n_weeks (at least 2 and more
-            than ``exposure.report_lag``).
+            Number of weeks; panel weeks are numbered 1..n_weeks (at least 2, more than
+            ``exposure.report_lag``, and 3 or 4 with ``activity`` shares).
         seed : int or numpy.random.SeedSequence
             Root seed; the panel is bit-identical for any ``chunk_size``.
         chunk_size : int
@@ -190,7 +200,8 @@ class ConsumerSpendModel(Parameters):
         Returns
         -------
         panel : pandas.DataFrame
-            One row per consumer and week, sorted by consumer then week, with columns
+            One row per consumer and week of its observation window (every week unless
+            ``activity`` is set), sorted by consumer then week, with columns
             ``consumer_id``, ``week``, ``spend`` (genuine spend, yuan), ``fake_week`` (week the
             first counterfeit is recorded, ``exposure.report_lag`` weeks after its purchase;
             NaN if never or after the panel's last week), ``fake_value`` (yuan of that
@@ -237,31 +248,38 @@ class ConsumerSpendModel(Parameters):
         """The long panel from the consumer table and the (n, n_weeks) weekly arrays.
 
         The cohort is the recorded week; a victim the panel never records shows as never
-        treated (``fake_week`` NaN, ``fake_value`` 0).
+        treated (``fake_week`` NaN, ``fake_value`` 0). Rows outside a consumer's observation
+        window are dropped (none when ``activity`` is balanced).
         """
         n_consumers, n_weeks = weekly["spend"].shape
+        if self.activity.balanced:
+            rows = slice(None)
+        else:
+            first = consumers["first_observed_week"].to_numpy() - 1
+            last = consumers["last_observed_week"].to_numpy() - 1
+            rows = window_mask(first, last, n_weeks).ravel()
         recorded = consumers["recorded_week"].to_numpy()
         per_consumer = {
             "fake_week": recorded,
             "fake_value": np.where(np.isnan(recorded), 0.0, consumers["fake_value"].to_numpy()),
             "tenure": consumers["tenure"].to_numpy(),
         }
-        per_row = {name: np.repeat(v, n_weeks) for name, v in per_consumer.items()}
+        per_row = {name: np.repeat(v, n_weeks)[rows] for name, v in per_consumer.items()}
         segment_names = consumers["segment"].cat.categories
         return pd.DataFrame(
             {
-                "consumer_id": np.repeat(np.arange(n_consumers, dtype=np.int32), n_weeks),
-                "week": np.tile(np.arange(1, n_weeks + 1, dtype=np.int32), n_consumers),
-                "spend": weekly["spend"].ravel(),
+                "consumer_id": np.repeat(np.arange(n_consumers, dtype=np.int32), n_weeks)[rows],
+                "week": np.tile(np.arange(1, n_weeks + 1, dtype=np.int32), n_consumers)[rows],
+                "spend": weekly["spend"].ravel()[rows],
                 "fake_week": per_row["fake_week"],
                 "fake_value": per_row["fake_value"],
-                "fake_spend": weekly["fake_spend"].ravel(),
+                "fake_spend": weekly["fake_spend"].ravel()[rows],
                 "segment": pd.Categorical.from_codes(
-                    np.repeat(consumers["segment"].cat.codes.to_numpy(), n_weeks),
+                    np.repeat(consumers["segment"].cat.codes.to_numpy(), n_weeks)[rows],
                     segment_names,
                 ),
                 "tenure": per_row["tenure"],
-                "spend_cf": weekly["spend_cf"].ravel(),
+                "spend_cf": weekly["spend_cf"].ravel()[rows],
             },
             copy=False,
         )
@@ -305,8 +323,10 @@ class ConsumerSpendModel(Parameters):
         spend[victims] = victim_spend
 
         week = np.arange(n_weeks)
-        repeat = (draws.victim_u_fake < draws.fake_rate[victims, None] * exposure_f) & (
-            week > first[:, None]
+        repeat = (
+            (draws.victim_u_fake < draws.fake_rate[victims, None] * exposure_f)
+            & (week > first[:, None])
+            & (week <= draws.window_end[victims, None])
         )
         victim_fake_spend = np.where(repeat, draws.victim_fake_value, 0.0)
         victim_fake_spend[np.arange(victims.size), first] = fake_value
@@ -335,6 +355,8 @@ class ConsumerSpendModel(Parameters):
             "churned": draws.churned & is_victim,
             "contacts": np.where(is_victim, draws.contacts, 0),
             "recorded_week": recorded_week,
+            "first_observed_week": (draws.window_start + 1).astype(np.int32),
+            "last_observed_week": (draws.window_end + 1).astype(np.int32),
         }
         realized = np.take_along_axis(victim_spend - victim_spend_cf, weeks, axis=1)
         spill = self.spillover

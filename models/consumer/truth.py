@@ -18,13 +18,13 @@ when every victim loses the same amount per yuan.
 effects are ``spend - spend_cf`` of the simulated rows.
 
 Time. The effect arrays are in purchase time: row i is a victim, column k its k-th week after
-buying the first fake, NaN past the panel's end. The multipliers sum tau_k over k =
-0..horizon-1 in purchase time over every victim, whether or not the panel records the fake:
-they are the platform's loss per yuan sold. ``event_time_effects`` is in recorded event time,
-relative to the panel's ``fake_week``, over the victims the panel records: with
-``exposure.report_lag`` = l, the response at purchase week k shows at event time k - l, so
-event times -l..-1 carry effects (anticipation, as an estimator sees it) and earlier leads are
-zero.
+buying the first fake, NaN where the victim is not observed (past the panel, or past its own
+last week with ``activity``). The multipliers sum tau_k over k = 0..horizon-1 in purchase time
+over every victim, whether or not the panel records the fake: they are the platform's loss per
+yuan sold. ``event_time_effects`` is in recorded event time, relative to the panel's
+``fake_week``, over the victims the panel records: with ``exposure.report_lag`` = l, the
+response at purchase week k shows at event time k - l, so event times -l..-1 carry effects
+(anticipation, as an estimator sees it) and earlier leads are zero.
 """
 
 from __future__ import annotations
@@ -122,10 +122,12 @@ class SpendTruth:
         purchase_prob, fake_rate, response_multiplier (with the cohort slope for victims),
         fake_week (1-based week the first fake was bought, NaN if never), fake_value (yuan,
         0 if never), n_fakes, churned, contacts, recorded_week (the panel's ``fake_week``:
-        fake_week + ``exposure.report_lag``, NaN if never or after the panel's last week).
+        fake_week + ``exposure.report_lag``, NaN if never or after the panel's last week),
+        first_observed_week and last_observed_week (the consumer's window, 1-based, inclusive).
     expected, realized : ndarray, shape (n_victims, n_weeks)
         Signed spend change of each victim (ordered by consumer id) at purchase event weeks
-        0..n_weeks-1; NaN past the panel's end.
+        0..n_weeks-1; NaN where the victim is not observed (past the panel's end or its own
+        last observed week).
     spillover : ndarray, shape (n_victims, horizon)
         Signed expected spend change among each victim's contacts outside the panel.
     capped : ndarray of bool, shape (n_victims, n_weeks)
@@ -182,6 +184,7 @@ class SpendTruth:
         victims = self.victims
         recorded = victims["recorded_week"].notna().to_numpy()
         first = victims["recorded_week"].to_numpy()[recorded] - 1
+        entry = victims["first_observed_week"].to_numpy()[recorded] - 1
         value = victims["fake_value"].to_numpy()[recorded]
         expected, realized = self.expected[recorded], self.realized[recorded]
         n_post = (~np.isnan(expected)).sum(axis=0)
@@ -194,7 +197,7 @@ class SpendTruth:
                 post_realized = np.nansum(realized, axis=0) / n_post
         lag = self.model.exposure.report_lag
         leads = np.arange(-(self.n_weeks - 1), -lag)
-        n_pre = np.array([(first >= -k).sum() for k in leads], dtype=n_post.dtype)
+        n_pre = np.array([(first + k >= entry).sum() for k in leads], dtype=n_post.dtype)
         frame = pd.DataFrame(
             {
                 "estimate": np.concatenate([np.zeros(len(leads)), post_expected]),

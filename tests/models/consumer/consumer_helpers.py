@@ -36,6 +36,11 @@ SWITCHES = {
     "value_tail": {"exposure": {"value_tail": 1.5}},
     "cohort_slope": {"response": {"cohort_slope": -0.05}},
     "report_lag": {"exposure": {"report_lag": 2}},
+    "activity": {"activity": {"join_share": 0.3, "leave_share": 0.3}},
+    "lag_and_activity": {
+        "exposure": {"report_lag": 2},
+        "activity": {"join_share": 0.3, "leave_share": 0.3},
+    },
 }
 """Models with the switches on, for the tests that every switch must pass."""
 

@@ -23,6 +23,9 @@ from tests.models.consumer.consumer_helpers import _replace
         ({"exposure": {"report_lag": -1}}, r"report_lag\n.*greater than or equal to 0"),
         ({"exposure": {"report_lag": 1.5}}, "report_lag"),
         ({"response": {"cohort_slope": 1.5}}, r"cohort_slope\n.*less than or equal to 1"),
+        ({"activity": {"join_share": 1.2}}, r"join_share\n.*less than or equal to 1"),
+        ({"activity": {"leave_share": -0.1}}, "leave_share"),
+        ({"activity": {"stay_share": 0.1}}, "stay_share"),
     ],
 )
 def test_invalid_parameters_are_named(baseline_model, groups, message):
@@ -42,6 +45,8 @@ def test_segment_trend_must_lie_strictly_between_minus_one_and_one(baseline_mode
     ("groups", "n_weeks", "message"),
     [
         ({"exposure": {"report_lag": 22}}, 22, "report_lag must be <= n_weeks - 1 = 21, got 22"),
+        ({"activity": {"join_share": 0.1}}, 2, "needs n_weeks >= 3 for windows of at least two"),
+        ({"activity": {"join_share": 0.1, "leave_share": 0.1}}, 3, "needs n_weeks >= 4"),
     ],
 )
 def test_panel_too_short_for_a_switch_is_named(baseline_model, groups, n_weeks, message):

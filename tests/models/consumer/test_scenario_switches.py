@@ -1,7 +1,8 @@
 """The data-generating-process switches for estimator studies. Each is checked against its
 definition, on common random numbers with the switch off where the switch should leave draws
 unchanged; the truth is checked against the panel under every switch, and the default's
-bit-identity with the code before the switches is pinned by a digest."""
+bit-identity with the code before the switches is pinned by a digest. The observation windows
+have their own module, test_window.py."""
 
 from __future__ import annotations
 
