@@ -316,3 +316,24 @@ def test_the_largest_report_lag_records_only_the_first_week(baseline_model):
     effects = truth.event_time_effects()
     assert effects.index.min() == -21 and effects.index.max() == 0
     assert (effects["n_treated"] == (truth.victims["fake_week"] == 1).sum()).all()
+
+
+# ------------------------------------------------ homogeneous consumers, heavy churn
+def test_homogeneous_consumers_and_heavy_churn_simulate(plain_model):
+    """No new field is needed for identical consumers (equal purchase_prob, a huge Beta
+    concentration, no basket spread) or for heavy churn (probability 0.9 in every segment)."""
+    model = _with_segments(plain_model, purchase_prob=(0.5, 0.5, 0.5), churn_multiplier=(1, 1, 1))
+    model = _replace(
+        model,
+        baseline={"purchase_concentration": 1e6, "basket_consumer_sd": 0.0},
+        churn={"probability": 0.9},
+    )
+    panel, truth = model.simulate(n_consumers=10_000, n_weeks=22, seed=10)
+    p = truth.consumers["purchase_prob"]
+    assert p.std() < 2e-3 and p.between(0.497, 0.503).all()  # Beta sd 0.0005
+    assert np.unique(model.draw(0, 2_048, 22, seed=10).basket_mean).size == 1
+    churned = truth.victims["churned"]
+    assert churned.mean() == pytest.approx(0.9, abs=4 * np.sqrt(0.09 / churned.size))
+    after = panel["consumer_id"].isin(churned.index[churned]) & (panel["week"] > panel["fake_week"])
+    assert (panel.loc[after, "spend"] == 0).all()
+    assert np.isfinite(truth.multiplier) and truth.multiplier < 0
