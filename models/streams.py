@@ -37,6 +37,12 @@ class Stream(IntEnum):
     work (``sim.market_draws``)."""
     DECISION = 4
     """The decision analysis's Sobol design and bootstrap resamples (``sim.sensitivity``)."""
+    VALUE_TAIL = 5
+    """A consumer block's Pareto multipliers of counterfeit values, drawn only with
+    ``consumer.exposure.value_tail`` set (``models.consumer.draws``)."""
+    ACTIVITY = 6
+    """A consumer block's observation windows (joining and leaving), drawn only with a positive
+    ``consumer.activity`` share (``models.consumer.window``)."""
 
 
 def block_generator(seed: Seed, block: int, stream: Stream) -> np.random.Generator:

@@ -28,10 +28,11 @@ def calibrate_loss_per_yuan(
     """Find ``response.loss_per_yuan`` at which the panel's true multiplier equals a target.
 
     The multiplier (see ``models.consumer.truth``) is the expected spend change over the response
-    horizon per yuan of counterfeit. Everything but the response is drawn once for the
-    given population and seed; the multiplier is then monotone in ``loss_per_yuan`` and the
-    root is found by Brent's method. Simulating the same population and seed with the
-    returned value gives ``truth.multiplier == target_multiplier`` up to ``xtol``.
+    horizon per yuan of counterfeit, in purchase time over every victim (a report lag does not
+    change it). Everything but the response is drawn once for the given population and seed;
+    the multiplier is then monotone in ``loss_per_yuan`` and the root is found by Brent's
+    method. Simulating the same population and seed with the returned value gives
+    ``truth.multiplier == target_multiplier`` up to ``xtol``.
 
     Parameters
     ----------
@@ -72,6 +73,7 @@ def calibrate_loss_per_yuan(
         )
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+    model.check_weeks(n_weeks)
     parts = []
     chunks = chunk_bounds(n_consumers, chunk_size)
     for start, stop in progress(chunks) if progress else chunks:

@@ -8,6 +8,14 @@ last the baskets of counterfeit-free purchases; word-of-mouth contacts come from
 to process the panel nor on the number of consumers, and a pass that needs no baskets (calibration)
 can stop before drawing them. The response, churn and spillover settings never change the
 counterfactual spend (common random numbers across scenarios).
+
+Two switches draw from streams of their own, and only when they are on, so that a model with
+them off draws exactly what it drew before they existed: the Pareto multipliers of counterfeit
+values (``exposure.value_tail``, ``Stream.VALUE_TAIL``, ``(b, 5)``) and the observation windows
+(``activity``, ``Stream.ACTIVITY``, ``(b, 6)``, see :mod:`models.consumer.window`). Counterfeit
+values are drawn for every arrival, inside a consumer's window or not, so the report lag, the
+response's cohort slope, the value tail and the windows leave the counterfactual spend
+unchanged; a segment trend and exposure that does not scale with purchases change it.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from models.consumer.window import draw_windows, window_mask
 from models.streams import Seed, Stream, block_generator
 
 if TYPE_CHECKING:
@@ -55,8 +64,11 @@ class ConsumerDraws:
     contacts: np.ndarray  # word-of-mouth contacts if victimised
     basket_mean: np.ndarray  # E[basket] before the week's multiplier (yuan)
     fake_first: np.ndarray  # 0-based week of the first counterfeit, -1 if none
+    window_start: np.ndarray  # first observed 0-based week
+    window_end: np.ndarray  # last observed 0-based week (inclusive)
     victims: np.ndarray  # rows of consumers with fake_first >= 0
     victim_p_cf: np.ndarray  # counterfactual purchase probability
+    victim_exposure: np.ndarray  # counterfeit arrival probability per unit of fake_rate
     victim_u_purchase: np.ndarray  # uniforms of purchase occasions (float32)
     victim_u_fake: np.ndarray  # uniforms of counterfeit arrivals (float32)
     victim_fake_value: np.ndarray  # yuan of a counterfeit order where one can arrive, else 0
@@ -68,14 +80,15 @@ class ConsumerDraws:
         return self.victim_fake_value[np.arange(self.victims.size), self.fake_first[self.victims]]
 
     def victim_event_spend(self) -> tuple[np.ndarray, np.ndarray]:
-        """Victims' expected counterfactual spend by event week 0..T-1 (NaN past the panel).
+        """Victims' expected counterfactual spend by event week 0..T-1.
 
-        Returns the (n_victims, T) array and the matching 0-based calendar weeks (clipped to
-        the last week past the panel).
+        NaN where the victim is not observed: past the panel's end or past its own last
+        observed week. Returns the (n_victims, T) array and the matching 0-based calendar
+        weeks (clipped to the last week past the panel).
         """
         n_weeks = self.week_basket.size
         weeks = self.fake_first[self.victims, None] + np.arange(n_weeks)
-        inside = weeks < n_weeks
+        inside = weeks <= self.window_end[self.victims, None]
         weeks = np.minimum(weeks, n_weeks - 1)
         expected = self.victim_p_cf * self.basket_mean[self.victims, None] * self.week_basket
         spend = np.take_along_axis(expected, weeks, axis=1)
@@ -124,15 +137,26 @@ def _draw_block(
     churn_prob = model.churn.probability * np.array([s.churn_multiplier for s in seg])[segment]
     churned = rng.random(n) < churn_prob
     contacts = block_generator(seed, block, Stream.CONTACTS).poisson(model.spillover.contacts, n)
+    window_start, window_end = draw_windows(model.activity, seed, block, n, n_weeks)
 
     week_purchase, week_basket = calendar
     log_week_basket = np.log(week_basket)
-    p_cf = np.minimum(purchase_prob[:, None] * week_purchase, 1.0)
+    segment_week = _segment_week_purchase(model, week_purchase)
+    p_cf = np.minimum(purchase_prob[:, None] * segment_week[segment], 1.0)
+    exposure_base = p_cf if exposure.scales_with_purchases else _mean_exposure(model, week_purchase)
     u_purchase = rng.random((n, n_weeks), dtype=np.float32)
     u_fake = rng.random((n, n_weeks), dtype=np.float32)
-    arrival = u_fake < fake_rate[:, None] * p_cf
-    fake_first = np.where(arrival.any(axis=1), arrival.argmax(axis=1), -1)
+    arrival = u_fake < fake_rate[:, None] * exposure_base
+    observed = (
+        arrival
+        if model.activity.balanced
+        else arrival & window_mask(window_start, window_end, n_weeks)
+    )
+    fake_first = np.where(observed.any(axis=1), observed.argmax(axis=1), -1)
     victims = np.flatnonzero(fake_first >= 0)
+    response_multiplier = response_multiplier * np.exp(
+        resp.cohort_slope * np.maximum(fake_first, 0)
+    )
 
     sd = base.basket_week_sd
     rows, cols = np.nonzero(arrival)
@@ -140,6 +164,8 @@ def _draw_block(
     fake_value[rows, cols] = exposure.value_ratio * np.exp(
         log_basket[rows] + log_week_basket[cols] + sd * rng.standard_normal(rows.size)
     )
+    if exposure.value_tail is not None:
+        fake_value *= _value_multiplier(exposure.value_tail, seed, block, n)[:, None]
     if spend_cf is not None:
         rows, cols = np.nonzero(u_purchase < p_cf)
         spend_cf.fill(0.0)
@@ -156,12 +182,37 @@ def _draw_block(
         "contacts": contacts,
         "basket_mean": np.exp(log_basket + 0.5 * sd**2),
         "fake_first": fake_first,
+        "window_start": window_start,
+        "window_end": window_end,
         "victims": victims,
         "victim_p_cf": p_cf[victims],
+        "victim_exposure": np.broadcast_to(exposure_base, p_cf.shape)[victims],
         "victim_u_purchase": u_purchase[victims],
         "victim_u_fake": u_fake[victims],
         "victim_fake_value": fake_value[victims],
     }
+
+
+def _segment_week_purchase(model: ConsumerSpendModel, week_purchase: np.ndarray) -> np.ndarray:
+    """(n_segments, n_weeks) purchase multipliers w_t (1 + g_s)^t of the segment trends g_s."""
+    growth = 1.0 + np.array([s.weekly_trend for s in model.segments])
+    return week_purchase * growth[:, None] ** np.arange(week_purchase.size, dtype=float)
+
+
+def _mean_exposure(model: ConsumerSpendModel, week_purchase: np.ndarray) -> np.ndarray:
+    """(n_weeks,) arrival base min(1, pbar w_t) when exposure does not scale with purchases."""
+    pbar = sum(s.share * s.purchase_prob for s in model.segments)
+    return np.minimum(pbar * week_purchase, 1.0)
+
+
+def _value_multiplier(tail: float, seed: Seed, block: int, n: int) -> np.ndarray:
+    """Mean-one Pareto (type I) multipliers of a block's counterfeit values, tail index ``tail``.
+
+    Pareto I with scale (tail - 1) / tail has mean one; numpy's ``pareto`` is Pareto II
+    (Lomax), which is Pareto I with scale one, minus one.
+    """
+    lomax = block_generator(seed, block, Stream.VALUE_TAIL).pareto(tail, n)
+    return (tail - 1.0) / tail * (1.0 + lomax)
 
 
 _PER_CONSUMER = (
@@ -174,8 +225,16 @@ _PER_CONSUMER = (
     "contacts",
     "basket_mean",
     "fake_first",
+    "window_start",
+    "window_end",
 )
-_PER_VICTIM = ("victim_p_cf", "victim_u_purchase", "victim_u_fake", "victim_fake_value")
+_PER_VICTIM = (
+    "victim_p_cf",
+    "victim_exposure",
+    "victim_u_purchase",
+    "victim_u_fake",
+    "victim_fake_value",
+)
 
 
 def draw_consumers(

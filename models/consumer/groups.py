@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pydantic import Field, StrictFloat, StrictInt, model_validator
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, model_validator
 
 from models.parameters import Parameters
 
@@ -33,6 +33,14 @@ class Segment(Parameters):
     )
     churn_multiplier: StrictFloat = Field(
         1.0, ge=0, description="multiplies churn.probability for members"
+    )
+    weekly_trend: StrictFloat = Field(
+        0.0,
+        gt=-1,
+        lt=1,
+        description="growth of members' purchase probability per week on top of "
+        "calendar.weekly_trend (0.01 = 1%); segments that differ in it and in exposure break "
+        "parallel trends",
     )
 
 
@@ -137,6 +145,26 @@ class Exposure(Parameters):
         gt=0,
         description="price of a counterfeit order relative to a genuine basket of the consumer",
     )
+    scales_with_purchases: StrictBool = Field(
+        True,
+        description="true: a counterfeit arrives with probability fake_rate times the "
+        "consumer's own purchase probability that week; false: fake_rate times the population "
+        "mean purchase probability (the segments' share-weighted purchase_prob) times the "
+        "calendar multiplier, so heavy buyers are no likelier to meet a fake",
+    )
+    value_tail: StrictFloat | None = Field(
+        None,
+        gt=1,
+        description="tail index of a mean-one Pareto multiplier of each victim's counterfeit "
+        "values (heavy-tailed dose; closer to 1: heavier); none: no multiplier",
+    )
+    report_lag: StrictInt = Field(
+        0,
+        ge=0,
+        description="weeks from a counterfeit purchase to its record in the panel's fake_week "
+        "(a complaint's confirmation); the response starts at the purchase, so estimators see "
+        "it as anticipation; at most the panel's weeks - 1",
+    )
 
 
 class Response(Parameters):
@@ -172,6 +200,13 @@ class Response(Parameters):
         gt=0,
         le=1,
         description="largest share of a week's expected spend the intensive response can remove",
+    )
+    cohort_slope: StrictFloat = Field(
+        0.0,
+        ge=-1,
+        le=1,
+        description="change in the log response per week of the first fake's purchase week "
+        "after the panel's first (effects that differ across cohorts)",
     )
 
     @model_validator(mode="after")
@@ -217,3 +252,25 @@ class Spillover(Parameters):
         le=1,
         description="each contact's spend loss as a share of the victim's intended loss",
     )
+
+
+class Activity(Parameters):
+    """Consumers who join the panel after its first week or leave it before its last.
+
+    Weeks 1-based: a joiner's first observed week is uniform over 2..n_weeks-1 (2..n_weeks-2
+    if it also leaves), a leaver's last uniform over the week after its first..n_weeks-1, so
+    every window is contiguous with at least two weeks (``models.consumer.window``). Outside
+    its window a consumer makes no purchase, meets no counterfeit and has no row in the panel.
+    """
+
+    join_share: StrictFloat = Field(
+        0.0, ge=0, le=1, description="share of consumers who join after the panel's first week"
+    )
+    leave_share: StrictFloat = Field(
+        0.0, ge=0, le=1, description="share of consumers who leave before the panel's last week"
+    )
+
+    @property
+    def balanced(self) -> bool:
+        """Whether every consumer is observed in every week (no joiners, no leavers)."""
+        return self.join_share == 0 and self.leave_share == 0

@@ -6,16 +6,22 @@ The process, per consumer i and panel week t (1-based in the panel, 0-based here
   purchase probability p_i ~ Beta around the segment mean, and a log basket median
   mu_i ~ N(log basket_median_s, basket_consumer_sd^2). Calendar week effects multiply the
   purchase probability (w_t) and the basket (b_t). A purchase occasion happens when
-  U_it < p_cf_it = min(1, p_i w_t); its basket is exp(mu_i + basket_week_sd Z_it) b_t.
+  U_it < p_cf_it = min(1, p_i w_t (1 + g_s)^t), g_s the segment's own weekly trend; its basket
+  is exp(mu_i + basket_week_sd Z_it) b_t.
 * Exposure. Counterfeit orders arrive, independently of genuine occasions, with probability
-  phi_i p_it per week, where phi_i is the consumer's fake rate per purchase occasion. The
-  first arrival is the event: ``fake_week`` (the cohort) and ``fake_value`` (value_ratio times
-  a basket draw of that week). Later arrivals are repeat fakes, recorded in ``fake_spend``.
+  phi_i p_it per week, where phi_i is the consumer's fake rate per purchase occasion (or
+  phi_i pbar w_t, pbar the mean purchase probability, when exposure does not scale with
+  purchases). The first arrival is the event: its week and ``fake_value`` (value_ratio times
+  a basket draw of that week, times the victim's Pareto multiplier with ``value_tail``).
+  Later arrivals are repeat fakes, recorded in ``fake_spend``. The panel's cohort
+  ``fake_week`` is the week the fake is recorded, ``exposure.report_lag`` weeks after it was
+  bought.
 * Response. From event week k = 0 the victim's purchase probability is multiplied by
   1 - rho_ik with rho_ik = min(max_share, L m_i h_k v_i / E_it): a loss of L m_i h_k yuan per
   yuan of fake v_i, turned into a share of the week's expected counterfactual spend E_it, so
   spend never goes below zero. L is ``response.loss_per_yuan``, h_k the path weights (sum 1),
-  m_i a mean-one lognormal times the segment's response multiplier and a tenure effect. A
+  m_i a mean-one lognormal times the segment's response multiplier, a tenure effect and the
+  cohort effect exp(cohort_slope (g_i - 1)), g_i the 1-based week of the first fake. A
   victim who churns (probability churn.probability times the segment multiplier) makes no
   purchase from event week 1 on.
 * Truth. The same uniforms U_it and baskets give the counterfactual spend without any fake
@@ -23,6 +29,9 @@ The process, per consumer i and panel week t (1-based in the panel, 0-based here
   effect given the consumer's draws is -E_it rho_ik. Word-of-mouth spillover acts on contacts
   outside the panel (a 603,000-consumer sample of a platform of hundreds of millions rarely
   holds a victim's contacts) and is kept in the truth only.
+* Activity. Consumers who join late or leave early (``activity``) are observed in a
+  contiguous window of weeks (``models.consumer.window``); outside it they neither buy nor
+  meet fakes, and the panel has no rows.
 
 Randomness is described in ``models.consumer.draws``: the panel is bit-identical for any chunk
 size.
@@ -39,6 +48,7 @@ from pydantic import Field, model_validator
 from models.consumer.draws import ConsumerDraws, chunk_bounds, draw_consumers
 from models.consumer.groups import (
     DEFAULT_SEGMENTS,
+    Activity,
     Baseline,
     Calendar,
     Churn,
@@ -48,6 +58,7 @@ from models.consumer.groups import (
     Spillover,
 )
 from models.consumer.truth import SpendTruth, victim_expected_effects
+from models.consumer.window import check_window_weeks, window_mask
 from models.parameters import Parameters
 from models.streams import Seed, check_seed
 
@@ -77,6 +88,8 @@ class ConsumerSpendModel(Parameters):
         Probability that a victim stops buying.
     spillover : Spillover
         Word-of-mouth loss among contacts outside the panel.
+    activity : Activity
+        Shares of consumers who join after the panel's first week or leave before its last.
 
     Examples
     --------
@@ -93,6 +106,7 @@ class ConsumerSpendModel(Parameters):
     response: Response = Response()
     churn: Churn = Churn()
     spillover: Spillover = Spillover()
+    activity: Activity = Activity()
 
     @model_validator(mode="after")
     def _check_segments(self) -> ConsumerSpendModel:
@@ -116,6 +130,22 @@ class ConsumerSpendModel(Parameters):
         return self.model_validate(self.model_dump() | {"response": response})
 
     # ----------------------------------------------------------------- drawing
+    def check_weeks(self, n_weeks: int) -> None:
+        """Raise a clear error if a panel of ``n_weeks`` cannot hold the process.
+
+        ``n_weeks`` must be at least 2, exceed ``exposure.report_lag`` and leave the
+        activity's windows at least two weeks; promotions are checked by
+        :meth:`calendar_effects`.
+        """
+        if n_weeks < 2:
+            raise ValueError(f"n_weeks must be >= 2, got {n_weeks}")
+        lag = self.exposure.report_lag
+        if lag > n_weeks - 1:
+            raise ValueError(
+                f"consumer.exposure.report_lag must be <= n_weeks - 1 = {n_weeks - 1}, got {lag}"
+            )
+        check_window_weeks(self.activity, n_weeks)
+
     def calendar_effects(self, n_weeks: int) -> tuple[np.ndarray, np.ndarray]:
         """Weekly multipliers (purchase probability w_t, basket b_t) for 0-based weeks."""
         for i, promo in enumerate(self.calendar.promotions):
@@ -158,7 +188,8 @@ class ConsumerSpendModel(Parameters):
         n_consumers : int
             Number of consumers.
         n_weeks : int
-            Number of weeks; panel weeks are numbered 1..n_weeks.
+            Number of weeks; panel weeks are numbered 1..n_weeks (at least 2, more than
+            ``exposure.report_lag``, and 3 or 4 with ``activity`` shares).
         seed : int or numpy.random.SeedSequence
             Root seed; the panel is bit-identical for any ``chunk_size``.
         chunk_size : int
@@ -169,19 +200,20 @@ class ConsumerSpendModel(Parameters):
         Returns
         -------
         panel : pandas.DataFrame
-            One row per consumer and week, sorted by consumer then week, with columns
-            ``consumer_id``, ``week``, ``spend`` (genuine spend, yuan), ``fake_week`` (first
-            week with a counterfeit, NaN if never), ``fake_value`` (yuan of that counterfeit,
-            0 if never), ``fake_spend`` (yuan of counterfeit orders that week, first and
-            repeat), ``segment`` (categorical), ``tenure`` (years) and ``spend_cf`` (spend had
-            the consumer never met a fake).
+            One row per consumer and week of its observation window (every week unless
+            ``activity`` is set), sorted by consumer then week, with columns
+            ``consumer_id``, ``week``, ``spend`` (genuine spend, yuan), ``fake_week`` (week the
+            first counterfeit is recorded, ``exposure.report_lag`` weeks after its purchase;
+            NaN if never or after the panel's last week), ``fake_value`` (yuan of that
+            counterfeit, 0 where ``fake_week`` is NaN), ``fake_spend`` (yuan of counterfeit
+            orders bought that week, first and repeat), ``segment`` (categorical), ``tenure``
+            (years) and ``spend_cf`` (spend had the consumer never met a fake).
         truth : SpendTruth
             Per-consumer traits and the true effects by event time.
         """
         if n_consumers < 1:
             raise ValueError(f"n_consumers must be >= 1, got {n_consumers}")
-        if n_weeks < 2:
-            raise ValueError(f"n_weeks must be >= 2, got {n_weeks}")
+        self.check_weeks(n_weeks)
         check_seed(seed)
         bounds = chunk_bounds(n_consumers, chunk_size)
         weekly = {name: np.empty((n_consumers, n_weeks)) for name in _WEEKLY_OUTPUTS}
@@ -203,26 +235,6 @@ class ConsumerSpendModel(Parameters):
             }
         )
         consumers.index.name = "consumer_id"
-        per_row = {
-            name: np.repeat(consumers[name].to_numpy(), n_weeks)
-            for name in ("fake_week", "fake_value", "tenure")
-        }
-        panel = pd.DataFrame(
-            {
-                "consumer_id": np.repeat(np.arange(n_consumers, dtype=np.int32), n_weeks),
-                "week": np.tile(np.arange(1, n_weeks + 1, dtype=np.int32), n_consumers),
-                "spend": weekly["spend"].ravel(),
-                "fake_week": per_row["fake_week"],
-                "fake_value": per_row["fake_value"],
-                "fake_spend": weekly["fake_spend"].ravel(),
-                "segment": pd.Categorical.from_codes(
-                    np.repeat(consumers["segment"].cat.codes.to_numpy(), n_weeks), segment_names
-                ),
-                "tenure": per_row["tenure"],
-                "spend_cf": weekly["spend_cf"].ravel(),
-            },
-            copy=False,
-        )
         victims = {k: np.concatenate([p[k] for p in victim_parts]) for k in victim_parts[0]}
         truth = SpendTruth(
             model=self,
@@ -230,7 +242,47 @@ class ConsumerSpendModel(Parameters):
             n_weeks=n_weeks,
             **victims,
         )
-        return panel, truth
+        return self._long_panel(consumers, weekly), truth
+
+    def _long_panel(self, consumers: pd.DataFrame, weekly: dict[str, np.ndarray]) -> pd.DataFrame:
+        """The long panel from the consumer table and the (n, n_weeks) weekly arrays.
+
+        The cohort is the recorded week; a victim the panel never records shows as never
+        treated (``fake_week`` NaN, ``fake_value`` 0). Rows outside a consumer's observation
+        window are dropped (none when ``activity`` is balanced).
+        """
+        n_consumers, n_weeks = weekly["spend"].shape
+        if self.activity.balanced:
+            rows = slice(None)
+        else:
+            first = consumers["first_observed_week"].to_numpy() - 1
+            last = consumers["last_observed_week"].to_numpy() - 1
+            rows = window_mask(first, last, n_weeks).ravel()
+        recorded = consumers["recorded_week"].to_numpy()
+        per_consumer = {
+            "fake_week": recorded,
+            "fake_value": np.where(np.isnan(recorded), 0.0, consumers["fake_value"].to_numpy()),
+            "tenure": consumers["tenure"].to_numpy(),
+        }
+        per_row = {name: np.repeat(v, n_weeks)[rows] for name, v in per_consumer.items()}
+        segment_names = consumers["segment"].cat.categories
+        return pd.DataFrame(
+            {
+                "consumer_id": np.repeat(np.arange(n_consumers, dtype=np.int32), n_weeks)[rows],
+                "week": np.tile(np.arange(1, n_weeks + 1, dtype=np.int32), n_consumers)[rows],
+                "spend": weekly["spend"].ravel()[rows],
+                "fake_week": per_row["fake_week"],
+                "fake_value": per_row["fake_value"],
+                "fake_spend": weekly["fake_spend"].ravel()[rows],
+                "segment": pd.Categorical.from_codes(
+                    np.repeat(consumers["segment"].cat.codes.to_numpy(), n_weeks)[rows],
+                    segment_names,
+                ),
+                "tenure": per_row["tenure"],
+                "spend_cf": weekly["spend_cf"].ravel()[rows],
+            },
+            copy=False,
+        )
 
     def _respond(
         self, draws: ConsumerDraws, out: dict[str, np.ndarray]
@@ -262,6 +314,7 @@ class ConsumerSpendModel(Parameters):
         calendar_share = np.zeros((victims.size, n_weeks))
         calendar_share[np.nonzero(inside)[0], weeks[inside]] = share[inside]
         p_f = draws.victim_p_cf * (1.0 - calendar_share)
+        exposure_f = draws.victim_exposure * (1.0 - calendar_share)
 
         spend_cf, spend = out["spend_cf"], out["spend"]
         victim_spend_cf = spend_cf[victims]
@@ -269,8 +322,11 @@ class ConsumerSpendModel(Parameters):
         spend[:] = spend_cf
         spend[victims] = victim_spend
 
-        repeat = (draws.victim_u_fake < draws.fake_rate[victims, None] * p_f) & (
-            np.arange(n_weeks) > first[:, None]
+        week = np.arange(n_weeks)
+        repeat = (
+            (draws.victim_u_fake < draws.fake_rate[victims, None] * exposure_f)
+            & (week > first[:, None])
+            & (week <= draws.window_end[victims, None])
         )
         victim_fake_spend = np.where(repeat, draws.victim_fake_value, 0.0)
         victim_fake_spend[np.arange(victims.size), first] = fake_value
@@ -279,6 +335,9 @@ class ConsumerSpendModel(Parameters):
 
         fake_week = np.full(n, np.nan)
         fake_week[victims] = first + 1.0
+        recorded = first + self.exposure.report_lag
+        recorded_week = np.full(n, np.nan)
+        recorded_week[victims] = np.where(recorded < n_weeks, recorded + 1.0, np.nan)
         value = np.zeros(n)
         value[victims] = fake_value
         n_fakes = np.zeros(n, np.int32)
@@ -295,6 +354,9 @@ class ConsumerSpendModel(Parameters):
             "n_fakes": n_fakes,
             "churned": draws.churned & is_victim,
             "contacts": np.where(is_victim, draws.contacts, 0),
+            "recorded_week": recorded_week,
+            "first_observed_week": (draws.window_start + 1).astype(np.int32),
+            "last_observed_week": (draws.window_end + 1).astype(np.int32),
         }
         realized = np.take_along_axis(victim_spend - victim_spend_cf, weeks, axis=1)
         spill = self.spillover

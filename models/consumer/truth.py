@@ -16,6 +16,15 @@ when every victim loses the same amount per yuan.
 ``expected`` effects integrate out the weekly purchase noise given each victim's draws
 (purchase probability, basket level, fake value, response multiplier, churn); ``realized``
 effects are ``spend - spend_cf`` of the simulated rows.
+
+Time. The effect arrays are in purchase time: row i is a victim, column k its k-th week after
+buying the first fake, NaN where the victim is not observed (past the panel, or past its own
+last week with ``activity``). The multipliers sum tau_k over k = 0..horizon-1 in purchase time
+over every victim, whether or not the panel records the fake: they are the platform's loss per
+yuan sold. ``event_time_effects`` is in recorded event time, relative to the panel's
+``fake_week``, over the victims the panel records: with ``exposure.report_lag`` = l, the
+response at purchase week k shows at event time k - l, so event times -l..-1 carry effects
+(anticipation, as an estimator sees it) and earlier leads are zero.
 """
 
 from __future__ import annotations
@@ -110,11 +119,15 @@ class SpendTruth:
     ----------
     consumers : pandas.DataFrame
         One row per consumer (index ``consumer_id``): segment, tenure (years),
-        purchase_prob, fake_rate, response_multiplier, fake_week (NaN if never), fake_value
-        (yuan, 0 if never), n_fakes, churned, contacts.
+        purchase_prob, fake_rate, response_multiplier (with the cohort slope for victims),
+        fake_week (1-based week the first fake was bought, NaN if never), fake_value (yuan,
+        0 if never), n_fakes, churned, contacts, recorded_week (the panel's ``fake_week``:
+        fake_week + ``exposure.report_lag``, NaN if never or after the panel's last week),
+        first_observed_week and last_observed_week (the consumer's window, 1-based, inclusive).
     expected, realized : ndarray, shape (n_victims, n_weeks)
-        Signed spend change of each victim (ordered by consumer id) at event weeks
-        0..n_weeks-1; NaN past the panel's end.
+        Signed spend change of each victim (ordered by consumer id) at purchase event weeks
+        0..n_weeks-1; NaN where the victim is not observed (past the panel's end or its own
+        last observed week).
     spillover : ndarray, shape (n_victims, horizon)
         Signed expected spend change among each victim's contacts outside the panel.
     capped : ndarray of bool, shape (n_victims, n_weeks)
@@ -140,11 +153,18 @@ class SpendTruth:
 
     @property
     def victims(self) -> pd.DataFrame:
-        """Consumers who bought a counterfeit, in the row order of the effect arrays."""
+        """Consumers who bought a counterfeit, in the row order of the effect arrays.
+
+        Every victim, including those the panel does not record (``recorded_week`` NaN).
+        """
         return self.consumers[self.consumers["fake_week"].notna()]
 
     def event_time_effects(self, per_yuan: bool = True, weighting: str = "value") -> pd.DataFrame:
-        """True effects by event time, laid out like the estimators' ``event_time_effects``.
+        """True effects by recorded event time, laid out like an estimator's ``event_time_effects``.
+
+        Event time is relative to the panel's ``fake_week`` and covers the victims the panel
+        records, at the rows it holds; with a report lag l the effects of purchase weeks
+        0..l-1 sit at event times -l..-1 (see the module docstring).
 
         Parameters
         ----------
@@ -157,30 +177,36 @@ class SpendTruth:
         Returns
         -------
         pandas.DataFrame
-            Indexed by integer ``event_time`` (leads are exactly zero), with columns
-            ``estimate`` (expected effect, the estimand), ``realized`` (from the simulated
-            rows) and ``n_treated`` (victims observed at that event time).
+            Indexed by integer ``event_time`` (leads before -report_lag are exactly zero), with
+            columns ``estimate`` (expected effect, the estimand), ``realized`` (from the
+            simulated rows) and ``n_treated`` (recorded victims observed at that event time).
         """
         victims = self.victims
-        first = victims["fake_week"].to_numpy() - 1
-        value = victims["fake_value"].to_numpy()
-        n_post = (~np.isnan(self.expected)).sum(axis=0)
+        recorded = victims["recorded_week"].notna().to_numpy()
+        first = victims["recorded_week"].to_numpy()[recorded] - 1
+        entry = victims["first_observed_week"].to_numpy()[recorded] - 1
+        value = victims["fake_value"].to_numpy()[recorded]
+        expected, realized = self.expected[recorded], self.realized[recorded]
+        n_post = (~np.isnan(expected)).sum(axis=0)
         if per_yuan:
-            post_expected = per_yuan_effects(self.expected, value, weighting)
-            post_realized = per_yuan_effects(self.realized, value, weighting)
+            post_expected = per_yuan_effects(expected, value, weighting)
+            post_realized = per_yuan_effects(realized, value, weighting)
         else:
             with np.errstate(invalid="ignore", divide="ignore"):
-                post_expected = np.nansum(self.expected, axis=0) / n_post
-                post_realized = np.nansum(self.realized, axis=0) / n_post
-        leads = np.arange(-(self.n_weeks - 1), 0)
-        n_pre = np.array([(first >= -k).sum() for k in leads])
+                post_expected = np.nansum(expected, axis=0) / n_post
+                post_realized = np.nansum(realized, axis=0) / n_post
+        lag = self.model.exposure.report_lag
+        leads = np.arange(-(self.n_weeks - 1), -lag)
+        n_pre = np.array([(first + k >= entry).sum() for k in leads], dtype=n_post.dtype)
         frame = pd.DataFrame(
             {
                 "estimate": np.concatenate([np.zeros(len(leads)), post_expected]),
                 "realized": np.concatenate([np.zeros(len(leads)), post_realized]),
                 "n_treated": np.concatenate([n_pre, n_post]),
             },
-            index=pd.Index(np.arange(-(self.n_weeks - 1), self.n_weeks), name="event_time"),
+            index=pd.Index(
+                np.concatenate([leads, np.arange(self.n_weeks) - lag]), name="event_time"
+            ),
         )
         return frame[frame["n_treated"] > 0]
 
@@ -197,12 +223,16 @@ class SpendTruth:
                 f"no victim is observed at event week {self.horizon - 1} in this "
                 f"{self.n_weeks}-week panel, too short for a {self.horizon}-week multiplier"
             )
-        effects = self.event_time_effects(per_yuan=True, weighting=weighting)
-        return float(effects.loc[0 : self.horizon - 1, column].sum())
+        effects = {"estimate": self.expected, "realized": self.realized}[column]
+        value = self.victims["fake_value"].to_numpy()
+        return float(per_yuan_effects(effects, value, weighting)[: self.horizon].sum())
 
     @property
     def multiplier(self) -> float:
-        """True spend change over the horizon per yuan of counterfeit sold (expected; -3.57)."""
+        """True spend change over the horizon per yuan of counterfeit sold (expected; -3.57).
+
+        In purchase time over every victim, recorded in the panel or not.
+        """
         return self._horizon_sum("estimate")
 
     @property

@@ -55,6 +55,8 @@ def test_stream_numbers_are_fixed_and_distinct():
         ("PROJECTION", 2),
         ("MARKET_POSTERIOR", 3),
         ("DECISION", 4),
+        ("VALUE_TAIL", 5),
+        ("ACTIVITY", 6),
     ]
     draws = {s: block_generator(1, 0, s).standard_normal(8) for s in Stream}
     assert len({d.tobytes() for d in draws.values()}) == len(Stream)

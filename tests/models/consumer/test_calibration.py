@@ -7,6 +7,7 @@ import pytest
 from models import ConsumerSpendModel
 from models.consumer.calibration import calibrate_loss_per_yuan
 from sim import simulate_panel
+from tests.models.consumer.consumer_helpers import SWITCHES, _switched
 
 STUDY_MULTIPLIER = -3.57  # 3,570 yuan lost over 12 weeks per 1,000-yuan fake
 
@@ -24,6 +25,17 @@ def test_calibration_hits_the_study_multiplier(baseline_model):
     assert truth.multiplier == pytest.approx(STUDY_MULTIPLIER, abs=1e-8)
     # churn and the cap make the realised scale differ from the nominal one
     assert loss != pytest.approx(3.57, abs=1e-3)
+
+
+@pytest.mark.parametrize("weighting", ["value", "intensity"])
+@pytest.mark.parametrize("name", list(SWITCHES))
+def test_calibration_hits_the_target_under_each_switch(baseline_model, name, weighting):
+    """The calibration sees every switch as the simulation does."""
+    model = _switched(baseline_model, name)
+    loss = calibrate_loss_per_yuan(model, STUDY_MULTIPLIER, 8_000, 22, seed=3, weighting=weighting)
+    _, truth = model.with_loss_per_yuan(loss).simulate(8_000, 22, seed=3)
+    multiplier = truth.multiplier if weighting == "value" else truth.intensity_multiplier
+    assert multiplier == pytest.approx(STUDY_MULTIPLIER, abs=1e-8)
 
 
 def test_calibration_does_not_depend_on_chunk_size(baseline_model):
