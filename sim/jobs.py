@@ -110,9 +110,15 @@ def validate(config_path: str | Path) -> JobResult:
     """Check a config and describe the panel it simulates (``goodwill validate``)."""
     config = load_config(config_path)
     panel = config.panel
+    study = ""
+    if config.study is not None:
+        study = (
+            f"; a study of {len(config.study.scenarios)} scenarios x "
+            f"{config.study.replications} replications"
+        )
     return JobResult(
         f"{config_path}: valid ({panel.n_consumers:,} consumers x {panel.n_weeks} weeks, "
-        f"seed {config.seed}); {describe_memory(config)}"
+        f"seed {config.seed}{study}); {describe_memory(config)}"
     )
 
 
