@@ -94,7 +94,9 @@ def describe_panel(panel: pd.DataFrame, truth: SpendTruth) -> str:
     n_consumers, n_weeks = len(consumers), truth.n_weeks
     response = truth.model.response
     lines = [
-        f"panel: {n_consumers:,} consumers x {n_weeks} weeks = {len(panel):,} rows; "
+        f"panel: {n_consumers:,} consumers x {n_weeks} weeks = {len(panel):,} rows"
+        + ("" if len(panel) == n_consumers * n_weeks else " (unbalanced: consumers join and leave)")
+        + "; "
         f"mean weekly spend {panel['spend_cf'].mean():.1f} yuan without counterfeits, "
         f"{panel['spend'].mean():.1f} with",
         f"counterfeit buyers: {len(victims):,} ({len(victims) / n_consumers:.1%})"
