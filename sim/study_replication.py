@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -162,11 +162,29 @@ def _store_fit(
     out["pretrend_pvalue"][at] = test.pvalue
 
 
+def identified_truth(truth: SpendTruth) -> SpendTruth:
+    """The truth over the victims the panel shows untreated in at least one week.
+
+    A victim recorded in its first observed week (week 1 of a balanced panel) has no untreated
+    week: no difference-in-differences estimator identifies its effect, and the estimators
+    drop it (Callaway-Sant'Anna, Sun-Abraham and imputation with a warning) or identify
+    nothing from it beyond its own fixed effect (the event study). The study's estimand leaves
+    such victims out, so that a bias is the estimator's and not a difference in who is
+    counted.
+    """
+    consumers = truth.consumers
+    always = consumers["recorded_week"] <= consumers["first_observed_week"]
+    consumers = consumers.assign(recorded_week=consumers["recorded_week"].where(~always))
+    return replace(truth, consumers=consumers)
+
+
 def _truths(
     design: ReplicationDesign, truth: SpendTruth, out: dict[str, np.ndarray], row: int
 ) -> None:
     """The replication's true effects by event time and summed over the cumulative range,
-    for each estimand (per yuan with its weighting, or in yuan per victim without a dose)."""
+    for each estimand (per yuan with its weighting, or in yuan per victim without a dose),
+    over the victims the estimators can use (:func:`identified_truth`)."""
+    truth = identified_truth(truth)
     first, last = design.cumulative
     for k, estimand in enumerate(design.estimands):
         if design.columns.intensity is not None:

@@ -16,11 +16,14 @@ def study_config(
     block_size: int = 2,
     scenarios: dict | None = None,
     estimators: list[str] | None = None,
+    n_weeks: int = 14,
+    cumulative: tuple[int, int] = (0, 3),
+    window: tuple[int, int] = (-3, 6),
     **study: object,
 ) -> Config:
-    """A study of ``replications`` panels of ``n_consumers`` x 14 weeks per scenario (default:
-    the default model, and the same without churn), every estimator, the
-    cumulative effect over event times 0..3."""
+    """A study of ``replications`` panels of ``n_consumers`` x ``n_weeks`` per scenario
+    (default: the default model, and the same without churn), every estimator (default), the
+    cumulative effect over event times ``cumulative`` and TWFE's ``window``."""
     scenarios = scenarios or {
         "default": {"description": "the default consumer model"},
         "no_churn": {
@@ -31,12 +34,12 @@ def study_config(
     return Config.model_validate(
         {
             "seed": 5,
-            "panel": {"n_consumers": n_consumers, "n_weeks": 14},
+            "panel": {"n_consumers": n_consumers, "n_weeks": n_weeks},
             "estimation": {
                 "estimators": estimators
                 or ["twfe", "callaway_santanna", "sun_abraham", "imputation"],
-                "cumulative": [0, 3],
-                "twfe": {"window": [-3, 6]},
+                "cumulative": list(cumulative),
+                "twfe": {"window": list(window)},
                 "callaway_santanna": {"uniform_band": False},
             },
             "study": {
