@@ -105,15 +105,24 @@ def test_replication_equals_an_independent_fit_of_the_same_panel(config, study, 
     assert float(cell["cumulative_se"]) == pytest.approx(imputation.cumulative(0, 3).se, 1e-12)
 
 
-def test_truth_is_the_panels_own(config, study):
+def test_truth_is_the_panels_own_over_the_victims_with_an_untreated_week(config, study):
+    """Each event time's truth: the expected effects of the victims first cheated after week 1
+    (who have an untreated week to compare with), weighted as the estimand says."""
     _, truth = _panel(config, 1)
-    for estimand in ("intensity", "value"):
-        expected = truth.event_time_effects(per_yuan=True, weighting=estimand)["estimate"]
+    victims = truth.victims
+    kept = (victims["fake_week"] > 1).to_numpy()
+    assert 0 < kept.sum() < kept.size  # some victims of week 1 are left out
+    value = victims["fake_value"].to_numpy()[kept]
+    expected = truth.expected[kept]
+    for estimand, weight in (("intensity", value), ("value", np.ones_like(value))):
+        observed = ~np.isnan(expected)
+        post = (weight @ np.nan_to_num(expected)) / (observed.T @ (weight * value))
         stored = study["truth"].sel(scenario="default", replication=1, estimand=estimand)
-        np.testing.assert_array_equal(stored.sel(event_time=expected.index).values, expected)
+        np.testing.assert_allclose(stored.sel(event_time=np.arange(13)).values, post[:13], 1e-12)
+        assert (stored.sel(event_time=slice(-12, -1)) == 0).all()
         assert float(
             study["truth_cumulative"].sel(scenario="default", replication=1, estimand=estimand)
-        ) == pytest.approx(expected.loc[0:3].sum(), abs=1e-15)
+        ) == pytest.approx(post[:4].sum(), 1e-12)
 
 
 def test_effective_treated_from_the_doses(config, study):
