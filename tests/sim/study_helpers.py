@@ -19,11 +19,14 @@ def study_config(
     n_weeks: int = 14,
     cumulative: tuple[int, int] = (0, 3),
     window: tuple[int, int] = (-3, 6),
+    study_estimators: list[str] | None = None,
     **study: object,
 ) -> Config:
     """A study of ``replications`` panels of ``n_consumers`` x ``n_weeks`` per scenario
     (default: the default model, and the same without churn), every estimator (default), the
-    cumulative effect over event times ``cumulative`` and TWFE's ``window``."""
+    cumulative effect over event times ``cumulative`` and TWFE's ``window``; ``estimators``
+    are ``[estimation] estimators``, ``study_estimators`` the study's own list (with
+    variants)."""
     scenarios = scenarios or {
         "default": {"description": "the default consumer model"},
         "no_churn": {
@@ -46,6 +49,7 @@ def study_config(
                 "replications": replications,
                 "block_size": block_size,
                 "scenarios": scenarios,
+                **({"estimators": study_estimators} if study_estimators else {}),
                 **study,
             },
             "figures": {"formats": ["png"], "dpi": 80},

@@ -8,9 +8,11 @@ cores; ``pytest -m slow tests/sim/test_study_statistics.py``).
 * ``heterogeneous``: the loss per yuan grows by a factor e^0.15 with each later cohort
   (``consumer.response.cohort_slope``), where TWFE's event study is biased and
   Callaway-Sant'Anna is not;
-* ``segment_trend``: occasional buyers' purchase probability grows by 2% a week and heavy
-  buyers' falls by 5% (``consumer.segments[].weekly_trend``); heavy buyers meet more fakes, so
-  trends are not parallel and the pre-trend test must reject more often than where they are.
+* ``segment_trend``: occasional buyers' purchase probability grows by 3% a week and heavy
+  buyers' falls by 5% (``consumer.segments[].weekly_trend``); heavy buyers meet four times as
+  many fakes, at a rate that does not follow their falling purchases (otherwise they would be
+  cheated early, before the trend shows), so trends are not parallel and the pre-trend test
+  must reject more often than where they are.
 
 Everything is read on the value-weighted estimand (per victim, so every victim counts: the
 intensity-weighted estimand has few effective victims at this size, which is a finding of its
@@ -32,13 +34,17 @@ from tests.sim.study_helpers import study_config
 pytestmark = pytest.mark.slow
 
 R = 200
-TRENDS = {"occasional": 0.02, "regular": 0.0, "heavy": -0.05}
+TRENDS = {"occasional": 0.03, "regular": 0.0, "heavy": -0.05}
 
 
 @pytest.fixture(scope="module")
 def table(tmp_path_factory):
     segments = [
-        segment.model_dump() | {"weekly_trend": TRENDS[segment.name]}
+        segment.model_dump()
+        | {
+            "weekly_trend": TRENDS[segment.name],
+            "fake_rate_multiplier": 4.0 if segment.name == "heavy" else 1.0,
+        }
         for segment in DEFAULT_SEGMENTS
     ]
     scenarios = {
@@ -95,7 +101,7 @@ def test_twfe_is_biased_with_cohort_heterogeneity_and_not_without(table):
     assert abs(unbiased["bias"]) < 3 * unbiased["bias_mcse"]
 
 
-@pytest.mark.parametrize("estimator", ["callaway_santanna"])
+@pytest.mark.parametrize("estimator", ["twfe", "callaway_santanna"])
 def test_pretrend_test_detects_the_differential_trend(table, estimator):
     trend = _row(table, "segment_trend", estimator)
     size = _row(table, "homogeneous", estimator)
