@@ -8,8 +8,8 @@ cores; ``pytest -m slow tests/sim/test_study_statistics.py``).
 * ``heterogeneous``: the loss per yuan grows by a factor e^0.15 with each later cohort
   (``consumer.response.cohort_slope``), where TWFE's event study is biased and
   Callaway-Sant'Anna is not;
-* ``segment_trend``: occasional buyers' purchase probability grows by 3% a week and heavy
-  buyers' falls by 5% (``consumer.segments[].weekly_trend``); heavy buyers meet four times as
+* ``segment_trend``: occasional buyers' purchase probability grows by 5% a week and heavy
+  buyers' falls by 10% (``consumer.segments[].weekly_trend``); heavy buyers meet four times as
   many fakes, at a rate that does not follow their falling purchases (otherwise they would be
   cheated early, before the trend shows), so trends are not parallel and the pre-trend test
   must reject more often than where they are.
@@ -34,7 +34,7 @@ from tests.sim.study_helpers import study_config
 pytestmark = pytest.mark.slow
 
 R = 200
-TRENDS = {"occasional": 0.03, "regular": 0.0, "heavy": -0.05}
+TRENDS = {"occasional": 0.05, "regular": 0.0, "heavy": -0.1}
 
 
 @pytest.fixture(scope="module")
