@@ -55,7 +55,7 @@ def table(tmp_path_factory):
         },
         "segment_trend": {
             "description": "segments trend apart",
-            "consumer": {"segments": segments},
+            "consumer": {"segments": segments, "exposure": {"scales_with_purchases": False}},
         },
     }
     config = study_config(
