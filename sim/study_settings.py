@@ -12,7 +12,7 @@ estimator against another.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, ValidationError, model_validator
 
@@ -21,6 +21,9 @@ from models.parameters import Parameters
 from sim.config_files import merge_tables
 from sim.estimators import ESTIMATORS, EstimatorName, EstimatorOptions
 from sim.validation_messages import describe_validation_error
+
+if TYPE_CHECKING:
+    from sim.config import EstimationSettings
 
 MAX_REPLICATIONS = 100_000
 """Most replications per scenario: at 100,000 a coverage's Monte-Carlo SE is 0.07 percentage
@@ -159,7 +162,10 @@ def variant_options(variant: Variant, name: str, options: EstimatorOptions) -> E
 
 
 def check_study(
-    study: StudySettings, consumer: ConsumerSpendModel, estimation: Any | None, n_weeks: int
+    study: StudySettings,
+    consumer: ConsumerSpendModel,
+    estimation: EstimationSettings | None,
+    n_weeks: int,
 ) -> None:
     """Raise a ValueError naming the key if the study cannot run on this config: it needs an
     ``[estimation]`` section, and every scenario and variant must validate."""
