@@ -193,6 +193,7 @@ class CallawaySantAnnaResults(Results):
             event=event,
             overall=LinearCombination(overall_estimate, overall_se),
             notes=self.notes,
+            treated_units=self.treated_units,
         )
 
     def _components(self, weights: np.ndarray) -> pd.DataFrame:

@@ -49,6 +49,7 @@ import pandas as pd
 from models.estimation.aggregation import CallawaySantAnnaResults
 from models.estimation.arguments import at_least, strict_bool
 from models.estimation.drdid import METHODS
+from models.estimation.effective_treated import EffectiveTreated, warn_few_effective
 from models.estimation.influence import (
     Functionals,
     UnitRows,
@@ -139,10 +140,11 @@ class CallawaySantAnna:
         self.nonnegative_outcome = strict_bool(
             "nonnegative_outcome", nonnegative_outcome, "CallawaySantAnna"
         )
-        self._rows = self._check_panel()
+        self._rows, self._effective_treated = self._check_panel()
 
-    def _check_panel(self) -> UnitRows:
-        """Validate the panel and lay it out as one row per unit, grouped by cohort."""
+    def _check_panel(self) -> tuple[UnitRows, EffectiveTreated | None]:
+        """Validate the panel and lay it out as one row per unit, grouped by cohort; with the
+        effective number of treated units."""
         data = PanelData.read(
             self.df,
             self.outcome,
@@ -152,6 +154,7 @@ class CallawaySantAnna:
             self.intensity,
             nonnegative_outcome=self.nonnegative_outcome,
         )
+        warn_few_effective(data.effective_treated, "CallawaySantAnna", self.intensity)
         n_units, n_periods = data.n_units, data.n_periods
         if not data.balanced:
             raise ValueError(
@@ -191,7 +194,7 @@ class CallawaySantAnna:
             features[:, n_periods : 2 * n_periods] = features[:, :n_periods] * sorted_dose[:, None]
             features[:, 2 * n_periods] = sorted_dose
             features[:, 2 * n_periods + 1] = sorted_dose**2
-        return UnitRows(
+        rows = UnitRows(
             features=features,
             periods=data.periods,
             block_cohorts=block_cohorts,
@@ -199,6 +202,7 @@ class CallawaySantAnna:
             has_dose=dose is not None,
             covariates=covariates,
         )
+        return rows, data.effective_treated
 
     def _cells(self) -> list[tuple[int, int, int, np.ndarray]]:
         """(treated block, period column, base column, control blocks) of each ATT(g, t)."""
@@ -277,6 +281,7 @@ class CallawaySantAnna:
                 nobs=n_units,
             ),
             notes=self._notes(),
+            treated_units=self._effective_treated,
             cohorts=cohorts,
             periods=periods,
             functionals=functionals,

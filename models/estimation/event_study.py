@@ -29,6 +29,7 @@ import pandas as pd
 from models.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, FixedEffects, encode
 from models.estimation.arguments import convergence, observed_event_time, strict_bool
 from models.estimation.design import IndicatorDesign
+from models.estimation.effective_treated import EffectiveTreated, warn_few_effective
 from models.estimation.ols import DEFAULT_COLLIN_TOL, fit_within, singletons_kept
 from models.estimation.panel_data import (
     PanelData,
@@ -50,6 +51,7 @@ class _EventPanel:
     intensity: np.ndarray | None
     column: np.ndarray
     inside: np.ndarray | None
+    effective_treated: EffectiveTreated | None
 
 
 class EventStudy:
@@ -171,6 +173,7 @@ class EventStudy:
             nonnegative_outcome=self.nonnegative_outcome,
         )
         _require_a_contrast(panel.cohorts, self.cohort)
+        warn_few_effective(panel.effective_treated, "EventStudy", self.intensity)
         rows, event_time = panel.treated_rows()
         n_rows = panel.y.size
         k = len(self.event_times)
@@ -195,6 +198,7 @@ class EventStudy:
             intensity=panel.row_doses,
             column=column,
             inside=inside,
+            effective_treated=panel.effective_treated,
         )
 
     def _indicator_columns(self, event_time: np.ndarray) -> np.ndarray:
@@ -293,7 +297,14 @@ class EventStudy:
             intensity=self.intensity,
             bin_endpoints=self.bin_endpoints,
         )
-        return Results("EventStudy", self.outcome, estimates, statistics, event)
+        return Results(
+            "EventStudy",
+            self.outcome,
+            estimates,
+            statistics,
+            event,
+            treated_units=panel.effective_treated,
+        )
 
 
 def _require_a_contrast(cohorts: np.ndarray, column: str) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models.estimation.effective_treated import EffectiveTreated
 from models.estimation.inference import LinearCombination
 from models.estimation.results import Estimates, EventTimes, Results
 from models.estimation.vcov import Covariance
@@ -33,7 +34,12 @@ class Cells:
 
 
 def interaction_weighted(
-    saturated: Results, cells: Cells, ref: int, intensity: str | None, control: str
+    saturated: Results,
+    cells: Cells,
+    ref: int,
+    intensity: str | None,
+    control: str,
+    effective_treated: EffectiveTreated | None = None,
 ) -> SunAbrahamResults:
     """Average the estimated CATT(g, e) by event time and over e >= 0 (the ATT)."""
     position = {name: j for j, name in enumerate(saturated.names)}
@@ -85,6 +91,7 @@ def interaction_weighted(
         ),
         overall=LinearCombination(float(estimates[-1]), float(np.sqrt(covariance[-1, -1]))),
         notes=(("Control group", f"{control} treated"),),
+        treated_units=effective_treated,
         saturated=saturated,
     )
 

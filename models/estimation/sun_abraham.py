@@ -63,6 +63,7 @@ import pandas as pd
 from models.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, FixedEffects
 from models.estimation.arguments import convergence, observed_event_time, strict_bool
 from models.estimation.design import DenseDesign, IndicatorDesign
+from models.estimation.effective_treated import EffectiveTreated, warn_few_effective
 from models.estimation.interaction_weighted import (
     Cells,
     SunAbrahamResults,
@@ -96,6 +97,7 @@ class _SaturatedPanel:
     value: np.ndarray
     cells: Cells
     n_singletons: int
+    effective_treated: EffectiveTreated | None
 
 
 class SunAbraham:
@@ -213,6 +215,7 @@ class SunAbraham:
             self.intensity,
             nonnegative_outcome=self.nonnegative_outcome,
         )
+        warn_few_effective(data.effective_treated, "SunAbraham", self.intensity)
         fe, unit_codes, period_codes = data.fe, data.unit_codes, data.period_codes
         period_values, cohorts = data.periods, data.cohorts
         cohorts, last = _control_group(cohorts, self.control, self.cohort)
@@ -266,6 +269,7 @@ class SunAbraham:
             value=value,
             cells=cells,
             n_singletons=0 if keep is None else int(keep.size - keep.sum()),
+            effective_treated=data.effective_treated,
         )
 
     def _warn_always_treated(
@@ -353,7 +357,9 @@ class SunAbraham:
             n_singletons=panel.n_singletons,
         )
         saturated = Results("SunAbraham (cohort x event time)", self.outcome, estimates, statistics)
-        return interaction_weighted(saturated, panel.cells, self.ref, self.intensity, self.control)
+        return interaction_weighted(
+            saturated, panel.cells, self.ref, self.intensity, self.control, panel.effective_treated
+        )
 
 
 def _control_group(

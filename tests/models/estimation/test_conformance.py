@@ -19,6 +19,7 @@ import pytest
 
 from models import ConsumerSpendModel
 from models.estimation.results import Results
+from models.exceptions import FewEffectiveUnitsWarning
 from sim.estimators import ESTIMATORS, PanelColumns
 
 COLUMNS = PanelColumns("spend", "consumer_id", "week", "fake_week", "fake_value")
@@ -37,6 +38,7 @@ def fit(name: str, data: pd.DataFrame) -> Results:
     entry = ESTIMATORS[name]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a clean panel: no estimator may drop anything
+        warnings.simplefilter("ignore", FewEffectiveUnitsWarning)  # small panels
         return entry.fit(data, COLUMNS, entry.options(), 7)
 
 
