@@ -128,6 +128,10 @@ class EventTimes:
     components : pandas.DataFrame or None
         The pieces each effect averages (one row per cohort and event time with its estimate,
         se and weight), for estimators that average cohort-specific effects.
+    pretrend : WaldTest or None
+        The joint test of the leads computed at fit time (a wild bootstrap, with
+        ``pretrend="bootstrap"``), which :meth:`Results.pretrend_test` returns; None: the
+        analytic Wald test from the covariance.
     """
 
     event_times: tuple[int, ...]
@@ -138,6 +142,7 @@ class EventTimes:
     bin_endpoints: bool = False
     uniform_band: tuple[float, float] | None = None
     components: pd.DataFrame | None = None
+    pretrend: WaldTest | None = None
 
     def summary_rows(self) -> dict[str, str]:
         """The summary's rows on the event times."""
@@ -424,8 +429,11 @@ class Results:
         return estimate - half, estimate + half
 
     def pretrend_test(self) -> WaldTest:
-        """Joint Wald test that every lead (event time < 0) is zero."""
+        """Joint Wald test that every lead (event time < 0) is zero: the wild bootstrap test
+        of a fit with ``pretrend="bootstrap"``, else F (or chi-squared) from the covariance."""
         event = self._event("pretrend_test")
+        if event.pretrend is not None:
+            return event.pretrend
         if event.index != "event_time":
             raise ValueError(
                 f"pretrend_test: {self.model_name} has effects by {event.index}, not by event time"

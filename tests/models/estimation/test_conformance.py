@@ -97,13 +97,13 @@ def test_effects_by_event_time_have_the_same_columns(fitted):
 def test_every_estimator_declares_and_checks_its_variance_estimators(panel, name):
     model_class = ESTIMATORS[name].model
     supported = model_class.VCOV
-    assert supported and set(supported) <= {"iid", "HC1", "CRV1"}
+    assert supported and set(supported) <= {"iid", "HC1", "CRV1", "CR3"}
     model = model_class(panel, **COLUMNS.as_kwargs())
-    for kind in {"iid", "HC1"} - set(supported):
+    for kind in {"iid", "HC1", "CR3"} - set(supported):
         with pytest.raises(ValueError, match=rf"{model_class.__name__}: vcov: '{kind}' is not "):
             model.fit(vcov=kind)
     with pytest.raises(ValueError, match=rf"{model_class.__name__}: vcov: unknown variance"):
-        model.fit(vcov="CR3")
+        model.fit(vcov="CR2")
 
 
 def _duplicate_row(df: pd.DataFrame) -> pd.DataFrame:
