@@ -12,17 +12,20 @@ The bootstrap's data. Under the null every lead is zero: each lead cell's slope 
 ``tau^r_k = tau_k - R_m`` (the restricted least squares of the cells' slopes, weighted by their
 sums of squared doses), so a treated unit i of the cell's cohort has the restricted residual
 ``r_ik = dY_ik - m_k - tau^r_k v_i`` (m_k the controls' mean change) and a control j has
-``r_jk = dY_jk - m_k``. A draw keeps the fit and multiplies every residual of unit i by one
-Rademacher sign ``eta_i``: ``dY*_ik = m_k + tau^r_k v_i + eta_i r_ik`` and
-``dY*_jk = m_k + eta_j r_jk`` (the outcome levels ``fit + eta (Y - fit)`` of a path through the
-fitted changes). Its controls' mean moves by ``delta*_k = sum_j eta_j r_jk / n_C``, its leads by
-``R*_m = sum_{k in m} (sum_i eta_i v_i r_ik - A_k delta*_k) / S_m`` (``A_k`` the cohort's dose
+``r_jk = dY_jk - m_k``. As for the regressions, the draws use the residuals each unit would have
+if left out of that fit: ``r~_ik = r_ik / (1 - h_ik)`` with the leverage
+``h_ik = v_i^2 (1 / S_g - 1 / S_m)`` of a treated unit, ``r~_jk = r_jk n_C / (n_C - 1)`` for a
+control (n_C controls). A draw keeps the fit and multiplies every residual of unit i by one
+Rademacher sign ``eta_i``: ``dY*_ik = m_k + tau^r_k v_i + eta_i r~_ik`` and
+``dY*_jk = m_k + eta_j r~_jk`` (the changes of outcome levels ``fit + eta e~`` along a path).
+Its controls' mean moves by ``delta*_k = sum_j eta_j r~_jk / n_C``, its leads by
+``R*_m = sum_{k in m} (sum_i eta_i v_i r~_ik - A_k delta*_k) / S_m`` (``A_k`` the cohort's dose
 total), and its influence functions are those of CS on that data:
-``v_i (v_i (tau^r_k - R*_m) + eta_i r_ik - delta*_k) / S_m`` for a treated unit and
-``-sum_{k in m} A_k (eta_j r_jk - delta*_k) / (n_C S_m)`` for a control. Their sums of outer
-products need, per cohort, ``sum_i eta_i v_i^p r_ik`` (p = 1, 2, 3) and fixed moments, and for the
-controls only ``delta*`` (from ``sum_j eta_j Y_jt``), since ``eta^2 = 1``: per batch of draws a
-few products of the signs with units x periods arrays. Needs never-treated controls.
+``v_i (v_i (tau^r_k - R*_m) + eta_i r~_ik - delta*_k) / S_m`` for a treated unit and
+``-sum_{k in m} A_k (eta_j r~_jk - delta*_k) / (n_C S_m)`` for a control. Their sums of outer
+products need, per cohort, ``sum_i eta_i v_i^p r~_ik`` (p = 1, 2, 3) and fixed moments, and for
+the controls only ``delta*`` (from ``sum_j eta_j Y_jt``), since ``eta^2 = 1``: per batch of
+draws a few products of the signs with units x periods arrays. Needs never-treated controls.
 
 The statistic uses the influence-function covariance (did's analytic one) in the data and in
 every draw; the p-value is ``(1 + #{W* >= W}) / (B + 1)``.
@@ -178,32 +181,48 @@ class _Leads:
         control_outcomes = data.outcomes[controls]
         control_mean = control_outcomes.mean(axis=0) @ differences  # m_k
         dose_total = np.zeros(cells.size)  # A_k
-        squared_total = np.zeros(cells.size)  # S of the cell's cohort
+        squared_total = np.zeros(cells.size)  # S_g of the cell's cohort
+        treated = [(h, units) for h, units in enumerate(data.blocks) if h != data.control_block]
+        for h, units in treated:
+            dose_total[block == h] = data.doses[units].sum()
+            squared_total[block == h] = (data.doses[units] ** 2).sum()
+        lead_total = squared_total @ incidence  # S_m
         members, by_member, fixed, powers = [], [], [], []
-        for h, units in enumerate(data.blocks):
+        for h, units in treated:
             own = np.flatnonzero(block == h)
-            if h == data.control_block or own.size == 0:
+            if own.size == 0:
                 continue
             doses = data.doses[units, None]
+            # Left out of the fit under the null, a unit's residual in a lead cell grows by
+            # 1 / (1 - h), its leverage h = v^2 (1 / S_g - 1 / S_m).
+            leverage = doses**2 * (1.0 / squared_total[own] - 1.0 / lead_total[lead[own]])
+            if (leverage > 1 - 1e-8).any():
+                raise ValueError(
+                    "pretrend: a unit alone determines a lead (leverage 1); the bootstrap cannot "
+                    "leave it out: use pretrend='wald'"
+                )
             residual = (
                 data.outcomes[units] @ differences[:, own]
                 - control_mean[own]
                 - doses * restricted_slope[own]
-            )
-            dose_total[own] = doses.sum()
-            squared_total[own] = (doses**2).sum()
+            ) / (1.0 - leverage)
             members.append((units, own))
             by_member.append(
                 np.hstack([doses * residual, doses**2 * residual, doses**3 * residual])
             )
             fixed.append((doses**2 * residual).T @ residual)
             powers.append((doses ** np.arange(5)).sum(axis=0))
-        # The controls' rho_j = sum_{k in m} A_k r_jk, from their outcome levels.
+        # The controls' rho_j = sum_{k in m} A_k r~_jk, from their outcome levels; left out,
+        # a control's residual grows by n_C / (n_C - 1) (it no longer moves the mean).
+        n_controls = controls.size
+        left_out = n_controls / (n_controls - 1)
         to_leads = differences @ (incidence * dose_total[:, None])
-        rho = control_outcomes @ to_leads - control_mean @ (incidence * dose_total[:, None])
+        rho = left_out * (
+            control_outcomes @ to_leads - control_mean @ (incidence * dose_total[:, None])
+        )
         control_levels = np.zeros((data.doses.size, data.outcomes.shape[1] + 1))
-        control_levels[controls, :-1] = control_outcomes
-        control_levels[controls, -1] = 1.0
+        control_levels[controls, :-1] = left_out * control_outcomes
+        control_levels[controls, -1] = left_out
         return cls(
             estimates=estimates,
             lead=lead,
@@ -211,7 +230,7 @@ class _Leads:
             restricted_slope=restricted_slope,
             control_mean=control_mean,
             dose_total=dose_total,
-            lead_total=squared_total @ incidence,
+            lead_total=lead_total,
             control_levels=control_levels,
             differences=differences,
             members=tuple(members),
@@ -219,7 +238,7 @@ class _Leads:
             fixed=tuple(fixed),
             powers=tuple(powers),
             control_fixed=rho.T @ rho,
-            n_controls=controls.size,
+            n_controls=n_controls,
         )
 
     def statistics(self, signs: np.ndarray) -> np.ndarray:

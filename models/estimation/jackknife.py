@@ -88,7 +88,42 @@ def cr3(
         raise ValueError(f"vcov: CR3 clusters by the unit ({fe.names[0]!r}) only")
     unit, period = design.fe.codes
     n_units, n_periods = design.fe.sizes
-    residuals = _unit_grid(e, unit, period, n_units, n_periods)
+    adjusted = leave_one_out_residuals(
+        design, _unit_grid(e, unit, period, n_units, n_periods), bread
+    )
+    flat = adjusted.reshape(-1) if design.fe.grid else adjusted[unit, period]
+    meat = design.cluster_meat(flat, unit, n_units)
+    return bread @ meat @ bread, n_units - 1, (n_units,)
+
+
+def leave_one_out_residuals(
+    design: IndicatorDesign, residuals: np.ndarray, bread: np.ndarray
+) -> np.ndarray:
+    """Each unit's residuals had it been left out of the fit, ``(I - H_ii)^-1 e_i``.
+
+    Parameters
+    ----------
+    design : IndicatorDesign
+        The indicators of a balanced two-way panel.
+    residuals : numpy.ndarray
+        Units x periods residuals, summing to zero within each unit.
+    bread : numpy.ndarray
+        ``(X~'X~)^-1`` of the fit (or, for a fit under linear restrictions, its restricted
+        counterpart ``B - B R' (R B R')^-1 R B``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Units x periods, still summing to zero within each unit.
+
+    Raises
+    ------
+    ValueError
+        When a unit alone determines a coefficient (leverage 1).
+    """
+    unit = design.fe.codes[0]
+    n_units, n_periods = residuals.shape
+    unit_name = design.fe.names[0]
     centre = np.eye(n_periods) - 1.0 / n_periods
     means = design.period_means
     common = means @ bread @ means.T
@@ -99,7 +134,7 @@ def cr3(
     controls = np.flatnonzero(~treated)
     if controls.size:
         hat = centre @ common @ centre + centre / n_units
-        _require_leverage_below_one(hat[None], fe.names[0])
+        _require_leverage_below_one(hat[None], unit_name)
         adjusted[controls] = residuals[controls] @ np.linalg.inv(np.eye(n_periods) - hat)
     units = np.flatnonzero(treated)
     columns, values = _treated_regressors(design, active, units, n_units, n_periods)
@@ -115,12 +150,10 @@ def cr3(
         mixed = x[:, :, None] * bread_means[c]
         blocks = own - mixed - mixed.transpose(0, 2, 1) + common
         hat = centre @ blocks @ centre + centre / n_units
-        _require_leverage_below_one(hat, fe.names[0])
+        _require_leverage_below_one(hat, unit_name)
         solved = np.linalg.solve(np.eye(n_periods) - hat, residuals[units[batch], :, None])
         adjusted[units[batch]] = solved[:, :, 0]
-    flat = adjusted.reshape(-1) if design.fe.grid else adjusted[unit, period]
-    meat = design.cluster_meat(flat, unit, n_units)
-    return bread @ meat @ bread, n_units - 1, (n_units,)
+    return adjusted
 
 
 def _unit_grid(

@@ -6,15 +6,23 @@ covariance of the leads is estimated from a few effective units: the Wald statis
 chi-squared distribution, and a pre-trend test rejects too often (correcting the variance, as
 CR3 does, does not cure the noise of its inverse). The wild cluster restricted bootstrap (WCR:
 Cameron, Gelbach and Miller, 2008; MacKinnon, Nielsen and Webb, 2023) reproduces that noise: it
-refits the model to outcomes ``y* = fit_r + eta_i e_r,i`` built from the fit under the null
-(``R b = 0`` by restricted least squares, residuals ``e_r``) with one Rademacher sign ``eta_i``
-per unit, recomputes the Wald statistic with its own clustered variance each time, and reports
-the share of draws at least as large as the data's, ``(1 + #{W* >= W}) / (B + 1)``.
+refits the model to outcomes ``y* = fit_r + eta_i e~_i`` built from the fit under the null
+(``R b = 0`` by restricted least squares) with one Rademacher sign ``eta_i`` per unit,
+recomputes the Wald statistic with its own clustered variance each time, and reports the share
+of draws at least as large as the data's, ``(1 + #{W* >= W}) / (B + 1)``.
+
+The residuals ``e~_i`` are those unit i would have if it were left out of the fit under the
+null, ``(I - H_ii)^-1 e_r,i`` (:func:`models.estimation.jackknife.leave_one_out_residuals`
+with the restricted bread ``B - B R' (R B R')^-1 R B``; MacKinnon, Nielsen and Webb's
+jackknife-transformed bootstrap residuals). A dominant unit's own residuals understate its
+noise, by its leverage; with the plain residuals the draws understate how far the leads can
+move and the test still rejects too often (17% at the 5% level on the baseline process with
+20,000 consumers, against 6% with the transformed ones; README, Standard errors).
 
 The refits are never run. The model is linear, so a draw's coefficients move by
-``d* = B sum_i eta_i u_i`` (``u_i = X~_i' e_r,i``, B the bread) and its residuals are
-``e*_i = eta_i e_r,i - p* - X~_i d*`` (p* the change of the period effects: the period means of
-``eta e_r``). On a balanced panel ``X~_i = J (X_i - P)`` (J the centring matrix, P the
+``d* = B sum_i eta_i u_i`` (``u_i = X~_i' e~_i``, B the bread) and its residuals are
+``e*_i = eta_i e~_i - p* - X~_i d*`` (p* the change of the period effects: the period means of
+``eta e~``). On a balanced panel ``X~_i = J (X_i - P)`` (J the centring matrix, P the
 regressors' period means) and ``X_i = v_i E_g`` for a treated unit of cohort g with dose v_i
 (``E_g`` its cohort's indicator pattern; a control has ``X_i = 0``), so each unit's projected
 score ``z*_i = R B X~_i' e*_i`` is ``eta_i a_i + c* + v_i m_g* - v_i^2 l_g*`` with
@@ -43,6 +51,7 @@ import numpy as np
 from models.estimation.arguments import at_least
 from models.estimation.design import DenseDesign, IndicatorDesign
 from models.estimation.inference import WaldTest
+from models.estimation.jackknife import leave_one_out_residuals
 from models.estimation.ols import WithinFit
 
 DRAW_BATCH = 128
@@ -50,6 +59,7 @@ DRAW_BATCH = 128
 
 MAX_SIGNS = 2**23
 """Signs (draws x units, 8 bytes each) handled at once: 64 MB."""
+
 
 PRETRENDS = ("wald", "bootstrap")
 """The pre-trend tests a fit offers: the analytic Wald test, or its wild bootstrap."""
@@ -180,11 +190,13 @@ def bootstrap_statistics(
     theta = restrictions @ coefficients
     scores = projection.scores(units, grid)
     statistic = float(theta @ np.linalg.solve(scores.T @ scores, theta))
-    # The fit under the null, b_r = b - shift, and its residuals e_r = e + X~ shift.
+    # The fit under the null, b_r = b - shift, its residuals e_r = e + X~ shift, and the
+    # residuals each unit would have if left out of it.
     r_bread = restrictions @ bread
     shift = bread @ restrictions.T @ np.linalg.solve(r_bread @ restrictions.T, theta)
-    restricted = grid + units.fitted(shift)
-    draws = _Draws.of(units, projection, restricted, bread)
+    restricted_bread = bread - r_bread.T @ np.linalg.solve(r_bread @ restrictions.T, r_bread)
+    left_out = leave_one_out_residuals(design, grid + units.fitted(shift), restricted_bread)
+    draws = _Draws.of(units, projection, left_out, bread)
     batches = [
         draws.statistics(rademacher_signs(size, units.n_units, seed, first))
         for first, size in draw_chunks(n_draws, units.n_units)

@@ -1,9 +1,10 @@
 """The wild bootstrap pre-trend test of Callaway and Sant'Anna equals refitting every draw.
 
-The reference builds each draw's outcome levels: the controls' ``Ybar_t + eta_j (Y_jt - Ybar_t)``
-(Ybar the controls' mean path) and, for a treated unit, ``fit_t + eta_i (Y_it - fit_t)`` with a
-path ``fit`` whose changes over the lead cells are the controls' mean change plus the null's
-slope times the dose (the leads' estimates subtracted from their cells' slopes). It refits CS on
+The reference builds each draw's outcome levels: the controls' ``Ybar_t + eta_j c (Y_jt - Ybar_t)``
+(Ybar the controls' mean path, ``c = n_C / (n_C - 1)``) and, for a treated unit, a path through
+the fit under the null (the controls' mean change plus the null's slope times the dose: the
+leads' estimates subtracted from their cells' slopes) whose changes over the lead cells carry
+``eta_i`` times the unit's residuals divided by ``1 - v^2 (1 / S_g - 1 / S_m)``. It refits CS on
 those outcomes and takes its analytic Wald statistic of the leads. The draws agree with the
 closed form to 1e-10 (relative), so the p-values are equal.
 """
@@ -51,21 +52,31 @@ def _bootstrap_outcomes(
     n_cells = len(fitted.names)
     values = fitted.functionals.value
     leads = ratios(values, weights)[0]
-    null_slope = {
-        (g, t): values[k] / values[n_cells + k] - leads[np.argmax(weights[k])]
+    lead_of = {
+        (g, t): np.argmax(weights[k])
         for k, (g, t) in enumerate(zip(fitted.cohorts, fitted.periods, strict=True))
         if weights[k].any()
     }
-    out = path + eta[:, None] * (y - path)
+    cells = list(zip(fitted.cohorts, fitted.periods, strict=True))
+    null_slope = {
+        cell: values[k] / values[n_cells + k] - leads[lead_of[cell]]
+        for k, cell in enumerate(cells)
+        if cell in lead_of
+    }
+    squared = {g: (dose[cohort == g] ** 2).sum() for g in np.unique(cohort[~never])}
+    lead_squared = np.zeros(weights.shape[1])
+    for (g, _), m in lead_of.items():
+        lead_squared[m] += squared[g]
+    out = path + eta[:, None] * (y - path) * never.sum() / (never.sum() - 1)
     for i in np.flatnonzero(~never):
         g = int(cohort[i])
-        fit = y[i].copy()  # periods outside the lead cells keep their outcome
+        out[i] = y[i]
         for t in range(2, g - (base_period == "universal")):
             base = t - 1 if base_period == "varying" else g - 1
-            previous = fit[t - 2] if base_period == "varying" else y[i, g - 2]
-            change = path[t - 1] - path[base - 1] + null_slope[(g, t)] * dose[i]
-            fit[t - 1] = previous + change
-        out[i] = fit + eta[i] * (y[i] - fit)
+            fitted_change = path[t - 1] - path[base - 1] + null_slope[(g, t)] * dose[i]
+            leverage = dose[i] ** 2 * (1 / squared[g] - 1 / lead_squared[lead_of[(g, t)]])
+            residual = (y[i, t - 1] - y[i, base - 1] - fitted_change) / (1 - leverage)
+            out[i, t - 1] = out[i, base - 1] + fitted_change + eta[i] * residual
         if base_period == "varying":  # keep the later levels' own changes
             out[i, g - 1 :] = y[i, g - 1 :] + out[i, g - 2] - y[i, g - 2]
     return out

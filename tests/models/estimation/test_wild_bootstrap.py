@@ -1,10 +1,12 @@
 """The wild bootstrap pre-trend test of the regressions equals refitting every draw.
 
-The reference builds each draw's outcomes ``y* = (y - e_r) + eta_i e_r`` from the fit under the
-null (restricted least squares of the leads, residuals e_r) and the same Rademacher signs, refits
-the event study with CRV1 and computes the Wald statistic of the leads (CRV1 without its
-small-sample factor): it shares nothing with the closed form but the estimator. The draws agree
-to 1e-10 (relative), so the p-values are equal.
+The reference fits the model under the null (the leads' restrictions ``R b = 0``) as a
+dummy-variable least-squares problem without each unit in turn, to get the residuals the unit
+has when left out (``e~_i``, its own level absorbed), builds each draw's outcomes
+``y* = (y - e_r) + eta_i e~_i`` (e_r the residuals of the fit under the null on every unit) with
+the same Rademacher signs, refits the event study with CRV1 and computes the Wald statistic of
+the leads (CRV1 without its small-sample factor): it shares nothing with the closed form but the
+estimator. The draws agree to 1e-10 (relative), so the p-values are equal.
 """
 
 from __future__ import annotations
@@ -45,6 +47,30 @@ def _crv1_wald(fitted, restrictions: np.ndarray, n_periods: int) -> float:
     return float(theta @ np.linalg.solve(middle, theta))
 
 
+def _null_fit_residuals(
+    x: np.ndarray, y: np.ndarray, unit: np.ndarray, period: np.ndarray, restrictions: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Residuals of ``y = x b + unit + period`` with ``restrictions @ b = 0`` (dummy-variable
+    least squares on ``x`` times a basis of the restrictions' null space), and each unit's
+    residuals from the same fit without it, centred within the unit."""
+    null_space = np.linalg.svd(restrictions)[2][restrictions.shape[0] :].T
+    design = np.hstack(
+        [x @ null_space, np.eye(unit.max() + 1)[unit], np.eye(period.max() + 1)[period]]
+    )
+
+    def fitted_values(rows: np.ndarray) -> np.ndarray:
+        coefficients = np.linalg.lstsq(design[rows], y[rows], rcond=None)[0]
+        return design @ coefficients
+
+    restricted = y - fitted_values(np.ones(y.size, dtype=bool))
+    left_out = np.empty_like(y)
+    for i in np.unique(unit):
+        own = unit == i
+        error = y[own] - fitted_values(~own)[own]  # its own unit effect is not estimated
+        left_out[own] = error - error.mean()
+    return restricted, left_out
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_the_bootstrap_draws_are_those_of_refitting(name, monkeypatch):
     make, regression = MODELS[name]
@@ -58,23 +84,20 @@ def test_the_bootstrap_draws_are_those_of_refitting(name, monkeypatch):
     original = wild_bootstrap.wild_bootstrap_wald
     monkeypatch.setattr(wild_bootstrap, "wild_bootstrap_wald", spy)
     test = make(df).fit(pretrend="bootstrap", pretrend_draws=N_DRAWS, seed=4).pretrend_test()
-    design, _, bread, coefficients, restrictions, _, _ = calls[0]
+    design, _, _, coefficients, restrictions, _, _ = calls[0]
     statistic, draws = bootstrap_statistics(*calls[0])
 
-    theta = restrictions @ coefficients
-    shift = bread @ restrictions.T @ np.linalg.solve(restrictions @ bread @ restrictions.T, theta)
     rows = np.flatnonzero(design.column >= 0)
     x = np.zeros((len(df), coefficients.size))
     x[rows, design.column[rows]] = design.value[rows]
     y = df["y"].to_numpy()
-    restricted = design.fe.demean(y - x @ (coefficients - shift))  # residuals under the null
+    unit = design.fe.codes[0]
+    restricted, left_out = _null_fit_residuals(x, y, unit, design.fe.codes[1], restrictions)
     signs = rademacher_signs(N_DRAWS, df["i"].nunique(), seed=4)
     reference = np.array(
         [
             _crv1_wald(
-                regression(
-                    make(df.assign(y=y - restricted + eta[design.fe.codes[0]] * restricted)).fit()
-                ),
+                regression(make(df.assign(y=y - restricted + eta[unit] * left_out)).fit()),
                 restrictions,
                 n_periods=7,
             )
