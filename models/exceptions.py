@@ -33,3 +33,11 @@ class GoodwillDeprecationWarning(FutureWarning):
 
 class CheckpointWarning(UserWarning):
     """Finished blocks of a checkpoint were discarded: of other inputs, or damaged."""
+
+
+class FewEffectiveUnitsWarning(UserWarning):
+    """A per-dose fit rests on few effective treated units: a few large doses dominate it.
+
+    The message gives the effective number ``n_eff = (sum v^2)^2 / sum v^4`` and the number of
+    treated units (:mod:`models.estimation.effective_treated`).
+    """

@@ -88,7 +88,28 @@ class EstimatorOptions(Parameters):
         in a whole config)."""
 
 
-class ClusteredOptions(EstimatorOptions):
+class RobustInferenceOptions(EstimatorOptions):
+    """The inference robust to a few dominant doses (few effective treated units): the
+    leave-one-unit-out jackknife variance and the wild bootstrap pre-trend test."""
+
+    jackknife: StrictBool = Field(
+        False,
+        description="CR3 standard errors: the leave-one-unit-out jackknife, clustered by the unit",
+    )
+    pretrend: Literal["wald", "bootstrap"] = Field(
+        "wald",
+        description="pre-trend test: analytic Wald, or its wild cluster bootstrap (null imposed)",
+    )
+    pretrend_draws: StrictInt = Field(
+        999, ge=19, le=99_999, description="draws of the bootstrap pre-trend test"
+    )
+
+    def fit_options(self, seed: int) -> dict[str, object]:
+        """The ``pretrend``, ``pretrend_draws`` and ``seed`` arguments of the model's ``fit``."""
+        return {"pretrend": self.pretrend, "pretrend_draws": self.pretrend_draws, "seed": seed}
+
+
+class ClusteredOptions(RobustInferenceOptions):
     """Options of a regression estimator with goodwill's variance estimators."""
 
     vcov: Literal["iid", "HC1", "CRV1"] = Field(
@@ -102,11 +123,18 @@ class ClusteredOptions(EstimatorOptions):
     def _clusters_need_crv1(self) -> ClusteredOptions:
         if self.clusters is not None and self.vcov != "CRV1":
             raise ValueError(f"clusters are only used with vcov = 'CRV1', not {self.vcov!r}")
+        if self.jackknife and (self.vcov != "CRV1" or self.clusters is not None):
+            raise ValueError(
+                "jackknife = true replaces the CRV1 variance by the unit-clustered CR3; it "
+                f"cannot go with vcov = {self.vcov!r} or clusters"
+            )
         return self
 
     @property
     def vcov_spec(self) -> str | dict[str, list[str]]:
         """The ``vcov`` argument of the estimator's ``fit``."""
+        if self.jackknife:
+            return "CR3"
         if self.clusters is None:
             return self.vcov
         return {self.vcov: list(self.clusters)}
@@ -149,7 +177,7 @@ class TwfeOptions(ClusteredOptions):
             )
 
 
-class CallawaySantAnnaOptions(EstimatorOptions):
+class CallawaySantAnnaOptions(RobustInferenceOptions):
     """Options of ``models.CallawaySantAnna`` (its dynamic aggregation is reported)."""
 
     control: Literal["never", "notyet"] = Field(
@@ -164,6 +192,20 @@ class CallawaySantAnnaOptions(EstimatorOptions):
     uniform_band: StrictBool = Field(
         True, description="also compute a 95% sup-t uniform band (seeded by the config's seed)"
     )
+
+    @model_validator(mode="after")
+    def _robust_inference_needs_never_treated_controls(self) -> CallawaySantAnnaOptions:
+        if (self.jackknife or self.pretrend == "bootstrap") and self.control != "never":
+            raise ValueError(
+                "jackknife = true and pretrend = 'bootstrap' need control = 'never' (each unit "
+                "either treated or a control)"
+            )
+        return self
+
+    @property
+    def vcov_spec(self) -> str:
+        """The ``vcov`` argument of the model's ``fit``."""
+        return "CR3" if self.jackknife else "CRV1"
 
 
 class SunAbrahamOptions(ClusteredOptions):
@@ -248,7 +290,7 @@ def _fit_twfe(
         ref=options.ref,
         bin_endpoints=options.bin_endpoints,
     )
-    return study.fit(vcov=options.vcov_spec)
+    return study.fit(vcov=options.vcov_spec, **options.fit_options(seed))
 
 
 def _fit_callaway_santanna(
@@ -261,14 +303,15 @@ def _fit_callaway_santanna(
         anticipation=options.anticipation,
         base_period=options.base_period,
     )
-    return model.fit().aggregate("dynamic", uniform_band=options.uniform_band, seed=seed)
+    fitted = model.fit(vcov=options.vcov_spec, **options.fit_options(seed))
+    return fitted.aggregate("dynamic", uniform_band=options.uniform_band, seed=seed)
 
 
 def _fit_sun_abraham(
     panel: pd.DataFrame, columns: PanelColumns, options: SunAbrahamOptions, seed: int
 ) -> EventStudyResults:
     model = SunAbraham(panel, **columns.as_kwargs(), control=options.control)
-    return model.fit(vcov=options.vcov_spec)
+    return model.fit(vcov=options.vcov_spec, **options.fit_options(seed))
 
 
 def _fit_imputation(

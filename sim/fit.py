@@ -192,6 +192,11 @@ def describe_fit(
                 line += ", truth " + ("inside" if low <= true_total <= high else "outside")
             lines.append(line)
             lines.append(f"  {'':<18} pre-trends: {_describe_pretrends(fitted)}")
+            if fitted.effective_treated is not None:
+                lines.append(
+                    f"  {'':<18} effective treated units: {fitted.effective_treated:,.1f} of "
+                    f"{fitted.n_treated:,}"
+                )
     return "\n".join(lines)
 
 
@@ -202,6 +207,11 @@ def _describe_pretrends(results: EventStudyResults) -> str:
         pretrend = results.pretrend_test()
     except ValueError as exc:
         return f"not testable ({str(exc).removeprefix('wald_test: ')})"
+    if pretrend.n_draws:
+        return (
+            f"W/q = {pretrend.statistic:.3f} ({pretrend.df_num} leads), wild bootstrap "
+            f"p = {pretrend.pvalue:.3f} ({pretrend.n_draws} draws)"
+        )
     return (
         f"F({pretrend.df_num}, {pretrend.df_denom:g}) = {pretrend.statistic:.3f}, "
         f"p = {pretrend.pvalue:.3f}"
@@ -249,6 +259,14 @@ def _estimand_dataset(
             {"units": unit},
         )
     data["model"] = ("estimator", [fitted.model_name for fitted in fits.values()])
+    data["effective_treated"] = (
+        "estimator",
+        [np.nan if f.effective_treated is None else f.effective_treated for f in fits.values()],
+        {
+            "long_name": "effective number of treated units, (sum v^2)^2 / sum v^4 over the "
+            "doses v (the number of treated units for value-weighted fits; NaN without a dose)"
+        },
+    )
     coords = {"estimator": names, "event_time": event_times}
     coords.update(event_time_row=event_times, event_time_col=event_times)
     return xr.Dataset(data, coords=coords)

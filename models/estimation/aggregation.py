@@ -23,6 +23,8 @@ from scipy import stats
 from models.estimation.arguments import at_least, probability, strict_bool
 from models.estimation.inference import LinearCombination, WaldTest, sup_t_critical_value
 from models.estimation.influence import BlockMoments, Functionals, influence_covariance, ratios
+from models.estimation.influence_bootstrap import LeadBootstrap
+from models.estimation.influence_jackknife import LeaveOneOut
 from models.estimation.results import Estimates, EventTimes, Results
 
 AGGREGATIONS = {"simple": "att", "dynamic": "event_time", "group": "cohort", "calendar": "period"}
@@ -47,6 +49,12 @@ class CallawaySantAnnaResults(Results):
         Periods of anticipation of the fit.
     dose : str or None
         The dose column (``intensity``) the effects are per unit of.
+    leave_one_out : LeaveOneOut or None
+        With ``vcov="CR3"``: the treated units' rows, for the jackknife variance of every
+        aggregation (:mod:`models.estimation.influence_jackknife`).
+    lead_bootstrap : LeadBootstrap or None
+        With ``pretrend="bootstrap"``: the units' rows, for the wild bootstrap of the pre-trend
+        tests (:mod:`models.estimation.influence_bootstrap`).
     """
 
     cohorts: np.ndarray
@@ -55,6 +63,8 @@ class CallawaySantAnnaResults(Results):
     moments: BlockMoments
     anticipation: int
     dose: str | None
+    leave_one_out: LeaveOneOut | None = None
+    lead_bootstrap: LeadBootstrap | None = None
 
     @property
     def n_units(self) -> int:
@@ -82,24 +92,42 @@ class CallawaySantAnnaResults(Results):
         """did's Wald pre-test: every pre-treatment ATT(g, t) is zero.
 
         ``n theta' V^-1 theta`` over the pre-treatment cells, with V their covariance from the
-        influence functions, against chi-squared with one degree of freedom per cell (reported
-        as F = statistic / cells with infinite denominator degrees of freedom).
+        influence functions (or the jackknife, with ``vcov="CR3"``), against chi-squared with
+        one degree of freedom per cell (reported as F = statistic / cells with infinite
+        denominator degrees of freedom).
         """
         pre = self.periods < self.cohorts - self.anticipation
         if not pre.any():
             raise ValueError("pretrend_test: no pre-treatment ATT(g, t) was estimated")
-        estimates, combination = self._ratios(np.eye(len(self.names))[:, pre])
-        covariance = self._covariance(combination)
+        weights = np.eye(len(self.names))[:, pre]
+        if self.lead_bootstrap is not None:
+            return self._bootstrap(weights)
+        estimates, _ = self._ratios(weights)
+        covariance = self._covariance(weights)
         if np.linalg.matrix_rank(covariance) < pre.sum():
             raise ValueError("pretrend_test: the pre-treatment ATTs' covariance is singular")
         statistic = float(estimates @ np.linalg.solve(covariance, estimates))
         q = int(pre.sum())
         return WaldTest(statistic / q, float(stats.chi2.sf(statistic, q)), q, np.inf)
 
+    def _bootstrap(self, weights: np.ndarray) -> WaldTest:
+        """The wild bootstrap test that the ratios with these weights (the leads) are zero,
+        studentized by their influence-function covariance."""
+        _, combination = self._ratios(weights)
+        covariance = self.functionals.covariance(combination, self.moments)
+        return self.lead_bootstrap.test(self.functionals.value, weights, covariance)
+
     def _ratios(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return ratios(self.functionals.value, weights)
 
-    def _covariance(self, combination: np.ndarray) -> np.ndarray:
+    def _covariance(self, weights: np.ndarray, combine: np.ndarray | None = None) -> np.ndarray:
+        """Covariance of the ratios with the columns of ``weights`` (cells x r), or of their
+        combinations ``combine.T @ ratios``: from the influence functions, or the jackknife."""
+        if self.leave_one_out is not None:
+            return self.leave_one_out.covariance(self.functionals, self.moments, weights, combine)
+        _, combination = self._ratios(weights)
+        if combine is not None:
+            combination = combination @ combine
         return self.functionals.covariance(combination, self.moments)
 
     def aggregate(
@@ -163,36 +191,45 @@ class CallawaySantAnnaResults(Results):
         else:
             labels = [int(t) for t in np.unique(time[post])]
             groups = [(time == t) & post for t in labels]
-        weights = np.column_stack(groups).astype(float)
-        estimates, combination = self._ratios(weights)
-        overall_estimate, overall_combination = self._overall(
-            kind, labels, groups, estimates, combination
-        )
-        covariance = self._covariance(np.column_stack([combination, overall_combination]))
+        weights, combine = self._aggregation_weights(kind, labels, groups)
+        estimates, _ = self._ratios(weights)
+        estimates = estimates @ combine
+        overall_estimate = float(estimates[-1])
+        estimates = estimates[:-1]
+        covariance = self._covariance(weights, combine)
         overall_se = float(np.sqrt(covariance[-1, -1]))
         matrix = covariance[:-1, :-1]
         index = AGGREGATIONS[kind]
         band = None
         if uniform_band:
             band = (alpha, sup_t_critical_value(matrix, alpha, n_draws, seed))
+        leads = np.array(labels) < 0
+        pretrend = None
+        if self.lead_bootstrap is not None and kind == "dynamic" and leads.any():
+            pretrend = self._bootstrap(weights[:, : len(labels)][:, leads])
         event = EventTimes(
             event_times=tuple(labels),
             index=index,
             window=(min(labels), max(labels)),
             intensity=self.dose,
             uniform_band=band,
-            components=self._components(weights),
+            components=self._components(weights[:, : len(labels)]),
+            pretrend=pretrend,
         )
         names = ("att",) if kind == "simple" else tuple(f"{index}::{x}" for x in labels)
         return Results(
             model_name=f"CallawaySantAnna ({kind})",
             outcome=self.outcome,
             estimates=Estimates(
-                names, estimates, influence_covariance(matrix, self.unit, self.n_units), self.nobs
+                names,
+                estimates,
+                influence_covariance(matrix, self.unit, self.n_units, self.covariance.request),
+                self.nobs,
             ),
             event=event,
             overall=LinearCombination(overall_estimate, overall_se),
             notes=self.notes,
+            treated_units=self.treated_units,
         )
 
     def _components(self, weights: np.ndarray) -> pd.DataFrame:
@@ -214,24 +251,23 @@ class CallawaySantAnnaResults(Results):
             }
         )
 
-    def _overall(
-        self,
-        kind: str,
-        labels: list[int],
-        groups: list[np.ndarray],
-        estimates: np.ndarray,
-        combination: np.ndarray,
-    ) -> tuple[float, np.ndarray]:
-        """did's overall summary of an aggregation, and its influence-function coefficients."""
+    def _aggregation_weights(
+        self, kind: str, labels: list[int], groups: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ratios an aggregation's effects and did's overall summary are made of: their
+        weights on the cells (cells x r) and the combinations ``combine.T @ ratios`` that are
+        the effects, then the overall summary (r x (effects + 1))."""
+        weights = np.column_stack(groups).astype(float)
+        m = weights.shape[1]
+        effects = np.eye(m)
         if kind == "simple":
-            return float(estimates[0]), combination[:, 0]
+            return weights, np.ones((1, 2))
         if kind == "dynamic":
-            after = np.array(labels) >= 0
-            return float(estimates[after].mean()), combination[:, after].mean(axis=1)
+            after = (np.array(labels) >= 0).astype(float)
+            return weights, np.column_stack([effects, after / after.sum()])
         if kind == "calendar":
-            return float(estimates.mean()), combination.mean(axis=1)
+            return weights, np.column_stack([effects, np.full(m, 1.0 / m)])
         # group: the cohort averages weighted by cohort size, i.e. each cell by 1 / (its
-        # cohort's number of post-treatment cells).
-        weights = sum(cells / cells.sum() for cells in groups)
-        estimate, overall = self._ratios(weights[:, None])
-        return float(estimate[0]), overall[:, 0]
+        # cohort's number of post-treatment cells): one more ratio.
+        overall = sum(cells / cells.sum() for cells in groups)
+        return np.column_stack([weights, overall]), np.eye(m + 1)

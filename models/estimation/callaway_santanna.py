@@ -49,6 +49,7 @@ import pandas as pd
 from models.estimation.aggregation import CallawaySantAnnaResults
 from models.estimation.arguments import at_least, strict_bool
 from models.estimation.drdid import METHODS
+from models.estimation.effective_treated import EffectiveTreated, warn_few_effective
 from models.estimation.influence import (
     Functionals,
     UnitRows,
@@ -57,9 +58,12 @@ from models.estimation.influence import (
     moment_functionals,
     ratios,
 )
+from models.estimation.influence_bootstrap import LeadBootstrap
+from models.estimation.influence_jackknife import LeaveOneOut
 from models.estimation.panel_data import PanelData, numeric_values, require_columns
 from models.estimation.results import Estimates
 from models.estimation.vcov import VcovSpec, parse_unit_clustered
+from models.estimation.wild_bootstrap import bootstrap_requested
 
 
 class CallawaySantAnna:
@@ -92,8 +96,9 @@ class CallawaySantAnna:
     ['cohort', 'time', 'att', 'se']
     """
 
-    VCOV: ClassVar[tuple[str, ...]] = ("CRV1",)
-    """The variance ``fit(vcov=...)`` supports: clustered by the unit (influence functions)."""
+    VCOV: ClassVar[tuple[str, ...]] = ("CRV1", "CR3")
+    """The variances ``fit(vcov=...)`` supports, clustered by the unit: the influence functions'
+    and their leave-one-unit-out jackknife."""
 
     def __init__(
         self,
@@ -139,10 +144,11 @@ class CallawaySantAnna:
         self.nonnegative_outcome = strict_bool(
             "nonnegative_outcome", nonnegative_outcome, "CallawaySantAnna"
         )
-        self._rows = self._check_panel()
+        self._rows, self._effective_treated = self._check_panel()
 
-    def _check_panel(self) -> UnitRows:
-        """Validate the panel and lay it out as one row per unit, grouped by cohort."""
+    def _check_panel(self) -> tuple[UnitRows, EffectiveTreated | None]:
+        """Validate the panel and lay it out as one row per unit, grouped by cohort; with the
+        effective number of treated units."""
         data = PanelData.read(
             self.df,
             self.outcome,
@@ -152,6 +158,7 @@ class CallawaySantAnna:
             self.intensity,
             nonnegative_outcome=self.nonnegative_outcome,
         )
+        warn_few_effective(data.effective_treated, "CallawaySantAnna", self.intensity)
         n_units, n_periods = data.n_units, data.n_periods
         if not data.balanced:
             raise ValueError(
@@ -191,14 +198,16 @@ class CallawaySantAnna:
             features[:, n_periods : 2 * n_periods] = features[:, :n_periods] * sorted_dose[:, None]
             features[:, 2 * n_periods] = sorted_dose
             features[:, 2 * n_periods + 1] = sorted_dose**2
-        return UnitRows(
+        rows = UnitRows(
             features=features,
             periods=data.periods,
             block_cohorts=block_cohorts,
             block_sizes=block_sizes,
             has_dose=dose is not None,
             covariates=covariates,
+            order=order,
         )
+        return rows, data.effective_treated
 
     def _cells(self) -> list[tuple[int, int, int, np.ndarray]]:
         """(treated block, period column, base column, control blocks) of each ATT(g, t)."""
@@ -231,14 +240,32 @@ class CallawaySantAnna:
             )
         return cells
 
-    def fit(self, vcov: VcovSpec = "CRV1") -> CallawaySantAnnaResults:
+    def fit(
+        self,
+        vcov: VcovSpec = "CRV1",
+        *,
+        pretrend: str = "wald",
+        pretrend_draws: int = 999,
+        seed: int = 0,
+    ) -> CallawaySantAnnaResults:
         """Estimate every ATT(g, t) and the influence functions behind its inference.
 
         Parameters
         ----------
         vcov : str or dict
             ``"CRV1"`` (or ``{"CRV1": unit}``): the influence-function variance, clustered by
-            unit (did's analytic standard errors), the only one available.
+            unit (did's analytic standard errors). ``"CR3"``: the leave-one-unit-out jackknife
+            of every estimate and aggregation, robust to units with a large share of their
+            cohort's squared doses (:mod:`models.estimation.influence_jackknife`; never-treated
+            controls and no covariates).
+        pretrend : {"wald", "bootstrap"}
+            The pre-trend tests of the result (``pretrend_test()``) and of its dynamic
+            aggregation: Wald tests from the covariance, or the wild bootstrap of the Wald test
+            with the null imposed, which keeps its size when few effective units carry the
+            leads (:mod:`models.estimation.influence_bootstrap`; never-treated controls, no
+            covariates).
+        pretrend_draws, seed : int
+            Draws of the bootstrap and the seed of its Rademacher signs.
 
         Returns
         -------
@@ -246,7 +273,8 @@ class CallawaySantAnna:
             ``params`` are the ATT(g, t), named ``cohort::g:period::t``, with their joint
             covariance; ``att_gt`` is the same as a table, ``aggregate`` averages them.
         """
-        parse_unit_clustered(vcov, self.unit, "CallawaySantAnna")
+        request = parse_unit_clustered(vcov, self.unit, "CallawaySantAnna", self.VCOV)
+        bootstrap = bootstrap_requested("CallawaySantAnna", pretrend, pretrend_draws, seed)
         rows = self._rows
         cells = self._cells()
         if rows.covariates is None:
@@ -263,6 +291,16 @@ class CallawaySantAnna:
         periods = np.array([int(rows.periods[c[1]]) for c in cells], dtype=np.int64)
         n_units = int(moments.sizes.sum())
         att, combination = ratios(functionals.value, np.eye(len(cells)))
+        leave_one_out = lead_bootstrap = None
+        if bootstrap:
+            self._require_never_and_no_covariates("pretrend='bootstrap'", "pretrend='wald'")
+            lead_bootstrap = LeadBootstrap.of(rows, cells, pretrend_draws, seed)
+        if request.kind == "CR3":
+            self._require_never_and_no_covariates("vcov='CR3'", "vcov='CRV1'")
+            leave_one_out = LeaveOneOut.of(rows, np.array([cell[0] for cell in cells]))
+            matrix = leave_one_out.covariance(functionals, moments, np.eye(len(cells)))
+        else:
+            matrix = functionals.covariance(combination, moments)
         return CallawaySantAnnaResults(
             model_name="CallawaySantAnna",
             outcome=self.outcome,
@@ -271,19 +309,28 @@ class CallawaySantAnna:
                     f"cohort::{g}:period::{s}" for g, s in zip(cohorts, periods, strict=True)
                 ),
                 coefficients=att,
-                covariance=influence_covariance(
-                    functionals.covariance(combination, moments), self.unit, n_units
-                ),
+                covariance=influence_covariance(matrix, self.unit, n_units, request),
                 nobs=n_units,
             ),
             notes=self._notes(),
+            treated_units=self._effective_treated,
             cohorts=cohorts,
             periods=periods,
             functionals=functionals,
             moments=moments,
             anticipation=self.anticipation,
             dose=self.intensity,
+            leave_one_out=leave_one_out,
+            lead_bootstrap=lead_bootstrap,
         )
+
+    def _require_never_and_no_covariates(self, option: str, instead: str) -> None:
+        """The jackknife and the bootstrap need every unit to be either treated or a control,
+        never both (never-treated controls), and no covariates."""
+        if self.control != "never" or self.covariates:
+            raise ValueError(
+                f"CallawaySantAnna: {option} needs control='never' and no covariates; use {instead}"
+            )
 
     def _notes(self) -> tuple[tuple[str, str], ...]:
         """The summary rows on the design: controls, base period, anticipation, dose."""

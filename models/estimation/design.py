@@ -214,6 +214,12 @@ class IndicatorDesign:
         """Sum of squares of each regressor before demeaning."""
         return self._raw_sumsq
 
+    @property
+    def period_means(self) -> np.ndarray:
+        """The mean of each regressor in each period (periods x k): on a balanced panel
+        ``X~_i = J (X_i - period_means)`` for unit i's periods x k block, J the centring."""
+        return self._period_means
+
     def select(self, keep: np.ndarray) -> IndicatorDesign:
         """The design restricted to the columns where ``keep`` is True."""
         renumber = np.where(keep, np.cumsum(keep) - 1, -1)

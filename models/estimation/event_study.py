@@ -29,6 +29,7 @@ import pandas as pd
 from models.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, FixedEffects, encode
 from models.estimation.arguments import convergence, observed_event_time, strict_bool
 from models.estimation.design import IndicatorDesign
+from models.estimation.effective_treated import EffectiveTreated, warn_few_effective
 from models.estimation.ols import DEFAULT_COLLIN_TOL, fit_within, singletons_kept
 from models.estimation.panel_data import (
     PanelData,
@@ -38,6 +39,7 @@ from models.estimation.panel_data import (
 )
 from models.estimation.results import EventTimes, Results
 from models.estimation.vcov import VARIANCE_ESTIMATORS, VcovSpec, parse_vcov
+from models.estimation.wild_bootstrap import bootstrap_requested, lead_bootstrap
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class _EventPanel:
     intensity: np.ndarray | None
     column: np.ndarray
     inside: np.ndarray | None
+    effective_treated: EffectiveTreated | None
 
 
 class EventStudy:
@@ -171,6 +174,7 @@ class EventStudy:
             nonnegative_outcome=self.nonnegative_outcome,
         )
         _require_a_contrast(panel.cohorts, self.cohort)
+        warn_few_effective(panel.effective_treated, "EventStudy", self.intensity)
         rows, event_time = panel.treated_rows()
         n_rows = panel.y.size
         k = len(self.event_times)
@@ -195,6 +199,7 @@ class EventStudy:
             intensity=panel.row_doses,
             column=column,
             inside=inside,
+            effective_treated=panel.effective_treated,
         )
 
     def _indicator_columns(self, event_time: np.ndarray) -> np.ndarray:
@@ -231,6 +236,9 @@ class EventStudy:
         self,
         vcov: VcovSpec = "CRV1",
         *,
+        pretrend: str = "wald",
+        pretrend_draws: int = 999,
+        seed: int = 0,
         tol: float = DEFAULT_TOL,
         maxiter: int = DEFAULT_MAXITER,
         collin_tol: float = DEFAULT_COLLIN_TOL,
@@ -240,8 +248,18 @@ class EventStudy:
         Parameters
         ----------
         vcov : str or dict
-            ``"CRV1"`` (clustered by unit, the default), ``"iid"``, ``"HC1"`` or
-            ``{"CRV1": "col"}`` / ``{"CRV1": "a+b"}``; see :mod:`models.estimation.vcov`.
+            ``"CRV1"`` (clustered by unit, the default), ``"iid"``, ``"HC1"``,
+            ``{"CRV1": "col"}`` / ``{"CRV1": "a+b"}``, or ``"CR3"``, the leave-one-unit-out
+            jackknife (balanced panel, no covariates or other fixed effects; robust to a few
+            dominant doses, :mod:`models.estimation.jackknife`); see
+            :mod:`models.estimation.vcov`.
+        pretrend : {"wald", "bootstrap"}
+            The test ``pretrend_test()`` returns: the Wald test from the covariance, or the wild
+            cluster bootstrap of it with the null imposed (balanced panel, clustered by unit;
+            :mod:`models.estimation.wild_bootstrap`), which keeps its size when a few units
+            dominate the leads.
+        pretrend_draws, seed : int
+            Draws of the bootstrap and the seed of its Rademacher signs.
         tol, maxiter, collin_tol
             As for :meth:`models.estimation.ols.FixedEffectsOLS.fit`.
 
@@ -253,6 +271,7 @@ class EventStudy:
         """
         convergence("EventStudy", tol, maxiter, collin_tol)
         request = parse_vcov(vcov, [self.unit], self.VCOV, "EventStudy")
+        bootstrap = bootstrap_requested("EventStudy", pretrend, pretrend_draws, seed)
         panel = self._panel
         sample = panel.inside
         fe = self._fixed_effects(sample)
@@ -275,7 +294,7 @@ class EventStudy:
         names = [f"event_time::{k}" for k in self.event_times]
         design = IndicatorDesign.absorb(names, column, value, fe, tol=tol, maxiter=maxiter)
         event_time_of = dict(zip(names, self.event_times, strict=True))
-        estimates, statistics = fit_within(
+        fitted = fit_within(
             y=outcome,
             design=design,
             fe=fe,
@@ -286,14 +305,27 @@ class EventStudy:
             collin_tol=collin_tol,
             n_singletons=n_singletons,
         )
+        event_times = np.array([event_time_of[name] for name in fitted.estimates.names])
+        lead_test = None
+        if bootstrap:
+            leads = np.eye(event_times.size)[event_times < 0]
+            lead_test = lead_bootstrap(fitted, pretrend_draws, seed)(leads)
         event = EventTimes(
-            event_times=tuple(event_time_of[name] for name in estimates.names),
+            event_times=tuple(int(e) for e in event_times),
             ref=self.ref,
             window=self.window,
             intensity=self.intensity,
             bin_endpoints=self.bin_endpoints,
+            pretrend=lead_test,
         )
-        return Results("EventStudy", self.outcome, estimates, statistics, event)
+        return Results(
+            "EventStudy",
+            self.outcome,
+            fitted.estimates,
+            fitted.statistics,
+            event,
+            treated_units=panel.effective_treated,
+        )
 
 
 def _require_a_contrast(cohorts: np.ndarray, column: str) -> None:

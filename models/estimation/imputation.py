@@ -62,6 +62,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from models.estimation.arguments import at_least, strict_bool
+from models.estimation.effective_treated import EffectiveTreated, warn_few_effective
 from models.estimation.inference import LinearCombination
 from models.estimation.panel_data import PanelData
 from models.estimation.results import Estimates, EventTimes, Results
@@ -158,6 +159,7 @@ class _Panel:
     periods: np.ndarray
     cohorts: np.ndarray
     doses: np.ndarray | None
+    effective_treated: EffectiveTreated | None
 
 
 @dataclass(frozen=True)
@@ -261,6 +263,7 @@ class ImputationDiD:
             self.intensity,
             nonnegative_outcome=self.nonnegative_outcome,
         )
+        warn_few_effective(data.effective_treated, "ImputationDiD", self.intensity)
         periods, cohorts = data.periods, data.cohorts
         untreated = periods[data.period_codes] < cohorts[data.unit_codes] - self.anticipation
         if not untreated.any():
@@ -268,7 +271,7 @@ class ImputationDiD:
                 f"column {self.cohort!r}: no untreated observations (rows of never-treated units "
                 f"or before a unit's cohort - anticipation) to fit the unit and period effects"
             )
-        return _Panel(data.to_grid(data.y), periods, cohorts, data.doses)
+        return _Panel(data.to_grid(data.y), periods, cohorts, data.doses, data.effective_treated)
 
     def fit(self, vcov: VcovSpec = "CRV1") -> Results:
         """Impute the untreated outcomes, average the effects and estimate their covariance.
@@ -402,6 +405,7 @@ class ImputationDiD:
                     f"{self.unit} ({n_units_fe:,}), {self.time} ({n_periods_fe:,})",
                 ),
             ),
+            treated_units=self._panel.effective_treated,
         )
 
 

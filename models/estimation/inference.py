@@ -41,15 +41,23 @@ class WaldTest:
     The statistic is ``(R b - q)' (R V R')^-1 (R b - q) / q_rows``, compared with the F
     distribution with (``df_num``, ``df_denom``) degrees of freedom, ``df_denom`` being the
     t degrees of freedom of the fit (as fixest's ``wald``); with ``df_denom`` infinite (normal
-    inference), ``df_num`` times the statistic is compared with chi-squared(``df_num``).
+    inference), ``df_num`` times the statistic is compared with chi-squared(``df_num``). With
+    ``n_draws`` > 0 the p-value is instead that of a wild bootstrap with that many draws
+    (:mod:`models.estimation.wild_bootstrap`).
     """
 
     statistic: float
     pvalue: float
     df_num: int
     df_denom: float
+    n_draws: int = 0
 
     def __str__(self) -> str:
+        if self.n_draws:
+            return (
+                f"Wald test: W/q = {self.statistic:.4f} ({self.df_num} restrictions), wild "
+                f"bootstrap p = {self.pvalue:.4g} ({self.n_draws} draws)"
+            )
         return (
             f"Wald test: F({self.df_num}, {self.df_denom:g}) = {self.statistic:.4f}, "
             f"p = {self.pvalue:.4g}"

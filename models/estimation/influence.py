@@ -26,7 +26,8 @@ class UnitRows:
 
     ``features`` holds each unit's outcomes by period, then (with a dose v) v times them, v and
     v^2; without a dose, a final column of ones stands for v and v^2. ``covariates`` holds
-    the covariates by unit, period and covariate, if any.
+    the covariates by unit, period and covariate, if any; ``order`` the unit code (the
+    panel's unit numbering) of each row.
     """
 
     features: np.ndarray
@@ -35,6 +36,7 @@ class UnitRows:
     block_sizes: np.ndarray
     has_dose: bool
     covariates: np.ndarray | None = None
+    order: np.ndarray | None = None
 
     @property
     def n_units(self) -> int:
@@ -237,11 +239,14 @@ def ratios(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndar
     return estimate, combination
 
 
-def influence_covariance(matrix: np.ndarray, unit: str, n_units: int) -> Covariance:
-    """A covariance from the units' influence functions: clustered by unit, normal inference."""
+def influence_covariance(
+    matrix: np.ndarray, unit: str, n_units: int, request: VcovRequest | None = None
+) -> Covariance:
+    """A covariance from the units' influence functions (or, with ``request`` CR3, their
+    jackknife): clustered by unit, normal inference."""
     return Covariance(
         matrix=matrix,
         df_t=np.inf,
-        request=VcovRequest("influence function", (unit,)),
+        request=request or VcovRequest("influence function", (unit,)),
         n_clusters=(n_units,),
     )

@@ -12,12 +12,14 @@ studies with heterogeneous treatment effects", Journal of Econometrics 225(2), 1
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from models.estimation.inference import LinearCombination
+from models.estimation.effective_treated import EffectiveTreated
+from models.estimation.inference import LinearCombination, WaldTest
 from models.estimation.results import Estimates, EventTimes, Results
 from models.estimation.vcov import Covariance
 
@@ -33,9 +35,19 @@ class Cells:
 
 
 def interaction_weighted(
-    saturated: Results, cells: Cells, ref: int, intensity: str | None, control: str
+    saturated: Results,
+    cells: Cells,
+    ref: int,
+    intensity: str | None,
+    control: str,
+    effective_treated: EffectiveTreated | None = None,
+    pretrend: Callable[[np.ndarray], WaldTest] | None = None,
 ) -> SunAbrahamResults:
-    """Average the estimated CATT(g, e) by event time and over e >= 0 (the ATT)."""
+    """Average the estimated CATT(g, e) by event time and over e >= 0 (the ATT).
+
+    ``pretrend``, if given, computes the joint test of the leads from their averaging weights
+    on the saturated coefficients (leads x coefficients); ``pretrend_test()`` returns it.
+    """
     position = {name: j for j, name in enumerate(saturated.names)}
     estimated = np.array([name in position for name in cells.names])
     columns = np.array([position[name] for name in cells.names if name in position], dtype=np.intp)
@@ -51,6 +63,7 @@ def interaction_weighted(
     estimates = combination @ saturated.coefficients
     covariance = combination @ saturated.covariance.matrix @ combination.T
     covariance = (covariance + covariance.T) / 2
+    lead_test = None if pretrend is None else pretrend(combination[:-1][times < 0])
     catt_se = np.sqrt(np.diag(saturated.covariance.matrix))[columns]
     components = pd.DataFrame(
         {
@@ -82,9 +95,11 @@ def interaction_weighted(
             window=(int(times[0]), int(times[-1])),
             intensity=intensity,
             components=components,
+            pretrend=lead_test,
         ),
         overall=LinearCombination(float(estimates[-1]), float(np.sqrt(covariance[-1, -1]))),
         notes=(("Control group", f"{control} treated"),),
+        treated_units=effective_treated,
         saturated=saturated,
     )
 

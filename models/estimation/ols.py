@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -33,7 +34,6 @@ from models.estimation.panel_data import (
 )
 from models.estimation.results import Estimates, RegressionStatistics, Results
 from models.estimation.vcov import (
-    VARIANCE_ESTIMATORS,
     VcovRequest,
     VcovSpec,
     estimate_vcov,
@@ -74,6 +74,33 @@ def collinear_columns(gram: np.ndarray, raw_sumsq: np.ndarray, tol: float) -> np
     return keep
 
 
+@dataclass(frozen=True)
+class WithinFit:
+    """A least-squares fit on within-transformed data: what the results hold, and the design,
+    residuals and bread behind them (for inference that needs more than the covariance, such
+    as :mod:`models.estimation.wild_bootstrap`).
+
+    Attributes
+    ----------
+    estimates : Estimates
+        The coefficients with their covariance.
+    statistics : RegressionStatistics
+        The fit's regression statistics.
+    design : DenseDesign or IndicatorDesign
+        The within-transformed regressors, without the columns dropped as collinear.
+    residuals : numpy.ndarray
+        The within residuals.
+    bread : numpy.ndarray
+        ``(X~'X~)^-1``.
+    """
+
+    estimates: Estimates
+    statistics: RegressionStatistics
+    design: DenseDesign | IndicatorDesign
+    residuals: np.ndarray
+    bread: np.ndarray
+
+
 def fit_within(
     *,
     y: np.ndarray,
@@ -85,7 +112,7 @@ def fit_within(
     maxiter: int,
     collin_tol: float,
     n_singletons: int = 0,
-) -> tuple[Estimates, RegressionStatistics]:
+) -> WithinFit:
     """Least squares on within-transformed data and the requested covariance.
 
     Parameters
@@ -109,8 +136,9 @@ def fit_within(
 
     Returns
     -------
-    Estimates, RegressionStatistics
-        The coefficients with their covariance, and the fit's regression statistics.
+    WithinFit
+        The coefficients with their covariance, the fit's regression statistics, and the
+        design, residuals and bread they come from.
     """
     clusters = [cluster_values(c) for c in request.clusters]
     y_within = fe.demean(y, tol=tol, maxiter=maxiter)
@@ -163,7 +191,7 @@ def fit_within(
         collinear=dropped,
         n_singletons=n_singletons,
     )
-    return estimates, statistics
+    return WithinFit(estimates, statistics, design, residuals, bread)
 
 
 def absorbed_fixed_effects(
@@ -242,8 +270,8 @@ class FixedEffectsOLS:
     1.071429
     """
 
-    VCOV: ClassVar[tuple[str, ...]] = tuple(VARIANCE_ESTIMATORS)
-    """The variance estimators ``fit(vcov=...)`` supports."""
+    VCOV: ClassVar[tuple[str, ...]] = ("iid", "HC1", "CRV1")
+    """The variance estimators ``fit(vcov=...)`` supports (CR3 needs an event-time design)."""
 
     def __init__(
         self,
@@ -371,7 +399,7 @@ class FixedEffectsOLS:
         design = DenseDesign.absorb(
             self.regressors, x, fe, tol=tol, maxiter=maxiter, overwrite=True
         )
-        estimates, statistics = fit_within(
+        fitted = fit_within(
             y=numeric_values(data, self.outcome),
             design=design,
             fe=fe,
@@ -382,4 +410,6 @@ class FixedEffectsOLS:
             collin_tol=collin_tol,
             n_singletons=0 if keep is None else int(keep.size - keep.sum()),
         )
-        return Results("FixedEffectsOLS", self.outcome, estimates, regression=statistics)
+        return Results(
+            "FixedEffectsOLS", self.outcome, fitted.estimates, regression=fitted.statistics
+        )

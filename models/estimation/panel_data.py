@@ -25,6 +25,7 @@ import pandas as pd
 
 from models.estimation.absorb import FixedEffects, combine_codes, encode
 from models.estimation.arguments import shown, strict_bool
+from models.estimation.effective_treated import EffectiveTreated
 
 
 def require_columns(df: pd.DataFrame, columns: Iterable[str], role: str = "column") -> None:
@@ -295,6 +296,13 @@ class PanelData:
     def treated(self) -> np.ndarray:
         """Whether each unit is ever treated (a finite cohort)."""
         return np.isfinite(self.cohorts)
+
+    @cached_property
+    def effective_treated(self) -> EffectiveTreated | None:
+        """The effective number of treated units of a per-dose fit, ``(sum v^2)^2 / sum v^4``
+        over every treated unit's dose v (:mod:`models.estimation.effective_treated`); None
+        without a dose."""
+        return None if self.doses is None else EffectiveTreated.of_doses(self.doses[self.treated])
 
     def treated_rows(self) -> tuple[np.ndarray, np.ndarray]:
         """The rows of treated units (in row order) and their event times, period - cohort.

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.iolib.summary2 import Summary
 
+from models.estimation.effective_treated import EffectiveTreated
 from models.estimation.inference import (
     Estimates,
     LinearCombination,
@@ -127,6 +128,10 @@ class EventTimes:
     components : pandas.DataFrame or None
         The pieces each effect averages (one row per cohort and event time with its estimate,
         se and weight), for estimators that average cohort-specific effects.
+    pretrend : WaldTest or None
+        The joint test of the leads computed at fit time (a wild bootstrap, with
+        ``pretrend="bootstrap"``), which :meth:`Results.pretrend_test` returns; None: the
+        analytic Wald test from the covariance.
     """
 
     event_times: tuple[int, ...]
@@ -137,6 +142,7 @@ class EventTimes:
     bin_endpoints: bool = False
     uniform_band: tuple[float, float] | None = None
     components: pd.DataFrame | None = None
+    pretrend: WaldTest | None = None
 
     def summary_rows(self) -> dict[str, str]:
         """The summary's rows on the event times."""
@@ -173,6 +179,8 @@ class Results:
         (estimate, se) of an overall average, for estimators that report one.
     notes : tuple of (str, str)
         Further summary rows particular to the estimator (its control group, ...).
+    treated_units : EffectiveTreated, optional
+        For fits with a dose: the effective number of treated units behind the estimates.
 
     Examples
     --------
@@ -191,6 +199,7 @@ class Results:
     event: EventTimes | None = None
     overall: LinearCombination | None = None
     notes: tuple[tuple[str, str], ...] = ()
+    treated_units: EffectiveTreated | None = None
 
     # -- the estimates: every result has them ----------------------------------------------
     @property
@@ -262,6 +271,18 @@ class Results:
     def wald_test(self, restrictions: Restrictions) -> WaldTest:
         """Joint F test of linear restrictions; see :meth:`Estimates.wald_test`."""
         return self.estimates.wald_test(restrictions)
+
+    @property
+    def effective_treated(self) -> float | None:
+        """Effective number of treated units, ``(sum v^2)^2 / sum v^4`` over their doses v: the
+        Kish size of the dose-squared weights of a per-dose estimate. A value-weighted fit
+        weights treated units equally: the number of treated units. None without a dose."""
+        return None if self.treated_units is None else self.treated_units.effective
+
+    @property
+    def n_treated(self) -> int | None:
+        """Number of treated units behind :attr:`effective_treated` (None without a dose)."""
+        return None if self.treated_units is None else self.treated_units.treated
 
     # -- the regression part: least-squares fits only --------------------------------------
     def _regression(self, what: str) -> RegressionStatistics:
@@ -408,8 +429,11 @@ class Results:
         return estimate - half, estimate + half
 
     def pretrend_test(self) -> WaldTest:
-        """Joint Wald test that every lead (event time < 0) is zero."""
+        """Joint Wald test that every lead (event time < 0) is zero: the wild bootstrap test
+        of a fit with ``pretrend="bootstrap"``, else F (or chi-squared) from the covariance."""
         event = self._event("pretrend_test")
+        if event.pretrend is not None:
+            return event.pretrend
         if event.index != "event_time":
             raise ValueError(
                 f"pretrend_test: {self.model_name} has effects by {event.index}, not by event time"
@@ -431,6 +455,8 @@ class Results:
         if self.overall is not None:
             rows["Overall average:"] = f"{self.overall[0]:.4f} (SE {self.overall[1]:.4f})"
         rows.update({f"{label}:": value for label, value in self.notes})
+        if self.treated_units is not None:
+            rows.update(self.treated_units.summary_rows())
         return rows
 
     def summary(self, alpha: float = 0.05) -> Summary:

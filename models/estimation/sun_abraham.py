@@ -63,6 +63,7 @@ import pandas as pd
 from models.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, FixedEffects
 from models.estimation.arguments import convergence, observed_event_time, strict_bool
 from models.estimation.design import DenseDesign, IndicatorDesign
+from models.estimation.effective_treated import EffectiveTreated, warn_few_effective
 from models.estimation.interaction_weighted import (
     Cells,
     SunAbrahamResults,
@@ -77,6 +78,7 @@ from models.estimation.panel_data import (
 )
 from models.estimation.results import Results
 from models.estimation.vcov import VARIANCE_ESTIMATORS, VcovSpec, parse_vcov
+from models.estimation.wild_bootstrap import bootstrap_requested, lead_bootstrap
 from models.exceptions import AlwaysTreatedWarning
 
 CONTROLS = ("never", "last")
@@ -96,6 +98,7 @@ class _SaturatedPanel:
     value: np.ndarray
     cells: Cells
     n_singletons: int
+    effective_treated: EffectiveTreated | None
 
 
 class SunAbraham:
@@ -213,6 +216,7 @@ class SunAbraham:
             self.intensity,
             nonnegative_outcome=self.nonnegative_outcome,
         )
+        warn_few_effective(data.effective_treated, "SunAbraham", self.intensity)
         fe, unit_codes, period_codes = data.fe, data.unit_codes, data.period_codes
         period_values, cohorts = data.periods, data.cohorts
         cohorts, last = _control_group(cohorts, self.control, self.cohort)
@@ -266,6 +270,7 @@ class SunAbraham:
             value=value,
             cells=cells,
             n_singletons=0 if keep is None else int(keep.size - keep.sum()),
+            effective_treated=data.effective_treated,
         )
 
     def _warn_always_treated(
@@ -317,6 +322,9 @@ class SunAbraham:
         self,
         vcov: VcovSpec = "CRV1",
         *,
+        pretrend: str = "wald",
+        pretrend_draws: int = 999,
+        seed: int = 0,
         tol: float = DEFAULT_TOL,
         maxiter: int = DEFAULT_MAXITER,
         collin_tol: float = DEFAULT_COLLIN_TOL,
@@ -326,8 +334,18 @@ class SunAbraham:
         Parameters
         ----------
         vcov : str or dict
-            ``"CRV1"`` (clustered by unit, the default), ``"iid"``, ``"HC1"`` or
-            ``{"CRV1": "col"}`` / ``{"CRV1": "a+b"}``; see :mod:`models.estimation.vcov`.
+            ``"CRV1"`` (clustered by unit, the default), ``"iid"``, ``"HC1"``,
+            ``{"CRV1": "col"}`` / ``{"CRV1": "a+b"}``, or ``"CR3"``, the leave-one-unit-out
+            jackknife (balanced panel, no covariates or other fixed effects; robust to a few
+            dominant doses, :mod:`models.estimation.jackknife`); see
+            :mod:`models.estimation.vcov`.
+        pretrend : {"wald", "bootstrap"}
+            The test ``pretrend_test()`` returns: the Wald test from the covariance, or the wild
+            cluster bootstrap of it with the null imposed (balanced panel, clustered by unit;
+            :mod:`models.estimation.wild_bootstrap`), which keeps its size when a few units
+            dominate the leads.
+        pretrend_draws, seed : int
+            Draws of the bootstrap and the seed of its Rademacher signs.
         tol, maxiter, collin_tol
             As for :meth:`models.estimation.ols.FixedEffectsOLS.fit`.
 
@@ -340,8 +358,9 @@ class SunAbraham:
         """
         convergence("SunAbraham", tol, maxiter, collin_tol)
         request = parse_vcov(vcov, [self.unit], self.VCOV, "SunAbraham")
+        bootstrap = bootstrap_requested("SunAbraham", pretrend, pretrend_draws, seed)
         panel = self._panel
-        estimates, statistics = fit_within(
+        fitted = fit_within(
             y=panel.outcome,
             design=self._design(tol, maxiter),
             fe=panel.fe,
@@ -352,8 +371,18 @@ class SunAbraham:
             collin_tol=collin_tol,
             n_singletons=panel.n_singletons,
         )
-        saturated = Results("SunAbraham (cohort x event time)", self.outcome, estimates, statistics)
-        return interaction_weighted(saturated, panel.cells, self.ref, self.intensity, self.control)
+        saturated = Results(
+            "SunAbraham (cohort x event time)", self.outcome, fitted.estimates, fitted.statistics
+        )
+        return interaction_weighted(
+            saturated,
+            panel.cells,
+            self.ref,
+            self.intensity,
+            self.control,
+            panel.effective_treated,
+            lead_bootstrap(fitted, pretrend_draws, seed) if bootstrap else None,
+        )
 
 
 def _control_group(

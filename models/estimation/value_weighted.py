@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from models.estimation.effective_treated import EffectiveTreated
 from models.estimation.inference import Estimates
 from models.estimation.panel_data import PanelData
 from models.estimation.results import EventTimes, Results
@@ -58,11 +59,15 @@ class DoseMeans:
         influence on the means), for the superpopulation reading of the doses.
     n_rows : pandas.Series
         The treated rows each mean averages (with a positive weight).
+    n_units : int
+        The treated units with such a row: the estimate's effective number of treated units,
+        since a value-weighted estimate weights them equally.
     """
 
     mean: pd.Series
     cov: pd.DataFrame
     n_rows: pd.Series
+    n_units: int
 
 
 def _event_layer(results: Results) -> EventTimes:
@@ -142,6 +147,7 @@ def dose_means(
         mean=pd.Series(mean, index=names, name="mean_dose"),
         cov=pd.DataFrame(influence.T @ influence, index=names, columns=names),
         n_rows=pd.Series(n_rows, index=names, name="n_rows"),
+        n_units=int(np.unique(units[weight > 0]).size),
     )
 
 
@@ -209,7 +215,8 @@ def value_weighted(
         e.g. ``cumulative(0, 11)`` is the 12-week spend change per yuan sold and
         ``ResponsePath.from_results`` accepts it), the model named "..., value-weighted", the
         regression statistics and reference distribution of the fit, and no per-cohort
-        components or overall average (they are per treated unit).
+        components or overall average (they are per treated unit). Its
+        ``effective_treated`` is the number of treated units: it weights them equally.
 
     Examples
     --------
@@ -252,4 +259,5 @@ def value_weighted(
             ("Estimand", f"value-weighted: effect / mean {dose} at each event time"),
             ("Variance", f"delta method, {variance}"),
         ),
+        treated_units=EffectiveTreated.equal(means.n_units),
     )

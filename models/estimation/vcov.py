@@ -1,4 +1,4 @@
-"""Variance estimators for fixed-effects least squares: iid, HC1, CRV1 (one- and two-way).
+"""Variance estimators for fixed-effects least squares: iid, HC1, CRV1 (one- and two-way), CR3.
 
 Each estimator is the sandwich ``c B M B`` with bread ``B = (X~'X~)^-1`` on the within-transformed
 regressors, a meat ``M`` and fixest's default small-sample factor ``c`` (``ssc(adj = TRUE,
@@ -19,11 +19,16 @@ coefficients (see :attr:`models.estimation.absorb.FixedEffects.dof`):
     2011) with G = min(G_A, G_B) in every term, and a fixed effect nested in either variable
     counts as nested. If the sum has a negative eigenvalue it is floored at zero (fixest).
 
+``CR3``
+    The leave-one-unit-out jackknife ``sum_i (b_(-i) - b)(b_(-i) - b)'``, clustered by the unit,
+    without a small-sample factor: robust to units with high leverage (a few large doses).
+    Event studies on a balanced two-way panel only (:mod:`models.estimation.jackknife`).
+
 F counts the levels of every fixed effect minus one for each fixed effect after the first
 (fixest's default count, see :attr:`models.estimation.absorb.FixedEffects.dof`).
 
 Inference uses the t distribution with ``n - k - F`` degrees of freedom for iid and HC1 and
-``G - 1`` (the smallest G for two-way clustering) for CRV1.
+``G - 1`` (the smallest G for two-way clustering) for CRV1 and CR3.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import numpy as np
 
 from models.estimation.absorb import FixedEffects, combine_codes
 from models.estimation.design import DenseDesign, IndicatorDesign
+from models.estimation.jackknife import cr3
 
 Design = DenseDesign | IndicatorDesign
 VcovSpec = str | Mapping[str, str | Sequence[str]]
@@ -71,9 +77,10 @@ def parse_vcov(
     supported: Sequence[str] | None = None,
     model: str = "",
 ) -> VcovRequest:
-    """Read ``"iid"``, ``"HC1"``, ``"CRV1"`` or ``{"CRV1": "col"}`` / ``{"CRV1": "a+b"}``.
+    """Read ``"iid"``, ``"HC1"``, ``"CRV1"``, ``{"CRV1": "col"}``, ``{"CRV1": "a+b"}``, ``"CR3"``.
 
-    ``"CRV1"`` alone clusters by ``default_clusters`` (the estimator's unit). ``supported``
+    ``"CRV1"`` alone clusters by ``default_clusters`` (the estimator's unit), ``"CR3"`` by the
+    first of them (the unit). ``supported``
     names the variance estimators the ``model`` (an estimator's class name, for the message)
     can compute: any other is refused with a message that says which it supports.
     """
@@ -88,7 +95,7 @@ def parse_vcov(
             raise ValueError(f"{who}vcov: only CRV1 takes cluster columns, got {{{kind!r}: ...}}")
     else:
         raise ValueError(
-            f"{who}vcov: expected 'iid', 'HC1', 'CRV1' or {{'CRV1': 'column'}}, got {spec!r}"
+            f"{who}vcov: expected 'iid', 'HC1', 'CRV1', {{'CRV1': 'column'}} or 'CR3', got {spec!r}"
         )
     kind = {"hetero": "HC1"}.get(kind, kind)
     if kind not in VARIANCE_ESTIMATORS:
@@ -101,6 +108,8 @@ def parse_vcov(
             f"{who}vcov: {kind!r} is not available for this estimator; it supports "
             f"{', '.join(supported)}"
         )
+    if kind == "CR3":
+        return VcovRequest(kind, tuple(default_clusters)[:1])
     if kind != "CRV1":
         return VcovRequest(kind)
     if not clusters or len(clusters) > 2 or not all(clusters):
@@ -108,10 +117,13 @@ def parse_vcov(
     return VcovRequest(kind, clusters)
 
 
-def parse_unit_clustered(spec: VcovSpec, unit: str, model: str) -> VcovRequest:
-    """A variance request that must be CRV1 clustered by the unit: the one variance of an
-    estimator whose standard errors come from unit-level scores (influence functions)."""
-    request = parse_vcov(spec, [unit], ("CRV1",), model)
+def parse_unit_clustered(
+    spec: VcovSpec, unit: str, model: str, supported: Sequence[str] = ("CRV1",)
+) -> VcovRequest:
+    """A variance request that must be clustered by the unit (CRV1, or another of
+    ``supported``): the variance of an estimator whose standard errors come from unit-level
+    scores (influence functions)."""
+    request = parse_vcov(spec, [unit], supported, model)
     if request.clusters != (unit,):
         raise ValueError(
             f"{model}: vcov: clustered by the unit {unit!r} only (its variance comes from "
@@ -198,7 +210,7 @@ VARIANCE_ESTIMATORS: dict[
         [Design, np.ndarray, np.ndarray, FixedEffects, Sequence[tuple[np.ndarray, int]]],
         tuple[np.ndarray, float, tuple[int, ...]],
     ],
-] = {"iid": _iid, "HC1": _hc1, "CRV1": _crv1}
+] = {"iid": _iid, "HC1": _hc1, "CRV1": _crv1, "CR3": cr3}
 
 
 def estimate_vcov(

@@ -13,6 +13,7 @@ from models import (
     CallawaySantAnna,
     ConsumerSpendModel,
     EventStudy,
+    FewEffectiveUnitsWarning,
     FixedEffectsOLS,
     ImputationDiD,
     compare,
@@ -27,6 +28,7 @@ def results():
     panel = panel[panel["fake_week"] != 1]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        warnings.simplefilter("ignore", FewEffectiveUnitsWarning)  # small panels
         return {
             "twfe": EventStudy(panel, **COLUMNS, window=(-3, 6)).fit(),
             "callaway_santanna": CallawaySantAnna(panel, **COLUMNS)

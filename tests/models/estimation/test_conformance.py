@@ -19,6 +19,7 @@ import pytest
 
 from models import ConsumerSpendModel
 from models.estimation.results import Results
+from models.exceptions import FewEffectiveUnitsWarning
 from sim.estimators import ESTIMATORS, PanelColumns
 
 COLUMNS = PanelColumns("spend", "consumer_id", "week", "fake_week", "fake_value")
@@ -37,6 +38,7 @@ def fit(name: str, data: pd.DataFrame) -> Results:
     entry = ESTIMATORS[name]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a clean panel: no estimator may drop anything
+        warnings.simplefilter("ignore", FewEffectiveUnitsWarning)  # small panels
         return entry.fit(data, COLUMNS, entry.options(), 7)
 
 
@@ -95,13 +97,13 @@ def test_effects_by_event_time_have_the_same_columns(fitted):
 def test_every_estimator_declares_and_checks_its_variance_estimators(panel, name):
     model_class = ESTIMATORS[name].model
     supported = model_class.VCOV
-    assert supported and set(supported) <= {"iid", "HC1", "CRV1"}
+    assert supported and set(supported) <= {"iid", "HC1", "CRV1", "CR3"}
     model = model_class(panel, **COLUMNS.as_kwargs())
-    for kind in {"iid", "HC1"} - set(supported):
+    for kind in {"iid", "HC1", "CR3"} - set(supported):
         with pytest.raises(ValueError, match=rf"{model_class.__name__}: vcov: '{kind}' is not "):
             model.fit(vcov=kind)
     with pytest.raises(ValueError, match=rf"{model_class.__name__}: vcov: unknown variance"):
-        model.fit(vcov="CR3")
+        model.fit(vcov="CR2")
 
 
 def _duplicate_row(df: pd.DataFrame) -> pd.DataFrame:
@@ -176,3 +178,34 @@ def test_the_same_bad_input_gets_the_same_message_from_every_estimator(panel, co
     assert len(set(messages.values())) == 1, messages
     assert re.search(message, next(iter(messages.values()))), messages
     assert "np." not in next(iter(messages.values()))  # no numpy reprs such as np.int32(5)
+
+
+ROBUST = [name for name, entry in ESTIMATORS.items() if "jackknife" in entry.options.model_fields]
+
+
+def test_the_robust_inference_options_are_offered_by_the_per_dose_estimators():
+    assert ROBUST == ["twfe", "callaway_santanna", "sun_abraham"]
+
+
+@pytest.mark.parametrize("name", ROBUST)
+def test_the_robust_inference_options_reach_the_fit(panel, name):
+    entry = ESTIMATORS[name]
+    options = entry.options(jackknife=True, pretrend="bootstrap", pretrend_draws=49)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewEffectiveUnitsWarning)
+        robust = entry.fit(panel, COLUMNS, options, 3)
+        again = entry.fit(panel, COLUMNS, options, 3)
+    assert robust.vcov_type == "CR3 by consumer_id"
+    assert robust.pretrend_test().n_draws == 49
+    assert robust.pretrend_test() == again.pretrend_test()  # seeded by the config's seed
+    assert robust.params.equals(fit(name, panel).params)
+    assert robust.effective_treated == pytest.approx(fit(name, panel).effective_treated)
+
+
+def test_the_robust_inference_options_are_checked():
+    with pytest.raises(ValueError, match=r"jackknife = true replaces the CRV1 variance"):
+        ESTIMATORS["sun_abraham"].options(jackknife=True, vcov="HC1")
+    with pytest.raises(ValueError, match=r"need control = 'never'"):
+        ESTIMATORS["callaway_santanna"].options(pretrend="bootstrap", control="notyet")
+    with pytest.raises(ValueError, match=r"pretrend_draws"):
+        ESTIMATORS["twfe"].options(pretrend_draws=5)

@@ -20,6 +20,7 @@ from models import (
     ConsumerSpendModel,
     EventStudy,
     EventStudyResults,
+    FewEffectiveUnitsWarning,
     FixedEffectsOLS,
     ImputationDiD,
     RegressionResults,
@@ -40,6 +41,7 @@ def panel() -> pd.DataFrame:
 def fits(panel) -> dict[str, Results]:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        warnings.simplefilter("ignore", FewEffectiveUnitsWarning)  # small panels
         cs = CallawaySantAnna(panel, **COLUMNS, intensity="fake_value").fit()
         return {
             "ols": FixedEffectsOLS(panel, "spend", ["tenure"], ["week"]).fit(),
