@@ -161,6 +161,11 @@ class TwfeOptions(ClusteredOptions):
             raise ValueError(f"window = [{lo}, {hi}]: expected lo < hi")
         if not lo <= self.ref <= hi:
             raise ValueError(f"ref = {self.ref} is outside window = [{lo}, {hi}]")
+        if not self.bin_endpoints and (self.jackknife or self.pretrend == "bootstrap"):
+            raise ValueError(
+                "jackknife = true and pretrend = 'bootstrap' need bin_endpoints = true (they "
+                "need every row of a balanced panel)"
+            )
         return self
 
     def check_design(self, cumulative: tuple[int, int], n_periods: int | None, key: str) -> None:

@@ -309,7 +309,9 @@ class CallawaySantAnna:
                     f"cohort::{g}:period::{s}" for g, s in zip(cohorts, periods, strict=True)
                 ),
                 coefficients=att,
-                covariance=influence_covariance(matrix, self.unit, n_units, request),
+                covariance=influence_covariance(
+                    matrix, self.unit, n_units, request if leave_one_out is not None else None
+                ),
                 nobs=n_units,
             ),
             notes=self._notes(),

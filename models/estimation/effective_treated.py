@@ -11,15 +11,17 @@ on Kish's effective size of those weights,
 which is n when the doses are equal and falls towards 1 as one dose dominates. It is also the
 effective number of clusters of the clustered variance (Carter, Schnepel and Steigerwald, 2017)
 and, for normal errors, about the degrees of freedom of its t statistic. With heavy-tailed doses
-it is a few percent of n: on goodwill's baseline panel of 50,000 consumers, 189 of 4,176
-victims.
+it is a few percent of n: on goodwill's baseline process, 189 of 4,176 victims among 50,000
+consumers and 1,483 of 50,348 among the study's 603,000.
 
 A value-weighted estimate (:func:`models.value_weighted`: the effect per treated unit divided by
 the mean dose) weights treated units equally, so its n_eff is the number of treated units.
 
 References: Kish, L. (1965), Survey Sampling, Wiley, section 11.7; Carter, A. V., Schnepel, K. T.
 and Steigerwald, D. G. (2017), "Asymptotic behavior of a t-test robust to cluster
-heterogeneity", Review of Economics and Statistics 99(4), 698-709.
+heterogeneity", Review of Economics and Statistics 99(4), 698-709; Cameron, A. C. and Miller,
+D. L. (2015), "A practitioner's guide to cluster-robust inference", Journal of Human Resources
+50(2), 317-372.
 """
 
 from __future__ import annotations
@@ -34,13 +36,15 @@ from models.exceptions import FewEffectiveUnitsWarning
 FEW_EFFECTIVE_TREATED = 500.0
 """Below this many effective treated units, per-dose fits warn (:class:`FewEffectiveUnitsWarning`).
 
-Chosen from goodwill's Monte Carlo (README, Standard errors): with 50,000 consumers the
-baseline's doses leave about 190 effective victims, and Sun-Abraham's CRV1 95% intervals of the
-12-week per-yuan sum then cover 90% and the pre-trend tests of Sun-Abraham and
-Callaway-Sant'Anna reject 29% and 19% at the 5% level; at the study's 603,000 consumers (about
-2,300 effective) both are right. The far leads rest on one or two late cohorts, each with about
-a twentieth of n_eff, so an event study needs several hundred effective units before every
-coefficient has the few dozen that clustered inference needs (Cameron and Miller, 2015).
+Chosen from goodwill's Monte Carlo (README, "Few effective treated units"): on the baseline
+process with 20,000 and 50,000 consumers (about 88 and 198 effective victims of 1,670 and
+4,170) Sun-Abraham's CRV1 95% intervals of the 12-week per-yuan sum cover 89% and 92%, and the
+5% pre-trend tests of Sun-Abraham and Callaway-Sant'Anna reject 59% and 41%, then 29% and 21%,
+of panels with parallel trends; at the study's 603,000 consumers (about 1,480 effective of
+50,350) both are right. The far leads rest on one or two late cohorts, each with about a
+twentieth of n_eff, so an event study needs several hundred effective units before every
+coefficient has the few dozen effective clusters that clustered inference needs (Cameron and
+Miller, 2015).
 """
 
 
@@ -97,7 +101,8 @@ def warn_few_effective(effective: EffectiveTreated | None, owner: str, dose: str
         f"squared, so the {effective.treated:,} treated units count as "
         f"n_eff = {effective.effective:,.1f} effective ones ((sum v^2)^2 / sum v^4), below "
         f"{FEW_EFFECTIVE_TREATED:g}: a few large doses dominate the estimates, and clustered "
-        "standard errors can be too small and pre-trend tests oversized",
+        "standard errors can be too small and pre-trend tests oversized (fit with "
+        "vcov='CR3' and pretrend='bootstrap')",
         FewEffectiveUnitsWarning,
         stacklevel=4,  # the estimator's constructor, via its panel check
     )

@@ -37,6 +37,7 @@ cluster-robust inference", Journal of Applied Econometrics 38(5), 671-694.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -97,7 +98,10 @@ def cr3(
 
 
 def leave_one_out_residuals(
-    design: IndicatorDesign, residuals: np.ndarray, bread: np.ndarray
+    design: IndicatorDesign,
+    residuals: np.ndarray,
+    bread: np.ndarray,
+    patterns: TreatedPatterns | None = None,
 ) -> np.ndarray:
     """Each unit's residuals had it been left out of the fit, ``(I - H_ii)^-1 e_i``.
 
@@ -110,6 +114,8 @@ def leave_one_out_residuals(
     bread : numpy.ndarray
         ``(X~'X~)^-1`` of the fit (or, for a fit under linear restrictions, its restricted
         counterpart ``B - B R' (R B R')^-1 R B``).
+    patterns : TreatedPatterns, optional
+        The design's treated units by pattern, if already at hand.
 
     Returns
     -------
@@ -121,39 +127,84 @@ def leave_one_out_residuals(
     ValueError
         When a unit alone determines a coefficient (leverage 1).
     """
-    unit = design.fe.codes[0]
+    patterns = patterns or TreatedPatterns.of(design)
     n_units, n_periods = residuals.shape
     unit_name = design.fe.names[0]
-    centre = np.eye(n_periods) - 1.0 / n_periods
+    identity = np.eye(n_periods)
     means = design.period_means
-    common = means @ bread @ means.T
+    period_part = _centred(means @ bread @ means.T) + _centred(identity) / n_units
     adjusted = np.empty_like(residuals)
-    active = design.column >= 0
-    treated = np.zeros(n_units, dtype=bool)
-    treated[unit[active]] = True
-    controls = np.flatnonzero(~treated)
+    controls = patterns.controls
     if controls.size:
-        hat = centre @ common @ centre + centre / n_units
-        _require_leverage_below_one(hat[None], unit_name)
-        adjusted[controls] = residuals[controls] @ np.linalg.inv(np.eye(n_periods) - hat)
-    units = np.flatnonzero(treated)
-    columns, values = _treated_regressors(design, active, units, n_units, n_periods)
-    k = bread.shape[0]
-    padded = np.zeros((k + 1, k + 1))  # column k stands for "no regressor in this period"
-    padded[:k, :k] = bread
-    bread_means = np.zeros((k + 1, n_periods))
-    bread_means[:k] = bread @ means.T
-    for start in range(0, units.size, UNIT_BATCH):
-        batch = slice(start, start + UNIT_BATCH)
-        c, x = columns[batch], values[batch]
-        own = x[:, :, None] * x[:, None, :] * padded[c[:, :, None], c[:, None, :]]
-        mixed = x[:, :, None] * bread_means[c]
-        blocks = own - mixed - mixed.transpose(0, 2, 1) + common
-        hat = centre @ blocks @ centre + centre / n_units
-        _require_leverage_below_one(hat, unit_name)
-        solved = np.linalg.solve(np.eye(n_periods) - hat, residuals[units[batch], :, None])
-        adjusted[units[batch]] = solved[:, :, 0]
+        _require_leverage_below_one(period_part[None], unit_name)
+        adjusted[controls] = residuals[controls] @ np.linalg.inv(identity - period_part)
+    # H_ii = J (v E - P) B (v E - P)' J + J / N: a quadratic in the unit's dose v.
+    for pattern, members in zip(patterns.patterns, patterns.members, strict=True):
+        squared = _centred(pattern @ bread @ pattern.T)
+        mixed = pattern @ bread @ means.T
+        linear = _centred(mixed + mixed.T)
+        for start in range(0, members.size, UNIT_BATCH):
+            batch = members[start : start + UNIT_BATCH]
+            dose = patterns.doses[batch, None, None]
+            hat = dose**2 * squared - dose * linear + period_part
+            _require_leverage_below_one(hat, unit_name)
+            solved = np.linalg.solve(identity - hat, residuals[batch, :, None])
+            adjusted[batch] = solved[:, :, 0]
     return adjusted
+
+
+@dataclass(frozen=True)
+class TreatedPatterns:
+    """The units of a balanced two-way event study by the pattern of their regressors: a
+    treated unit of cohort g with dose v has ``X_i = v E_g`` (``E_g``: periods x k, a 1 in each
+    period with an indicator, in its column), a control ``X_i = 0``.
+
+    Attributes
+    ----------
+    patterns : numpy.ndarray
+        ``E_g`` of each pattern (patterns x periods x k).
+    members : tuple of numpy.ndarray
+        The units (codes) of each pattern.
+    controls : numpy.ndarray
+        The units without a regressor.
+    doses : numpy.ndarray
+        Each unit's dose (the indicators' value; 0 for controls).
+    """
+
+    patterns: np.ndarray
+    members: tuple[np.ndarray, ...]
+    controls: np.ndarray
+    doses: np.ndarray
+
+    @classmethod
+    def of(cls, design: IndicatorDesign) -> TreatedPatterns:
+        unit, period = design.fe.codes
+        n_units, n_periods = design.fe.sizes
+        k = len(design.names)
+        active = np.flatnonzero(design.column >= 0)
+        columns = np.full((n_units, n_periods), k, dtype=np.intp)  # k: no regressor
+        columns[unit[active], period[active]] = design.column[active]
+        doses = np.zeros(n_units)
+        doses[unit[active]] = design.value[active]  # one dose per unit (PanelData checks it)
+        treated = np.zeros(n_units, dtype=bool)
+        treated[unit[active]] = True
+        kinds, pattern_of = np.unique(columns[treated], axis=0, return_inverse=True)
+        n_patterns = kinds.shape[0]
+        patterns = np.zeros((n_patterns, n_periods, k + 1))
+        patterns[np.arange(n_patterns)[:, None], np.arange(n_periods)[None, :], kinds] = 1.0
+        treated_units = np.flatnonzero(treated)
+        pattern_of = pattern_of.ravel()
+        return cls(
+            patterns=patterns[:, :, :k],
+            members=tuple(treated_units[pattern_of == g] for g in range(n_patterns)),
+            controls=np.flatnonzero(~treated),
+            doses=doses,
+        )
+
+
+def _centred(matrix: np.ndarray) -> np.ndarray:
+    """``J M J``: a square matrix with its row and column means removed."""
+    return matrix - matrix.mean(axis=0) - matrix.mean(axis=1)[:, None] + matrix.mean()
 
 
 def _unit_grid(
@@ -165,30 +216,15 @@ def _unit_grid(
     return grid
 
 
-def _treated_regressors(
-    design: IndicatorDesign, active: np.ndarray, units: np.ndarray, n_units: int, n_periods: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each treated unit's regressor column by period (k where none) and its value (0)."""
-    unit, period = design.fe.codes
-    position = np.full(n_units, -1, dtype=np.intp)
-    position[units] = np.arange(units.size)
-    k = len(design.names)
-    columns = np.full((units.size, n_periods), k, dtype=np.intp)
-    values = np.zeros((units.size, n_periods))
-    rows = np.flatnonzero(active)
-    columns[position[unit[rows]], period[rows]] = design.column[rows]
-    values[position[unit[rows]], period[rows]] = design.value[rows]
-    return columns, values
-
-
 def _require_leverage_below_one(hat: np.ndarray, unit_name: str) -> None:
-    """Raise if a unit's hat block has an eigenvalue of 1: without it, a coefficient is not
-    identified, so it cannot be left out."""
-    largest = np.linalg.eigvalsh(hat)[:, -1]
-    n_alone = int((largest > MAX_LEVERAGE).sum())
-    if n_alone:
+    """Raise if a unit's hat block has an eigenvalue of (nearly) 1: without the unit, a
+    coefficient is not identified, so it cannot be left out. (``(1 - 1e-8) I - H`` has a
+    Cholesky factor exactly when every eigenvalue of H is below ``MAX_LEVERAGE``.)"""
+    try:
+        np.linalg.cholesky(MAX_LEVERAGE * np.eye(hat.shape[-1]) - hat)
+    except np.linalg.LinAlgError:
         raise ValueError(
-            f"vcov: CR3 leaves out one {unit_name} at a time, but {n_alone} "
-            f"{unit_name}(s) alone determine a coefficient (leverage 1, such as the only unit of "
-            "a cohort) and cannot be left out; use CRV1"
-        )
+            f"vcov: CR3 leaves out one {unit_name} at a time, but a {unit_name} alone "
+            "determines a coefficient (leverage 1, such as the only unit of a cohort) and "
+            "cannot be left out; use CRV1"
+        ) from None

@@ -51,7 +51,7 @@ import numpy as np
 from models.estimation.arguments import at_least
 from models.estimation.design import DenseDesign, IndicatorDesign
 from models.estimation.inference import WaldTest
-from models.estimation.jackknife import leave_one_out_residuals
+from models.estimation.jackknife import TreatedPatterns, leave_one_out_residuals
 from models.estimation.ols import WithinFit
 
 DRAW_BATCH = 128
@@ -195,7 +195,9 @@ def bootstrap_statistics(
     r_bread = restrictions @ bread
     shift = bread @ restrictions.T @ np.linalg.solve(r_bread @ restrictions.T, theta)
     restricted_bread = bread - r_bread.T @ np.linalg.solve(r_bread @ restrictions.T, r_bread)
-    left_out = leave_one_out_residuals(design, grid + units.fitted(shift), restricted_bread)
+    left_out = leave_one_out_residuals(
+        design, grid + units.fitted(shift), restricted_bread, units.treated
+    )
     draws = _Draws.of(units, projection, left_out, bread)
     batches = [
         draws.statistics(rademacher_signs(size, units.n_units, seed, first))
@@ -206,60 +208,35 @@ def bootstrap_statistics(
 
 @dataclass(frozen=True)
 class _Units:
-    """The units of a balanced two-way event study: each treated unit's cohort pattern
-    ``E_g`` (periods x k, a 1 in each period with an indicator, in its column) and dose.
+    """The units of a balanced two-way event study by the pattern of their regressors
+    (:class:`~models.estimation.jackknife.TreatedPatterns`), with the regressors' period means
+    P (periods x k) and each row's unit and period codes."""
 
-    Attributes
-    ----------
-    means : numpy.ndarray
-        P, the regressors' period means (periods x k).
-    patterns : numpy.ndarray
-        ``E_g`` of each pattern g (patterns x periods x k).
-    members : tuple of numpy.ndarray
-        The units of each pattern.
-    controls : numpy.ndarray
-        The units without a regressor.
-    doses : numpy.ndarray
-        Each unit's dose (the indicators' value; 0 for controls).
-    unit, period : numpy.ndarray
-        Each row's unit and period codes.
-    """
-
+    treated: TreatedPatterns
     means: np.ndarray
-    patterns: np.ndarray
-    members: tuple[np.ndarray, ...]
-    controls: np.ndarray
-    doses: np.ndarray
     unit: np.ndarray
     period: np.ndarray
 
     @classmethod
     def of(cls, design: IndicatorDesign) -> _Units:
         unit, period = design.fe.codes
-        n_units, n_periods = design.fe.sizes
-        k = len(design.names)
-        active = np.flatnonzero(design.column >= 0)
-        columns = np.full((n_units, n_periods), k, dtype=np.intp)  # k: no regressor
-        columns[unit[active], period[active]] = design.column[active]
-        doses = np.zeros(n_units)
-        doses[unit[active]] = design.value[active]  # one dose per unit (PanelData checks it)
-        treated = np.zeros(n_units, dtype=bool)
-        treated[unit[active]] = True
-        kinds, pattern_of = np.unique(columns[treated], axis=0, return_inverse=True)
-        n_patterns = kinds.shape[0]
-        patterns = np.zeros((n_patterns, n_periods, k + 1))
-        patterns[np.arange(n_patterns)[:, None], np.arange(n_periods)[None, :], kinds] = 1.0
-        treated_units = np.flatnonzero(treated)
-        pattern_of = pattern_of.ravel()
-        return cls(
-            means=design.period_means,
-            patterns=patterns[:, :, :k],
-            members=tuple(treated_units[pattern_of == g] for g in range(n_patterns)),
-            controls=np.flatnonzero(~treated),
-            doses=doses,
-            unit=unit,
-            period=period,
-        )
+        return cls(TreatedPatterns.of(design), design.period_means, unit, period)
+
+    @property
+    def patterns(self) -> np.ndarray:
+        return self.treated.patterns
+
+    @property
+    def members(self) -> tuple[np.ndarray, ...]:
+        return self.treated.members
+
+    @property
+    def controls(self) -> np.ndarray:
+        return self.treated.controls
+
+    @property
+    def doses(self) -> np.ndarray:
+        return self.treated.doses
 
     @property
     def n_units(self) -> int:
@@ -346,10 +323,10 @@ class _Draws:
     Attributes
     ----------
     by_unit : numpy.ndarray
-        Units x (periods + q): the restricted residuals ``e_r,i`` and, on the controls' rows,
-        their projected scores ``a_i`` (zero on treated rows).
+        Units x (periods + q): the bootstrap's residuals ``e~_i`` (each unit's, left out of the
+        fit under the null) and, on the controls' rows, their projected scores ``a_i``.
     by_member : tuple of numpy.ndarray
-        For each pattern, its units x (periods + 3 q): ``v_i e_r,i``, ``a_i``, ``v_i a_i``,
+        For each pattern, its units x (periods + 3 q): ``v_i e~_i``, ``a_i``, ``v_i a_i``,
         ``v_i^2 a_i``.
     weights : numpy.ndarray
         For each pattern, the 6 x 6 coefficients of ``sum_i z*_i z*_i' = Y' C Y`` over its units
@@ -368,9 +345,9 @@ class _Draws:
 
     @classmethod
     def of(
-        cls, units: _Units, projection: _Projection, restricted: np.ndarray, bread: np.ndarray
+        cls, units: _Units, projection: _Projection, residuals: np.ndarray, bread: np.ndarray
     ) -> _Draws:
-        projected = projection.scores(units, restricted)  # a_i
+        projected = projection.scores(units, residuals)  # a_i
         on_controls = np.zeros_like(projected)
         on_controls[units.controls] = projected[units.controls]
         by_member = []
@@ -379,7 +356,7 @@ class _Draws:
             doses = units.doses[members, None]
             own = projected[members]
             by_member.append(
-                np.hstack([doses * restricted[members], own, doses * own, doses**2 * own])
+                np.hstack([doses * residuals[members], own, doses * own, doses**2 * own])
             )
             s0, s1, s2, s3, s4 = units.dose_powers(g)
             pairs = {(0, 3): 1.0, (1, 4): 1.0, (2, 5): -1.0, (3, 4): s1, (3, 5): -s2, (4, 5): -s3}
@@ -390,7 +367,7 @@ class _Draws:
             units=units,
             projection=projection,
             bread=bread,
-            by_unit=np.hstack([restricted, on_controls]),
+            by_unit=np.hstack([residuals, on_controls]),
             by_member=tuple(by_member),
             weights=weights,
             fixed=projected.T @ projected,
@@ -403,7 +380,7 @@ class _Draws:
         n_periods = units.means.shape[0]
         q = projection.restrictions.shape[0]
         sums = signs @ self.by_unit
-        totals, control_sum = sums[:, :n_periods], sums[:, n_periods:]  # sum eta e_r, eta a
+        totals, control_sum = sums[:, :n_periods], sums[:, n_periods:]  # sum eta e~, eta a
         period_shift = totals / units.n_units  # p*
         member_sums = [
             signs[:, members] @ by

@@ -25,7 +25,8 @@ Usage, from the repository (one BLAS thread keeps a shared machine responsive)::
     python tests/models/estimation/remedy_monte_carlo.py synthetic 20000 200 out.csv 2.0
 
 It prints coverage and rejection rates with their Monte-Carlo standard errors
-``sqrt(p (1 - p) / R)``.
+``sqrt(p (1 - p) / R)``, and writes every replication's rows to the CSV (every ten
+replications, so that a run that stops can resume).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from __future__ import annotations
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -154,12 +156,15 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def main(argv: list[str]) -> None:
-    design, n_units, reps, out = argv[0], int(argv[1]), int(argv[2]), argv[3]
+    """Run (or resume: replications already in ``out`` are kept) and print the summary."""
+    design, n_units, reps, out = argv[0], int(argv[1]), int(argv[2]), Path(argv[3])
     tail = float(argv[4]) if len(argv) > 4 else 2.0
-    rows, start = [], time.perf_counter()
-    for seed in range(reps):
+    done = pd.read_csv(out) if out.exists() else pd.DataFrame()
+    rows, start = done.to_dict("records"), time.perf_counter()
+    for seed in range(done["replication"].max() + 1 if len(done) else 0, reps):
         rows += replicate(design, n_units, seed, tail)
-        if seed % 10 == 9:
+        if seed % 10 == 9:  # keep what is done
+            pd.DataFrame(rows).to_csv(out, index=False)
             print(f"{seed + 1} replications, {time.perf_counter() - start:.0f} s", file=sys.stderr)
     table = pd.DataFrame(rows)
     table.to_csv(out, index=False)

@@ -209,3 +209,5 @@ def test_the_robust_inference_options_are_checked():
         ESTIMATORS["callaway_santanna"].options(pretrend="bootstrap", control="notyet")
     with pytest.raises(ValueError, match=r"pretrend_draws"):
         ESTIMATORS["twfe"].options(pretrend_draws=5)
+    with pytest.raises(ValueError, match=r"need bin_endpoints = true"):
+        ESTIMATORS["twfe"].options(pretrend="bootstrap", bin_endpoints=False)
