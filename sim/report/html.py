@@ -321,15 +321,20 @@ def report_context(outputs: RunOutputs, figures: list[EmbeddedFigure]) -> dict[s
     }
 
 
-def render_html(outputs: RunOutputs, figures: list[EmbeddedFigure]) -> str:
-    """The report as one self-contained HTML page."""
-    environment = Environment(
+def template_environment() -> Environment:
+    """The jinja2 environment of the report pages (``sim/report/templates``)."""
+    return Environment(
         loader=PackageLoader("sim.report", "templates"),
         autoescape=select_autoescape(["html.j2"]),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+def render_html(outputs: RunOutputs, figures: list[EmbeddedFigure]) -> str:
+    """The report as one self-contained HTML page."""
+    environment = template_environment()
     return environment.get_template("report.html.j2").render(report_context(outputs, figures))
 
 

@@ -13,11 +13,10 @@ from datetime import datetime
 
 import pandas as pd
 import xarray as xr
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from matplotlib.figure import Figure
 
 from sim.formatting import format_number
-from sim.report.html import embed_figure
+from sim.report.html import embed_figure, template_environment
 from sim.report.latex import latex_escape, latex_table, tex_number
 from sim.report.table import Table
 from sim.rundir import ESTIMAND_NAMES
@@ -140,13 +139,7 @@ def study_tables_html(diagnosis: pd.DataFrame, study: xr.Dataset) -> list[Table]
 
 def study_html(study: xr.Dataset, diagnosis: pd.DataFrame, figure: Figure) -> str:
     """The study report: one self-contained HTML page (figure embedded, no script)."""
-    environment = Environment(
-        loader=PackageLoader("sim.report", "templates"),
-        autoescape=select_autoescape(["html.j2"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    environment = template_environment()
     embedded = embed_figure("study", figure)
     config = json.loads(study.attrs["config"])
     scenarios = [
