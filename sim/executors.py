@@ -3,16 +3,26 @@
 ``run_blocks`` calls ``function(payload, block)`` for every block and hands each result to
 ``done(block, result)`` as soon as it is ready (in block order when serial, in completion order
 on dask). The function must compute a block from the payload and the block index alone, so the
-results do not depend on the executor or on the number of workers.
+results do not depend on the executor or on the number of workers. ``run_resumable`` adds what
+a long Monte Carlo needs around it: a :class:`~sim.checkpoint.Checkpoint` that saves each
+finished block and skips the blocks it already holds, and a progress bar.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
+import numpy as np
+from tqdm import tqdm
+
+from sim.checkpoint import Checkpoint
+
 Executor = Literal["serial", "dask"]
+
+log = logging.getLogger(__name__)
 
 
 def run_blocks(
@@ -84,3 +94,75 @@ def run_blocks(
             cluster.close()
         os.environ.clear()
         os.environ.update(environment)
+
+
+def run_resumable(
+    function: Callable[[Any, int], dict[str, np.ndarray]],
+    payload: Any,
+    n_blocks: int,
+    put: Callable[[int, dict[str, np.ndarray]], None],
+    *,
+    checkpoint: Checkpoint | None,
+    progress: bool,
+    desc: str,
+    unit: str = "block",
+    units_per_block: Callable[[int], int] | None = None,
+    executor: Executor = "serial",
+    scheduler: str | None = None,
+    n_workers: int = 2,
+) -> None:
+    """Compute blocks ``0 .. n_blocks - 1`` with :func:`run_blocks`, resuming from a checkpoint.
+
+    Parameters
+    ----------
+    function, payload
+        As for :func:`run_blocks`; a block's result is a dict of arrays.
+    n_blocks : int
+        Number of blocks.
+    put : callable
+        Called with (block, arrays) for every block: first, in block order, for those the
+        checkpoint already holds, then for each computed block as it finishes.
+    checkpoint : Checkpoint or None
+        Where finished blocks are saved (before ``put`` sees them) and found again.
+    progress : bool
+        Show a progress bar on a terminal.
+    desc, unit : str
+        The progress bar's label and unit.
+    units_per_block : callable, optional
+        Units of the bar a block counts for (default one).
+    executor, scheduler, n_workers
+        As for :func:`run_blocks`.
+    """
+    finished = {} if checkpoint is None else checkpoint.load_finished(n_blocks)
+    for block, arrays in finished.items():
+        put(block, arrays)
+    if finished:
+        log.info("resumed %d of %d blocks from %s", len(finished), n_blocks, checkpoint.directory)
+    units = [1 if units_per_block is None else units_per_block(b) for b in range(n_blocks)]
+    bar = tqdm(
+        total=sum(units),
+        initial=sum(units[block] for block in finished),
+        desc=desc,
+        unit=unit,
+        disable=None if progress else True,
+        leave=False,
+    )
+
+    def done(block: int, arrays: dict[str, np.ndarray]) -> None:
+        if checkpoint is not None:
+            checkpoint.save(block, arrays)
+        put(block, arrays)
+        bar.update(units[block])
+
+    try:
+        run_blocks(
+            function,
+            payload,
+            [block for block in range(n_blocks) if block not in finished],
+            done,
+            executor=executor,
+            scheduler=scheduler,
+            n_workers=n_workers,
+        )
+    finally:
+        bar.close()

@@ -12,12 +12,10 @@ computes only the blocks that are missing.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from tqdm import tqdm
 
 from models import EventStudyResults, ResponsePath
 from models.market.cost_paths import CHANNELS
@@ -31,12 +29,11 @@ from models.market.loss_draws import (
 from sim.checkpoint import Checkpoint, fingerprint, remove_checkpoint
 from sim.config import Config, ProjectionSettings
 from sim.costs import projection_summary
-from sim.executors import run_blocks
+from sim.executors import run_resumable
 from sim.market_draws import market_draws
 from sim.rundir import CHECKPOINT, RunDirectory
 from sim.version import package_version
 
-log = logging.getLogger(__name__)
 
 PV = "yuan, present value at week 0"
 UNITS = {
@@ -143,43 +140,22 @@ def project_goodwill(
     inputs = projection_inputs(settings, response, config.seed)
 
     outputs = _Outputs(inputs)
-    finished: list[int] = []
-    store = None
-    if checkpoint is not None:
-        store = Checkpoint(Path(checkpoint), fingerprint(inputs, version))
-        for block, arrays in store.load_finished(inputs.n_blocks).items():
-            outputs.put(block, arrays)
-            finished.append(block)
-        if finished:
-            log.info("resumed %d of %d blocks from %s", len(finished), inputs.n_blocks, checkpoint)
-    bar = tqdm(
-        total=inputs.n_blocks,
-        initial=len(finished),
+    run_resumable(
+        project_block,
+        inputs,
+        inputs.n_blocks,
+        outputs.put,
+        checkpoint=(
+            None
+            if checkpoint is None
+            else Checkpoint(Path(checkpoint), fingerprint(inputs, version))
+        ),
+        progress=progress,
         desc="project",
-        unit="block",
-        disable=None if progress else True,
-        leave=False,
+        executor=settings.executor,
+        scheduler=settings.scheduler,
+        n_workers=settings.n_workers,
     )
-
-    def done(block: int, arrays: dict[str, np.ndarray]) -> None:
-        if store is not None:
-            store.save(block, arrays)
-        outputs.put(block, arrays)
-        bar.update()
-
-    missing = sorted(set(range(inputs.n_blocks)) - set(finished))
-    try:
-        run_blocks(
-            project_block,
-            inputs,
-            missing,
-            done,
-            executor=settings.executor,
-            scheduler=settings.scheduler,
-            n_workers=settings.n_workers,
-        )
-    finally:
-        bar.close()
     mean_cost = outputs.totals["total_cost"].mean(axis=2)  # (opening, intensity)
     return outputs.dataset(config, version, mean_cost_minimum(inputs, mean_cost))
 

@@ -17,20 +17,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 from threadpoolctl import threadpool_limits
-from tqdm import tqdm
 
 from models import ConsumerSpendModel
 from sim.checkpoint import Checkpoint
 from sim.config import Config
 from sim.estimators import ESTIMATORS, estimands
-from sim.executors import run_blocks
+from sim.executors import run_resumable
 from sim.study_replication import (
     FIT_VARIABLES,
     PANELS,
@@ -42,8 +40,6 @@ from sim.study_replication import (
 )
 from sim.study_settings import StudySettings, scenario_model, variant_options
 from sim.version import package_version
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -237,44 +233,23 @@ def simulate_study(
     plan = plan_study(config)
     version = package_version() if version is None else version
     outputs = _StudyOutputs(plan)
-    finished: list[int] = []
-    store = None
-    if checkpoint is not None:
-        store = Checkpoint(Path(checkpoint), plan.fingerprint(version))
-        for block, arrays in store.load_finished(plan.n_blocks).items():
-            outputs.put(block, arrays)
-            finished.append(block)
-        if finished:
-            log.info("resumed %d of %d blocks from %s", len(finished), plan.n_blocks, checkpoint)
-    bar = tqdm(
-        total=len(plan.scenarios) * plan.replications,
-        initial=sum(len(plan.block(b)[1]) for b in finished),
+    settings = config.study
+    run_resumable(
+        simulate_block,
+        plan,
+        plan.n_blocks,
+        outputs.put,
+        checkpoint=(
+            None if checkpoint is None else Checkpoint(Path(checkpoint), plan.fingerprint(version))
+        ),
+        progress=progress,
         desc="study",
         unit="replication",
-        disable=None if progress else True,
-        leave=False,
+        units_per_block=lambda block: len(plan.block(block)[1]),
+        executor=settings.executor,
+        scheduler=settings.scheduler,
+        n_workers=settings.n_workers,
     )
-
-    def done(block: int, arrays: dict[str, np.ndarray]) -> None:
-        if store is not None:
-            store.save(block, arrays)
-        outputs.put(block, arrays)
-        bar.update(len(plan.block(block)[1]))
-
-    settings = config.study
-    missing = sorted(set(range(plan.n_blocks)) - set(finished))
-    try:
-        run_blocks(
-            simulate_block,
-            plan,
-            missing,
-            done,
-            executor=settings.executor,
-            scheduler=settings.scheduler,
-            n_workers=settings.n_workers,
-        )
-    finally:
-        bar.close()
     return outputs.dataset(config, version)
 
 

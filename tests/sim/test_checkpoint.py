@@ -70,7 +70,7 @@ def test_a_killed_run_resumes_to_exactly_the_uninterrupted_result(tmp_path, capl
     )
     config = config.model_copy(update={"projection": settings})
     path = ResponsePath(PATH, np.eye(12) * 0.0016)
-    with caplog.at_level(logging.INFO, logger="sim.projection"):
+    with caplog.at_level(logging.INFO, logger="sim.executors"):
         resumed = project_goodwill(config, path, checkpoint=checkpoint)
     assert f"resumed {finished} of 300 blocks" in caplog.text
     assert_identical(resumed, project_goodwill(config, path))
