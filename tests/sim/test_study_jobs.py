@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from sim.cli import main
 from sim.config import load_config
 from sim.config_files import ConfigError
 from sim.study_jobs import study
+from tests.sim.report.report_helpers import assert_tables_compile, needs_pdflatex
 
 STUDY_TOML = """
 seed = 5
@@ -191,20 +191,6 @@ def test_killed_study_resumes_to_the_uninterrupted_result(tmp_path):
     assert killed_table == (tmp_path / "whole" / "study_diagnosis.csv").read_bytes()
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+@needs_pdflatex
 def test_study_table_compiles(finished, tmp_path):
-    table = finished / "tables" / "study_diagnosis.tex"
-    document = tmp_path / "study.tex"
-    document.write_text(
-        "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
-        f"\\input{{{table.as_posix()}}}\n\\end{{document}}\n"
-    )
-    result = subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", document.name],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout[-2000:]
-    assert (tmp_path / "study.pdf").stat().st_size > 1000
+    assert_tables_compile([finished / "tables" / "study_diagnosis.tex"], tmp_path)

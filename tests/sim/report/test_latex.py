@@ -7,8 +7,6 @@ of their last shown decimal, standard errors also to 5%.
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 
 import numpy as np
 import pandas as pd
@@ -19,7 +17,13 @@ from sim.estimators import label as estimator_label
 from sim.report.latex import estimates_latex, latex_escape, latex_tables, stacked
 from sim.report.outputs import read_run
 from sim.rundir import select_estimand
-from tests.sim.report.report_helpers import ESTIMATORS, assert_shown, number
+from tests.sim.report.report_helpers import (
+    ESTIMATORS,
+    assert_shown,
+    assert_tables_compile,
+    needs_pdflatex,
+    number,
+)
 
 
 def body_rows(tex: str) -> list[list[str]]:
@@ -226,22 +230,8 @@ def test_multipliers_and_costs_tex_show_the_stored_numbers(small_run, tex):
         assert_shown(cells[6], 100 * expected["optimal_share"])
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+@needs_pdflatex
 def test_latex_tables_compile(tex, tmp_path):
     for name, text in tex.items():
         (tmp_path / name).write_text(text)
-    inputs = "\n".join(rf"\input{{{(tmp_path / name).as_posix()}}}" for name in sorted(tex))
-    document = tmp_path / "tables.tex"
-    document.write_text(
-        "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
-        f"{inputs}\n\\end{{document}}\n"
-    )
-    result = subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", document.name],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout[-2000:]
-    assert (tmp_path / "tables.pdf").stat().st_size > 1000
+    assert_tables_compile([tmp_path / name for name in sorted(tex)], tmp_path)
