@@ -29,6 +29,8 @@ from pathlib import Path
 from harness import ROOT, in_fresh_process, peak_rss, report, use_checkout
 
 CONFIG = ROOT / "configs" / "estimator_study.toml"
+N_CONSUMERS = 50_000
+"""The issue's panel size (the shipped study runs 20,000)."""
 TARGET_S = 600.0
 """The issue's target for 200 replications, in seconds."""
 
@@ -46,7 +48,8 @@ def _config(replications: int, executor: str, placebo: bool):
             "placebo": placebo,
         }
     )
-    return config.model_copy(update={"study": study})
+    panel = config.panel.model_copy(update={"n_consumers": N_CONSUMERS})
+    return config.model_copy(update={"study": study, "panel": panel})
 
 
 def child_per_estimator(repeat: int) -> None:

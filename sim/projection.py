@@ -34,7 +34,6 @@ from sim.market_draws import market_draws
 from sim.rundir import CHECKPOINT, RunDirectory
 from sim.version import package_version
 
-
 PV = "yuan, present value at week 0"
 UNITS = {
     "fake_share": "suspected fakes per 10,000 orders",

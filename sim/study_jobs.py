@@ -109,15 +109,21 @@ def describe_study(diagnosis: pd.DataFrame, ds: xr.Dataset) -> str:
         f"replications of {int(ds.attrs['n_consumers']):,} consumers x {ds.attrs['n_weeks']} "
         f"weeks; cumulative effect, Monte-Carlo SEs in parentheses"
     ]
+    width = {
+        name: max(len(heading), *map(len, diagnosis[name]))
+        for name, heading in (("scenario", "scenario"), ("label", "estimator"))
+    }
     for estimand in dict.fromkeys(diagnosis["estimand"]):
         summary = study_summary(diagnosis, estimand)
         lines.append(
-            f"{estimand}: {'scenario':<22} {'estimator':<24} {'bias':>16} "
+            f"{estimand}: {'scenario':<{width['scenario']}} {'estimator':<{width['label']}} "
+            f"{'bias':>16} "
             f"{'coverage':>14} {'placebo pre-test':>17}"
         )
         for _, row in summary.iterrows():
             lines.append(
-                f"{'':<{len(estimand) + 2}}{row['scenario']:<22} {row['label']:<24} "
+                f"{'':<{len(estimand) + 2}}{row['scenario']:<{width['scenario']}} "
+                f"{row['label']:<{width['label']}} "
                 f"{_with_se(row, 'bias', 3):>16} {_with_se(row, 'coverage', 2):>14} "
                 f"{_with_se(row, 'pretrend_placebo', 2):>17}"
             )
