@@ -13,6 +13,7 @@ from models.estimation.event_study import EventStudy
 from models.estimation.imputation import ImputationDiD
 from models.estimation.ols import FixedEffectsOLS
 from models.estimation.results import EventStudyResults, RegressionResults, Results
+from models.estimation.small_sample import SmallSample, ssc
 from models.estimation.sun_abraham import SunAbraham, SunAbrahamResults
 from models.estimation.value_weighted import DoseMeans, dose_means, value_weighted
 from models.exceptions import (
@@ -85,6 +86,7 @@ __all__ = [
     "ResponsePath",
     "Results",
     "SingletonWarning",
+    "SmallSample",
     "SpendTruth",
     "SunAbraham",
     "SunAbrahamResults",
@@ -94,5 +96,6 @@ __all__ = [
     "damages",
     "dose_means",
     "ridge_profile",
+    "ssc",
     "value_weighted",
 ]

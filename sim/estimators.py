@@ -27,7 +27,9 @@ from models import (
     EventStudy,
     EventStudyResults,
     ImputationDiD,
+    SmallSample,
     SunAbraham,
+    ssc,
     value_weighted,
 )
 from models.exceptions import GoodwillDeprecationWarning
@@ -109,6 +111,36 @@ class RobustInferenceOptions(EstimatorOptions):
         return {"pretrend": self.pretrend, "pretrend_draws": self.pretrend_draws, "seed": seed}
 
 
+class SmallSampleOptions(Parameters):
+    """``[estimation.<name>.ssc]``: the small-sample factor of a regression variance, fixest's
+    ``ssc()`` (``models.ssc``; the defaults are fixest's)."""
+
+    adj: StrictBool = Field(True, description="multiply by (n - 1) / (n - K)")
+    fixef_k: Literal["nested", "none", "full"] = Field(
+        "nested", description="fixed effects in K: all but those nested in a cluster, none, all"
+    )
+    cluster_adj: StrictBool = Field(
+        True, description="multiply a clustered variance by G / (G - 1)"
+    )
+    cluster_df: Literal["min", "conventional"] = Field(
+        "min",
+        description="two-way clustering: one G / (G - 1) with the smallest G, or one per term",
+    )
+    t_df: Literal["min", "conventional"] | StrictInt = Field(
+        "min", description="t degrees of freedom: smallest G - 1, n - K, or this positive number"
+    )
+
+    @model_validator(mode="after")
+    def _positive_t_df(self) -> SmallSampleOptions:
+        if isinstance(self.t_df, int) and self.t_df < 1:
+            raise ValueError(f"t_df = {self.t_df}: expected 'min', 'conventional' or at least 1")
+        return self
+
+    def small_sample(self) -> SmallSample:
+        """The settings as the ``ssc`` argument of a model's ``fit``."""
+        return ssc(self.adj, self.fixef_k, self.cluster_adj, self.cluster_df, self.t_df)
+
+
 class ClusteredOptions(RobustInferenceOptions):
     """Options of a regression estimator with goodwill's variance estimators."""
 
@@ -117,6 +149,10 @@ class ClusteredOptions(RobustInferenceOptions):
     )
     clusters: list[str] | None = Field(
         None, min_length=1, max_length=2, description="cluster columns for CRV1 (default: the unit)"
+    )
+    ssc: SmallSampleOptions = Field(
+        default_factory=SmallSampleOptions,
+        description="small-sample factor and t degrees of freedom (fixest's ssc())",
     )
 
     @model_validator(mode="after")
@@ -128,7 +164,16 @@ class ClusteredOptions(RobustInferenceOptions):
                 "jackknife = true replaces the CRV1 variance by the unit-clustered CR3; it "
                 f"cannot go with vcov = {self.vcov!r} or clusters"
             )
+        if self.jackknife and not self.ssc.small_sample().is_default:
+            raise ValueError(
+                "jackknife = true: the CR3 jackknife has no small-sample factor to set, got "
+                f"ssc = {self.ssc.small_sample().label}"
+            )
         return self
+
+    def fit_options(self, seed: int) -> dict[str, object]:
+        """``RobustInferenceOptions.fit_options`` and the ``ssc`` argument."""
+        return {**super().fit_options(seed), "ssc": self.ssc.small_sample()}
 
     @property
     def vcov_spec(self) -> str | dict[str, list[str]]:

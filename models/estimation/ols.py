@@ -33,6 +33,7 @@ from models.estimation.panel_data import (
     require_columns,
 )
 from models.estimation.results import Estimates, RegressionStatistics, Results
+from models.estimation.small_sample import SmallSample
 from models.estimation.vcov import (
     VcovRequest,
     VcovSpec,
@@ -364,6 +365,7 @@ class FixedEffectsOLS:
         self,
         vcov: VcovSpec = "iid",
         *,
+        ssc: SmallSample | None = None,
         tol: float = DEFAULT_TOL,
         maxiter: int = DEFAULT_MAXITER,
         collin_tol: float = DEFAULT_COLLIN_TOL,
@@ -376,6 +378,9 @@ class FixedEffectsOLS:
             ``"iid"`` (the default, as in statsmodels, pyfixest and fixest >= 0.13),
             ``"HC1"``, ``"CRV1"`` (clustered by the first fixed effect) or
             ``{"CRV1": "col"}`` / ``{"CRV1": "a+b"}`` (two-way).
+        ssc : SmallSample, optional
+            Small-sample factor and t degrees of freedom, :func:`models.estimation.small_sample.ssc`
+            (fixest's ``ssc()``; default: fixest's default).
         tol, maxiter : float, int
             Convergence of the alternating projections (see :mod:`models.estimation.absorb`).
         collin_tol : float
@@ -387,7 +392,7 @@ class FixedEffectsOLS:
             With the regression statistics (no event times).
         """
         convergence("FixedEffectsOLS", tol, maxiter, collin_tol)
-        request = parse_vcov(vcov, self.fixed_effects[:1], self.VCOV, "FixedEffectsOLS")
+        request = parse_vcov(vcov, self.fixed_effects[:1], self.VCOV, "FixedEffectsOLS", ssc)
         weights = None if self.weights is None else numeric_values(self.df, self.weights)
         fe, keep = absorbed_fixed_effects(
             self.df, self.fixed_effects, weights, self.drop_singletons

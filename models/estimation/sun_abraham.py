@@ -77,6 +77,7 @@ from models.estimation.panel_data import (
     require_columns,
 )
 from models.estimation.results import Results
+from models.estimation.small_sample import SmallSample
 from models.estimation.vcov import VARIANCE_ESTIMATORS, VcovSpec, parse_vcov
 from models.estimation.wild_bootstrap import bootstrap_requested, lead_bootstrap
 from models.exceptions import AlwaysTreatedWarning
@@ -322,6 +323,7 @@ class SunAbraham:
         self,
         vcov: VcovSpec = "CRV1",
         *,
+        ssc: SmallSample | None = None,
         pretrend: str = "wald",
         pretrend_draws: int = 999,
         seed: int = 0,
@@ -339,6 +341,9 @@ class SunAbraham:
             jackknife (balanced panel, no covariates or other fixed effects; robust to a few
             dominant doses, :mod:`models.estimation.jackknife`); see
             :mod:`models.estimation.vcov`.
+        ssc : SmallSample, optional
+            Small-sample factor and t degrees of freedom, :func:`models.estimation.small_sample.ssc`
+            (fixest's ``ssc()``; default: fixest's default).
         pretrend : {"wald", "bootstrap"}
             The test ``pretrend_test()`` returns: the Wald test from the covariance, or the wild
             cluster bootstrap of it with the null imposed (balanced panel, clustered by unit;
@@ -357,7 +362,7 @@ class SunAbraham:
             regression as ``saturated``.
         """
         convergence("SunAbraham", tol, maxiter, collin_tol)
-        request = parse_vcov(vcov, [self.unit], self.VCOV, "SunAbraham")
+        request = parse_vcov(vcov, [self.unit], self.VCOV, "SunAbraham", ssc)
         bootstrap = bootstrap_requested("SunAbraham", pretrend, pretrend_draws, seed)
         panel = self._panel
         fitted = fit_within(

@@ -1,10 +1,11 @@
 """Variance estimators for fixed-effects least squares: iid, HC1, CRV1 (one- and two-way), CR3.
 
 Each estimator is the sandwich ``c B M B`` with bread ``B = (X~'X~)^-1`` on the within-transformed
-regressors, a meat ``M`` and fixest's default small-sample factor ``c`` (``ssc(adj = TRUE,
-fixef.K = "nested", cluster.adj = TRUE, cluster.df = "min", t.df = "min")``, also pyfixest's
-default). With n observations, k estimated coefficients and F identified fixed-effect
-coefficients (see :attr:`models.estimation.absorb.FixedEffects.dof`):
+regressors, a meat ``M`` and a small-sample factor ``c`` chosen by the request's
+:class:`~models.estimation.small_sample.SmallSample` (fixest's ``ssc()``). Under the default,
+fixest's and pyfixest's (``ssc(adj = TRUE, fixef.K = "nested", cluster.adj = TRUE, cluster.df =
+"min", t.df = "min")``), with n observations, k estimated coefficients and F identified
+fixed-effect coefficients (see :attr:`models.estimation.absorb.FixedEffects.dof`):
 
 ``iid``
     ``c M = e'e / (n - k - F) * X~'X~``: the classical estimator.
@@ -28,19 +29,21 @@ F counts the levels of every fixed effect minus one for each fixed effect after 
 (fixest's default count, see :attr:`models.estimation.absorb.FixedEffects.dof`).
 
 Inference uses the t distribution with ``n - k - F`` degrees of freedom for iid and HC1 and
-``G - 1`` (the smallest G for two-way clustering) for CRV1 and CR3.
+``G - 1`` (the smallest G for two-way clustering) for CRV1 and CR3. The other settings of
+:mod:`models.estimation.small_sample` change ``c`` and the degrees of freedom as fixest does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from models.estimation.absorb import FixedEffects, combine_codes
 from models.estimation.design import DenseDesign, IndicatorDesign
 from models.estimation.jackknife import cr3
+from models.estimation.small_sample import SmallSample
 
 Design = DenseDesign | IndicatorDesign
 VcovSpec = str | Mapping[str, str | Sequence[str]]
@@ -48,17 +51,18 @@ VcovSpec = str | Mapping[str, str | Sequence[str]]
 
 @dataclass(frozen=True)
 class VcovRequest:
-    """A parsed variance request: its kind and, for CRV1, the cluster columns."""
+    """A parsed variance request: its kind, for CRV1 the cluster columns, and the
+    small-sample settings."""
 
     kind: str
     clusters: tuple[str, ...] = ()
+    ssc: SmallSample = field(default_factory=SmallSample)
 
     @property
     def label(self) -> str:
-        """Human-readable name, e.g. ``CRV1 by consumer_id``."""
-        if self.clusters:
-            return f"{self.kind} by {' and '.join(self.clusters)}"
-        return self.kind
+        """Human-readable name, e.g. ``CRV1 by consumer_id`` or ``HC1, ssc(adj=False)``."""
+        label = f"{self.kind} by {' and '.join(self.clusters)}" if self.clusters else self.kind
+        return f"{label}, {self.ssc.label}" if self.ssc.label else label
 
 
 @dataclass(frozen=True)
@@ -76,15 +80,20 @@ def parse_vcov(
     default_clusters: Sequence[str],
     supported: Sequence[str] | None = None,
     model: str = "",
+    ssc: SmallSample | None = None,
 ) -> VcovRequest:
     """Read ``"iid"``, ``"HC1"``, ``"CRV1"``, ``{"CRV1": "col"}``, ``{"CRV1": "a+b"}``, ``"CR3"``.
 
     ``"CRV1"`` alone clusters by ``default_clusters`` (the estimator's unit), ``"CR3"`` by the
     first of them (the unit). ``supported``
     names the variance estimators the ``model`` (an estimator's class name, for the message)
-    can compute: any other is refused with a message that says which it supports.
+    can compute: any other is refused with a message that says which it supports. ``ssc``
+    sets the small-sample factor (default: fixest's); CR3 has none and takes only the default.
     """
     who = f"{model}: " if model else ""
+    ssc = SmallSample() if ssc is None else ssc
+    if not isinstance(ssc, SmallSample):
+        raise ValueError(f"{who}ssc: expected the result of ssc(...), got {ssc!r}")
     if isinstance(spec, str):
         kind, clusters = spec, tuple(default_clusters)
     elif isinstance(spec, Mapping) and len(spec) == 1:
@@ -109,12 +118,16 @@ def parse_vcov(
             f"{', '.join(supported)}"
         )
     if kind == "CR3":
+        if not ssc.is_default:
+            raise ValueError(
+                f"{who}ssc: the CR3 jackknife has no small-sample factor to set, got {ssc.label}"
+            )
         return VcovRequest(kind, tuple(default_clusters)[:1])
     if kind != "CRV1":
-        return VcovRequest(kind)
+        return VcovRequest(kind, ssc=ssc)
     if not clusters or len(clusters) > 2 or not all(clusters):
         raise ValueError(f"{who}vcov: CRV1 needs one or two cluster columns, got {clusters!r}")
-    return VcovRequest(kind, clusters)
+    return VcovRequest(kind, clusters, ssc)
 
 
 def parse_unit_clustered(
@@ -138,9 +151,12 @@ def _iid(
     bread: np.ndarray,
     fe: FixedEffects,
     clusters: Sequence[tuple[np.ndarray, int]],
+    ssc: SmallSample,
 ) -> tuple[np.ndarray, float, tuple[int, ...]]:
-    df_resid = e.size - bread.shape[0] - fe.dof
-    return bread * float(e @ e) / df_resid, df_resid, ()
+    n = e.size
+    k = ssc.k(bread.shape[0], fe.dof, None)
+    scale = n - k if ssc.adj else n - 1  # e'e / (n - 1) times (n - 1) / (n - K)
+    return bread * float(e @ e) / scale, ssc.t_degrees(n, k, None), ()
 
 
 def _hc1(
@@ -149,11 +165,13 @@ def _hc1(
     bread: np.ndarray,
     fe: FixedEffects,
     clusters: Sequence[tuple[np.ndarray, int]],
+    ssc: SmallSample,
 ) -> tuple[np.ndarray, float, tuple[int, ...]]:
     n = e.size
-    df_resid = n - bread.shape[0] - fe.dof
-    factor = n / df_resid
-    return factor * bread @ design.hetero_meat(e) @ bread, df_resid, ()
+    k = ssc.k(bread.shape[0], fe.dof, None)
+    # n / (n - 1) with cluster_adj (G = n), times (n - 1) / (n - K) with adj
+    factor = (n if ssc.cluster_adj else n - 1) / (n - k if ssc.adj else n - 1)
+    return factor * bread @ design.hetero_meat(e) @ bread, ssc.t_degrees(n, k, None), ()
 
 
 def _crv1(
@@ -162,6 +180,7 @@ def _crv1(
     bread: np.ndarray,
     fe: FixedEffects,
     clusters: Sequence[tuple[np.ndarray, int]],
+    ssc: SmallSample,
 ) -> tuple[np.ndarray, float, tuple[int, ...]]:
     encoded = list(clusters)
     if len(encoded) == 2:
@@ -172,16 +191,20 @@ def _crv1(
     if n_groups < 2:
         raise ValueError("vcov: CRV1 needs at least two clusters")
     n = e.size
+    each = ssc.cluster_adj and ssc.cluster_df == "conventional"
     signs = (1.0, 1.0, -1.0)
     meat = np.zeros_like(bread)
     for sign, (codes, size) in zip(signs, encoded, strict=False):
-        meat += sign * design.cluster_meat(e, codes, size)
-    df_k = bread.shape[0] + _fe_dof_outside(fe, [codes for codes, _ in encoded[:2]])
-    factor = n_groups / (n_groups - 1) * (n - 1) / (n - df_k)
+        term = design.cluster_meat(e, codes, size)
+        meat += sign * (term * size / (size - 1) if each and size > 1 else term)
+    k = ssc.k(bread.shape[0], fe.dof, _fe_dof_outside(fe, [codes for codes, _ in encoded[:2]]))
+    factor = n_groups / (n_groups - 1) if ssc.cluster_adj and ssc.cluster_df == "min" else 1.0
+    if ssc.adj:
+        factor = factor * (n - 1) / (n - k)
     matrix = factor * bread @ meat @ bread
     if len(encoded) == 3:
         matrix = _nearest_positive_semidefinite(matrix)
-    return matrix, n_groups - 1, sizes[:2]
+    return matrix, ssc.t_degrees(n, k, n_groups), sizes[:2]
 
 
 def _fe_dof_outside(fe: FixedEffects, clusters: Sequence[np.ndarray]) -> int:
@@ -204,13 +227,31 @@ def _nearest_positive_semidefinite(matrix: np.ndarray) -> np.ndarray:
     return (vectors * np.maximum(values, 0.0)) @ vectors.T
 
 
+def _cr3(
+    design: Design,
+    e: np.ndarray,
+    bread: np.ndarray,
+    fe: FixedEffects,
+    clusters: Sequence[tuple[np.ndarray, int]],
+    ssc: SmallSample,
+) -> tuple[np.ndarray, float, tuple[int, ...]]:
+    return cr3(design, e, bread, fe, clusters)  # parse_vcov admits only the default ssc
+
+
 VARIANCE_ESTIMATORS: dict[
     str,
     Callable[
-        [Design, np.ndarray, np.ndarray, FixedEffects, Sequence[tuple[np.ndarray, int]]],
+        [
+            Design,
+            np.ndarray,
+            np.ndarray,
+            FixedEffects,
+            Sequence[tuple[np.ndarray, int]],
+            SmallSample,
+        ],
         tuple[np.ndarray, float, tuple[int, ...]],
     ],
-] = {"iid": _iid, "HC1": _hc1, "CRV1": _crv1, "CR3": cr3}
+] = {"iid": _iid, "HC1": _hc1, "CRV1": _crv1, "CR3": _cr3}
 
 
 def estimate_vcov(
@@ -242,5 +283,7 @@ def estimate_vcov(
     -------
     Covariance
     """
-    matrix, df_t, n_clusters = VARIANCE_ESTIMATORS[request.kind](design, e, bread, fe, clusters)
+    matrix, df_t, n_clusters = VARIANCE_ESTIMATORS[request.kind](
+        design, e, bread, fe, clusters, request.ssc
+    )
     return Covariance((matrix + matrix.T) / 2, float(df_t), request, n_clusters)

@@ -79,6 +79,13 @@ BAD_CONFIGS = [
         "estimation.callaway_santanna.anticipation",
     ),
     ("window not a pair", '[estimation.twfe]\nwindow = "abc"', "estimation.twfe.window"),
+    ("ssc not a flag", '[estimation.twfe.ssc]\nadj = "no"', "estimation.twfe.ssc.adj"),
+    (
+        "ssc unknown key",
+        "[estimation.sun_abraham.ssc]\nfixef = 1",
+        "estimation.sun_abraham.ssc.fixef",
+    ),
+    ("ssc t_df zero", "[estimation.twfe.ssc]\nt_df = 0", "estimation.twfe.ssc"),
     ("unknown estimator", '[estimation]\nestimators = ["ols"]', "estimation.estimators[0]"),
 ]
 

@@ -6,6 +6,7 @@ import typing
 import warnings
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -127,3 +128,21 @@ def test_an_estimators_options_reach_its_fit(small_panel):
     fitted = entry.fit(panel, settings.columns, settings.callaway_santanna, 0)
     never = entry.fit(panel, settings.columns, entry.options(), 0)
     assert fitted.params.to_numpy().tolist() != never.params.to_numpy().tolist()
+
+
+def test_small_sample_settings_reach_the_regression_fits(small_panel):
+    """``[estimation.<name>.ssc]`` reaches EventStudy's and SunAbraham's ``fit``: without both
+    factors every variance shrinks by the same G / (G - 1) (n - 1) / (n - K) > 1."""
+    panel = small_panel[0]
+    panel = panel[panel["fake_week"] != 1]
+    for name in ("twfe", "sun_abraham"):
+        settings = EstimationSettings.model_validate(
+            {"estimators": [name], name: {"ssc": {"adj": False, "cluster_adj": False}}}
+        )
+        entry = ESTIMATORS[name]
+        bare = entry.fit(panel, settings.columns, getattr(settings, name), 0)
+        default = entry.fit(panel, settings.columns, entry.options(), 0)
+        ratio = (default.bse / bare.bse) ** 2
+        assert bare.vcov_type.endswith("ssc(adj=False, cluster_adj=False)")
+        assert ratio.min() > 1
+        np.testing.assert_allclose(ratio, ratio.iloc[0], rtol=1e-10)
