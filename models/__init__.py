@@ -24,6 +24,7 @@ from models.exceptions import (
     GoodwillDeprecationWarning,
     ImputationWarning,
     SingletonWarning,
+    SmallCohortWarning,
 )
 from models.market import (
     Damages,
@@ -85,6 +86,7 @@ __all__ = [
     "ResponsePath",
     "Results",
     "SingletonWarning",
+    "SmallCohortWarning",
     "SpendTruth",
     "SunAbraham",
     "SunAbrahamResults",
