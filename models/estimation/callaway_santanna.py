@@ -181,7 +181,7 @@ class CallawaySantAnna:
         block_cohorts, block_of_unit, block_sizes = np.unique(
             data.cohorts, return_inverse=True, return_counts=True
         )
-        self._warn_small_cohorts(block_cohorts, block_sizes)
+        self._warn_small_cohorts(block_cohorts, block_sizes, data.periods[0])
         if self.control == "never" and not np.isinf(block_cohorts).any():
             raise ValueError(
                 f"control='never' needs never-treated units (cohort NaN or +inf in column "
@@ -216,11 +216,12 @@ class CallawaySantAnna:
         )
         return rows, data.effective_treated
 
-    def _warn_small_cohorts(self, cohorts: np.ndarray, sizes: np.ndarray) -> None:
+    def _warn_small_cohorts(self, cohorts: np.ndarray, sizes: np.ndarray, first: float) -> None:
         """did's warning on cohorts (the never treated included) with fewer units than 5 plus
-        one per covariate: they are estimated, with standard errors that rest on few units."""
+        one per covariate: they are estimated, with standard errors that rest on few units.
+        Cohorts treated by the first period (plus anticipation) are not estimated at all."""
         threshold = SMALL_COHORT + len(self.covariates)
-        small = sizes < threshold
+        small = (sizes < threshold) & (cohorts > first + self.anticipation)
         if not small.any():
             return
         listed = ", ".join(

@@ -4,6 +4,7 @@ against a direct computation of the 2x2 comparisons."""
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -145,6 +146,11 @@ def test_a_single_unit_cohort_is_estimated_with_a_warning(mpdta):
     se = np.sqrt(((change - change.mean()) ** 2).sum()) / n_controls
     assert att_gt.loc[(2005, 2007), "se"] == pytest.approx(se, rel=1e-10)
     assert n > n_controls
+    # a cohort treated in the first period is not estimated (as did): no warning for it
+    first = df.assign(cohort=df["cohort"].replace(2005, 2003))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SmallCohortWarning)
+        CallawaySantAnna(first, "lemp", "countyreal", "year", "cohort")
 
 
 def test_unknown_aggregation(fitted):
