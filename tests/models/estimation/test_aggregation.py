@@ -164,3 +164,15 @@ def test_options_are_noted_in_the_summary(fits):
     text = res.summary().as_text()
     assert "balance_e=1, max_e=1" in text
     assert "(ref -1)" in text
+
+
+def test_the_universal_pretest_is_did_readmes(fits):
+    """Within a cohort the universal base's pre-treatment cells are an invertible linear map of
+    the varying base's short differences (Y_t - Y_{g-1} sums them), so did's Wald pre-test is the
+    same statistic: the README's p = 0.16812 (5 cells: cohorts 2006 and 2007)."""
+    published = json.loads((DATA / "mpdta_did_published.json").read_text())
+    universal = fits["universal_never"].pretrend_test()
+    varying = fits["varying_never"].pretrend_test()
+    assert universal.df_num == varying.df_num == 5
+    assert universal.statistic == pytest.approx(varying.statistic, rel=1e-10)
+    assert universal.pvalue == pytest.approx(published["pretrend_pvalue"], abs=5e-6)
