@@ -99,6 +99,12 @@ class CallawaySantAnna:
     nonnegative_outcome : bool
         Refuse a negative outcome (for spend); False by default (log spend may be negative).
 
+    Warns
+    -----
+    SmallCohortWarning
+        If a cohort (or the never treated) has fewer than 5 units plus one per covariate, as
+        did warns; it is estimated all the same.
+
     Examples
     --------
     >>> from models import ConsumerSpendModel
