@@ -25,6 +25,7 @@ from models.exceptions import (
     GoodwillDeprecationWarning,
     ImputationWarning,
     SingletonWarning,
+    SmallCohortWarning,
 )
 from models.market import (
     Damages,
@@ -87,6 +88,7 @@ __all__ = [
     "Results",
     "SingletonWarning",
     "SmallSample",
+    "SmallCohortWarning",
     "SpendTruth",
     "SunAbraham",
     "SunAbrahamResults",

@@ -41,3 +41,10 @@ class FewEffectiveUnitsWarning(UserWarning):
     The message gives the effective number ``n_eff = (sum v^2)^2 / sum v^4`` and the number of
     treated units (:mod:`models.estimation.effective_treated`).
     """
+
+
+class SmallCohortWarning(UserWarning):
+    """A cohort has fewer units than did's threshold (5 plus one per covariate): its ATT(g, t)
+    are estimated, but their standard errors rest on few units (a single treated unit adds no
+    variance of its own). The message names the cohorts and their sizes.
+    """

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import Field, StrictBool, StrictInt, model_validator
 
@@ -242,6 +243,19 @@ class CallawaySantAnnaOptions(RobustInferenceOptions):
     uniform_band: StrictBool = Field(
         True, description="also compute a 95% sup-t uniform band (seeded by the config's seed)"
     )
+    balance_e: StrictInt | None = Field(
+        None,
+        ge=0,
+        le=MAX_PANEL_WEEKS,
+        description="did's balance_e: only cohorts observed at event times 0..balance_e, and "
+        "only event times up to balance_e",
+    )
+    min_e: StrictInt | None = Field(
+        None, description="did's min_e: the lowest event time of the dynamic aggregation"
+    )
+    max_e: StrictInt | None = Field(
+        None, description="did's max_e: the highest event time of the dynamic aggregation"
+    )
 
     @model_validator(mode="after")
     def _robust_inference_needs_never_treated_controls(self) -> CallawaySantAnnaOptions:
@@ -250,7 +264,27 @@ class CallawaySantAnnaOptions(RobustInferenceOptions):
                 "jackknife = true and pretrend = 'bootstrap' need control = 'never' (each unit "
                 "either treated or a control)"
             )
+        if self.min_e is not None and self.max_e is not None and self.min_e > self.max_e:
+            raise ValueError(f"min_e = {self.min_e} is above max_e = {self.max_e}")
         return self
+
+    def check_design(self, cumulative: tuple[int, int], n_periods: int | None, key: str) -> None:
+        first, last = cumulative
+        lowest = -np.inf if self.min_e is None else self.min_e
+        highest = min(
+            np.inf if self.max_e is None else self.max_e,
+            np.inf if self.balance_e is None else self.balance_e,
+        )
+        if not lowest <= first <= last <= highest:
+            raise ValueError(
+                f"cumulative = [{first}, {last}] must lie inside the event times of {key} "
+                f"(min_e = {self.min_e}, max_e = {self.max_e}, balance_e = {self.balance_e})"
+            )
+
+    @property
+    def dynamic_options(self) -> dict[str, int | None]:
+        """The ``balance_e``, ``min_e`` and ``max_e`` arguments of the dynamic aggregation."""
+        return {"balance_e": self.balance_e, "min_e": self.min_e, "max_e": self.max_e}
 
     @property
     def vcov_spec(self) -> str:
@@ -354,7 +388,9 @@ def _fit_callaway_santanna(
         base_period=options.base_period,
     )
     fitted = model.fit(vcov=options.vcov_spec, **options.fit_options(seed))
-    return fitted.aggregate("dynamic", uniform_band=options.uniform_band, seed=seed)
+    return fitted.aggregate(
+        "dynamic", uniform_band=options.uniform_band, seed=seed, **options.dynamic_options
+    )
 
 
 def _fit_sun_abraham(

@@ -4,8 +4,11 @@
 :class:`~models.estimation.callaway_santanna.CallawaySantAnna` estimates, with the influence
 functions behind their inference (:mod:`models.estimation.influence`), and averages them as the
 R package did's ``aggte`` does (:meth:`CallawaySantAnnaResults.aggregate`): ``"simple"``,
-``"dynamic"`` (by event time), ``"group"`` (by cohort) and ``"calendar"`` (by period), each with
-the covariance of its influence function and, on request, a uniform band.
+``"dynamic"`` (by event time, with did's ``balance_e``, ``min_e`` and ``max_e``), ``"group"`` (by
+cohort) and ``"calendar"`` (by period), each with the covariance of its influence function and,
+on request, a uniform band. As in ``aggte``, the post-treatment cells are those with t >= g
+(anticipation periods are not post-treatment), and the universal base's reference cells (0 by
+construction) are the dynamic aggregation's reference event time.
 
 Reference: Callaway, B. and Sant'Anna, P. H. C. (2021), "Difference-in-differences with
 multiple time periods", Journal of Econometrics 225(2), 200-230.
@@ -20,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from models.estimation.arguments import at_least, probability, strict_bool
+from models.estimation.arguments import at_least, optional_integer, probability, strict_bool
 from models.estimation.inference import LinearCombination, WaldTest, sup_t_critical_value
 from models.estimation.influence import BlockMoments, Functionals, influence_covariance, ratios
 from models.estimation.influence_bootstrap import LeadBootstrap
@@ -49,6 +52,11 @@ class CallawaySantAnnaResults(Results):
         Periods of anticipation of the fit.
     dose : str or None
         The dose column (``intensity``) the effects are per unit of.
+    references : tuple of (int, int)
+        With ``base_period="universal"``: the (cohort, period) of each cohort's reference cell,
+        t = g - 1 - anticipation, whose ATT is 0 by construction (not among ``params``).
+    first_period : int
+        The panel's first period (did's lower bound on the event times of ``balance_e``).
     leave_one_out : LeaveOneOut or None
         With ``vcov="CR3"``: the treated units' rows, for the jackknife variance of every
         aggregation (:mod:`models.estimation.influence_jackknife`).
@@ -63,6 +71,8 @@ class CallawaySantAnnaResults(Results):
     moments: BlockMoments
     anticipation: int
     dose: str | None
+    references: tuple[tuple[int, int], ...]
+    first_period: int
     leave_one_out: LeaveOneOut | None = None
     lead_bootstrap: LeadBootstrap | None = None
 
@@ -78,8 +88,10 @@ class CallawaySantAnnaResults(Results):
 
     @cached_property
     def att_gt(self) -> pd.DataFrame:
-        """ATT(g, t) with its standard error: columns cohort, time, att, se."""
-        return pd.DataFrame(
+        """ATT(g, t) with its standard error: columns cohort, time, att, se, by cohort and
+        period. With the universal base, each cohort's reference cell is a row with att 0 and
+        se NaN, as did reports it."""
+        table = pd.DataFrame(
             {
                 "cohort": self.cohorts,
                 "time": self.periods,
@@ -87,6 +99,12 @@ class CallawaySantAnnaResults(Results):
                 "se": self.bse.to_numpy(),
             }
         )
+        if not self.references:
+            return table
+        cohorts, periods = np.array(self.references, dtype=np.int64).T
+        reference = pd.DataFrame({"cohort": cohorts, "time": periods, "att": 0.0, "se": np.nan})
+        table = pd.concat([table, reference], ignore_index=True)
+        return table.sort_values(["cohort", "time"], kind="stable", ignore_index=True)
 
     def pretrend_test(self) -> WaldTest:
         """did's Wald pre-test: every pre-treatment ATT(g, t) is zero.
@@ -134,6 +152,9 @@ class CallawaySantAnnaResults(Results):
         self,
         kind: str = "dynamic",
         *,
+        balance_e: int | None = None,
+        min_e: int | None = None,
+        max_e: int | None = None,
         uniform_band: bool = False,
         alpha: float = 0.05,
         n_draws: int = 1000,
@@ -144,10 +165,19 @@ class CallawaySantAnnaResults(Results):
         Parameters
         ----------
         kind : {"simple", "dynamic", "group", "calendar"}
-            ``simple``: one post-treatment average weighted by cohort size. ``dynamic``: by
-            event time e = t - g (overall: the mean over e >= 0). ``group``: by cohort
-            (overall: cohort-size weighted). ``calendar``: by period (overall: the mean).
-            With a dose, "cohort size" is the cohort's sum of squared doses.
+            ``simple``: one average of the post-treatment cells (t >= g) weighted by cohort
+            size. ``dynamic``: by event time e = t - g (overall: the mean over e >= 0).
+            ``group``: by cohort (overall: cohort-size weighted). ``calendar``: by period
+            (overall: the mean). With a dose, "cohort size" is the cohort's sum of squared
+            doses.
+        balance_e : int, optional
+            ``dynamic`` only, did's ``balance_e``: keep only the cohorts treated at least
+            ``balance_e`` periods before the last period (so each has every event time
+            0..balance_e), and the event times from ``balance_e - (last - first period)`` to
+            ``balance_e``; the overall average is then the mean over e = 0..balance_e.
+        min_e, max_e : int, optional
+            ``dynamic`` only, did's ``min_e`` and ``max_e``: keep the event times in
+            [min_e, max_e] (after ``balance_e``); the overall average is over those >= 0.
         uniform_band : bool
             Also compute a simultaneous (uniform over the aggregated effects) confidence band
             at level ``1 - alpha`` by a Gaussian multiplier bootstrap of ``n_draws`` draws,
@@ -160,7 +190,9 @@ class CallawaySantAnnaResults(Results):
             (``period::t``), which ``event_time_effects()`` indexes, or the one ``att`` of the
             simple aggregation; the covariance from the influence functions, normal critical
             values; the overall average as ``overall`` (estimate, se); the ATT(g, t) each
-            effect averages, with their weights, as ``components()``.
+            effect averages, with their weights, as ``components()``. With the universal base,
+            the dynamic aggregation's event time -1 - anticipation (did's 0 with no standard
+            error) is its reference ``ref``, omitted from ``params``.
 
         Notes
         -----
@@ -170,21 +202,38 @@ class CallawaySantAnnaResults(Results):
         Montiel Olea and Plagborg-Moller, 2019): its critical value is the ``1 - alpha``
         quantile of max |Z_e| / se_e. did uses Mammen or Rademacher multipliers, which agree
         with it up to sampling noise of the bootstrap and O(1/n) terms.
+
+        Examples
+        --------
+        >>> from models import CallawaySantAnna, ConsumerSpendModel
+        >>> panel, _ = ConsumerSpendModel().simulate(n_consumers=2_000, n_weeks=10, seed=1)
+        >>> cs = CallawaySantAnna(panel, "spend", "consumer_id", "week", "fake_week").fit()
+        >>> cs.aggregate("dynamic", balance_e=2, max_e=2).event_times[-3:]
+        (0, 1, 2)
         """
         if kind not in AGGREGATIONS:
             raise ValueError(f"aggregate: expected one of {', '.join(AGGREGATIONS)}, got {kind!r}")
+        if balance_e is not None:
+            balance_e = at_least("balance_e", balance_e, 0, "aggregate")
+        min_e = optional_integer("min_e", min_e, "aggregate")
+        max_e = optional_integer("max_e", max_e, "aggregate")
+        options = {"balance_e": balance_e, "min_e": min_e, "max_e": max_e}
+        options = {name: value for name, value in options.items() if value is not None}
+        if options and kind != "dynamic":
+            raise ValueError(
+                f"aggregate: {', '.join(options)} apply to kind='dynamic' only, not {kind!r}"
+            )
         uniform_band = strict_bool("uniform_band", uniform_band, "aggregate")
         alpha = probability("alpha", alpha, "aggregate")
         n_draws = at_least("n_draws", n_draws, 100, "aggregate")
         seed = at_least("seed", seed, 0, "aggregate")
         cohort, time = self.cohorts, self.periods
-        post = time >= cohort - self.anticipation
+        post = time >= cohort
+        ref = None
         if kind == "simple":
             labels, groups = [0], [post]
         elif kind == "dynamic":
-            event = time - cohort
-            labels = [int(e) for e in np.unique(event)]
-            groups = [event == e for e in labels]
+            labels, groups, ref = self._event_times(balance_e, min_e, max_e)
         elif kind == "group":
             labels = [int(g) for g in np.unique(cohort[post])]
             groups = [(cohort == g) & post for g in labels]
@@ -207,16 +256,22 @@ class CallawaySantAnnaResults(Results):
         pretrend = None
         if self.lead_bootstrap is not None and kind == "dynamic" and leads.any():
             pretrend = self._bootstrap(weights[:, : len(labels)][:, leads])
+        shown = labels if ref is None else [*labels, ref]
         event = EventTimes(
             event_times=tuple(labels),
             index=index,
-            window=(min(labels), max(labels)),
+            ref=ref,
+            window=(min(shown), max(shown)),
             intensity=self.dose,
             uniform_band=band,
             components=self._components(weights[:, : len(labels)]),
             pretrend=pretrend,
         )
         names = ("att",) if kind == "simple" else tuple(f"{index}::{x}" for x in labels)
+        notes = self.notes
+        if options:
+            listed = ", ".join(f"{name}={value}" for name, value in options.items())
+            notes = (*notes, ("Event times", listed))
         return Results(
             model_name=f"CallawaySantAnna ({kind})",
             outcome=self.outcome,
@@ -228,9 +283,48 @@ class CallawaySantAnnaResults(Results):
             ),
             event=event,
             overall=LinearCombination(overall_estimate, overall_se),
-            notes=self.notes,
+            notes=notes,
             treated_units=self.treated_units,
         )
+
+    def _event_times(
+        self, balance_e: int | None, min_e: int | None, max_e: int | None
+    ) -> tuple[list[int], list[np.ndarray], int | None]:
+        """did's event times of the dynamic aggregation, the cells each one averages, and the
+        universal base's reference event time if it is among them (else None).
+
+        With ``balance_e``: the cohorts g with last - g >= balance_e (last: the latest period
+        of a cell) and the event times in [balance_e - (last - first period), balance_e]; then
+        the event times in [min_e, max_e].
+        """
+        event = self.periods - self.cohorts
+        references = np.array(self.references, dtype=np.int64).reshape(-1, 2)
+        cohorts = np.concatenate([self.cohorts, references[:, 0]])
+        periods = np.concatenate([self.periods, references[:, 1]])
+        candidates = periods - cohorts
+        balanced = np.ones(event.size, dtype=bool)
+        keep = np.ones(candidates.size, dtype=bool)
+        if balance_e is not None:
+            last = int(periods.max())
+            balanced = last - self.cohorts >= balance_e
+            lowest = balance_e - (last - self.first_period)
+            keep = (last - cohorts >= balance_e) & (candidates >= lowest)
+            keep &= candidates <= balance_e
+        if min_e is not None:
+            keep &= candidates >= min_e
+        if max_e is not None:
+            keep &= candidates <= max_e
+        kept = np.unique(candidates[keep])
+        if not (kept >= 0).any():
+            raise ValueError(
+                f"aggregate: no event time e >= 0 is left with balance_e={balance_e}, "
+                f"min_e={min_e}, max_e={max_e} (event times: {event.min()}..{event.max()}); "
+                "the overall average is over e >= 0"
+            )
+        reference_event = -1 - self.anticipation
+        ref = reference_event if references.size and reference_event in kept else None
+        labels = [int(e) for e in kept if e != ref]
+        return labels, [(event == e) & balanced for e in labels], ref
 
     def _components(self, weights: np.ndarray) -> pd.DataFrame:
         """The ATT(g, t) each aggregated effect averages (``effect``: its position), with its

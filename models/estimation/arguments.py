@@ -104,6 +104,24 @@ def at_least(name: str, value: object, low: int, owner: str | None = None) -> in
     return int(value)
 
 
+def optional_integer(name: str, value: object, owner: str | None = None) -> int | None:
+    """``value`` if it is None or an integer (not a bool), else a ValueError.
+
+    Examples
+    --------
+    >>> optional_integer("max_e", None), optional_integer("min_e", np.int64(-2))
+    (None, -2)
+    >>> optional_integer("max_e", 2.5, "aggregate")
+    Traceback (most recent call last):
+    ValueError: aggregate: max_e = 2.5: expected None or an integer
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool | np.bool_) or not isinstance(value, Integral):
+        raise _refused(name, value, "None or an integer", owner)
+    return int(value)
+
+
 def positive(
     name: str, value: object, owner: str | None = None, *, below: float | None = None
 ) -> float:

@@ -9,7 +9,10 @@ control group of units not treated by then:
 with C the never-treated units (``control="never"``) or the units not yet treated at
 max(t, b) + anticipation (``control="notyet"``). The base period is ``g - 1 - anticipation``
 for post-treatment periods; for pre-treatment periods it is ``t - 1`` (``base_period="varying"``,
-short differences, the did package's default) or ``g - 1 - anticipation`` too (``"universal"``).
+short differences, the did package's default) or ``g - 1 - anticipation`` too (``"universal"``:
+every period of the panel, the first one included, is compared with that reference period, whose
+own ATT(g, t) is 0 by construction and is listed in ``att_gt`` with no standard error, as did
+reports it).
 
 Per unit of dose (``intensity``). With a dose v_i per unit (the yuan value of a consumer's first
 counterfeit), the cell's effect per unit of dose is the least-squares slope through the origin
@@ -40,6 +43,7 @@ multiple time periods", Journal of Econometrics 225(2), 200-230.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -64,6 +68,14 @@ from models.estimation.panel_data import PanelData, numeric_values, require_colu
 from models.estimation.results import Estimates
 from models.estimation.vcov import VcovSpec, parse_unit_clustered
 from models.estimation.wild_bootstrap import bootstrap_requested
+from models.exceptions import SmallCohortWarning
+
+SMALL_COHORT = 5
+"""did's warning threshold: a cohort with fewer units than this plus one per covariate is
+estimated with a :class:`~models.exceptions.SmallCohortWarning`."""
+
+Cell = tuple[int, int, int, np.ndarray]
+"""One ATT(g, t): treated block, period column, base column, control blocks."""
 
 
 class CallawaySantAnna:
@@ -86,6 +98,12 @@ class CallawaySantAnna:
         ``fake_value``: effects are then per unit of dose (see the module docstring).
     nonnegative_outcome : bool
         Refuse a negative outcome (for spend); False by default (log spend may be negative).
+
+    Warns
+    -----
+    SmallCohortWarning
+        If a cohort (or the never treated) has fewer than 5 units plus one per covariate, as
+        did warns; it is estimated all the same.
 
     Examples
     --------
@@ -169,12 +187,7 @@ class CallawaySantAnna:
         block_cohorts, block_of_unit, block_sizes = np.unique(
             data.cohorts, return_inverse=True, return_counts=True
         )
-        for cohort, size in zip(block_cohorts, block_sizes, strict=True):
-            if np.isfinite(cohort) and size < 2:
-                raise ValueError(
-                    f"column {self.cohort!r}: cohort {cohort:g} has a single unit; "
-                    "its ATT(g, t) would have no variance estimate"
-                )
+        self._warn_small_cohorts(block_cohorts, block_sizes, data.periods[0])
         if self.control == "never" and not np.isinf(block_cohorts).any():
             raise ValueError(
                 f"control='never' needs never-treated units (cohort NaN or +inf in column "
@@ -209,23 +222,49 @@ class CallawaySantAnna:
         )
         return rows, data.effective_treated
 
-    def _cells(self) -> list[tuple[int, int, int, np.ndarray]]:
-        """(treated block, period column, base column, control blocks) of each ATT(g, t)."""
+    def _warn_small_cohorts(self, cohorts: np.ndarray, sizes: np.ndarray, first: float) -> None:
+        """did's warning on cohorts (the never treated included) with fewer units than 5 plus
+        one per covariate: they are estimated, with standard errors that rest on few units.
+        Cohorts treated by the first period (plus anticipation) are not estimated at all."""
+        threshold = SMALL_COHORT + len(self.covariates)
+        small = (sizes < threshold) & (cohorts > first + self.anticipation)
+        if not small.any():
+            return
+        listed = ", ".join(
+            f"{'never treated' if np.isinf(g) else f'{g:g}'} ({n} unit{'' if n == 1 else 's'})"
+            for g, n in zip(cohorts[small], sizes[small], strict=True)
+        )
+        warnings.warn(
+            f"column {self.cohort!r}: cohort(s) with fewer than {threshold} units: {listed}; "
+            "their ATT(g, t) are estimated, but their standard errors rest on few units",
+            SmallCohortWarning,
+            stacklevel=4,
+        )
+
+    def _cells(self) -> tuple[list[Cell], list[tuple[int, int]]]:
+        """Every ATT(g, t) to estimate, and the (cohort, period) of the universal base's
+        reference cells (t = g - 1 - anticipation, 0 by construction, not estimated).
+
+        As did: a cohort with no period before g - anticipation has no cell (its units are
+        neither treated nor controls); with the varying base the first period is never a
+        cell's period t (it has no previous period), with the universal base every period
+        other than the reference is compared with it.
+        """
         rows = self._rows
         periods, cohorts = rows.periods, rows.block_cohorts
         column_of = {p: j for j, p in enumerate(periods)}
-        cells = []
+        universal = self.base_period == "universal"
+        cells, references = [], []
         for g_block, g in enumerate(cohorts):
-            # did's convention: units treated in the first period are dropped (no pre-period).
-            if not np.isfinite(g) or g <= periods.min():
+            reference = g - 1 - self.anticipation
+            if not np.isfinite(g) or reference not in column_of:
                 continue
-            for t in periods[1:]:
-                post = t >= g - self.anticipation
-                if post or self.base_period == "universal":
-                    base = g - 1 - self.anticipation
-                else:
-                    base = t - 1
-                if base not in column_of or base == t:
+            cohort_cells = []
+            for t in periods if universal else periods[1:]:
+                if universal and t == reference:
+                    continue
+                base = reference if universal or t >= g - self.anticipation else t - 1
+                if base not in column_of:
                     continue
                 if self.control == "never":
                     control = np.flatnonzero(np.isinf(cohorts))
@@ -233,12 +272,15 @@ class CallawaySantAnna:
                     later = cohorts > max(t, base) + self.anticipation
                     control = np.flatnonzero(later & (cohorts != g))
                 if control.size:
-                    cells.append((g_block, column_of[t], column_of[base], control))
+                    cohort_cells.append((g_block, column_of[t], column_of[base], control))
+            cells.extend(cohort_cells)
+            if universal and cohort_cells:
+                references.append((int(g), int(reference)))
         if not cells:
             raise ValueError(
                 "no ATT(g, t) can be estimated: no cohort has a base period and a control group"
             )
-        return cells
+        return cells, references
 
     def fit(
         self,
@@ -276,7 +318,7 @@ class CallawaySantAnna:
         request = parse_unit_clustered(vcov, self.unit, "CallawaySantAnna", self.VCOV)
         bootstrap = bootstrap_requested("CallawaySantAnna", pretrend, pretrend_draws, seed)
         rows = self._rows
-        cells = self._cells()
+        cells, references = self._cells()
         if rows.covariates is None:
             moments = rows.moments()
             numerators, denominators = moment_functionals(rows, moments, cells)
@@ -322,6 +364,8 @@ class CallawaySantAnna:
             moments=moments,
             anticipation=self.anticipation,
             dose=self.intensity,
+            references=tuple(references),
+            first_period=int(rows.periods[0]),
             leave_one_out=leave_one_out,
             lead_bootstrap=lead_bootstrap,
         )

@@ -146,3 +146,39 @@ def test_small_sample_settings_reach_the_regression_fits(small_panel):
         assert bare.vcov_type.endswith("ssc(adj=False, cluster_adj=False)")
         assert ratio.min() > 1
         np.testing.assert_allclose(ratio, ratio.iloc[0], rtol=1e-10)
+
+
+def test_the_dynamic_aggregation_options_reach_callaway_santannas_fit(small_panel):
+    panel = small_panel[0]
+    panel = panel[panel["fake_week"] != 1]
+    entry = ESTIMATORS["callaway_santanna"]
+    columns = EstimationSettings().columns
+    options = entry.options(balance_e=3, min_e=-2, max_e=2, uniform_band=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # few effective units, small late cohorts
+        fitted = entry.fit(panel, columns, options, 0)
+        direct = (
+            entry.model(panel, **columns.as_kwargs())
+            .fit()
+            .aggregate("dynamic", balance_e=3, min_e=-2, max_e=2)
+        )
+    assert fitted.event_times == (-2, -1, 0, 1, 2)
+    pd.testing.assert_series_equal(fitted.params, direct.params)
+    assert fitted.overall == direct.overall
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"min_e": 3, "max_e": 1}, r"min_e = 3 is above max_e = 1"),
+        ({"balance_e": -1}, r"balance_e\n  Input should be greater than or equal to 0"),
+        ({"max_e": 5}, r"cumulative = \[0, 11\] must lie inside the event times of "
+                       r"callaway_santanna \(min_e = None, max_e = 5, balance_e = None\)"),
+        ({"balance_e": 4}, r"cumulative = \[0, 11\] must lie inside"),
+    ],
+)  # fmt: skip
+def test_the_dynamic_aggregation_options_are_checked(section, message):
+    with pytest.raises(ValueError, match=message):
+        EstimationSettings.model_validate(
+            {"estimators": ["callaway_santanna"], "callaway_santanna": section}
+        )

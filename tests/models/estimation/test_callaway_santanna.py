@@ -4,12 +4,14 @@ against a direct computation of the 2x2 comparisons."""
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from models import CallawaySantAnna
+from models.exceptions import SmallCohortWarning
 from tests.conftest import DATA
 
 ATT_RTOL = 1e-6  # issue 4: point estimates to 1e-6
@@ -73,13 +75,19 @@ def test_not_yet_treated_controls_and_universal_base_match_direct_differences(mp
         base_period="universal",
     ).fit()  # fmt: skip
     cohorts = mpdta.groupby("countyreal")["cohort"].first().fillna(np.inf)
-    for row in res.att_gt.itertuples():
+    reference = res.att_gt["time"] == res.att_gt["cohort"] - 1
+    for row in res.att_gt[~reference].itertuples():
         base = row.cohort - 1
         control = (cohorts > max(row.time, base)) & (cohorts != row.cohort)
         expected = _direct_att(mpdta, row.cohort, row.time, base, control)
         assert row.att == pytest.approx(expected, rel=1e-12, abs=1e-14)
-    # the universal base period itself (t = g - 1) is not estimated: it is the reference
-    assert not (res.att_gt["time"] == res.att_gt["cohort"] - 1).any()
+    # every period is compared with g - 1, the first one included (did's cells) ...
+    assert res.att_gt.groupby("cohort")["time"].apply(list).to_dict() == {
+        g: [2003, 2004, 2005, 2006, 2007] for g in (2004, 2006, 2007)
+    }
+    # ... and the reference period itself is reported as did does: 0, with no standard error
+    assert (res.att_gt.loc[reference, "att"] == 0).all()
+    assert res.att_gt.loc[reference, "se"].isna().all()
 
 
 def test_dynamic_results_have_the_common_api(fitted):
@@ -101,9 +109,6 @@ def test_dynamic_results_have_the_common_api(fitted):
     [
         (lambda d: d.assign(cohort=d["cohort"].fillna(2007)), {},
          r"control='never' needs never-treated units"),
-        (lambda d: d.assign(cohort=np.where(d["countyreal"] == d["countyreal"].iloc[0], 2005,
-                                            d["cohort"])), {},
-         r"cohort 2005 has a single unit"),
         (lambda d: d.assign(cohort=d["cohort"].replace(2004, 2010)), {},
          r"cohort\(s\) 2010 are not periods of column 'year'"),
         (lambda d: d.iloc[1:], {}, r"expected a balanced panel"),
@@ -114,6 +119,38 @@ def test_dynamic_results_have_the_common_api(fitted):
 def test_bad_input_raises_clear_errors(mpdta, mutate, kwargs, message):
     with pytest.raises(ValueError, match=message):
         CallawaySantAnna(mutate(mpdta.copy()), "lemp", "countyreal", "year", "cohort", **kwargs)
+
+
+def _single_unit_cohort(mpdta: pd.DataFrame) -> pd.DataFrame:
+    """mpdta with one never-treated county moved into a cohort of its own, 2005."""
+    county = mpdta.loc[mpdta["cohort"].isna(), "countyreal"].iloc[0]
+    return mpdta.assign(cohort=mpdta["cohort"].mask(mpdta["countyreal"] == county, 2005))
+
+
+def test_a_single_unit_cohort_is_estimated_with_a_warning(mpdta):
+    """As did: estimated, with a warning naming the cohort. Its ATT(g, t) is the county's own
+    change minus the controls' mean change; its standard error comes from the controls alone
+    (a single treated unit has no variance of its own)."""
+    df = _single_unit_cohort(mpdta)
+    with pytest.warns(SmallCohortWarning, match=r"fewer than 5 units: 2005 \(1 unit\)"):
+        model = CallawaySantAnna(df, "lemp", "countyreal", "year", "cohort")
+    att_gt = model.fit().att_gt.set_index(["cohort", "time"])
+    cohorts = df.groupby("countyreal")["cohort"].first()
+    for t in (2005, 2006, 2007):
+        expected = _direct_att(df, 2005, t, 2004, cohorts.isna())
+        assert att_gt.loc[(2005, t), "att"] == pytest.approx(expected, rel=1e-12)
+    wide = df.pivot(index="countyreal", columns="year", values="lemp")
+    change = (wide[2007] - wide[2004])[cohorts.isna()]
+    n, n_controls = len(wide), len(change)
+    # the controls' influence on the cell, psi_j = -(n / n_controls) (dY_j - mean), summed
+    se = np.sqrt(((change - change.mean()) ** 2).sum()) / n_controls
+    assert att_gt.loc[(2005, 2007), "se"] == pytest.approx(se, rel=1e-10)
+    assert n > n_controls
+    # a cohort treated in the first period is not estimated (as did): no warning for it
+    first = df.assign(cohort=df["cohort"].replace(2005, 2003))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SmallCohortWarning)
+        CallawaySantAnna(first, "lemp", "countyreal", "year", "cohort")
 
 
 def test_unknown_aggregation(fitted):

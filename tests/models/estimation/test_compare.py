@@ -16,6 +16,7 @@ from models import (
     FewEffectiveUnitsWarning,
     FixedEffectsOLS,
     ImputationDiD,
+    SmallCohortWarning,
     compare,
 )
 
@@ -29,6 +30,7 @@ def results():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warnings.simplefilter("ignore", FewEffectiveUnitsWarning)  # small panels
+        warnings.simplefilter("ignore", SmallCohortWarning)  # late cohorts of a few consumers
         return {
             "twfe": EventStudy(panel, **COLUMNS, window=(-3, 6)).fit(),
             "callaway_santanna": CallawaySantAnna(panel, **COLUMNS)

@@ -19,7 +19,7 @@ import pytest
 
 from models import ConsumerSpendModel
 from models.estimation.results import Results
-from models.exceptions import FewEffectiveUnitsWarning
+from models.exceptions import FewEffectiveUnitsWarning, SmallCohortWarning
 from sim.estimators import ESTIMATORS, PanelColumns
 
 COLUMNS = PanelColumns("spend", "consumer_id", "week", "fake_week", "fake_value")
@@ -39,6 +39,7 @@ def fit(name: str, data: pd.DataFrame) -> Results:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a clean panel: no estimator may drop anything
         warnings.simplefilter("ignore", FewEffectiveUnitsWarning)  # small panels
+        warnings.simplefilter("ignore", SmallCohortWarning)  # late cohorts of a few consumers
         return entry.fit(data, COLUMNS, entry.options(), 7)
 
 

@@ -71,7 +71,8 @@ def _bootstrap_outcomes(
     for i in np.flatnonzero(~never):
         g = int(cohort[i])
         out[i] = y[i]
-        for t in range(2, g - (base_period == "universal")):
+        universal = base_period == "universal"  # every period but g - 1, the first included
+        for t in range(2 - universal, g - universal):
             base = t - 1 if base_period == "varying" else g - 1
             fitted_change = path[t - 1] - path[base - 1] + null_slope[(g, t)] * dose[i]
             leverage = dose[i] ** 2 * (1 / squared[g] - 1 / lead_squared[lead_of[(g, t)]])

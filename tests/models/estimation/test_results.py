@@ -24,6 +24,7 @@ from models import (
     FixedEffectsOLS,
     ImputationDiD,
     RegressionResults,
+    SmallCohortWarning,
     SunAbraham,
 )
 from models.estimation.results import Results
@@ -42,6 +43,7 @@ def fits(panel) -> dict[str, Results]:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warnings.simplefilter("ignore", FewEffectiveUnitsWarning)  # small panels
+        warnings.simplefilter("ignore", SmallCohortWarning)  # late cohorts of a few consumers
         cs = CallawaySantAnna(panel, **COLUMNS, intensity="fake_value").fit()
         return {
             "ols": FixedEffectsOLS(panel, "spend", ["tenure"], ["week"]).fit(),
