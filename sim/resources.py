@@ -67,6 +67,10 @@ DECISION_BYTES_PER_VALUE = 120
 week) value, as a block of the projection."""
 OPENINGS = 2
 """The projection's two openings (status quo and no programme)."""
+STUDY_BYTES_PER_FIT = 2_000
+"""The study's stored results of one fit (estimand x panel of a replication, scenario and
+estimator): estimate, SE and CI by event time, the cumulative and the pre-test, and the
+truths (about 100 doubles)."""
 
 
 def memory_estimate(config: Config) -> dict[str, int]:
@@ -82,7 +86,9 @@ def memory_estimate(config: Config) -> dict[str, int]:
     dict of str to int
         ``panel``: simulating the panel and fitting the estimators, with the interpreter and
         libraries; ``projection``: the goodwill projection's arrays (0 without
-        ``[projection]``); ``decision``: the decision analysis (0 without ``[decision]``).
+        ``[projection]``); ``decision``: the decision analysis (0 without ``[decision]``);
+        ``study``: the estimator study, its replications' panels and fits in every process
+        that computes them (0 without ``[study]``).
         Conservative: each is at least what was measured (see the module's notes).
 
     Examples
@@ -107,6 +113,7 @@ def _terms(config: Config) -> dict[str, dict[str, int]]:
         },
         "projection": {},
         "decision": {},
+        "study": _study_terms(config),
     }
     projection = config.projection
     if projection is None:
@@ -125,6 +132,31 @@ def _terms(config: Config) -> dict[str, dict[str, int]]:
             * BOOTSTRAP_BYTES_PER_VALUE,
             "decision.chunk_size": decision.chunk_size * cells * DECISION_BYTES_PER_VALUE,
         }
+    return terms
+
+
+def _study_terms(config: Config) -> dict[str, int]:
+    """A study's bytes: one replication's panel and fits in each process that computes them
+    (this one when serial, each worker of a LocalCluster on dask) and the stored results."""
+    study = config.study
+    if study is None:
+        return {}
+    panel = config.panel
+    rows = panel.n_consumers * panel.n_weeks
+    per_process = (
+        FIXED_BYTES
+        + int(rows * _bytes_per_row(panel.n_weeks))
+        + min(panel.chunk_size, panel.n_consumers) * panel.n_weeks * CHUNK_BYTES_PER_ROW
+    )
+    workers = study.n_workers if study.executor == "dask" and study.scheduler is None else 1
+    estimators = study.estimators or config.estimation.estimators
+    fits = len(study.scenarios) * study.replications * len(estimators) * 2 * 2
+    terms = {
+        "panel.n_consumers": per_process,
+        "study.replications": fits * STUDY_BYTES_PER_FIT,
+    }
+    if workers > 1:
+        terms["study.n_workers"] = per_process * (workers - 1)
     return terms
 
 
@@ -168,8 +200,10 @@ def check_memory(
         Bytes available (default: :func:`available_memory`; no check if the system does not
         say).
     parts : tuple of str, optional
-        The parts of :func:`memory_estimate` the command runs (default: all; ``("panel",)``
-        for ``goodwill simulate``, ``("projection", "decision")`` for ``goodwill project``).
+        The parts of :func:`memory_estimate` the command runs (default: every part but the
+        study, which ``goodwill run`` does not run; ``("panel",)`` for ``goodwill simulate``,
+        ``("projection", "decision")`` for ``goodwill project``, ``("study",)`` for
+        ``goodwill study``).
 
     Returns
     -------
@@ -187,7 +221,7 @@ def check_memory(
     >>> check_memory(config, available=24 * 2**30)  # doctest: +SKIP
     """
     terms = _terms(config)
-    chosen = tuple(terms) if parts is None else parts
+    chosen = tuple(part for part in terms if part != "study") if parts is None else parts
     unknown = sorted(set(chosen) - set(terms))
     if unknown:
         raise ValueError(f"parts: unknown {unknown} (allowed: {', '.join(terms)})")
@@ -227,6 +261,7 @@ LABELS = {
     "panel": "the panel and estimation",
     "projection": "the projection",
     "decision": "the decision analysis",
+    "study": "the estimator study",
 }
 
 

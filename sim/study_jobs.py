@@ -23,6 +23,7 @@ from sim.figures.run_figures import save_figure
 from sim.figures.study_figure import study_figure
 from sim.job_result import JobResult
 from sim.report.study_report import study_html, study_latex, study_summary
+from sim.resources import check_memory
 from sim.rundir import STUDY_CHECKPOINT, STUDY_FIGURE, RunDirectory
 from sim.study import simulate_study
 from sim.study_diagnosis import diagnose
@@ -57,6 +58,7 @@ def study(config: Config | str | Path, progress: bool = True, *, adopt: bool = F
         raise ValueError(
             "config has no [study] section: nothing to study (see configs/estimator_study.toml)"
         )
+    check_memory(config, parts=("study",))
     started = time.perf_counter()
     with RunDirectory(config.output.directory, adopt=adopt) as directory:
         checkpoint = directory.path / STUDY_CHECKPOINT

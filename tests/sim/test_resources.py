@@ -122,3 +122,31 @@ def test_the_estimate_is_at_least_the_measured_peak(tmp_path):
     )
     peak = int(done.stdout.split()[-1])
     assert memory_estimate(config)["panel"] >= peak
+
+
+@pytest.fixture(scope="module")
+def estimator_study():
+    return load_config(ROOT / "configs" / "estimator_study.toml")
+
+
+def test_a_study_counts_each_process_that_fits_a_replication(estimator_study):
+    serial = memory_estimate(estimator_study)["study"]
+    dask = memory_estimate(with_section(estimator_study, "study", executor="dask", n_workers=4))[
+        "study"
+    ]
+    bigger = memory_estimate(with_section(estimator_study, "panel", n_consumers=603_000))["study"]
+    assert serial < dask < 4.5 * serial
+    assert serial < bigger
+    # conservative: at least the measured peak of one 50,000-consumer replication's fits
+    # (0.42 GiB, benchmarks/bench_study.py) at the shipped 20,000 consumers too
+    assert serial >= 0.42 * GIB
+    # a run does not run the study, so its check leaves the study out
+    assert check_memory(estimator_study, available=24 * GIB)["study"] == serial
+
+
+def test_a_study_too_large_for_its_workers_names_the_key(estimator_study):
+    config = with_section(estimator_study, "panel", n_consumers=1_000_000)
+    config = with_section(config, "study", executor="dask", n_workers=8)
+    with pytest.raises(ConfigError, match=r"^study\.n_workers = 8: .* for the estimator study"):
+        check_memory(config, available=24 * GIB, parts=("study",))
+    check_memory(config, available=24 * GIB, parts=("panel",))  # the run's part alone fits
