@@ -29,11 +29,11 @@ from models.streams import MAX_SEED
 from sim.bounds import MAX_CONSUMERS, MAX_DRAWS, MAX_INTENSITY, MAX_PANEL_WEEKS, MAX_PIXELS
 from sim.config_files import ConfigError, read_toml
 from sim.decision_settings import DecisionSettings
+from sim.estimator_options import EstimatorOptions
 from sim.estimators import (
     ESTIMATORS,
     STUDY_ESTIMATOR,
     EstimatorName,
-    EstimatorOptions,
     PanelColumns,
     estimators_help,
     move_flat_keys,

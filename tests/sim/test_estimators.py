@@ -14,11 +14,11 @@ from models import value_weighted
 from models.exceptions import GoodwillDeprecationWarning
 from sim.cli import build_parser
 from sim.config import EstimationSettings, load_config, override_estimation
+from sim.estimator_options import EstimatorOptions
 from sim.estimators import (
     ESTIMANDS,
     ESTIMATORS,
     STUDY_ESTIMATOR,
-    EstimatorOptions,
     estimands,
     label,
 )
