@@ -63,6 +63,7 @@ from scipy.sparse.csgraph import connected_components
 
 from models.estimation.arguments import at_least, strict_bool
 from models.estimation.effective_treated import EffectiveTreated, warn_few_effective
+from models.estimation.imputation_pretrends import imputation_pretrends
 from models.estimation.inference import LinearCombination
 from models.estimation.panel_data import PanelData
 from models.estimation.results import Estimates, EventTimes, Results
@@ -314,6 +315,29 @@ class ImputationDiD:
         estimates = np.bincount(column, weights=w * effects.effect[member])
         scores = _unit_scores(equations, residual, effects, panel.cohorts, member, column, w)
         return self._results(horizons, estimates, scores, untreated, treated, equations)
+
+    def pretrends(self, leads: Sequence[int], vcov: VcovSpec = "CRV1") -> Results:
+        """BJS's pre-trend regression on the untreated observations (didimputation's
+        ``pretrends``): the lead coefficients and their joint test (``pretrend_test()``).
+
+        Parameters
+        ----------
+        leads : sequence of int
+            Event times below ``-anticipation`` to test, e.g. ``range(-5, 0)``.
+        vcov : str or dict
+            Clustered by the unit by default; see
+            :func:`~models.estimation.imputation_pretrends.imputation_pretrends`.
+        """
+        return imputation_pretrends(
+            self.df,
+            self.outcome,
+            self.unit,
+            self.time,
+            self.cohort,
+            leads,
+            anticipation=self.anticipation,
+            vcov=vcov,
+        )
 
     def _imputable(self, treated: np.ndarray, equations: TwoWayNormalEquations) -> np.ndarray:
         """Treated observations whose unit and period effects are identified; warn of the rest."""

@@ -388,3 +388,82 @@ def test_per_yuan_estimate_recovers_the_intensity_multiplier(baseline_model):
     estimate, se = res.cumulative(0, 11)
     # A 4-SE band: fails by chance about once in 16,000 seeds.
     assert abs(estimate - truth.intensity_multiplier) < 4 * se
+
+
+# --------------------------------------------------------------------------------------------
+# The pre-trend regression (didimputation's ``pretrends``)
+# --------------------------------------------------------------------------------------------
+
+# didimputation README (0.3.0): did_imputation(..., horizon = TRUE, pretrends = -5:-1): the
+# leads' estimate and std.error. Printed by its 2023 source, whose lead regression set no
+# cluster, so the standard errors are fixest's iid ones (identical by the panel's symmetry).
+PUBLISHED_PRETRENDS = {
+    -5: (-0.06412085, 0.07634962),
+    -4: (-0.01201577, 0.07634962),
+    -3: (-0.01387197, 0.07634962),
+    -2: (0.05103140, 0.07634962),
+    -1: (0.02022464, 0.07634962),
+}
+PRINTED = 5e-9  # half the last printed digit
+
+
+def test_pretrends_match_didimputation_readme(df_het):
+    model = ImputationDiD(df_het, "dep_var", "unit", "year", "cohort")
+    effects = model.pretrends(range(-5, 0), vcov="iid").event_time_effects()
+    expected = pd.DataFrame(PUBLISHED_PRETRENDS, index=["estimate", "se"]).T
+    np.testing.assert_allclose(effects["estimate"], expected["estimate"], rtol=0, atol=PRINTED)
+    np.testing.assert_allclose(effects["se"], expected["se"], rtol=0, atol=PRINTED)
+
+
+def test_pretrends_clustered_by_unit_match_the_dummy_regression(df_het):
+    """didimputation's current source clusters the lead regression by the unit: statsmodels
+    OLS on the untreated rows with unit and year dummies, its cluster sandwich scaled by
+    fixest's factor G/(G-1) (n-1)/(n-K), K = the leads + the years (the unit effect is nested
+    in the clusters and counts as one)."""
+    panel = df_het[df_het["unit"] <= 150]  # 150 unit dummies keep statsmodels quick
+    res = ImputationDiD(panel, "dep_var", "unit", "year", "cohort").pretrends([-3, -1])
+    untreated = panel[panel["year"] < panel["cohort"].fillna(np.inf)].copy()
+    event = untreated["year"] - untreated["cohort"]
+    untreated["lead3"] = (event == -3).astype(float)
+    untreated["lead1"] = (event == -1).astype(float)
+    fit = smf.ols("dep_var ~ lead3 + lead1 + C(unit) + C(year)", untreated).fit(
+        cov_type="cluster", cov_kwds={"groups": untreated["unit"], "use_correction": False}
+    )
+    n, n_units = len(untreated), untreated["unit"].nunique()
+    factor = n_units / (n_units - 1) * (n - 1) / (n - 2 - untreated["year"].nunique())
+    expected_se = np.sqrt(np.diag(fit.cov_params().loc[["lead3", "lead1"], ["lead3", "lead1"]]))
+    np.testing.assert_allclose(res.params, fit.params[["lead3", "lead1"]], rtol=1e-8)
+    np.testing.assert_allclose(res.bse, expected_se * np.sqrt(factor), rtol=1e-6)
+    assert res.event_times == (-3, -1)
+    test = res.pretrend_test()
+    assert test.df_num == 2 and test.df_denom == n_units - 1
+
+
+def test_pretrends_reject_a_violation_and_not_parallel_trends(df_het):
+    """A trend planted in the treated units' untreated rows is found; df_het's own leads
+    are not (its trends are parallel)."""
+    model = ImputationDiD(df_het, "dep_var", "unit", "year", "cohort")
+    assert model.pretrends(range(-5, 0)).pretrend_test().pvalue > 0.05
+    tilted = df_het.assign(
+        dep_var=df_het["dep_var"]
+        + 0.1
+        * (df_het["year"] - df_het["cohort"]).where(df_het["year"] < df_het["cohort"], 0).fillna(0)
+    )
+    shifted = ImputationDiD(tilted, "dep_var", "unit", "year", "cohort").pretrends(range(-5, 0))
+    assert shifted.pretrend_test().pvalue < 1e-6
+
+
+@pytest.mark.parametrize(
+    ("leads", "anticipation", "message"),
+    [
+        ([0, -1], 0, "leads: expected event times below -anticipation"),
+        ([-1], 1, r"below -anticipation \(-1\)"),
+        ([], 0, "leads: expected a non-empty list"),
+        ([-1.5], 0, "leads: expected a non-empty list of negative integers"),
+        ([-40], 0, "no untreated row of a treated unit at event time -40"),
+    ],
+)
+def test_pretrends_refuse_bad_leads(df_het, leads, anticipation, message):
+    model = ImputationDiD(df_het, "dep_var", "unit", "year", "cohort", anticipation=anticipation)
+    with pytest.raises(ValueError, match=message):
+        model.pretrends(leads)
