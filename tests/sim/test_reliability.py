@@ -49,8 +49,16 @@ def quick_config(write_config, name: str = "config.toml", **replace: str) -> Pat
 
 
 def goodwill(*argv: str, cwd: Path = ROOT) -> subprocess.Popen:
+    """``goodwill`` in a child process that takes Ctrl-C as from a terminal: a test run
+    started in the background (``.ci/run &``) has SIGINT ignored, the child would inherit
+    that, and Python then never raises KeyboardInterrupt."""
     return subprocess.Popen(
-        [*GOODWILL, *argv], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*GOODWILL, *argv],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
