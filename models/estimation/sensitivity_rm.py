@@ -1,0 +1,150 @@
+"""Confidence sets for theta = l'tau_post under relative magnitudes, Delta^RM(Mbar).
+
+Delta^RM(Mbar) allows each post-period change of the differential trend,
+``|delta_{t+1} - delta_t|`` for t >= 0, to be at most Mbar times the largest pre-period change
+(delta_0 = 0 at the reference period). It is a union over which pre-period change s is the
+largest and over its sign of polyhedra ``{A_s delta <= 0}``; the confidence set is the union of
+the conditional least-favourable hybrid sets for each piece, each found by testing a grid of
+theta values (HonestDiD's ``computeConditionalCS_DeltaRM`` with its defaults: 1,000 points on
+theta_hat's -/+ 20 standard deviations around zero, only the moments involving post periods,
+kappa = alpha / 10).
+
+Reference: Rambachan, A. and Roth, J. (2023), "A More Credible Approach to Parallel Trends",
+Review of Economic Studies 90(5), 2555-2591, sections 2.4.2 and 5.3.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.estimation.sensitivity_arp import (
+    least_favorable_cv,
+    lf_hybrid_accepts,
+    lf_hybrid_accepts_no_nuisance,
+)
+
+GRID_POINTS = 1000
+"""HonestDiD's default number of theta values tested for Delta^RM."""
+
+
+def relative_magnitude_constraints(
+    n_pre: int, n_post: int, mbar: float, s: int, positive: bool
+) -> np.ndarray:
+    """The matrix A with ``A delta <= 0`` iff delta is in the (s, sign) piece of Delta^RM(Mbar).
+
+    Parameters
+    ----------
+    n_pre, n_post : int
+        Numbers of pre- and post-period coefficients (the reference period excluded).
+    mbar : float
+        The relative-magnitude bound.
+    s : int
+        Which pre-period change is the largest: ``delta_s - delta_{s-1}``, s in
+        ``-(n_pre - 1), ..., 0``.
+    positive : bool
+        Whether that change is positive.
+
+    Returns
+    -------
+    numpy.ndarray
+        One row per constraint, one column per coefficient (pre periods first).
+    """
+    n_diff = n_pre + n_post
+    differences = np.zeros((n_diff, n_diff + 1))
+    differences[np.arange(n_diff), np.arange(n_diff)] = -1.0
+    differences[np.arange(n_diff), np.arange(n_diff) + 1] = 1.0
+    largest = np.zeros(n_diff + 1)
+    largest[n_pre + s - 1 : n_pre + s + 1] = (-1.0, 1.0) if positive else (1.0, -1.0)
+    scale = np.r_[np.ones(n_pre), np.full(n_post, mbar)]
+    upper = np.outer(scale, largest)
+    a = np.vstack([differences - upper, -differences - upper])
+    a = a[(a * a).sum(axis=1) > 1e-10]
+    return np.delete(a, n_pre, axis=1)
+
+
+def _change_of_basis(l_vec: np.ndarray) -> np.ndarray:
+    """Invertible Gamma with first row l': l, then the unit vectors except the last nonzero of l."""
+    last = int(np.flatnonzero(l_vec)[-1])
+    units = np.delete(np.eye(l_vec.size), last, axis=0)
+    return np.vstack([l_vec, units])
+
+
+def _piece_accepts(
+    betahat: np.ndarray,
+    sigma: np.ndarray,
+    a: np.ndarray,
+    n_pre: int,
+    l_vec: np.ndarray,
+    grid: np.ndarray,
+    alpha: float,
+    kappa: float,
+    seed: int,
+) -> np.ndarray:
+    """Which grid values the hybrid test accepts for one polyhedral piece ``{A delta <= 0}``."""
+    post_rows = np.flatnonzero(np.any(a[:, n_pre:] != 0, axis=1))
+    if l_vec.size == 1:
+        a = a[post_rows]
+        sigma_y = a @ sigma @ a.T
+        lf_cv = least_favorable_cv(None, sigma_y, kappa, seed)
+        moments = (a @ betahat)[None, :] - np.outer(grid, a[:, n_pre])
+        return lf_hybrid_accepts_no_nuisance(moments, sigma_y, alpha, kappa, lf_cv)
+    transformed = a[:, n_pre:] @ np.linalg.inv(_change_of_basis(l_vec))
+    sigma_y = (a @ sigma @ a.T)[np.ix_(post_rows, post_rows)]
+    nuisance = transformed[post_rows, 1:]
+    lf_cv = least_favorable_cv(nuisance, sigma_y, kappa, seed)
+    moments = (a @ betahat)[post_rows][None, :] - np.outer(grid, transformed[post_rows, 0])
+    return lf_hybrid_accepts(moments, nuisance, sigma_y, alpha, kappa, lf_cv)
+
+
+def relative_magnitude_ci(
+    betahat: np.ndarray,
+    sigma: np.ndarray,
+    n_pre: int,
+    l_vec: np.ndarray,
+    mbar: float,
+    alpha: float = 0.05,
+    grid_points: int = GRID_POINTS,
+    grid_bounds: tuple[float, float] | None = None,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """The conditional least-favourable hybrid confidence interval under Delta^RM(Mbar).
+
+    Parameters
+    ----------
+    betahat : numpy.ndarray
+        Event-study coefficients, pre periods first, the reference period omitted.
+    sigma : numpy.ndarray
+        Their covariance matrix.
+    n_pre : int
+        Number of pre-period coefficients (at least 1).
+    l_vec : numpy.ndarray
+        Weights on the post-period coefficients defining theta.
+    mbar : float
+        The relative-magnitude bound.
+    alpha : float, default 0.05
+        One minus the coverage; the first stage has size alpha / 10.
+    grid_points : int, default 1000
+        Number of theta values tested.
+    grid_bounds : tuple of float, optional
+        The tested range; default -/+ 20 standard deviations of l'betahat_post around zero.
+    seed : int, default 0
+        R seed of the least-favourable critical values.
+
+    Returns
+    -------
+    tuple of float
+        (lb, ub): the smallest and largest accepted grid values; (nan, nan) when none is.
+    """
+    n_post = l_vec.size
+    if grid_bounds is None:
+        sd_theta = float(np.sqrt(l_vec @ sigma[n_pre:, n_pre:] @ l_vec))
+        grid_bounds = (-20 * sd_theta, 20 * sd_theta)
+    grid = np.linspace(grid_bounds[0], grid_bounds[1], grid_points)
+    accept = np.zeros(grid_points, dtype=bool)
+    for s in range(-(n_pre - 1), 1):
+        for positive in (True, False):
+            a = relative_magnitude_constraints(n_pre, n_post, mbar, s, positive)
+            accept |= _piece_accepts(betahat, sigma, a, n_pre, l_vec, grid, alpha, alpha / 10, seed)
+    if not accept.any():
+        return np.nan, np.nan
+    return float(grid[accept].min()), float(grid[accept].max())
