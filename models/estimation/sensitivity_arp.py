@@ -132,9 +132,10 @@ def _primal_truncation(
 ) -> tuple[float, float, float]:
     """sd of v'y and the truncation (vlo, vup) of v'y given the binding moments (primal case)."""
     slack_rows = ~binding
-    gamma = w[slack_rows] @ np.linalg.solve(w[binding], np.eye(len(y))[binding]) - np.eye(len(y))[
-        slack_rows
-    ]
+    gamma = (
+        w[slack_rows] @ np.linalg.solve(w[binding], np.eye(len(y))[binding])
+        - np.eye(len(y))[slack_rows]
+    )
     variance = float(vertex @ sigma @ vertex)
     rho = gamma @ sigma @ vertex / variance
     with np.errstate(divide="ignore"):

@@ -72,7 +72,9 @@ class _SmoothnessProblem:
         steps = np.arange(1, n_post + 1, dtype=float)
         self.n_pre = n_pre
         self.last = float(steps @ l_vec)
-        reversed_sums = [abs(np.arange(1, s + 1) @ l_vec[n_post - s :]) for s in range(1, n_post + 1)]
+        reversed_sums = [
+            abs(np.arange(1, s + 1) @ l_vec[n_post - s :]) for s in range(1, n_post + 1)
+        ]
         self.bias_constant = float(sum(reversed_sums)) - self.last
         first_difference = np.eye(n_pre) - np.eye(n_pre, k=-1)
         self.to_weights = first_difference @ first_difference  # u -> v_pre
@@ -132,7 +134,7 @@ def _folded_normal_quantile(p: float, mean: float, seed: int) -> float:
 
 
 def _bisect_convex(half_length, a: float, b: float, n_points: int) -> float:
-    """HonestDiD's derivative bisection for the h minimising a convex half-length; NaN on failure."""
+    """HonestDiD's bisection for the h minimising the convex half-length; NaN if it fails."""
     fail_tol = np.finfo(float).eps ** 0.5
     step = min((b - a) / n_points, abs(b) * np.finfo(float).eps ** (1 / 3))
     fa, fb = half_length(a), half_length(b)
@@ -199,7 +201,7 @@ def optimal_flci(
     >>> import numpy as np
     >>> ci = optimal_flci(np.array([0.0, 0.0, 1.0]), np.eye(3) * 0.01, 2, np.array([1.0]), m=0.0)
     >>> round(ci.estimate, 6), round(ci.half_length, 3)
-    (1.0, 0.438)
+    (1.0, 0.215)
     """
     problem = _SmoothnessProblem(sigma, n_pre, l_vec)
     start = problem.minimum_variance()
@@ -216,7 +218,9 @@ def optimal_flci(
         h_star = grid[int(np.argmin([half_length(h) for h in grid]))]
     free = problem.least_bias(h_star, start)
     max_bias = m * problem.bias(free)
-    length = _folded_normal_quantile(1 - alpha, max_bias / h_star, seed) * h_star
+    length = _folded_normal_quantile(1 - alpha, max_bias / h_star, seed) * float(h_star)
     weights = np.concatenate([problem.pre_weights(free), l_vec])
     estimate = float(weights @ betahat)
-    return FLCI(estimate - length, estimate + length, estimate, length, weights, h_star, max_bias)
+    return FLCI(
+        estimate - length, estimate + length, estimate, length, weights, float(h_star), max_bias
+    )
