@@ -7,10 +7,10 @@ worse the violation may be:
 
 * smoothness, Delta^SD(M): the slope of the differential trend changes by at most M per
   period (M = 0: the pre-trend extrapolates linearly); sets are fixed-length confidence
-  intervals (:mod:`~models.estimation.sensitivity_flci`), HonestDiD's default;
+  intervals (:mod:`~models.estimation.smoothness_flci`), HonestDiD's default;
 * relative magnitudes, Delta^RM(Mbar): each post-period change of the differential trend is at
   most Mbar times the largest pre-period change; sets are the conditional least-favourable
-  hybrid (:mod:`~models.estimation.sensitivity_rm`), HonestDiD's default.
+  hybrid (:mod:`~models.estimation.relative_magnitudes`), HonestDiD's default.
 
 The breakdown value is the smallest M (or Mbar) on the grid whose robust set includes zero.
 Defaults and numbers follow the R package HonestDiD (``createSensitivityResults``,
@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from models.estimation.sensitivity_flci import optimal_flci
-from models.estimation.sensitivity_rm import GRID_POINTS, relative_magnitude_ci
+from models.estimation.relative_magnitudes import GRID_POINTS, relative_magnitude_ci
+from models.estimation.smoothness_flci import optimal_flci
 
 Restriction = Literal["SD", "RM"]
 Target = Literal["first", "average"] | tuple[int, int]

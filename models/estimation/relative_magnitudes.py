@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.estimation.sensitivity_arp import (
+from models.estimation.arp_hybrid import (
     least_favorable_cv,
     lf_hybrid_accepts,
     lf_hybrid_accepts_no_nuisance,

@@ -15,14 +15,14 @@ import pandas as pd
 import pytest
 
 from models import EventStudy
-from models.estimation.r_normal import r_standard_normal, r_uniform
-from models.estimation.sensitivity import (
+from models.estimation.honest_did import (
     honest_did,
     honest_did_from_results,
     original_ci,
     smoothness_upper_bound,
 )
-from models.estimation.sensitivity_rm import relative_magnitude_constraints
+from models.estimation.r_normal import r_standard_normal, r_uniform
+from models.estimation.relative_magnitudes import relative_magnitude_constraints
 
 DATA = Path(__file__).parents[2] / "data"
 REFERENCE = json.loads((DATA / "honestdid_reference.json").read_text())
