@@ -41,7 +41,10 @@ class _MomentProgram:
 
     def __init__(self, x: np.ndarray, sd: np.ndarray) -> None:
         self.w = np.column_stack([sd, x])
-        self.bases: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        n_rows, n_var = self.w.shape
+        self.rows = np.empty((0, n_var), dtype=int)  # each kept basis: its binding rows,
+        self.inverses = np.empty((0, n_var, n_var))  # the inverse of W on them
+        self.vertices = np.empty((0, n_rows))  # and its dual vertex
 
     def _highs(self, y: np.ndarray) -> tuple[float, np.ndarray]:
         n_var = self.w.shape[1]
@@ -55,45 +58,63 @@ class _MomentProgram:
         if result.status != 0:
             return np.nan, np.full(y.size, np.nan)
         dual = -result.ineqlin.marginals
-        slack = self.w @ result.x - y
-        self._keep_basis(dual, slack)
+        self._keep_basis(dual, self.w @ result.x - y)
         return float(result.fun), dual
 
     def _keep_basis(self, dual: np.ndarray, slack: np.ndarray) -> None:
+        """Keep the optimal basis: the dual's support, completed by other binding rows."""
         n_var = self.w.shape[1]
         order = np.lexsort((np.abs(slack), -dual))
         chosen: list[int] = []
+        if dual[order[n_var - 1]] > 0 and np.linalg.cond(self.w[order[:n_var]]) < 1e12:
+            chosen = order[:n_var].tolist()  # the usual, non-degenerate vertex
+            order = order[n_var:]
         for row in order:
-            if abs(slack[row]) > 1e-9 * (1 + np.abs(self.w[row]).sum()):
+            if len(chosen) == n_var or abs(slack[row]) > 1e-9 * (1 + np.abs(self.w[row]).sum()):
                 break
             if np.linalg.matrix_rank(self.w[[*chosen, row]]) == len(chosen) + 1:
                 chosen.append(int(row))
-            if len(chosen) == n_var:
-                rows = np.array(chosen)
-                self.bases.append((rows, np.linalg.inv(self.w[rows]), dual))
-                return
+        if len(chosen) == n_var:
+            inverse = np.linalg.inv(self.w[chosen])
+            vertex = np.zeros(self.w.shape[0])
+            vertex[chosen] = inverse[0]  # W_B' lambda_B = e_1
+            if vertex.min() >= -1e-12:
+                self.rows = np.vstack([self.rows, chosen])
+                self.inverses = np.concatenate([self.inverses, inverse[None]])
+                self.vertices = np.vstack([self.vertices, np.clip(vertex, 0, None)])
+
+    def _certify(self, ys: np.ndarray, first: int) -> np.ndarray:
+        """For each row of ys, the first kept basis from ``first`` on that is optimal (-1: none)."""
+        rows, inverses = self.rows[first:], self.inverses[first:]
+        found = np.full(len(ys), -1)
+        for start in range(0, len(ys), 64):
+            block = ys[start : start + 64]
+            solution = np.einsum("nbj,bij->nbi", block[:, rows], inverses)
+            slack = np.einsum("nbi,mi->nbm", solution, self.w) - block[:, None, :]
+            scale = 1e-10 * (1 + np.abs(block).max(axis=1))
+            optimal = slack.min(axis=2) >= -scale[:, None]
+            hit = optimal.any(axis=1)
+            found[start : start + 64][hit] = first + optimal[hit].argmax(axis=1)
+        return found
 
     def solve(self, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """eta and the dual vertex lambda (``lambda'y = eta``) for each row of ``ys``."""
         n = ys.shape[0]
         eta = np.full(n, np.nan)
         dual = np.full(ys.shape, np.nan)
-        todo = np.ones(n, dtype=bool)
+        todo = np.arange(n)
         checked = 0
-        while todo.any():
-            for rows, inverse, vertex in self.bases[checked:]:
-                index = np.flatnonzero(todo)
-                solution = ys[np.ix_(index, rows)] @ inverse.T
-                scale = 1e-10 * (1 + np.abs(ys[index]).max(axis=1))
-                ok = ((solution @ self.w.T - ys[index]).min(axis=1) >= -scale) & np.all(vertex >= 0)
-                eta[index[ok]] = solution[ok, 0]
-                dual[index[ok]] = vertex
-                todo[index[ok]] = False
-            checked = len(self.bases)
-            if todo.any():
-                first = int(np.flatnonzero(todo)[0])
-                eta[first], dual[first] = self._highs(ys[first])
-                todo[first] = False
+        while todo.size:
+            if len(self.rows) > checked:
+                basis = self._certify(ys[todo], checked)
+                done, basis = todo[basis >= 0], basis[basis >= 0]
+                eta[done] = np.einsum("nj,nj->n", ys[done], self.vertices[basis])
+                dual[done] = self.vertices[basis]
+                todo = todo[np.isin(todo, done, invert=True)]
+                checked = len(self.rows)
+            if todo.size:
+                eta[todo[0]], dual[todo[0]] = self._highs(ys[todo[0]])
+                todo = todo[1:]
         return eta, dual
 
 
