@@ -25,6 +25,7 @@ Review of Economic Studies 90(5), 2555-2591; Armstrong, T. B. and Kolesar, M. (2
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.optimize import minimize
@@ -128,9 +129,48 @@ class _SmoothnessProblem:
         return free if self.variance(free) <= h * h * (1 + 1e-9) else start
 
 
+@lru_cache(maxsize=4)
+def _sorted_draws(seed: int) -> np.ndarray:
+    return np.sort(r_standard_normal(FOLDED_NORMAL_DRAWS, seed))
+
+
+def _folded_order_statistic(draws: np.ndarray, mean: float, k: int) -> float:
+    """The k-th smallest (0-based) of |z + mean| over sorted draws z, in O(log n).
+
+    |z + mean| is the union of two sorted sequences: z + mean for z >= -mean (ascending) and
+    -(z + mean) for z < -mean (ascending as z decreases); take the k-th of their union.
+    """
+    split = int(np.searchsorted(draws, -mean))
+    n_up, n_down = draws.size - split, split
+
+    def up(i: int) -> float:
+        return draws[split + i] + mean if i < n_up else np.inf
+
+    def down(i: int) -> float:
+        return -(draws[split - 1 - i] + mean) if i < n_down else np.inf
+
+    lo, hi = max(0, k + 1 - n_down), min(k + 1, n_up)
+    while lo < hi:  # i = how many of the k + 1 smallest come from the upper sequence
+        i = (lo + hi) // 2
+        if up(i) < down(k - i):
+            lo = i + 1
+        else:
+            hi = i
+    last_up = up(lo - 1) if lo > 0 else -np.inf
+    last_down = down(k - lo) if k - lo >= 0 else -np.inf
+    return max(last_up, last_down)
+
+
 def _folded_normal_quantile(p: float, mean: float, seed: int) -> float:
     """The p-quantile of |Z + mean| over R's simulated draws (R's quantile type 7)."""
-    return float(np.quantile(np.abs(r_standard_normal(FOLDED_NORMAL_DRAWS, seed) + mean), p))
+    draws = _sorted_draws(seed)
+    position = (draws.size - 1) * p
+    below = int(np.floor(position))
+    low = _folded_order_statistic(draws, mean, below)
+    if position == below:
+        return low
+    high = _folded_order_statistic(draws, mean, below + 1)
+    return low + (position - below) * (high - low)
 
 
 def _bisect_convex(half_length, a: float, b: float, n_points: int) -> float:
