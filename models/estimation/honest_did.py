@@ -267,7 +267,9 @@ def honest_did_from_results(
         event times first..last (``(0, 11)``: the 12-week sum), or weights on the post effects.
     ref : int, default -1
         The omitted reference event time: pre periods are the event times before it, post
-        periods those after it; both must be consecutive.
+        periods those after it; both must be consecutive. Delta^SD and Delta^RM speak of one
+        period per coefficient: an event study's binned end points (``bin_endpoints=True``)
+        pool several.
     **options
         ``alpha``, ``grid_points``, ``seed`` of :func:`honest_did`.
 
