@@ -70,7 +70,7 @@ class SensitivityResults:
 
     @property
     def restriction(self) -> Restriction:
-        """ "SD" or "RM"."""
+        """The restriction: "SD" (smoothness) or "RM" (relative magnitudes)."""
         return "SD" if "M" in self.robust.columns else "RM"
 
     @property
@@ -98,7 +98,7 @@ def original_ci(
     estimate = float(l_vec @ betahat[n_pre:])
     sd = float(np.sqrt(l_vec @ sigma[n_pre:, n_pre:] @ l_vec))
     z = norm.ppf(1 - alpha / 2)
-    return estimate - z * sd, estimate + z * sd
+    return float(estimate - z * sd), float(estimate + z * sd)
 
 
 def smoothness_upper_bound(

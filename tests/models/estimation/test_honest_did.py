@@ -64,6 +64,8 @@ def test_sd_flci_equals_honestdid_readme(ehec_fit):
         [ref["lb"][0], ref["ub"][0]], abs=2e-5
     )
     assert res.breakdown == pytest.approx(0.03)  # the README: "breakdown value ... M = 0.03"
+    assert res.restriction == "SD"
+    assert res.summary()["method"].tolist() == ["Original"] + ["FLCI"] * 6
 
 
 def test_sd_flci_with_control_matches_printed_readme():
