@@ -168,9 +168,9 @@ def _folded_normal_quantile(p: float, mean: float, seed: int) -> float:
     below = int(np.floor(position))
     low = _folded_order_statistic(draws, mean, below)
     if position == below:
-        return low
+        return float(low)
     high = _folded_order_statistic(draws, mean, below + 1)
-    return low + (position - below) * (high - low)
+    return float(low + (position - below) * (high - low))
 
 
 def _bisect_convex(half_length, a: float, b: float, n_points: int) -> float:
