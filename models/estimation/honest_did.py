@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from models.estimation.relative_magnitudes import GRID_POINTS, relative_magnitude_ci
+from models.estimation.relative_magnitudes import GRID_POINTS, GridCentre, relative_magnitude_ci
 from models.estimation.smoothness_flci import optimal_flci
 
 Restriction = Literal["SD", "RM"]
@@ -147,6 +147,7 @@ def honest_did(
     l_vec: np.ndarray | None = None,
     alpha: float = 0.05,
     grid_points: int = GRID_POINTS,
+    grid_centre: GridCentre = "zero",
     seed: int = 0,
 ) -> SensitivityResults:
     """Robust confidence sets for l'tau_post over a grid of M (Delta^SD) or Mbar (Delta^RM).
@@ -173,6 +174,10 @@ def honest_did(
         One minus the coverage.
     grid_points : int, default 1000
         Delta^RM only: number of theta values tested (HonestDiD's ``gridPoints``).
+    grid_centre : {"zero", "identified"}, default "zero"
+        Delta^RM only: theta is tested on 0 -/+ 20 sd of l'betahat_post (HonestDiD's default),
+        or on the identified set of Delta^RM(Mbar) at betahat -/+ 20 sd, which grows with Mbar
+        (the variant behind the tables printed in HonestDiD's README and its Stata port).
     seed : int, default 0
         R seed of the simulated quantities (HonestDiD's ``seed``).
 
@@ -193,6 +198,8 @@ def honest_did(
     betahat, sigma, l_vec = _check_inputs(betahat, sigma, n_pre, n_post, l_vec)
     if restriction not in ("SD", "RM"):
         raise ValueError(f"restriction must be 'SD' or 'RM', got {restriction!r}")
+    if grid_centre not in ("zero", "identified"):
+        raise ValueError(f"grid_centre must be 'zero' or 'identified', got {grid_centre!r}")
     if grid is None:
         top = (
             2.0
@@ -212,7 +219,7 @@ def honest_did(
             rows.append((ci.lb, ci.ub, "FLCI", "DeltaSD", value))
         else:
             lb, ub = relative_magnitude_ci(
-                betahat, sigma, n_pre, l_vec, value, alpha, grid_points, seed=seed
+                betahat, sigma, n_pre, l_vec, value, alpha, grid_points, grid_centre, seed
             )
             rows.append((lb, ub, "C-LF", "DeltaRM", value))
     columns = ["lb", "ub", "method", "Delta", "M" if restriction == "SD" else "Mbar"]
@@ -271,7 +278,7 @@ def honest_did_from_results(
         period per coefficient: an event study's binned end points (``bin_endpoints=True``)
         pool several.
     **options
-        ``alpha``, ``grid_points``, ``seed`` of :func:`honest_did`.
+        ``alpha``, ``grid_points``, ``grid_centre``, ``seed`` of :func:`honest_did`.
 
     Returns
     -------

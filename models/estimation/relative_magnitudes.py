@@ -15,6 +15,9 @@ Review of Economic Studies 90(5), 2555-2591, sections 2.4.2 and 5.3.
 
 from __future__ import annotations
 
+import warnings
+from typing import Literal
+
 import numpy as np
 
 from models.estimation.arp_hybrid import (
@@ -25,6 +28,8 @@ from models.estimation.arp_hybrid import (
 
 GRID_POINTS = 1000
 """HonestDiD's default number of theta values tested for Delta^RM."""
+
+GridCentre = Literal["zero", "identified"]
 
 
 def relative_magnitude_constraints(
@@ -96,6 +101,33 @@ def _piece_accepts(
     return lf_hybrid_accepts(moments, nuisance, sigma_y, alpha, kappa, lf_cv)
 
 
+def theta_grid_bounds(
+    betahat: np.ndarray,
+    sigma: np.ndarray,
+    n_pre: int,
+    l_vec: np.ndarray,
+    mbar: float,
+    centre: GridCentre = "zero",
+) -> tuple[float, float]:
+    """The range of theta values tested: 20 standard deviations of l'betahat_post either side.
+
+    ``"zero"`` centres it on 0 (HonestDiD's ``computeConditionalCS_DeltaRM``); ``"identified"``
+    widens the identified set of Delta^RM(Mbar) at betahat, ``l'betahat_post -/+ Mbar
+    sum_s s |l_s| max_t |pre change_t|``, by 20 standard deviations (HonestDiD's branch
+    ``1period_issue``, commit 888de5e "Fixed grid to match Stata's improvement", which made the
+    tables printed in HonestDiD's README; never merged into its master).
+    """
+    post = slice(n_pre, None)
+    sd_theta = float(np.sqrt(l_vec @ sigma[post, post] @ l_vec))
+    if centre == "zero":
+        return -20 * sd_theta, 20 * sd_theta
+    largest_pre_change = float(np.abs(np.diff(np.r_[betahat[:n_pre], 0.0])).max())
+    steps = np.arange(1, l_vec.size + 1)
+    half = mbar * float(steps @ np.abs(l_vec)) * largest_pre_change + 20 * sd_theta
+    estimate = float(l_vec @ betahat[post])
+    return estimate - half, estimate + half
+
+
 def relative_magnitude_ci(
     betahat: np.ndarray,
     sigma: np.ndarray,
@@ -104,7 +136,7 @@ def relative_magnitude_ci(
     mbar: float,
     alpha: float = 0.05,
     grid_points: int = GRID_POINTS,
-    grid_bounds: tuple[float, float] | None = None,
+    grid_centre: GridCentre = "zero",
     seed: int = 0,
 ) -> tuple[float, float]:
     """The conditional least-favourable hybrid confidence interval under Delta^RM(Mbar).
@@ -125,8 +157,8 @@ def relative_magnitude_ci(
         One minus the coverage; the first stage has size alpha / 10.
     grid_points : int, default 1000
         Number of theta values tested.
-    grid_bounds : tuple of float, optional
-        The tested range; default -/+ 20 standard deviations of l'betahat_post around zero.
+    grid_centre : {"zero", "identified"}, default "zero"
+        The tested range (:func:`theta_grid_bounds`).
     seed : int, default 0
         R seed of the least-favourable critical values.
 
@@ -134,12 +166,16 @@ def relative_magnitude_ci(
     -------
     tuple of float
         (lb, ub): the smallest and largest accepted grid values; (nan, nan) when none is.
+
+    Warns
+    -----
+    UserWarning
+        When an end of the grid is accepted: the interval may extend beyond it (HonestDiD's
+        "CI is open at one of the endpoints").
     """
     n_post = l_vec.size
-    if grid_bounds is None:
-        sd_theta = float(np.sqrt(l_vec @ sigma[n_pre:, n_pre:] @ l_vec))
-        grid_bounds = (-20 * sd_theta, 20 * sd_theta)
-    grid = np.linspace(grid_bounds[0], grid_bounds[1], grid_points)
+    lower, upper = theta_grid_bounds(betahat, sigma, n_pre, l_vec, mbar, grid_centre)
+    grid = np.linspace(lower, upper, grid_points)
     accept = np.zeros(grid_points, dtype=bool)
     for s in range(-(n_pre - 1), 1):
         for positive in (True, False):
@@ -147,4 +183,12 @@ def relative_magnitude_ci(
             accept |= _piece_accepts(betahat, sigma, a, n_pre, l_vec, grid, alpha, alpha / 10, seed)
     if not accept.any():
         return np.nan, np.nan
+    if accept[0] or accept[-1]:
+        warnings.warn(
+            f"Delta^RM(Mbar={mbar:g}): the confidence set reaches the end of the tested range "
+            f"[{lower:.6g}, {upper:.6g}] and may extend beyond it; widen it with "
+            "grid_centre='identified'",
+            UserWarning,
+            stacklevel=2,
+        )
     return float(grid[accept].min()), float(grid[accept].max())
