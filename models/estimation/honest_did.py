@@ -265,8 +265,9 @@ def honest_did_from_results(
     ----------
     results : results object
         Any fit whose ``params`` and ``cov_params()`` carry ``event_time::e`` coefficients
-        (:class:`~models.EventStudy`, Sun-Abraham, imputation, Callaway-Sant'Anna's dynamic
-        aggregation); other coefficients are ignored.
+        before and after ``ref`` (:class:`~models.EventStudy`, Sun-Abraham, Callaway-Sant'Anna's
+        dynamic aggregation with ``base_period="universal"``); other coefficients are ignored.
+        Imputation estimates no pre-period coefficients, so it does not qualify.
     restriction, grid
         As in :func:`honest_did`.
     target : {"first", "average"}, (first, last) or array_like, default "first"
@@ -291,7 +292,12 @@ def honest_did_from_results(
     times = sorted(names)
     pre = [e for e in times if e < ref]
     post = [e for e in times if e > ref]
-    if ref in names or not pre or not post:
+    if ref in names:
+        raise ValueError(
+            f"the reference event time ref={ref} has a coefficient: HonestDiD needs an event "
+            "study normalised to zero there (Callaway-Sant'Anna: base_period='universal')"
+        )
+    if not pre or not post:
         raise ValueError(
             f"need event_time coefficients before and after the omitted ref={ref}, got event "
             f"times {times}"

@@ -244,7 +244,9 @@ def test_bad_input_is_named(kwargs, match):
 
 
 def test_from_results_needs_event_times_around_ref(ehec_fit):
-    with pytest.raises(ValueError, match="before and after the omitted ref=-6"):
-        honest_did_from_results(ehec_fit, ref=-6)
+    with pytest.raises(ValueError, match="before and after the omitted ref=-7"):
+        honest_did_from_results(ehec_fit, ref=-7)
+    with pytest.raises(ValueError, match=r"ref=-2 has a coefficient.*base_period='universal'"):
+        honest_did_from_results(ehec_fit, ref=-2)
     with pytest.raises(ValueError, match="target window \\(0, 5\\)"):
         honest_did_from_results(ehec_fit, target=(0, 5))
