@@ -5,9 +5,9 @@ Delta^RM(Mbar) allows each post-period change of the differential trend,
 (delta_0 = 0 at the reference period). It is a union over which pre-period change s is the
 largest and over its sign of polyhedra ``{A_s delta <= 0}``; the confidence set is the union of
 the conditional least-favourable hybrid sets for each piece, each found by testing a grid of
-theta values (HonestDiD's ``computeConditionalCS_DeltaRM`` with its defaults: 1,000 points on
-theta_hat's -/+ 20 standard deviations around zero, only the moments involving post periods,
-kappa = alpha / 10).
+theta values (HonestDiD's ``computeConditionalCS_DeltaRM`` with its defaults: 1,000 points
+within 20 standard deviations of l'betahat_post either side of zero, or of the identified set
+(:func:`theta_grid_bounds`), only the moments involving post periods, kappa = alpha / 10).
 
 Reference: Rambachan, A. and Roth, J. (2023), "A More Credible Approach to Parallel Trends",
 Review of Economic Studies 90(5), 2555-2591, sections 2.4.2 and 5.3.
