@@ -250,3 +250,15 @@ def test_from_results_needs_event_times_around_ref(ehec_fit):
         honest_did_from_results(ehec_fit, ref=-2)
     with pytest.raises(ValueError, match="target window \\(0, 5\\)"):
         honest_did_from_results(ehec_fit, target=(0, 5))
+
+
+def test_one_post_period_uses_the_test_without_nuisance_parameters():
+    # No HonestDiD number to compare with: at Mbar = 0 the post trend equals the reference
+    # period's, so the hybrid set is close to the usual interval (a little longer: it spends
+    # kappa on the first stage) and it grows with Mbar.
+    beta, sigma = np.array([0.01, 0.05]), 0.01**2 * (np.eye(2) + 0.2)
+    res = honest_did(beta, sigma, 1, 1, "RM", grid=[0.0, 1.0])
+    lb, ub = res.original
+    assert res.robust.loc[0, "lb"] <= lb + 2e-4 and res.robust.loc[0, "ub"] >= ub - 2e-4
+    assert res.robust.loc[0, "ub"] - res.robust.loc[0, "lb"] < 1.1 * (ub - lb)
+    assert res.robust.loc[1, "lb"] < res.robust.loc[0, "lb"] < 0.05 < res.robust.loc[0, "ub"]
