@@ -10,6 +10,7 @@ from models.consumer import ConsumerSpendModel, SpendTruth
 from models.estimation.callaway_santanna import CallawaySantAnna, CallawaySantAnnaResults
 from models.estimation.compare import Comparison, compare
 from models.estimation.event_study import EventStudy
+from models.estimation.honest_did import SensitivityResults, honest_did, honest_did_from_results
 from models.estimation.imputation import ImputationDiD
 from models.estimation.ols import FixedEffectsOLS
 from models.estimation.results import EventStudyResults, RegressionResults, Results
@@ -86,6 +87,7 @@ __all__ = [
     "RegressionResults",
     "ResponsePath",
     "Results",
+    "SensitivityResults",
     "SingletonWarning",
     "SmallCohortWarning",
     "SmallSample",
@@ -97,6 +99,8 @@ __all__ = [
     "compare_indices",
     "damages",
     "dose_means",
+    "honest_did",
+    "honest_did_from_results",
     "ridge_profile",
     "ssc",
     "value_weighted",
