@@ -306,9 +306,7 @@ class _FirstStage:
         predicted = offset + equations.predict(effects, codes)
         within = np.zeros((int(untreated.sum()), beta.size))
         if beta.size:
-            fe0 = FixedEffects.from_codes(
-                formula.fixed_effects, [c[untreated] for c in codes], w0
-            )
+            fe0 = FixedEffects.from_codes(formula.fixed_effects, [c[untreated] for c in codes], w0)
             within = fe0.demean(covariates[untreated])
         return cls(
             kept=kept,

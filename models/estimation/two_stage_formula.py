@@ -86,8 +86,14 @@ def _r_vector(*values: object) -> list[object]:
     return list(values)
 
 
-CONTEXT = {"i": _indicators, "c": _r_vector, "Inf": np.inf, "inf": np.inf, "TRUE": True,
-           "FALSE": False}
+CONTEXT = {
+    "i": _indicators,
+    "c": _r_vector,
+    "Inf": np.inf,
+    "inf": np.inf,
+    "TRUE": True,
+    "FALSE": False,
+}
 """What the stage formulas can call besides formulaic's own transforms."""
 
 
