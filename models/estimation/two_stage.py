@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -246,26 +247,18 @@ class TwoStageDiD:
         )
 
 
+@dataclass(frozen=True)
 class _FirstStage:
-    """Stage 1 fitted on the untreated rows, with what the variance needs of it."""
+    """Stage 1 fitted on the untreated rows, with what the variance needs of it; every array
+    is on the rows kept for stage 2 except ``within_covariates`` (untreated rows only)."""
 
-    def __init__(
-        self,
-        kept: np.ndarray,
-        untreated: np.ndarray,
-        residualised: np.ndarray,
-        codes: list[np.ndarray],
-        equations: FixedEffectEquations,
-        covariates: np.ndarray,
-        within_covariates: np.ndarray,
-    ) -> None:
-        self.kept = kept
-        self.untreated = untreated
-        self.residualised = residualised
-        self.codes = codes
-        self.equations = equations
-        self.covariates = covariates
-        self.within_covariates = within_covariates
+    kept: np.ndarray
+    untreated: np.ndarray
+    residualised: np.ndarray
+    codes: list[np.ndarray]
+    equations: FixedEffectEquations
+    covariates: np.ndarray
+    within_covariates: np.ndarray
 
     @property
     def n_untreated(self) -> int:
