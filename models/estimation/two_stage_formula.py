@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-_I_COLUMN = re.compile(r"^i\(\s*([^,)\s]+)[^\[]*\)\[(.*)\]$")
+_I_COLUMN = re.compile(r"^i\(\s*([^,)\s]+).*\)\[([^\[\]]*)\]$")
 
 
 @dataclass(frozen=True)

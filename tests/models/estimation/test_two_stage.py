@@ -18,7 +18,6 @@ import pandas as pd
 import pytest
 
 from models import ImputationDiD, TwoStageDiD
-from models.estimation.fixed_effect_coefficients import FixedEffectEquations
 from models.exceptions import ImputationWarning
 from tests.conftest import DATA
 
@@ -254,7 +253,9 @@ def dense_two_stage(df, first_fe, covariates, x2_columns, cluster, weights):
     w = df[weights].to_numpy() if weights else np.ones(len(df))
     treated = df["treat"].to_numpy() == 1
     blocks = [df[covariates].to_numpy()] if covariates else []
-    blocks += [pd.get_dummies(df[fe]).to_numpy(dtype=float) for fe in first_fe]
+    for fe in first_fe:  # a^b: the interaction of columns a and b
+        levels = df[fe.split("^")].astype(str).agg("_".join, axis=1)
+        blocks.append(pd.get_dummies(levels).to_numpy(dtype=float))
     x1 = np.hstack(blocks)
     x10 = np.where(treated[:, None], 0.0, x1)
     inverse = np.linalg.pinv(x10.T @ (w[:, None] * x10), rcond=1e-12)
@@ -271,17 +272,28 @@ def dense_two_stage(df, first_fe, covariates, x2_columns, cluster, weights):
     return beta, bread @ scores.T @ scores @ bread
 
 
-@pytest.mark.parametrize("weights", [None, "w"])
-@pytest.mark.parametrize("covariates", [[], ["x"]])
-def test_covariance_matches_the_dense_formula(weights, covariates):
+@pytest.mark.parametrize(
+    ("fixed_effects", "covariates", "weights"),
+    [
+        (["unit", "year"], [], None),
+        (["unit", "year"], [], "w"),
+        (["unit", "year"], ["x"], None),
+        (["unit", "year"], ["x"], "w"),
+        (["unit", "half^year"], ["x"], "w"),  # did2s's test of interacted fixed effects
+    ],
+)
+def test_covariance_matches_the_dense_formula(fixed_effects, covariates, weights):
     df = small_panel()
+    df["half"] = df["unit"] % 2
     df["e0"], df["e1"] = (df["rel"] == 0).astype(float), (df["rel"] >= 1).astype(float)
-    first = f"~ {' + '.join(covariates) or '0'} | unit + year"
-    res = TwoStageDiD(
-        df, "y", "unit", "year", "treat", first_stage=first, second_stage="~ e0 + e1",
-        weights=weights,
-    ).fit({"CRV1": "group"})  # fmt: skip
-    beta, covariance = dense_two_stage(df, ["unit", "year"], covariates, ["e0", "e1"], "group",
+    first = f"~ {' + '.join(covariates) or '0'} | {' + '.join(fixed_effects)}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every treated row predicted: none dropped
+        res = TwoStageDiD(
+            df, "y", "unit", "year", "treat", first_stage=first, second_stage="~ e0 + e1",
+            weights=weights,
+        ).fit({"CRV1": "group"})  # fmt: skip
+    beta, covariance = dense_two_stage(df, fixed_effects, covariates, ["e0", "e1"], "group",
                                        weights)  # fmt: skip
     np.testing.assert_allclose(res.params, beta, rtol=0, atol=EXACT)
     np.testing.assert_allclose(res.cov_params(), covariance, rtol=EXACT, atol=1e-14)
@@ -326,12 +338,6 @@ def test_event_study_recovers_known_effects():
     assert res.pretrend_test().pvalue > 0.001
     total, _ = res.cumulative(0, 3)
     assert total == pytest.approx(sum(1.0 + 0.3 * e for e in range(4)), abs=0.3)
-
-
-def test_fixed_effect_equations_refuse_unidentified_totals():
-    equations = FixedEffectEquations.from_codes([np.array([0, 1]), np.array([0, 1])], [2, 2])
-    with pytest.raises(ValueError, match="does not identify"):
-        equations.solve(np.array([1.0, 0.0, 0.0, 1.0]))  # unit 0 at time 1: other piece
 
 
 # rows dropped, the results' API and bad input ------------------------------------------------
