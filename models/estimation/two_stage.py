@@ -32,9 +32,10 @@ on the untreated rows, the fixed effects' from their normal equations
 (:mod:`models.estimation.fixed_effect_coefficients`), and ``X10 (X10'WX10)^- X1'W x2`` splits by
 Frisch-Waugh-Lovell into a fixed-effect solve and a small covariate system.
 
-References: Gardner, J. (2021), "Two-stage differences in differences", working paper,
-arXiv:2207.05943; Butts, K. and Gardner, J. (2022), "did2s: Two-Stage Difference-in-Differences",
-The R Journal 14(3), 162-173. Checked against did2s's printed examples and pyfixest's did2s.
+References: Gardner, J. (2021), "Two-stage differences in differences", working paper
+(https://jrgcmu.github.io/2sdd_current.pdf; arXiv:2207.05943); Butts, K. and Gardner, J. (2022),
+"did2s: Two-Stage Difference-in-Differences", The R Journal, RJ-2022-048. Checked against
+did2s's printed examples and test suite, and pyfixest's did2s.
 """
 
 from __future__ import annotations
