@@ -282,7 +282,7 @@ class _FirstStage:
             warnings.warn(
                 f"TwoStageDiD: dropped {int((~kept).sum()):,} treated row(s) whose untreated "
                 f"outcome the first stage cannot predict (a level of "
-                f"{', '.join(formula.fixed_effects)} without untreated rows, or not linked to "
+                f"{' or '.join(formula.fixed_effects)} without untreated rows, or not linked to "
                 "the others by untreated rows)",
                 ImputationWarning,
                 stacklevel=3,

@@ -351,6 +351,23 @@ def test_always_treated_units_are_dropped_with_a_warning():
     assert res.nobs == len(df) - int(always.sum())
 
 
+def test_treated_rows_across_disconnected_untreated_samples_are_dropped():
+    """Units 0-1 are observed in periods 0-1 and units 2-3 in 2-3: unit 0's treated row in
+    period 3 links the two pieces, so its untreated outcome is not identified."""
+    df = pd.DataFrame(
+        {
+            "u": [0, 0, 1, 1, 2, 2, 3, 3, 0],
+            "t": [0, 1, 0, 1, 2, 3, 2, 3, 3],
+            "d": [0, 0, 0, 1, 0, 0, 0, 1, 1],
+            "y": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 5.0],
+        }
+    )
+    with pytest.warns(ImputationWarning, match=r"dropped 1 treated row\(s\).*u or t"):
+        res = TwoStageDiD(df, "y", "u", "t", "d").fit()
+    assert res.nobs == 8
+    assert res.params.iloc[0] == pytest.approx(0.0, abs=EXACT)  # additive outcome: no effect
+
+
 def test_results_follow_the_common_api():
     df = small_panel()
     before = df.copy()
