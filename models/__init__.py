@@ -16,6 +16,7 @@ from models.estimation.ols import FixedEffectsOLS
 from models.estimation.results import EventStudyResults, RegressionResults, Results
 from models.estimation.small_sample import SmallSample, ssc
 from models.estimation.sun_abraham import SunAbraham, SunAbrahamResults
+from models.estimation.two_stage import TwoStageDiD
 from models.estimation.value_weighted import DoseMeans, dose_means, value_weighted
 from models.exceptions import (
     AlwaysTreatedWarning,
@@ -94,6 +95,7 @@ __all__ = [
     "SpendTruth",
     "SunAbraham",
     "SunAbrahamResults",
+    "TwoStageDiD",
     "calibrate_enforcement",
     "compare",
     "compare_indices",
