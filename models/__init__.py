@@ -26,6 +26,7 @@ from models.exceptions import (
     ImputationWarning,
     SingletonWarning,
     SmallCohortWarning,
+    UnbalancedPanelWarning,
 )
 from models.market import (
     Damages,
@@ -92,6 +93,7 @@ __all__ = [
     "SpendTruth",
     "SunAbraham",
     "SunAbrahamResults",
+    "UnbalancedPanelWarning",
     "calibrate_enforcement",
     "compare",
     "compare_indices",

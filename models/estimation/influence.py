@@ -27,7 +27,9 @@ class UnitRows:
     ``features`` holds each unit's outcomes by period, then (with a dose v) v times them, v and
     v^2; without a dose, a final column of ones stands for v and v^2. ``covariates`` holds
     the covariates by unit, period and covariate, if any; ``order`` the unit code (the
-    panel's unit numbering) of each row.
+    panel's unit numbering) of each row. On an ``unbalanced`` panel (no dose, no covariates)
+    an outcome is 0 where the unit has no row, and the column of ones is followed by one
+    column per period of 1 where the unit has a row (:mod:`models.estimation.unbalanced`).
     """
 
     features: np.ndarray
@@ -37,6 +39,7 @@ class UnitRows:
     has_dose: bool
     covariates: np.ndarray | None = None
     order: np.ndarray | None = None
+    unbalanced: bool = False
 
     @property
     def n_units(self) -> int:
@@ -53,6 +56,10 @@ class UnitRows:
     def dosed_outcome(self, j: int) -> int:
         """Feature column of v times the outcome in period j."""
         return self.n_periods + j if self.has_dose else j
+
+    def present(self, j: int) -> int:
+        """Feature column of the indicator that the unit has a row in period j (unbalanced)."""
+        return self.n_periods + 1 + j
 
     @property
     def dose(self) -> int:
