@@ -72,6 +72,7 @@ from models.estimation.influence_jackknife import LeaveOneOut
 from models.estimation.panel_data import PanelData, numeric_values, require_columns
 from models.estimation.results import Estimates
 from models.estimation.unbalanced import (
+    unbalanced_covariate_functionals,
     unbalanced_features,
     unbalanced_functionals,
     warn_absent_units,
@@ -111,9 +112,10 @@ class CallawaySantAnna:
     allow_unbalanced_panel : bool
         did's option: on a panel where some units lack rows in some periods, estimate each
         ATT(g, t) from the rows present in t and in its base period, with influence functions
-        summed by unit (:mod:`models.estimation.unbalanced`; no dose, no covariates, CRV1
-        and Wald pre-trend tests). False (did's default): an unbalanced panel is refused. On
-        a balanced panel it changes nothing (did then uses its panel estimator too).
+        summed by unit (:mod:`models.estimation.unbalanced`; no dose; covariates with
+        ``method="reg"`` only; CRV1 and Wald pre-trend tests). False (did's default): an
+        unbalanced panel is refused. On a balanced panel it changes nothing (did then uses its
+        panel estimator too).
 
     Warns
     -----
@@ -214,6 +216,12 @@ class CallawaySantAnna:
                 f"{self.cohort!r}); there are none: use control='notyet'"
             )
         order = np.argsort(block_of_unit, kind="stable")
+        covariates = None
+        if self.covariates:
+            covariates = np.empty((n_units, n_periods, len(self.covariates)))
+            for j, name in enumerate(self.covariates):
+                values = numeric_values(self.df, name)
+                data.to_grid(values, out=covariates[:, :, j], order=order)
         if unbalanced:
             rows = UnitRows(
                 features=unbalanced_features(data, order),
@@ -221,6 +229,7 @@ class CallawaySantAnna:
                 block_cohorts=block_cohorts,
                 block_sizes=block_sizes,
                 has_dose=False,
+                covariates=covariates,
                 order=order,
                 unbalanced=True,
             )
@@ -229,12 +238,6 @@ class CallawaySantAnna:
         n_features = 2 * n_periods + 2 if dose is not None else n_periods + 1
         features = np.empty((n_units, n_features))
         data.to_grid(data.y, out=features[:, :n_periods], order=order)
-        covariates = None
-        if self.covariates:
-            covariates = np.empty((n_units, n_periods, len(self.covariates)))
-            for j, name in enumerate(self.covariates):
-                values = numeric_values(self.df, name)
-                data.to_grid(values, out=covariates[:, :, j], order=order)
         if dose is None:
             features[:, n_periods] = 1.0
         else:
@@ -262,11 +265,15 @@ class CallawaySantAnna:
                 "allow_unbalanced_panel=True to estimate each ATT(g, t) from the rows present "
                 "in its two periods, as did does"
             )
-        if self.intensity is not None or self.covariates:
-            option = "intensity" if self.intensity is not None else "covariates"
+        if self.intensity is not None:
             raise ValueError(
-                f"{option}: not available on an unbalanced panel (allow_unbalanced_panel=True "
-                "estimates ATT(g, t) without a dose or covariates); drop it or balance the panel"
+                "intensity: per-dose effects are not available on an unbalanced panel "
+                "(allow_unbalanced_panel=True); drop it or balance the panel"
+            )
+        if self.covariates and self.method != "reg":
+            raise ValueError(
+                f"method={self.method!r}: with covariates on an unbalanced panel "
+                "(allow_unbalanced_panel=True) only method='reg' is available"
             )
 
     def _warn_small_cohorts(self, cohorts: np.ndarray, sizes: np.ndarray, first: float) -> None:
@@ -368,8 +375,11 @@ class CallawaySantAnna:
         cells, references = self._cells()
         if rows.unbalanced:
             moments = rows.moments()
-            numerators, denominators = unbalanced_functionals(rows, moments, cells)
             warn_absent_units(rows, moments, cells)
+            if rows.covariates is None:
+                numerators, denominators = unbalanced_functionals(rows, moments, cells)
+            else:
+                moments, numerators, denominators = unbalanced_covariate_functionals(rows, cells)
         elif rows.covariates is None:
             moments = rows.moments()
             numerators, denominators = moment_functionals(rows, moments, cells)

@@ -196,7 +196,7 @@ def covariate_functionals(
 
     The covariates are those of the earlier of the cell's two periods, as did does.
     """
-    n, n_cells, n_blocks = rows.n_units, len(cells), rows.block_sizes.size
+    n, n_cells = rows.n_units, len(cells)
     blocks = rows.block_slices()
     influence = np.zeros((n, n_cells))
     att = np.empty(n_cells)
@@ -215,6 +215,17 @@ def covariate_functionals(
                 f"method={method!r}: {exc}"
             ) from None
         influence[members, k] = psi * (n / members.size)
+    numerators, denominators = column_functionals(rows, cells, att)
+    return BlockMoments.of(influence, blocks), numerators, denominators
+
+
+def column_functionals(
+    rows: UnitRows, cells: list[tuple[int, int, int, np.ndarray]], att: np.ndarray
+) -> tuple[Functionals, Functionals]:
+    """The N = pi_g ATT and D = pi_g functionals of cells whose influence functions are the
+    columns of a units x cells matrix (the "features" of its block moments, scaled so that
+    Var = sum psi^2 / n^2): each functional's slope picks its cell's column."""
+    n, n_cells, n_blocks = rows.n_units, len(cells), rows.block_sizes.size
     share = rows.block_sizes / n
     cell_block = np.array([cell[0] for cell in cells])
     member = (np.arange(n_blocks)[None, :] == cell_block[:, None]).astype(float)
@@ -228,7 +239,7 @@ def covariate_functionals(
     denominators = Functionals(
         share[cell_block], np.zeros((n_cells, n_blocks, n_cells)), membership
     )
-    return BlockMoments.of(influence, blocks), numerators, denominators
+    return numerators, denominators
 
 
 def ratios(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -24,6 +24,11 @@ one of the two periods enters through that row; one observed in neither does not
 cell. The aggregations weight cohorts by their share of the panel's units, as did's ``aggte``
 does on an unbalanced panel (one row per unit, every unit counted).
 
+With covariates (``method="reg"``; did's ``dr`` and ``ipw`` are not implemented here) each
+cell runs ``reg_did_rc`` (:mod:`models.estimation.drdid_rc`) on its rows, each row with its own
+period's covariates as did does; its influence functions are then columns on the units, as for
+covariates on a balanced panel.
+
 On a balanced panel did uses its panel estimators even when ``allow_unbalanced_panel = TRUE``,
 and so does :class:`~models.estimation.callaway_santanna.CallawaySantAnna`.
 
@@ -39,7 +44,9 @@ import warnings
 
 import numpy as np
 
-from models.estimation.influence import BlockMoments, Functionals, UnitRows
+from models.estimation.drdid import CellEstimationError
+from models.estimation.drdid_rc import reg_did_rc
+from models.estimation.influence import BlockMoments, Functionals, UnitRows, column_functionals
 from models.estimation.panel_data import PanelData
 from models.exceptions import UnbalancedPanelWarning
 
@@ -108,6 +115,51 @@ def unbalanced_functionals(
         denominators.value[k] = share
         denominators.shift[k] = membership
     return numerators, denominators
+
+
+def unbalanced_covariate_functionals(
+    rows: UnitRows, cells: list[tuple[int, int, int, np.ndarray]]
+) -> tuple[BlockMoments, Functionals, Functionals]:
+    """With covariates (``method="reg"``): every cell's ATT from DRDID's ``reg_did_rc``
+    (:func:`models.estimation.drdid_rc.reg_did_rc`) on the rows of t and of the base period
+    whose unit is treated or a control, each row with its own period's covariates (as did),
+    its rows' influence scaled by n / rows and summed by unit into a column on the units, and
+    the N = pi_g ATT, D = pi_g functionals on those columns."""
+    n, n_cells = rows.n_units, len(cells)
+    blocks = rows.block_slices()
+    present = rows.features[:, rows.n_periods + 1 :] > 0.5
+    influence = np.zeros((n, n_cells))
+    att = np.empty(n_cells)
+    for k, (g, t, base, control) in enumerate(cells):
+        members = np.concatenate(
+            [np.arange(blocks[h].start, blocks[h].stop) for h in [g, *control]]
+        )
+        treated = np.arange(members.size) < rows.block_sizes[g]
+        units, post, is_treated = [], [], []
+        for j in (t, base):
+            here = present[members, j]
+            for side in (treated, ~treated):
+                if not here[side].any():
+                    _raise_empty_cell(rows, g, t, j, treated=side is treated)
+            units.append(members[here])
+            post.append(np.full(int(here.sum()), float(j == t)))
+            is_treated.append(treated[here])
+        unit_rows = np.concatenate(units)
+        periods = np.repeat([t, base], [units[0].size, units[1].size])
+        try:
+            att[k], psi = reg_did_rc(
+                rows.features[unit_rows, periods],
+                np.concatenate(post),
+                np.concatenate(is_treated),
+                rows.covariates[unit_rows, periods, :],
+            )
+        except CellEstimationError as exc:
+            raise ValueError(
+                f"ATT(g={rows.block_cohorts[g]:g}, t={rows.periods[t]:g}) with method='reg': {exc}"
+            ) from None
+        influence[:, k] = np.bincount(unit_rows, weights=psi * (n / psi.size), minlength=n)
+    numerators, denominators = column_functionals(rows, cells, att)
+    return BlockMoments.of(influence, blocks), numerators, denominators
 
 
 def _raise_empty_cell(rows: UnitRows, g: int, t: int, j: int, *, treated: bool) -> None:

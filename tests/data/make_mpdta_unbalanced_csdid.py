@@ -2,7 +2,8 @@
 
 Reference numbers for goodwill's Callaway-Sant'Anna on an unbalanced panel (did's
 allow_unbalanced_panel = TRUE), computed with csdid (the Python port of R did) on mpdta with
-15% of its rows dropped at random (seed 19; the dropped rows are stored in the output)."""
+15% of its rows dropped at random (seed 19; the dropped rows are stored in the output). The
+designs with a covariate use x = lpop + 0.1 sin(countyreal + year), which varies by period."""
 
 import contextlib
 import io
@@ -16,7 +17,7 @@ import pandas as pd
 from csdid.att_gt import ATTgt
 
 SEED, DROP_SHARE = 19, 0.15
-DESIGNS = {  # name: (control_group, base_period, anticipation, est_method)
+DESIGNS = {  # name: (control_group, base_period, anticipation, est_method[, xformla])
     "varying_never": ("nevertreated", "varying", 0, "reg"),
     "varying_notyet": ("notyettreated", "varying", 0, "reg"),
     "universal_never": ("nevertreated", "universal", 0, "reg"),
@@ -24,6 +25,8 @@ DESIGNS = {  # name: (control_group, base_period, anticipation, est_method)
     "varying_never_anticipation1": ("nevertreated", "varying", 1, "reg"),
     "varying_never_dr": ("nevertreated", "varying", 0, "dr"),
     "varying_never_ipw": ("nevertreated", "varying", 0, "ipw"),
+    "varying_never_reg_x": ("nevertreated", "varying", 0, "reg", "lemp~x"),
+    "universal_notyet_reg_x": ("notyettreated", "universal", 0, "reg", "lemp~x"),
 }
 DYNAMIC_OPTIONS = [{"balance_e": 1}, {"balance_e": 2, "max_e": 1}, {"min_e": -2, "max_e": 2}]
 
@@ -51,6 +54,7 @@ def main(path, target):
     df = pd.read_csv(path)
     dropped = np.flatnonzero(np.random.default_rng(SEED).random(len(df)) < DROP_SHARE)
     data = df.drop(index=dropped).reset_index(drop=True)
+    data["x"] = data["lpop"] + 0.1 * np.sin(data["countyreal"] + data["year"])
     versions = {name: version(name) for name in ("csdid", "drdid", "numpy", "pandas")}
     reference = {
         "versions": versions,
@@ -58,7 +62,7 @@ def main(path, target):
         "dropped_rows": [int(i) for i in dropped],
         "designs": {},
     }
-    for name, (control, base, anticipation, method) in DESIGNS.items():
+    for name, (control, base, anticipation, method, *xformla) in DESIGNS.items():
         model = ATTgt(
             yname="lemp",
             tname="year",
@@ -68,6 +72,7 @@ def main(path, target):
             control_group=control,
             anticipation=anticipation,
             allow_unbalanced_panel=True,
+            xformla=xformla[0] if xformla else None,
         )
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -78,6 +83,7 @@ def main(path, target):
             "base_period": base,
             "anticipation": anticipation,
             "est_method": method,
+            "xformla": xformla[0] if xformla else None,
             "att_gt": {
                 "group": [int(g) for g in r["group"]],
                 "time": [int(t) for t in r["year"]],

@@ -25,8 +25,10 @@ def reference() -> dict:
 
 @pytest.fixture(scope="module")
 def unbalanced(mpdta, reference) -> pd.DataFrame:
-    """mpdta without the rows the reference dropped (15% of them, seed 19)."""
-    return mpdta.drop(index=reference["dropped_rows"]).reset_index(drop=True)
+    """mpdta without the rows the reference dropped (15% of them, seed 19), with the
+    reference's covariate x = lpop + 0.1 sin(countyreal + year), which varies by period."""
+    df = mpdta.drop(index=reference["dropped_rows"]).reset_index(drop=True)
+    return df.assign(x=df["lpop"] + 0.1 * np.sin(df["countyreal"] + df["year"]))
 
 
 def _fit(df: pd.DataFrame, columns=("lemp", "countyreal", "year", "cohort"), **kwargs):
@@ -68,19 +70,23 @@ def _assert_aggregate(res, expected: dict) -> None:
         np.testing.assert_allclose(effects["se"], _values(expected["se_egt"]), rtol=SE_RTOL)
 
 
-DESIGNS = [
-    "varying_never",
-    "varying_notyet",
-    "universal_never",
-    "universal_notyet",
-    "varying_never_anticipation1",
-]
+DESIGNS = {  # the reference's designs and goodwill's further arguments
+    "varying_never": {},
+    "varying_notyet": {},
+    "universal_never": {},
+    "universal_notyet": {},
+    "varying_never_anticipation1": {},
+    "varying_never_reg_x": {"covariates": ["x"], "method": "reg"},
+    "universal_notyet_reg_x": {"covariates": ["x"], "method": "reg"},
+}
 
 
 @pytest.mark.parametrize("name", DESIGNS)
 def test_att_gt_and_aggregations_match_csdid(unbalanced, reference, name):
+    """Without covariates and with a covariate that varies by period (each row's own, as did),
+    never and not-yet-treated controls, varying and universal base, anticipation."""
     design = reference["designs"][name]
-    res = _fit(unbalanced, **_design(design))
+    res = _fit(unbalanced, **_design(design), **DESIGNS[name])
     expected = pd.DataFrame(design["att_gt"])
     got = res.att_gt
     assert got[["cohort", "time"]].to_numpy().tolist() == (
@@ -206,8 +212,9 @@ def test_an_unbalanced_panel_is_refused_by_default_naming_the_option(unbalanced)
 @pytest.mark.parametrize(
     ("kwargs", "fit", "message"),
     [
-        ({"intensity": "lpop"}, {}, r"intensity: not available on an unbalanced panel"),
-        ({"covariates": ["lpop"]}, {}, r"covariates: not available on an unbalanced panel"),
+        ({"intensity": "lpop"}, {}, r"intensity: per-dose effects are not available on an "),
+        ({"covariates": ["x"]}, {}, r"method='dr': with covariates on an unbalanced panel"),
+        ({"covariates": ["x"], "method": "ipw"}, {}, r"only method='reg' is available"),
         ({}, {"vcov": "CR3"}, r"vcov='CR3' needs a balanced panel; use vcov='CRV1'"),
         ({}, {"pretrend": "bootstrap"}, r"pretrend='bootstrap' needs a balanced panel"),
         ({"allow_unbalanced_panel": "yes"}, {}, r"allow_unbalanced_panel"),
@@ -229,3 +236,10 @@ def test_a_cell_without_rows_in_a_period_is_an_error(tiny):
     with pytest.raises(ValueError, match=r"ATT\(g=3, t=2\): no units of cohort 3 have a row in "
                                          r"period 2"):  # fmt: skip
         _fit(gone, TINY)
+
+
+def test_a_cell_with_collinear_covariates_is_an_error_naming_it(unbalanced):
+    collinear = unbalanced.assign(twice=2 * unbalanced["x"])
+    message = r"ATT\(g=2004, t=2004\) with method='reg': covariates are collinear among the \d+"
+    with pytest.raises(ValueError, match=message):
+        _fit(collinear, covariates=["x", "twice"], method="reg")
