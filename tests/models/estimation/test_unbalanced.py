@@ -5,6 +5,7 @@ influence functions by unit on a tiny panel, and did's rule on a balanced panel.
 from __future__ import annotations
 
 import json
+import pickle
 import warnings
 
 import numpy as np
@@ -243,3 +244,16 @@ def test_a_cell_with_collinear_covariates_is_an_error_naming_it(unbalanced):
     message = r"ATT\(g=2004, t=2004\) with method='reg': covariates are collinear among the \d+"
     with pytest.raises(ValueError, match=message):
         _fit(collinear, covariates=["x", "twice"], method="reg")
+
+
+def test_fits_are_repeatable_leave_the_model_unchanged_and_pickle(unbalanced):
+    model = CallawaySantAnna(
+        unbalanced, "lemp", "countyreal", "year", "cohort", allow_unbalanced_panel=True
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnbalancedPanelWarning)
+        first, second = model.fit(), model.fit()
+    pd.testing.assert_frame_equal(first.att_gt, second.att_gt, rtol=0, atol=0)
+    restored = pickle.loads(pickle.dumps(first))
+    assert restored.aggregate("group").overall == first.aggregate("group").overall
+    assert ("Panel", "unbalanced (rows present in t and the base period)") in first.notes
