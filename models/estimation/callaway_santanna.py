@@ -71,6 +71,7 @@ from models.estimation.influence_bootstrap import LeadBootstrap
 from models.estimation.influence_jackknife import LeaveOneOut
 from models.estimation.panel_data import PanelData, numeric_values, require_columns
 from models.estimation.results import Estimates
+from models.estimation.unbalanced import ESTIMATORS as UNBALANCED_ESTIMATORS
 from models.estimation.unbalanced import (
     unbalanced_covariate_functionals,
     unbalanced_features,
@@ -113,7 +114,7 @@ class CallawaySantAnna:
         did's option: on a panel where some units lack rows in some periods, estimate each
         ATT(g, t) from the rows present in t and in its base period, with influence functions
         summed by unit (:mod:`models.estimation.unbalanced`; no dose; covariates with
-        ``method="reg"`` only; CRV1 and Wald pre-trend tests). False (did's default): an
+        ``method="reg"`` or ``"ipw"``; CRV1 and Wald pre-trend tests). False (did's default): an
         unbalanced panel is refused. On a balanced panel it changes nothing (did then uses its
         panel estimator too).
 
@@ -270,10 +271,10 @@ class CallawaySantAnna:
                 "intensity: per-dose effects are not available on an unbalanced panel "
                 "(allow_unbalanced_panel=True); drop it or balance the panel"
             )
-        if self.covariates and self.method != "reg":
+        if self.covariates and self.method not in UNBALANCED_ESTIMATORS:
             raise ValueError(
                 f"method={self.method!r}: with covariates on an unbalanced panel "
-                "(allow_unbalanced_panel=True) only method='reg' is available"
+                "(allow_unbalanced_panel=True) only method='reg' or 'ipw' is available"
             )
 
     def _warn_small_cohorts(self, cohorts: np.ndarray, sizes: np.ndarray, first: float) -> None:
@@ -379,7 +380,9 @@ class CallawaySantAnna:
             if rows.covariates is None:
                 numerators, denominators = unbalanced_functionals(rows, moments, cells)
             else:
-                moments, numerators, denominators = unbalanced_covariate_functionals(rows, cells)
+                moments, numerators, denominators = unbalanced_covariate_functionals(
+                    rows, cells, self.method
+                )
         elif rows.covariates is None:
             moments = rows.moments()
             numerators, denominators = moment_functionals(rows, moments, cells)

@@ -107,7 +107,7 @@ def did_2x2(
     att, psi = _treated_mean(residual, treated, design, ols_influence)
     if method == "reg":
         return att, psi
-    pscore, logit_influence = _propensity_score(treated, design)
+    pscore, logit_influence = propensity_score(treated, design)
     control_att, control_psi = _weighted_control_mean(
         residual, treated, design, pscore, logit_influence, ols_influence
     )
@@ -170,7 +170,7 @@ def _control_regression(
     return fitted, scores @ np.linalg.inv(gram / delta_y.size)
 
 
-def _propensity_score(treated: np.ndarray, design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def propensity_score(treated: np.ndarray, design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Logit propensity score of each unit, and the influence function of the logit
     coefficients, (D_i - p_i) x_i' (X'WX / n)^-1 with W = diag(p (1 - p)) (n x K)."""
     if reciprocal_condition(design.T @ design) < SINGULAR_RCOND:

@@ -1,4 +1,5 @@
-"""Covariate-adjusted difference-in-differences on repeated cross sections: DRDID's ``reg_did_rc``.
+"""Covariate-adjusted difference-in-differences on repeated cross sections: DRDID's ``reg_did_rc``
+and ``std_ipw_did_rc``.
 
 For one 2x2 comparison observed as rows (a unit's row in the base period, post = 0, or in the
 later period, post = 1), a treated group D = 1 and a comparison group D = 0, with covariates X
@@ -10,11 +11,15 @@ for every (g, t) cell of an unbalanced panel with ``est_method = "reg"``) is
           - mean_{D=1} X'(beta_post - beta_pre),
 
 beta_post and beta_pre the OLS coefficients of Y on [1, X] among the comparison rows of the later
-and of the base period, the last mean over the treated rows of both periods. Without covariates
-it is the difference of four means.
+and of the base period, the last mean over the treated rows of both periods. The standardised
+inverse probability weighting estimator (Abadie 2005; ``std_ipw_did_rc``, did's
+``est_method = "ipw"``) fits a logit propensity score p(X) on all rows and compares the treated
+rows' mean change with the comparison rows' change weighted by p / (1 - p), each period's
+weights normalised to sum to one, comparison rows with p >= 0.995 trimmed. Without covariates
+both are the difference of four means.
 
-:func:`reg_did_rc` returns its influence function on the n_s rows of the cell, including the
-estimation effect of the two OLS fits, so that Var(ATT) = sum psi^2 / n_s^2 (DRDID's
+Both return their influence function on the n_s rows of the cell, including the estimation
+effect of the OLS or logit fits, so that Var(ATT) = sum psi^2 / n_s^2 (DRDID's
 ``att.inf.func``; did scales it by n / n_s and sums it by unit).
 
 Reference: Sant'Anna, P. H. C. and Zhao, J. (2020), "Doubly robust difference-in-differences
@@ -27,8 +32,10 @@ import numpy as np
 
 from models.estimation.drdid import (
     SINGULAR_RCOND,
+    TRIM_LEVEL,
     CellEstimationError,
     hajek_mean,
+    propensity_score,
     reciprocal_condition,
 )
 
@@ -71,11 +78,8 @@ def reg_did_rc(
     >>> print(f"ATT {att:.2f} (se {np.sqrt(psi @ psi) / psi.size:.2f})")
     ATT 1.95 (se 0.07)
     """
-    y = np.asarray(y, dtype=float)
-    post = np.asarray(post, dtype=float)
-    treated = np.asarray(treated, dtype=float)
+    y, post, treated, design = _as_arrays(y, post, treated, covariates)
     n = y.size
-    design = np.column_stack([np.ones(n), np.asarray(covariates, dtype=float).reshape(n, -1)])
     fitted, ols_influence = {}, {}
     for period in (0.0, 1.0):
         rows = (treated == 0) & (post == period)
@@ -96,3 +100,47 @@ def reg_did_rc(
     treated_x = (treated[:, None] * design).mean(axis=0) / treated.mean()
     estimation = (ols_influence[1.0] - ols_influence[0.0]) @ treated_x
     return later - base - control, later_psi - base_psi - control_psi - estimation
+
+
+def ipw_did_rc(
+    y: np.ndarray, post: np.ndarray, treated: np.ndarray, covariates: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """ATT of a two-period repeated cross-section DiD by standardised inverse probability
+    weighting, and its influence function on the rows (arguments and returns as
+    :func:`reg_did_rc`).
+
+    Raises
+    ------
+    CellEstimationError
+        If the propensity score cannot be estimated (collinear covariates, a fitted score at or
+        above did's overlap limit 0.999, no convergence) or every comparison row is trimmed.
+    """
+    y, post, treated, design = _as_arrays(y, post, treated, covariates)
+    pscore, logit_influence = propensity_score(treated, design)
+    kept = (pscore < TRIM_LEVEL) | (treated == 1)
+    odds = kept * (1 - treated) * pscore / (1 - pscore)
+    if not (odds * post).any() or not (odds * (1 - post)).any():
+        raise CellEstimationError(
+            f"every comparison row of a period has a propensity score >= {TRIM_LEVEL} and is "
+            "trimmed"
+        )
+    later, later_psi = hajek_mean(y, treated * post)
+    base, base_psi = hajek_mean(y, treated * (1 - post))
+    control, control_psi, derivative = 0.0, np.zeros_like(y), np.zeros(design.shape[1])
+    for sign, weights in ((1.0, odds * post), (-1.0, odds * (1 - post))):
+        mean, psi = hajek_mean(y, weights)
+        control += sign * mean
+        control_psi += sign * psi
+        derivative += sign * ((weights * (y - mean)) @ design) / weights.sum()
+    control_psi += logit_influence @ derivative
+    return later - base - control, later_psi - base_psi - control_psi
+
+
+def _as_arrays(
+    y: np.ndarray, post: np.ndarray, treated: np.ndarray, covariates: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows' outcome, period and group as floats, and the design [1, X]."""
+    y = np.asarray(y, dtype=float)
+    n = y.size
+    design = np.column_stack([np.ones(n), np.asarray(covariates, dtype=float).reshape(n, -1)])
+    return y, np.asarray(post, dtype=float), np.asarray(treated, dtype=float), design

@@ -27,6 +27,7 @@ DESIGNS = {  # name: (control_group, base_period, anticipation, est_method[, xfo
     "varying_never_ipw": ("nevertreated", "varying", 0, "ipw"),
     "varying_never_reg_x": ("nevertreated", "varying", 0, "reg", "lemp~x"),
     "universal_notyet_reg_x": ("notyettreated", "universal", 0, "reg", "lemp~x"),
+    "varying_notyet_ipw_x": ("notyettreated", "varying", 0, "ipw", "lemp~x"),
 }
 DYNAMIC_OPTIONS = [{"balance_e": 1}, {"balance_e": 2, "max_e": 1}, {"min_e": -2, "max_e": 2}]
 
