@@ -71,7 +71,6 @@ from models.estimation.influence_bootstrap import LeadBootstrap
 from models.estimation.influence_jackknife import LeaveOneOut
 from models.estimation.panel_data import PanelData, numeric_values, require_columns
 from models.estimation.results import Estimates
-from models.estimation.unbalanced import ESTIMATORS as UNBALANCED_ESTIMATORS
 from models.estimation.unbalanced import (
     unbalanced_covariate_functionals,
     unbalanced_features,
@@ -113,8 +112,8 @@ class CallawaySantAnna:
     allow_unbalanced_panel : bool
         did's option: on a panel where some units lack rows in some periods, estimate each
         ATT(g, t) from the rows present in t and in its base period, with influence functions
-        summed by unit (:mod:`models.estimation.unbalanced`; no dose; covariates with
-        ``method="reg"`` or ``"ipw"``; CRV1 and Wald pre-trend tests). False (did's default): an
+        summed by unit (:mod:`models.estimation.unbalanced`; covariates by DRDID's repeated
+        cross-section estimators; no dose; CRV1 and Wald pre-trend tests). False (did's default): an
         unbalanced panel is refused. On a balanced panel it changes nothing (did then uses its
         panel estimator too).
 
@@ -270,11 +269,6 @@ class CallawaySantAnna:
             raise ValueError(
                 "intensity: per-dose effects are not available on an unbalanced panel "
                 "(allow_unbalanced_panel=True); drop it or balance the panel"
-            )
-        if self.covariates and self.method not in UNBALANCED_ESTIMATORS:
-            raise ValueError(
-                f"method={self.method!r}: with covariates on an unbalanced panel "
-                "(allow_unbalanced_panel=True) only method='reg' or 'ipw' is available"
             )
 
     def _warn_small_cohorts(self, cohorts: np.ndarray, sizes: np.ndarray, first: float) -> None:

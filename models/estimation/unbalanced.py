@@ -24,9 +24,8 @@ one of the two periods enters through that row; one observed in neither does not
 cell. The aggregations weight cohorts by their share of the panel's units, as did's ``aggte``
 does on an unbalanced panel (one row per unit, every unit counted).
 
-With covariates (``method="reg"`` or ``"ipw"``; did's ``dr`` is not implemented here) each
-cell runs ``reg_did_rc`` or ``std_ipw_did_rc`` (:mod:`models.estimation.drdid_rc`) on its
-rows, each row with its own
+With covariates each cell runs ``drdid_rc``, ``reg_did_rc`` or ``std_ipw_did_rc`` (by
+``method``; :mod:`models.estimation.drdid_rc`) on its rows, each row with its own
 period's covariates as did does; its influence functions are then columns on the units, as for
 covariates on a balanced panel.
 
@@ -46,14 +45,13 @@ import warnings
 import numpy as np
 
 from models.estimation.drdid import CellEstimationError
-from models.estimation.drdid_rc import ipw_did_rc, reg_did_rc
+from models.estimation.drdid_rc import dr_did_rc, ipw_did_rc, reg_did_rc
 from models.estimation.influence import BlockMoments, Functionals, UnitRows, column_functionals
 from models.estimation.panel_data import PanelData
 from models.exceptions import UnbalancedPanelWarning
 
-ESTIMATORS = {"reg": reg_did_rc, "ipw": ipw_did_rc}
-"""The repeated cross-section estimators with covariates, by ``method`` (did's ``dr``,
-``drdid_rc``, is not implemented)."""
+ESTIMATORS = {"dr": dr_did_rc, "reg": reg_did_rc, "ipw": ipw_did_rc}
+"""The repeated cross-section estimators with covariates, by ``method``."""
 SHOWN_CELLS = 3
 """The unbalanced-panel warning details this many cells (those with the most absent units)."""
 
@@ -124,8 +122,9 @@ def unbalanced_functionals(
 def unbalanced_covariate_functionals(
     rows: UnitRows, cells: list[tuple[int, int, int, np.ndarray]], method: str
 ) -> tuple[BlockMoments, Functionals, Functionals]:
-    """With covariates: every cell's ATT from DRDID's ``reg_did_rc`` or ``std_ipw_did_rc`` (by
-    ``method``; :mod:`models.estimation.drdid_rc`) on the rows of t and of the base period
+    """With covariates: every cell's ATT from DRDID's ``drdid_rc``, ``reg_did_rc`` or
+    ``std_ipw_did_rc`` (by ``method``; :mod:`models.estimation.drdid_rc`) on the rows of t and
+    of the base period
     whose unit is treated or a control, each row with its own period's covariates (as did),
     its rows' influence scaled by n / rows and summed by unit into a column on the units, and
     the N = pi_g ATT, D = pi_g functionals on those columns."""

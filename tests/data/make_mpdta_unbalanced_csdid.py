@@ -28,6 +28,8 @@ DESIGNS = {  # name: (control_group, base_period, anticipation, est_method[, xfo
     "varying_never_reg_x": ("nevertreated", "varying", 0, "reg", "lemp~x"),
     "universal_notyet_reg_x": ("notyettreated", "universal", 0, "reg", "lemp~x"),
     "varying_notyet_ipw_x": ("notyettreated", "varying", 0, "ipw", "lemp~x"),
+    "varying_never_dr_x": ("nevertreated", "varying", 0, "dr", "lemp~x"),
+    "universal_notyet_dr_x": ("notyettreated", "universal", 0, "dr", "lemp~x"),
 }
 DYNAMIC_OPTIONS = [{"balance_e": 1}, {"balance_e": 2, "max_e": 1}, {"min_e": -2, "max_e": 2}]
 

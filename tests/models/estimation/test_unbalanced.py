@@ -80,6 +80,8 @@ DESIGNS = {  # the reference's designs and goodwill's further arguments
     "varying_never_reg_x": {"covariates": ["x"], "method": "reg"},
     "universal_notyet_reg_x": {"covariates": ["x"], "method": "reg"},
     "varying_notyet_ipw_x": {"covariates": ["x"], "method": "ipw"},
+    "varying_never_dr_x": {"covariates": ["x"], "method": "dr"},
+    "universal_notyet_dr_x": {"covariates": ["x"], "method": "dr"},
 }
 
 
@@ -215,12 +217,6 @@ def test_an_unbalanced_panel_is_refused_by_default_naming_the_option(unbalanced)
     ("kwargs", "fit", "message"),
     [
         ({"intensity": "lpop"}, {}, r"intensity: per-dose effects are not available on an "),
-        (
-            {"covariates": ["x"]},
-            {},
-            r"method='dr': with covariates on an unbalanced panel .* "
-            r"only method='reg' or 'ipw'",
-        ),
         ({}, {"vcov": "CR3"}, r"vcov='CR3' needs a balanced panel; use vcov='CRV1'"),
         ({}, {"pretrend": "bootstrap"}, r"pretrend='bootstrap' needs a balanced panel"),
         ({"allow_unbalanced_panel": "yes"}, {}, r"allow_unbalanced_panel"),
