@@ -38,9 +38,10 @@ into per-cohort moments and no n x cells matrix is built; with covariates each c
 function is a column on the units, and the same algebra runs on those columns.
 
 Unbalanced panels (``allow_unbalanced_panel=True``, did's option of that name): each ATT(g, t)
-compares the means of the rows present in t and in its base period, with influence functions
-summed by unit (:mod:`models.estimation.unbalanced`); on a balanced panel the option changes
-nothing, as in did.
+is estimated from the rows present in t and in its base period (without covariates, the
+difference of four means), with influence functions summed by unit
+(:mod:`models.estimation.unbalanced`); on a balanced panel the option changes nothing, as in
+did.
 
 Reference: Callaway, B. and Sant'Anna, P. H. C. (2021), "Difference-in-differences with
 multiple time periods", Journal of Econometrics 225(2), 200-230.
@@ -113,9 +114,9 @@ class CallawaySantAnna:
         did's option: on a panel where some units lack rows in some periods, estimate each
         ATT(g, t) from the rows present in t and in its base period, with influence functions
         summed by unit (:mod:`models.estimation.unbalanced`; covariates by DRDID's repeated
-        cross-section estimators; no dose; CRV1 and Wald pre-trend tests). False (did's default): an
-        unbalanced panel is refused. On a balanced panel it changes nothing (did then uses its
-        panel estimator too).
+        cross-section estimators; no dose; CRV1 and Wald pre-trend tests). False (did's
+        default): an unbalanced panel is refused. On a balanced panel it changes nothing (did
+        then uses its panel estimator too).
 
     Warns
     -----

@@ -27,8 +27,8 @@ class UnitRows:
     ``features`` holds each unit's outcomes by period, then (with a dose v) v times them, v and
     v^2; without a dose, a final column of ones stands for v and v^2. ``covariates`` holds
     the covariates by unit, period and covariate, if any; ``order`` the unit code (the
-    panel's unit numbering) of each row. On an ``unbalanced`` panel (no dose, no covariates)
-    an outcome is 0 where the unit has no row, and the column of ones is followed by one
+    panel's unit numbering) of each row. On an ``unbalanced`` panel (no dose) an outcome is 0
+    and a covariate NaN where the unit has no row, and the column of ones is followed by one
     column per period of 1 where the unit has a row (:mod:`models.estimation.unbalanced`).
     """
 

@@ -205,8 +205,8 @@ def warn_absent_units(
     more = f" (and {affected.size - SHOWN_CELLS} more)" if affected.size > SHOWN_CELLS else ""
     warnings.warn(
         f"CallawaySantAnna: unbalanced panel (allow_unbalanced_panel=True): each ATT(g, t) "
-        f"compares the means of the rows present in t and in its base period (did's "
-        f"repeated cross-section estimator); {affected.size} of {len(cells)} ATT(g, t) have "
+        f"is estimated from the rows present in t and in its base period (did's repeated "
+        f"cross-section estimators); {affected.size} of {len(cells)} ATT(g, t) have "
         f"units without a row in t or the base period, who enter through the row they have "
         f"(those with neither do not enter): {details}{more}",
         UnbalancedPanelWarning,
