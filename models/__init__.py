@@ -28,6 +28,7 @@ from models.exceptions import (
     ImputationWarning,
     SingletonWarning,
     SmallCohortWarning,
+    UnbalancedPanelWarning,
 )
 from models.market import (
     Damages,
@@ -96,6 +97,7 @@ __all__ = [
     "SunAbraham",
     "SunAbrahamResults",
     "TwoStageDiD",
+    "UnbalancedPanelWarning",
     "calibrate_enforcement",
     "compare",
     "compare_indices",

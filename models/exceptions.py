@@ -48,3 +48,10 @@ class SmallCohortWarning(UserWarning):
     are estimated, but their standard errors rest on few units (a single treated unit adds no
     variance of its own). The message names the cohorts and their sizes.
     """
+
+
+class UnbalancedPanelWarning(UserWarning):
+    """Callaway and Sant'Anna on an unbalanced panel (``allow_unbalanced_panel=True``): some
+    ATT(g, t) miss units without a row in t or in the base period. The message counts them per
+    cell, treated and controls, for the cells that miss the most.
+    """

@@ -179,6 +179,12 @@ class CallawaySantAnnaOptions(RobustInferenceOptions):
     anticipation: StrictInt = Field(
         0, ge=0, le=MAX_PANEL_WEEKS, description="periods of anticipation (at most a panel's weeks)"
     )
+    allow_unbalanced_panel: StrictBool = Field(
+        False,
+        description="did's allow_unbalanced_panel: on a panel with missing rows, each ATT(g, t) "
+        "from the rows present in t and its base period (no intensity, jackknife or bootstrap "
+        "pre-trend test there); false refuses an unbalanced panel",
+    )
     uniform_band: StrictBool = Field(
         True, description="also compute a 95% sup-t uniform band (seeded by the config's seed)"
     )

@@ -156,6 +156,7 @@ def _fit_callaway_santanna(
         control=options.control,
         anticipation=options.anticipation,
         base_period=options.base_period,
+        allow_unbalanced_panel=options.allow_unbalanced_panel,
     )
     fitted = model.fit(vcov=options.vcov_spec, **options.fit_options(seed))
     return fitted.aggregate(

@@ -37,6 +37,12 @@ Computation (:mod:`models.estimation.influence`): without covariates the panel i
 into per-cohort moments and no n x cells matrix is built; with covariates each cell's influence
 function is a column on the units, and the same algebra runs on those columns.
 
+Unbalanced panels (``allow_unbalanced_panel=True``, did's option of that name): each ATT(g, t)
+is estimated from the rows present in t and in its base period (without covariates, the
+difference of four means), with influence functions summed by unit
+(:mod:`models.estimation.unbalanced`); on a balanced panel the option changes nothing, as in
+did.
+
 Reference: Callaway, B. and Sant'Anna, P. H. C. (2021), "Difference-in-differences with
 multiple time periods", Journal of Econometrics 225(2), 200-230.
 """
@@ -66,6 +72,12 @@ from models.estimation.influence_bootstrap import LeadBootstrap
 from models.estimation.influence_jackknife import LeaveOneOut
 from models.estimation.panel_data import PanelData, numeric_values, require_columns
 from models.estimation.results import Estimates
+from models.estimation.unbalanced import (
+    unbalanced_covariate_functionals,
+    unbalanced_features,
+    unbalanced_functionals,
+    warn_absent_units,
+)
 from models.estimation.vcov import VcovSpec, parse_unit_clustered
 from models.estimation.wild_bootstrap import bootstrap_requested
 from models.exceptions import SmallCohortWarning
@@ -79,12 +91,12 @@ Cell = tuple[int, int, int, np.ndarray]
 
 
 class CallawaySantAnna:
-    """Callaway and Sant'Anna's group-time ATTs on a balanced panel.
+    """Callaway and Sant'Anna's group-time ATTs.
 
     Parameters
     ----------
     df : pandas.DataFrame
-        Balanced long panel, one row per unit and period.
+        Long panel, one row per unit and period: balanced, unless ``allow_unbalanced_panel``.
     outcome, unit, time, cohort : str
         Columns: outcome, unit id, integer period, first treated period (NaN or +inf: never).
     control : {"never", "notyet"}
@@ -98,12 +110,22 @@ class CallawaySantAnna:
         ``fake_value``: effects are then per unit of dose (see the module docstring).
     nonnegative_outcome : bool
         Refuse a negative outcome (for spend); False by default (log spend may be negative).
+    allow_unbalanced_panel : bool
+        did's option: on a panel where some units lack rows in some periods, estimate each
+        ATT(g, t) from the rows present in t and in its base period, with influence functions
+        summed by unit (:mod:`models.estimation.unbalanced`; covariates by DRDID's repeated
+        cross-section estimators; no dose; CRV1 and Wald pre-trend tests). False (did's
+        default): an unbalanced panel is refused. On a balanced panel it changes nothing (did
+        then uses its panel estimator too).
 
     Warns
     -----
     SmallCohortWarning
         If a cohort (or the never treated) has fewer than 5 units plus one per covariate, as
         did warns; it is estimated all the same.
+    UnbalancedPanelWarning
+        On an unbalanced panel, at ``fit``: how many treated and control units lack a row in
+        t or the base period, for the ATT(g, t) that miss the most.
 
     Examples
     --------
@@ -133,6 +155,7 @@ class CallawaySantAnna:
         covariates: Sequence[str] | None = None,
         method: str = "dr",
         nonnegative_outcome: bool = False,
+        allow_unbalanced_panel: bool = False,
     ) -> None:
         if covariates is not None and (isinstance(covariates, str) or len(covariates) == 0):
             raise ValueError("covariates: expected a non-empty list of column names")
@@ -162,6 +185,9 @@ class CallawaySantAnna:
         self.nonnegative_outcome = strict_bool(
             "nonnegative_outcome", nonnegative_outcome, "CallawaySantAnna"
         )
+        self.allow_unbalanced_panel = strict_bool(
+            "allow_unbalanced_panel", allow_unbalanced_panel, "CallawaySantAnna"
+        )
         self._rows, self._effective_treated = self._check_panel()
 
     def _check_panel(self) -> tuple[UnitRows, EffectiveTreated | None]:
@@ -176,14 +202,11 @@ class CallawaySantAnna:
             self.intensity,
             nonnegative_outcome=self.nonnegative_outcome,
         )
-        warn_few_effective(data.effective_treated, "CallawaySantAnna", self.intensity)
         n_units, n_periods = data.n_units, data.n_periods
-        if not data.balanced:
-            raise ValueError(
-                f"columns {self.unit!r}, {self.time!r}: expected a balanced panel "
-                f"({n_units:,} units x {n_periods} periods = {n_units * n_periods:,} rows), "
-                f"got {len(self.df):,} rows"
-            )
+        unbalanced = not data.balanced
+        if unbalanced:
+            self._check_unbalanced(n_units * n_periods)
+        warn_few_effective(data.effective_treated, "CallawaySantAnna", self.intensity)
         block_cohorts, block_of_unit, block_sizes = np.unique(
             data.cohorts, return_inverse=True, return_counts=True
         )
@@ -194,16 +217,28 @@ class CallawaySantAnna:
                 f"{self.cohort!r}); there are none: use control='notyet'"
             )
         order = np.argsort(block_of_unit, kind="stable")
-        dose = data.doses
-        n_features = 2 * n_periods + 2 if dose is not None else n_periods + 1
-        features = np.empty((n_units, n_features))
-        data.to_grid(data.y, out=features[:, :n_periods], order=order)
         covariates = None
         if self.covariates:
             covariates = np.empty((n_units, n_periods, len(self.covariates)))
             for j, name in enumerate(self.covariates):
                 values = numeric_values(self.df, name)
                 data.to_grid(values, out=covariates[:, :, j], order=order)
+        if unbalanced:
+            rows = UnitRows(
+                features=unbalanced_features(data, order),
+                periods=data.periods,
+                block_cohorts=block_cohorts,
+                block_sizes=block_sizes,
+                has_dose=False,
+                covariates=covariates,
+                order=order,
+                unbalanced=True,
+            )
+            return rows, data.effective_treated
+        dose = data.doses
+        n_features = 2 * n_periods + 2 if dose is not None else n_periods + 1
+        features = np.empty((n_units, n_features))
+        data.to_grid(data.y, out=features[:, :n_periods], order=order)
         if dose is None:
             features[:, n_periods] = 1.0
         else:
@@ -221,6 +256,21 @@ class CallawaySantAnna:
             order=order,
         )
         return rows, data.effective_treated
+
+    def _check_unbalanced(self, n_cells: int) -> None:
+        """Refuse an unbalanced panel unless allowed, and the options it does not support."""
+        if not self.allow_unbalanced_panel:
+            raise ValueError(
+                f"columns {self.unit!r}, {self.time!r}: expected a balanced panel "
+                f"({n_cells:,} unit-period pairs), got {len(self.df):,} rows; pass "
+                "allow_unbalanced_panel=True to estimate each ATT(g, t) from the rows present "
+                "in its two periods, as did does"
+            )
+        if self.intensity is not None:
+            raise ValueError(
+                "intensity: per-dose effects are not available on an unbalanced panel "
+                "(allow_unbalanced_panel=True); drop it or balance the panel"
+            )
 
     def _warn_small_cohorts(self, cohorts: np.ndarray, sizes: np.ndarray, first: float) -> None:
         """did's warning on cohorts (the never treated included) with fewer units than 5 plus
@@ -319,7 +369,16 @@ class CallawaySantAnna:
         bootstrap = bootstrap_requested("CallawaySantAnna", pretrend, pretrend_draws, seed)
         rows = self._rows
         cells, references = self._cells()
-        if rows.covariates is None:
+        if rows.unbalanced:
+            moments = rows.moments()
+            warn_absent_units(rows, moments, cells)
+            if rows.covariates is None:
+                numerators, denominators = unbalanced_functionals(rows, moments, cells)
+            else:
+                moments, numerators, denominators = unbalanced_covariate_functionals(
+                    rows, cells, self.method
+                )
+        elif rows.covariates is None:
             moments = rows.moments()
             numerators, denominators = moment_functionals(rows, moments, cells)
         else:
@@ -372,11 +431,13 @@ class CallawaySantAnna:
 
     def _require_never_and_no_covariates(self, option: str, instead: str) -> None:
         """The jackknife and the bootstrap need every unit to be either treated or a control,
-        never both (never-treated controls), and no covariates."""
+        never both (never-treated controls), no covariates, and a balanced panel."""
         if self.control != "never" or self.covariates:
             raise ValueError(
                 f"CallawaySantAnna: {option} needs control='never' and no covariates; use {instead}"
             )
+        if self._rows.unbalanced:
+            raise ValueError(f"CallawaySantAnna: {option} needs a balanced panel; use {instead}")
 
     def _notes(self) -> tuple[tuple[str, str], ...]:
         """The summary rows on the design: controls, base period, anticipation, dose."""
@@ -388,4 +449,6 @@ class CallawaySantAnna:
             notes.append(("Intensity", self.intensity))
         if self.covariates:
             notes.append(("Covariates", f"{', '.join(self.covariates)} ({self.method})"))
+        if self._rows.unbalanced:
+            notes.append(("Panel", "unbalanced (rows present in t and the base period)"))
         return tuple(notes)

@@ -107,7 +107,7 @@ def did_2x2(
     att, psi = _treated_mean(residual, treated, design, ols_influence)
     if method == "reg":
         return att, psi
-    pscore, logit_influence = _propensity_score(treated, design)
+    pscore, logit_influence = propensity_score(treated, design)
     control_att, control_psi = _weighted_control_mean(
         residual, treated, design, pscore, logit_influence, ols_influence
     )
@@ -145,7 +145,7 @@ def _check_inputs(
     return delta_y, treated, np.column_stack([np.ones(n), covariates])
 
 
-def _reciprocal_condition(matrix: np.ndarray) -> float:
+def reciprocal_condition(matrix: np.ndarray) -> float:
     """Reciprocal condition number in the 1-norm (R's ``rcond``); 0 for a singular matrix."""
     with np.errstate(all="ignore"):
         value = 1.0 / np.linalg.cond(matrix, 1)
@@ -159,7 +159,7 @@ def _control_regression(
     influence function of the coefficients, (1 - D_i) e_i x_i' (X_c'X_c / n)^-1 (n x K)."""
     control = treated == 0
     gram = design[control].T @ design[control]
-    if _reciprocal_condition(gram) < SINGULAR_RCOND:
+    if reciprocal_condition(gram) < SINGULAR_RCOND:
         raise CellEstimationError(
             f"covariates are collinear among the {int(control.sum())} comparison units: "
             "the outcome regression cannot be estimated"
@@ -170,10 +170,10 @@ def _control_regression(
     return fitted, scores @ np.linalg.inv(gram / delta_y.size)
 
 
-def _propensity_score(treated: np.ndarray, design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def propensity_score(treated: np.ndarray, design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Logit propensity score of each unit, and the influence function of the logit
     coefficients, (D_i - p_i) x_i' (X'WX / n)^-1 with W = diag(p (1 - p)) (n x K)."""
-    if _reciprocal_condition(design.T @ design) < SINGULAR_RCOND:
+    if reciprocal_condition(design.T @ design) < SINGULAR_RCOND:
         raise CellEstimationError(
             "covariates are collinear in the cell: the propensity score cannot be estimated"
         )
@@ -222,7 +222,7 @@ def _treated_mean(
 ) -> tuple[float, np.ndarray]:
     """Mean of the residuals dY - X'beta over the treated, and its influence function
     (including the estimation effect of beta through the treated mean of X)."""
-    att, psi = _hajek_mean(residual, treated)
+    att, psi = hajek_mean(residual, treated)
     mean_x = (treated[:, None] * design).mean(axis=0) / treated.mean()
     return att, psi - ols_influence @ mean_x
 
@@ -243,7 +243,7 @@ def _weighted_control_mean(
         raise CellEstimationError(
             f"every comparison unit has a propensity score >= {TRIM_LEVEL} and is trimmed"
         )
-    mean, psi = _hajek_mean(residual, weights)
+    mean, psi = hajek_mean(residual, weights)
     mean_weight = weights.mean()
     logit_effect = (weights * (residual - mean))[:, None] * design
     ols_effect = weights[:, None] * design
@@ -255,7 +255,7 @@ def _weighted_control_mean(
     return mean, psi
 
 
-def _hajek_mean(values: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray]:
+def hajek_mean(values: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray]:
     """Weighted mean sum(w v) / sum(w) and its influence function w (v - mean) / mean(w)."""
     mean = float((weights * values).sum() / weights.sum())
     return mean, weights * (values - mean) / weights.mean()

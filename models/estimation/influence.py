@@ -27,7 +27,9 @@ class UnitRows:
     ``features`` holds each unit's outcomes by period, then (with a dose v) v times them, v and
     v^2; without a dose, a final column of ones stands for v and v^2. ``covariates`` holds
     the covariates by unit, period and covariate, if any; ``order`` the unit code (the
-    panel's unit numbering) of each row.
+    panel's unit numbering) of each row. On an ``unbalanced`` panel (no dose) an outcome is 0
+    and a covariate NaN where the unit has no row, and the column of ones is followed by one
+    column per period of 1 where the unit has a row (:mod:`models.estimation.unbalanced`).
     """
 
     features: np.ndarray
@@ -37,6 +39,7 @@ class UnitRows:
     has_dose: bool
     covariates: np.ndarray | None = None
     order: np.ndarray | None = None
+    unbalanced: bool = False
 
     @property
     def n_units(self) -> int:
@@ -53,6 +56,10 @@ class UnitRows:
     def dosed_outcome(self, j: int) -> int:
         """Feature column of v times the outcome in period j."""
         return self.n_periods + j if self.has_dose else j
+
+    def present(self, j: int) -> int:
+        """Feature column of the indicator that the unit has a row in period j (unbalanced)."""
+        return self.n_periods + 1 + j
 
     @property
     def dose(self) -> int:
@@ -189,7 +196,7 @@ def covariate_functionals(
 
     The covariates are those of the earlier of the cell's two periods, as did does.
     """
-    n, n_cells, n_blocks = rows.n_units, len(cells), rows.block_sizes.size
+    n, n_cells = rows.n_units, len(cells)
     blocks = rows.block_slices()
     influence = np.zeros((n, n_cells))
     att = np.empty(n_cells)
@@ -208,6 +215,17 @@ def covariate_functionals(
                 f"method={method!r}: {exc}"
             ) from None
         influence[members, k] = psi * (n / members.size)
+    numerators, denominators = column_functionals(rows, cells, att)
+    return BlockMoments.of(influence, blocks), numerators, denominators
+
+
+def column_functionals(
+    rows: UnitRows, cells: list[tuple[int, int, int, np.ndarray]], att: np.ndarray
+) -> tuple[Functionals, Functionals]:
+    """The N = pi_g ATT and D = pi_g functionals of cells whose influence functions are the
+    columns of a units x cells matrix (the "features" of its block moments, scaled so that
+    Var = sum psi^2 / n^2): each functional's slope picks its cell's column."""
+    n, n_cells, n_blocks = rows.n_units, len(cells), rows.block_sizes.size
     share = rows.block_sizes / n
     cell_block = np.array([cell[0] for cell in cells])
     member = (np.arange(n_blocks)[None, :] == cell_block[:, None]).astype(float)
@@ -221,7 +239,7 @@ def covariate_functionals(
     denominators = Functionals(
         share[cell_block], np.zeros((n_cells, n_blocks, n_cells)), membership
     )
-    return BlockMoments.of(influence, blocks), numerators, denominators
+    return numerators, denominators
 
 
 def ratios(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

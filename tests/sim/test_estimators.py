@@ -167,6 +167,29 @@ def test_the_dynamic_aggregation_options_reach_callaway_santannas_fit(small_pane
     assert fitted.overall == direct.overall
 
 
+def test_allow_unbalanced_panel_reaches_callaway_santannas_fit(small_panel):
+    """Off (did's default) an unbalanced panel is refused naming the option; on, it is fitted
+    from the rows present (without the intensity, which is per treated unit there)."""
+    panel = small_panel[0]
+    panel = panel[panel["fake_week"] != 1]
+    panel = panel[np.arange(len(panel)) % 7 != 0]  # every 7th row dropped
+    entry = ESTIMATORS["callaway_santanna"]
+    columns = replace(EstimationSettings().columns, intensity=None)
+    with pytest.raises(ValueError, match=r"allow_unbalanced_panel=True"):
+        entry.fit(panel, columns, entry.options(uniform_band=False), 0)
+    options = entry.options(allow_unbalanced_panel=True, uniform_band=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # absent units, small late cohorts
+        fitted = entry.fit(panel, columns, options, 0)
+        direct = (
+            entry.model(panel, **columns.as_kwargs(), allow_unbalanced_panel=True)
+            .fit()
+            .aggregate("dynamic")
+        )
+    pd.testing.assert_series_equal(fitted.params, direct.params)
+    assert ("Panel", "unbalanced (rows present in t and the base period)") in fitted.notes
+
+
 @pytest.mark.parametrize(
     ("section", "message"),
     [
