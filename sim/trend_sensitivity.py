@@ -18,7 +18,8 @@ Review of Economic Studies 90(5), 2555-2591.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,9 @@ from models.estimation.honest_did import honest_did_from_results
 from models.parameters import Parameters
 from sim.estimator_options import EstimatorOptions, ImputationOptions
 from sim.estimators import STUDY_ESTIMATOR, EstimatorName
+
+if TYPE_CHECKING:
+    from sim.config import EstimationSettings
 
 KEY = "estimation.sensitivity"
 """The section's place in a config, as error messages name its keys."""
@@ -188,6 +192,18 @@ def trend_sensitivity_table(
     table.insert(0, "estimand", settings.estimand)
     table.insert(0, "estimator", settings.estimator)
     return table[COLUMNS]
+
+
+def fitted_trend_sensitivity(
+    results: Mapping[str, Mapping[str, EventStudyResults]], estimation: EstimationSettings
+) -> pd.DataFrame | None:
+    """:func:`trend_sensitivity_table` of the fit ``[estimation.sensitivity]`` names, from the
+    fits by estimand and estimator (:data:`sim.fit.Fits`); None without the section."""
+    settings = estimation.sensitivity
+    if settings is None:
+        return None
+    fitted = results[settings.estimand][settings.estimator]
+    return trend_sensitivity_table(fitted, settings, estimation.cumulative)
 
 
 def _target_name(target: str, cumulative: tuple[int, int]) -> str:
