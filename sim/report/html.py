@@ -35,6 +35,7 @@ from sim.report.decision_tables import breakeven_html, sensitivity_html
 from sim.report.latex import latex_tables
 from sim.report.outputs import Projection, RunOutputs, read_run, reference_note
 from sim.report.table import Table
+from sim.report.trend_sensitivity_table import trend_sensitivity_html
 from sim.rundir import (
     RunDirectory,
     by_event_time,
@@ -294,6 +295,8 @@ def report_context(outputs: RunOutputs, figures: list[EmbeddedFigure]) -> dict[s
     tables = []
     if estimates is not None:
         tables += [multipliers_html(estimates), estimates_html(estimates)]
+    if outputs.trend_sensitivity is not None:
+        tables.append(trend_sensitivity_html(outputs.trend_sensitivity))
     if projection is not None:
         tables.append(costs_html(projection))
     if outputs.breakeven is not None:
