@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, StrictFloat, model_validator
+from pydantic import Field, StrictFloat, field_validator, model_validator
 
 from models import EventStudyResults
 from models.estimation.honest_did import honest_did_from_results
@@ -74,19 +74,23 @@ class TrendSensitivitySettings(Parameters):
     )
     alpha: StrictFloat = Field(0.05, gt=0, lt=1, description="one minus the coverage")
 
+    @field_validator("m", "mbar")
+    @classmethod
+    def _nonnegative(cls, grid: list[float] | None) -> list[float] | None:
+        if grid is not None and min(grid) < 0:
+            raise ValueError(f"expected values >= 0, got {grid}")
+        return grid
+
     @model_validator(mode="after")
     def _check(self) -> TrendSensitivitySettings:
         if len(set(self.restrictions)) != len(self.restrictions):
             raise ValueError(f"restrictions = {self.restrictions}: each restriction at most once")
         for restriction, key in GRID_KEYS.items():
-            grid = getattr(self, key)
-            if grid is None:
-                continue
-            if restriction not in self.restrictions:
-                raise ValueError(f"{key} is a grid of {restriction}, not among restrictions")
-            for i, value in enumerate(grid):
-                if value < 0:
-                    raise ValueError(f"{key}[{i}] = {value}: expected a number >= 0")
+            if getattr(self, key) is not None and restriction not in self.restrictions:
+                raise ValueError(
+                    f"{key} is the grid of {restriction}, which is not among restrictions = "
+                    f"{self.restrictions}"
+                )
         return self
 
     def grid(self, restriction: str) -> list[float] | None:
