@@ -18,7 +18,7 @@ from sim.figures import CAPTIONS, draw_run_figures, trend_sensitivity_figure
 from sim.jobs import fit_panel
 from sim.report.html import render_html, write_report
 from sim.report.outputs import read_run
-from sim.rundir import FILES, read_trend_sensitivity
+from sim.rundir import FILES, read_manifest, read_trend_sensitivity
 from sim.trend_sensitivity import COLUMNS
 
 GRID = [0.0, 0.05, 0.1]
@@ -157,6 +157,7 @@ def test_the_csv_is_honest_did_on_the_run_s_fit(sensitivity_run):
     np.testing.assert_array_equal(table["breakdown"], direct.breakdown)
     assert set(table["target"]) == {"cumulative 0..11"}
     assert FILES["trend_sensitivity.csv"].stage == "run"
+    assert "trend_sensitivity.csv" in read_manifest(result.directory)["files"]
     assert "sensitivity to parallel trends (HonestDiD)" in result.summary
 
 
