@@ -167,8 +167,9 @@ def fit_panel(
     seed : int
         Seed of the uniform band's draws.
     out : str or pathlib.Path, optional
-        Directory for ``estimates.csv``, ``multipliers.csv``, ``estimates.nc`` and the
-        manifest (:class:`sim.rundir.RunDirectory`): claimed before the fit.
+        Directory for ``estimates.csv``, ``multipliers.csv``, ``estimates.nc`` (and
+        ``trend_sensitivity.csv`` with ``[estimation.sensitivity]``) and the manifest
+        (:class:`sim.rundir.RunDirectory`): claimed before the fit.
     adopt : bool
         Write ``out`` even if it is a non-empty directory that is not goodwill's.
     """
