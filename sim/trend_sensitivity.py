@@ -19,6 +19,7 @@ Review of Economic Studies 90(5), 2555-2591.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import pairwise
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -76,9 +77,11 @@ class TrendSensitivitySettings(Parameters):
 
     @field_validator("m", "mbar")
     @classmethod
-    def _nonnegative(cls, grid: list[float] | None) -> list[float] | None:
+    def _increasing_nonnegative(cls, grid: list[float] | None) -> list[float] | None:
         if grid is not None and min(grid) < 0:
             raise ValueError(f"expected values >= 0, got {grid}")
+        if grid is not None and any(b <= a for a, b in pairwise(grid)):
+            raise ValueError(f"expected increasing values, got {grid}")
         return grid
 
     @model_validator(mode="after")

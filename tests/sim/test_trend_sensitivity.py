@@ -71,6 +71,7 @@ directory = "{directory}"
         ('restrictions = ["SD", "XX"]', None, "false", r"estimation\.sensitivity\.restrictions"),
         ('restrictions = ["SD", "SD"]', None, "false", r"each restriction at most once"),
         ("m = [0.0, -1.0]", None, "false", r"estimation\.sensitivity\.m: expected values >= 0"),
+        ("m = [0.1, 0.0]", None, "false", r"estimation\.sensitivity\.m: expected increasing"),
         ("mbar = [1.0]", None, "false", r"estimation\.sensitivity: mbar is the grid of RM"),
         ('target = "last"', None, "false", r"estimation\.sensitivity\.target: "),
         ("alpha = 0.0", None, "false", r"estimation\.sensitivity\.alpha: "),
