@@ -178,8 +178,9 @@ def test_the_figure_and_report_section_appear(sensitivity_run):
     assert "trend_sensitivity" in CAPTIONS
     write_report(result.directory)
     html = (result.directory / "report.html").read_text()
-    assert 'id="section-trend-sensitivity"' in html
-    assert 'id="figure-trend_sensitivity"' in html
+    section = html.index('id="section-trend-sensitivity"')  # the figure beside its table
+    assert section < html.index('id="figure-trend_sensitivity"') < html.index("</section>", section)
+    assert html.count('id="figure-trend_sensitivity"') == 1
 
 
 def test_the_figure_has_its_artists(sensitivity_run):
