@@ -13,12 +13,14 @@ from typing import Literal
 
 from pydantic import (
     Field,
+    SerializerFunctionWrapHandler,
     StrictBool,
     StrictFloat,
     StrictInt,
     ValidationError,
     create_model,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -40,6 +42,7 @@ from sim.estimators import (
 )
 from sim.output_paths import output_path
 from sim.study_settings import StudySettings, check_study
+from sim.trend_sensitivity import TrendSensitivitySettings, check_trend_sensitivity
 from sim.validation_messages import describe_validation_error
 
 
@@ -102,6 +105,11 @@ class _EstimationKeys(Parameters):
         description="refuse a panel with a negative outcome (spend is >= 0); false for an "
         "outcome such as log spend or a difference",
     )
+    sensitivity: TrendSensitivitySettings | None = Field(
+        None,
+        description="HonestDiD's sensitivity of one estimator's effects to violations of "
+        "parallel trends (sim.trend_sensitivity); off without the section",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -117,7 +125,19 @@ class _EstimationKeys(Parameters):
             raise ValueError(f"estimators = {self.estimators}: each estimator at most once")
         for name in self.estimators:
             self.options(name).check_design(self.cumulative, None, name)
+        if self.sensitivity is not None:
+            options = {name: self.options(name) for name in self.estimators}
+            check_trend_sensitivity(self.sensitivity, self.estimators, options, self.intensity)
         return self
+
+    @model_serializer(mode="wrap")
+    def _without_absent_sensitivity(self, handler: SerializerFunctionWrapHandler) -> dict:
+        """The keys, without ``sensitivity`` when the section is absent: a run's
+        ``config.json`` and netCDF attributes stay as they were before the section existed."""
+        data = handler(self)
+        if self.sensitivity is None:
+            data.pop("sensitivity", None)
+        return data
 
     def options(self, name: str) -> EstimatorOptions:
         """The ``[estimation.<name>]`` section of a registered estimator."""

@@ -53,6 +53,7 @@ from sim.rundir import CHECKPOINT, RunDirectory, read_config
 from sim.sensitivity import describe_sensitivity, sensitivity
 from sim.store import write_parquet
 from sim.study_jobs import study
+from sim.trend_sensitivity import describe_trend_sensitivity, fitted_trend_sensitivity
 from sim.version import package_version, recorded_versions
 
 __all__ = [
@@ -166,8 +167,9 @@ def fit_panel(
     seed : int
         Seed of the uniform band's draws.
     out : str or pathlib.Path, optional
-        Directory for ``estimates.csv``, ``multipliers.csv``, ``estimates.nc`` and the
-        manifest (:class:`sim.rundir.RunDirectory`): claimed before the fit.
+        Directory for ``estimates.csv``, ``multipliers.csv``, ``estimates.nc`` (and
+        ``trend_sensitivity.csv`` with ``[estimation.sensitivity]``) and the manifest
+        (:class:`sim.rundir.RunDirectory`): claimed before the fit.
     adopt : bool
         Write ``out`` even if it is a non-empty directory that is not goodwill's.
     """
@@ -193,11 +195,16 @@ def _fit_panel(
     results = fit_estimators(read_panel(panel_path, settings), settings, seed=seed)
     lines = [compare(fits).summary().as_text() for fits in results.values()]
     lines.append(describe_fit(results, settings))
+    trends = fitted_trend_sensitivity(results, settings)
+    if trends is not None:
+        lines.append(describe_trend_sensitivity(trends))
     files: list[Path] = []
     if directory is not None:
         directory.begin("fit")
         attrs = {"panel": str(panel_path), "goodwill_version": package_version()}
         files = write_estimates(directory, results, settings, attrs=attrs)
+        if trends is not None:
+            files.append(directory.write("trend_sensitivity.csv", trends))
         manifest = {**recorded_versions(), "panel": str(panel_path), "seed": seed}
         files.append(directory.finish("fit", manifest))
         lines.append(f"wrote {', '.join(str(f) for f in files)}")
@@ -411,6 +418,11 @@ def _run(config: Config, directory: RunDirectory, progress: bool) -> RunResult:
         results = fit_estimators(panel, config.estimation, seed=config.seed)
         timings["estimate_s"] = time.perf_counter() - fitted
         summary += "\n" + describe_fit(results, config.estimation, truth)
+        if config.estimation.sensitivity is not None:
+            fitted = time.perf_counter()
+            trends = fitted_trend_sensitivity(results, config.estimation)
+            timings["trend_sensitivity_s"] = time.perf_counter() - fitted
+            summary += "\n" + describe_trend_sensitivity(trends)
     run_summary = summary
 
     directory.begin("run")
@@ -423,6 +435,8 @@ def _run(config: Config, directory: RunDirectory, progress: bool) -> RunResult:
     if results is not None:
         attrs = {"seed": config.seed, "goodwill_version": package_version()}
         write_estimates(directory, results, config.estimation, truth, attrs)
+        if config.estimation.sensitivity is not None:
+            directory.write("trend_sensitivity.csv", trends)
     timings["write_s"] = time.perf_counter() - written
     projection = None
     if config.projection is not None:

@@ -6,9 +6,10 @@ command that writes it, how it is written (atomically, :mod:`sim.store`) and how
 manifest vouches for the files beside it), :meth:`~RunDirectory.finish` removes the files of
 the finishing command that were not written this time (so a directory never mixes runs) and
 writes the manifest last, so its presence marks a complete run. The typed readers
-(:func:`read_estimates`, :func:`read_projection`, :func:`read_config`, :func:`read_manifest`,
-:func:`read_trajectories`, :func:`read_response_path`) are how the figures, the report, the
-projection and the damages read a run; the functions of the stored estimates below interpret
+(:func:`read_estimates`, :func:`read_trend_sensitivity`, :func:`read_projection`,
+:func:`read_config`, :func:`read_manifest`, :func:`read_trajectories`,
+:func:`read_response_path`) are how the figures, the report, the projection and the damages
+read a run; the functions of the stored estimates below interpret
 their metadata for them. The estimates are by ``estimand`` ("intensity" and, with an
 intensity, "value"; :func:`select_estimand` picks one, and the functions below it read one).
 """
@@ -82,6 +83,7 @@ FILES: dict[str, RunFile] = {
         RunFile("estimates.csv", "run", *_csv(False, None)),
         RunFile("multipliers.csv", "run", *_csv(True, "estimator")),  # column estimand
         RunFile("estimates.nc", "run", *_NETCDF),
+        RunFile("trend_sensitivity.csv", "run", *_csv(False, None)),  # [estimation.sensitivity]
         RunFile("projection.nc", "projection", *_NETCDF),
         RunFile("projection_summary.csv", "projection", *_csv(True, "intensity")),
         RunFile("breakeven.nc", "projection", *_NETCDF),
@@ -288,6 +290,12 @@ def read_breakeven(directory: str | Path) -> xr.Dataset | None:
 def read_sensitivity(directory: str | Path) -> xr.Dataset | None:
     """A run's ``sensitivity.nc`` (:func:`sim.sensitivity.sensitivity`), loaded, or None."""
     return _read(directory, "sensitivity.nc")
+
+
+def read_trend_sensitivity(directory: str | Path) -> pd.DataFrame | None:
+    """A run's ``trend_sensitivity.csv`` (:func:`sim.trend_sensitivity.trend_sensitivity_table`),
+    or None (no ``[estimation.sensitivity]``)."""
+    return _read(directory, "trend_sensitivity.csv")
 
 
 def read_config(directory: str | Path) -> Config | None:

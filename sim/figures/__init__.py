@@ -24,6 +24,7 @@ from sim.figures.run_figures import (
 )
 from sim.figures.spend_trajectories_figure import spend_trajectories_figure
 from sim.figures.tornado_figure import tornado_figure
+from sim.figures.trend_sensitivity_figure import trend_sensitivity_figure
 
 __all__ = [
     "CAPTIONS",
@@ -37,5 +38,6 @@ __all__ = [
     "save_figure",
     "spend_trajectories_figure",
     "tornado_figure",
+    "trend_sensitivity_figure",
     "write_run_figures",
 ]

@@ -16,16 +16,19 @@ from sim.figures.response_path_figure import response_path_figure
 from sim.figures.spend_trajectories_figure import spend_trajectories_figure
 from sim.figures.style import styled
 from sim.figures.tornado_figure import tornado_figure
+from sim.figures.trend_sensitivity_figure import trend_sensitivity_figure
 from sim.owned_directory import OwnedDirectory
 from sim.rundir import (
     FIGURES,
     binned_window,
+    per_yuan,
     read_breakeven,
     read_config,
     read_estimates,
     read_projection,
     read_sensitivity,
     read_trajectories,
+    read_trend_sensitivity,
 )
 from sim.store import atomic_path
 
@@ -35,6 +38,13 @@ CAPTIONS = {
     "and, where the estimator has one, the 95% uniform band (wide bars); hollow markers are "
     "reference periods, fixed at zero; the dashed line is the simulated truth. The legend "
     "gives each estimator's cumulative multiplier with its 95% CI.",
+    "trend_sensitivity": "Sensitivity to violations of parallel trends (Rambachan and Roth "
+    "2023, HonestDiD): confidence intervals (95% by default) of the target that stay valid "
+    "when the post-treatment violation may differ from the pre-treatment one by up to M "
+    "(smoothness: the slope of the differential trend changes by at most M a week) or up to "
+    "M-bar times the largest pre-period change (relative magnitudes), beside the original "
+    "interval, which assumes parallel trends exactly. The dashed line marks the breakdown "
+    "value, the smallest M whose interval includes zero.",
     "spend_trajectories": "Mean weekly spend of counterfeit buyers by weeks since their first "
     "counterfeit, their simulated spend had they not met it, and never-treated consumers in "
     "the same calendar weeks. The shaded area is the spend lost.",
@@ -75,8 +85,9 @@ def draw_run_figures(
     -------
     dict of str to matplotlib.figure.Figure
         By kind, in the order of :data:`CAPTIONS`: the event study (with ``estimates.nc``),
-        the spend trajectories (``spend_trajectories.csv``), the response path, fan chart and
-        cost by intensity (``projection.nc``).
+        the sensitivity to parallel trends (``trend_sensitivity.csv``), the spend
+        trajectories (``spend_trajectories.csv``), the response path, fan chart and cost by
+        intensity (``projection.nc``).
 
     Raises
     ------
@@ -91,6 +102,10 @@ def draw_run_figures(
     if estimates is not None:
         window = binned_window(estimates)
         figures["event_study"] = event_study_figure(estimates, settings=settings)
+    trends = read_trend_sensitivity(directory)
+    if trends is not None:
+        unit = estimates is None or per_yuan(estimates)
+        figures["trend_sensitivity"] = trend_sensitivity_figure(trends, unit, settings)
     trajectories = read_trajectories(directory)
     if trajectories is not None:
         figures["spend_trajectories"] = spend_trajectories_figure(

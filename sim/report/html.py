@@ -3,7 +3,8 @@
 ``report.html`` is one self-contained file (inline CSS, figures embedded as PNG data URIs, no
 script, no external resource) that reads top to bottom: the run, a summary of the cumulative
 multipliers next to the simulated truth and of the cost-minimising enforcement intensity, the
-figures of :mod:`sim.figures`, the tables of estimates and of cost by intensity, and what
+figures of :mod:`sim.figures`, the tables of estimates (and, with ``[estimation.sensitivity]``,
+of sensitivity to parallel trends beside its figure) and of cost by intensity, and what
 reproduces the run (seed, versions, timings, the complete config), rendered with the jinja2
 template ``sim/report/templates/report.html.j2``. ``tables/*.tex`` are the same estimates and costs
 as LaTeX tables for a paper (:mod:`sim.report.latex`).
@@ -35,6 +36,7 @@ from sim.report.decision_tables import breakeven_html, sensitivity_html
 from sim.report.latex import latex_tables
 from sim.report.outputs import Projection, RunOutputs, read_run, reference_note
 from sim.report.table import Table
+from sim.report.trend_sensitivity_table import trend_sensitivity_html
 from sim.rundir import (
     RunDirectory,
     by_event_time,
@@ -63,6 +65,10 @@ RUN_VERSIONS = {
 
 REPORT_PACKAGES = ("numpy", "pandas", "scipy", "xarray", "matplotlib")
 """Packages whose installed version the report records beside the run's."""
+
+
+TREND_FIGURE = "trend_sensitivity"
+"""The figure shown in the section of sensitivity to parallel trends, beside its table."""
 
 
 @dataclass(frozen=True)
@@ -294,6 +300,8 @@ def report_context(outputs: RunOutputs, figures: list[EmbeddedFigure]) -> dict[s
     tables = []
     if estimates is not None:
         tables += [multipliers_html(estimates), estimates_html(estimates)]
+    if outputs.trend_sensitivity is not None:
+        tables.append(trend_sensitivity_html(outputs.trend_sensitivity))
     if projection is not None:
         tables.append(costs_html(projection))
     if outputs.breakeven is not None:
@@ -313,7 +321,8 @@ def report_context(outputs: RunOutputs, figures: list[EmbeddedFigure]) -> dict[s
         "cumulative": None if estimates is None else cumulative_times(estimates),
         "multipliers": None if estimates is None else _multiplier_summary(estimates),
         "projection": None if projection is None else _projection_summary(projection),
-        "figures": figures,
+        "figures": [figure for figure in figures if figure.kind != TREND_FIGURE],
+        "trend_figure": next((f for f in figures if f.kind == TREND_FIGURE), None),
         "tables": tables,
         "versions": versions_html(_recorded_versions(outputs)),
         "timings": None if not timings else timings_html(timings),

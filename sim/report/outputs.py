@@ -26,6 +26,7 @@ from sim.rundir import (
     read_manifest,
     read_projection,
     read_sensitivity,
+    read_trend_sensitivity,
 )
 
 
@@ -71,6 +72,7 @@ class RunOutputs:
     config: str | None  # config.json, pretty-printed
     breakeven: xr.Dataset | None = None  # breakeven.nc (a run with [decision])
     sensitivity: xr.Dataset | None = None  # sensitivity.nc
+    trend_sensitivity: pd.DataFrame | None = None  # trend_sensitivity.csv
 
 
 def _projection(ds: xr.Dataset) -> Projection:
@@ -109,6 +111,7 @@ def read_run(directory: Path) -> RunOutputs:
         config=None if config is None else config.model_dump_json(indent=2),
         breakeven=read_breakeven(directory),
         sensitivity=read_sensitivity(directory),
+        trend_sensitivity=read_trend_sensitivity(directory),
     )
 
 

@@ -30,6 +30,9 @@ from tests.sim.figures.figure_helpers import (
     projection_fixture,  # noqa: F401 (a fixture)
 )
 
+DRAWN = [kind for kind in CAPTIONS if kind != "trend_sensitivity"]
+"""The kinds a run draws without [estimation.sensitivity] (tests/sim/test_trend_sensitivity.py)."""
+
 
 def test_each_figure_can_draw_into_axes_of_your_own(small_run, estimates, projection):
     trajectories = pd.read_csv(small_run / "spend_trajectories.csv", index_col="event_time")
@@ -51,7 +54,7 @@ def test_each_figure_can_draw_into_axes_of_your_own(small_run, estimates, projec
 
 def test_draw_run_figures_draws_every_kind_the_outputs_allow(small_run, tmp_path):
     figures = draw_run_figures(small_run)
-    assert list(figures) == list(CAPTIONS)
+    assert list(figures) == DRAWN
     only_estimates = tmp_path / "fit"
     only_estimates.mkdir()
     shutil.copy(small_run / "estimates.nc", only_estimates)
@@ -64,7 +67,7 @@ def test_write_run_figures_saves_each_format_reproducibly(small_run, tmp_path):
     out = tmp_path / "figures"
     files = write_run_figures(small_run, output=out, formats=["png", "pdf", "svg"])
     assert sorted(f.name for f in files) == sorted(
-        f"{kind}.{fmt}" for kind in CAPTIONS for fmt in ("png", "pdf", "svg")
+        f"{kind}.{fmt}" for kind in DRAWN for fmt in ("png", "pdf", "svg")
     )
     magic = {".png": b"\x89PNG", ".pdf": b"%PDF", ".svg": b"<?xml"}
     for path in files:
@@ -97,13 +100,13 @@ def test_a_folder_goodwill_did_not_write_is_refused_or_adopted_and_kept(small_ru
         main(["figures", str(small_run), "--output", str(out), "--format", "png", "--adopt"]) == 0
     )
     names = {p.name for p in out.iterdir()}
-    assert {"goodwill_fan.pdf", "notes.txt"} | {f"{kind}.png" for kind in CAPTIONS} <= names
+    assert {"goodwill_fan.pdf", "notes.txt"} | {f"{kind}.png" for kind in DRAWN} <= names
     assert (out / "goodwill_fan.pdf").read_text() == "someone else's"  # not goodwill's: kept
 
 
 def test_run_draws_its_figures_and_lists_them_in_the_manifest(small_run):
     manifest = json.loads((small_run / "manifest.json").read_text())
-    expected = [f"{kind}.{fmt}" for kind in CAPTIONS for fmt in ("png", "pdf", "svg")]
+    expected = [f"{kind}.{fmt}" for kind in DRAWN for fmt in ("png", "pdf", "svg")]
     assert [f for f in manifest["files"] if f.startswith("figures/")] == [
         f"figures/{name}" for name in sorted(expected)
     ]
@@ -115,7 +118,7 @@ def test_figures_command_redraws_into_a_folder(small_run, tmp_path, capsys):
     out = tmp_path / "readme"
     assert main(["figures", str(small_run), "--output", str(out), "--format", "png"]) == 0
     drawn = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
-    assert drawn == sorted(f"{kind}.png" for kind in CAPTIONS)
+    assert drawn == sorted(f"{kind}.png" for kind in DRAWN)
     assert f"wrote {out}/" in capsys.readouterr().out
     assert main(["figures", str(tmp_path / "missing")]) == 2
     error = capsys.readouterr().err
