@@ -111,14 +111,7 @@ def ipw_did_rc(
         above did's overlap limit 0.999, no convergence) or every comparison row is trimmed.
     """
     y, post, treated, design = _as_arrays(y, post, treated, covariates)
-    pscore, logit_influence = propensity_score(treated, design)
-    kept = (pscore < TRIM_LEVEL) | (treated == 1)
-    odds = kept * (1 - treated) * pscore / (1 - pscore)
-    if not (odds * post).any() or not (odds * (1 - post)).any():
-        raise CellEstimationError(
-            f"every comparison row of a period has a propensity score >= {TRIM_LEVEL} and is "
-            "trimmed"
-        )
+    odds, logit_influence = _comparison_odds(treated, post, design)
     later, later_psi = hajek_mean(y, treated * post)
     base, base_psi = hajek_mean(y, treated * (1 - post))
     control, control_psi, derivative = 0.0, np.zeros_like(y), np.zeros(design.shape[1])
@@ -151,14 +144,7 @@ def dr_did_rc(
         rows of each period) cannot be estimated, or every comparison row is trimmed.
     """
     y, post, treated, design = _as_arrays(y, post, treated, covariates)
-    pscore, logit_influence = propensity_score(treated, design)
-    kept = (pscore < TRIM_LEVEL) | (treated == 1)
-    odds = kept * (1 - treated) * pscore / (1 - pscore)
-    if not (odds * post).any() or not (odds * (1 - post)).any():
-        raise CellEstimationError(
-            f"every comparison row of a period has a propensity score >= {TRIM_LEVEL} and is "
-            "trimmed"
-        )
+    odds, logit_influence = _comparison_odds(treated, post, design)
     fitted, ols = {}, {}
     for group in (0.0, 1.0):
         for period in (0.0, 1.0):
@@ -216,6 +202,23 @@ def dr_did_rc(
         ols[1.0, 0.0] - ols[0.0, 0.0]
     ) @ (treated_x - x_means["treated_base"])
     return att, treated_psi - control_psi + efficiency_psi + regression_psi
+
+
+def _comparison_odds(
+    treated: np.ndarray, post: np.ndarray, design: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The comparison rows' propensity odds p / (1 - p), trimmed at did's TRIM_LEVEL (0 on
+    treated and trimmed rows), and the logit's influence; raises if a period loses every
+    comparison row."""
+    pscore, logit_influence = propensity_score(treated, design)
+    kept = (pscore < TRIM_LEVEL) | (treated == 1)
+    odds = kept * (1 - treated) * pscore / (1 - pscore)
+    if not (odds * post).any() or not (odds * (1 - post)).any():
+        raise CellEstimationError(
+            f"every comparison row of a period has a propensity score >= {TRIM_LEVEL} and is "
+            "trimmed"
+        )
+    return odds, logit_influence
 
 
 def _outcome_regression(
