@@ -19,6 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 """Reference files of the tests (sources and the commands that made them: README.md there)."""
 
+collect_ignore_glob = ["data/*.py"]
+"""The scripts in tests/data made reference files with the peers (csdid, ...), which the tests
+do not install: they are records of how a file was made, not tests."""
+
 
 @pytest.fixture(scope="session")
 def baseline_config():
