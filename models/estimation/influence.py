@@ -75,6 +75,15 @@ class UnitRows:
         ends = np.cumsum(self.block_sizes)
         return [slice(int(e - s), int(e)) for s, e in zip(self.block_sizes, ends, strict=True)]
 
+    def cell_members(self, g: int, control: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of a cell's units, treated block ``g`` first, then its control blocks,
+        and which of them are treated."""
+        blocks = self.block_slices()
+        members = np.concatenate(
+            [np.arange(blocks[h].start, blocks[h].stop) for h in [g, *control]]
+        )
+        return members, np.arange(members.size) < self.block_sizes[g]
+
     def moments(self) -> BlockMoments:
         """Per-block sizes, means and centred scatter matrices of the features."""
         return BlockMoments.of(self.features, self.block_slices())
@@ -197,14 +206,10 @@ def covariate_functionals(
     The covariates are those of the earlier of the cell's two periods, as did does.
     """
     n, n_cells = rows.n_units, len(cells)
-    blocks = rows.block_slices()
     influence = np.zeros((n, n_cells))
     att = np.empty(n_cells)
     for k, (g, t, base, control) in enumerate(cells):
-        members = np.concatenate(
-            [np.arange(blocks[h].start, blocks[h].stop) for h in [g, *control]]
-        )
-        treated = np.arange(members.size) < rows.block_sizes[g]
+        members, treated = rows.cell_members(g, control)
         change = rows.features[members, t] - rows.features[members, base]
         covariates = rows.covariates[members, min(t, base), :]
         try:
@@ -216,7 +221,7 @@ def covariate_functionals(
             ) from None
         influence[members, k] = psi * (n / members.size)
     numerators, denominators = column_functionals(rows, cells, att)
-    return BlockMoments.of(influence, blocks), numerators, denominators
+    return BlockMoments.of(influence, rows.block_slices()), numerators, denominators
 
 
 def column_functionals(

@@ -130,15 +130,11 @@ def unbalanced_covariate_functionals(
     the N = pi_g ATT, D = pi_g functionals on those columns."""
     n, n_cells = rows.n_units, len(cells)
     estimator = ESTIMATORS[method]
-    blocks = rows.block_slices()
-    present = rows.features[:, rows.n_periods + 1 :] > 0.5
+    present = rows.features[:, rows.present(0) :] > 0.5
     influence = np.zeros((n, n_cells))
     att = np.empty(n_cells)
     for k, (g, t, base, control) in enumerate(cells):
-        members = np.concatenate(
-            [np.arange(blocks[h].start, blocks[h].stop) for h in [g, *control]]
-        )
-        treated = np.arange(members.size) < rows.block_sizes[g]
+        members, treated = rows.cell_members(g, control)
         units, post, is_treated = [], [], []
         for j in (t, base):
             here = present[members, j]
@@ -164,7 +160,7 @@ def unbalanced_covariate_functionals(
             ) from None
         influence[:, k] = np.bincount(unit_rows, weights=psi * (n / psi.size), minlength=n)
     numerators, denominators = column_functionals(rows, cells, att)
-    return BlockMoments.of(influence, blocks), numerators, denominators
+    return BlockMoments.of(influence, rows.block_slices()), numerators, denominators
 
 
 def _raise_empty_cell(rows: UnitRows, g: int, t: int, j: int, *, treated: bool) -> None:
