@@ -6,7 +6,8 @@ a missing or repeated column, an empty panel, an outcome that is not a finite nu
 ``nonnegative_outcome=True``, is negative), missing unit or period ids, ids of several types
 in one column (5 and "5"), repeated (unit, period) rows, periods that are not integers, a cohort
 that is -inf, changes within a unit or is not a period of the panel, a panel without treated
-units, and a dose that is not one positive finite number per treated unit. Rules that belong to
+units, a dose that is not one positive finite number per treated unit, and sampling weights that
+are not positive finite numbers. Rules that belong to
 one estimator (an event window, a balanced panel, fixest's cohort rules) stay in that estimator.
 
 The lower-level readers of single columns (:func:`numeric_values`, :func:`categorical_codes`)
@@ -170,6 +171,11 @@ class PanelData:
         Each unit's dose: positive and finite for treated units, 0 for the others.
     row_doses : numpy.ndarray or None
         The dose column by row (any value on never-treated units' rows; a read-only view).
+    weights : str or None
+        The column of sampling weights (None without weights).
+    row_weights : numpy.ndarray or None
+        The weight of each row, positive and finite (a read-only view); None without weights.
+        :meth:`unit_weights` gives one weight per unit where an estimator needs that.
 
     Examples
     --------
@@ -192,6 +198,8 @@ class PanelData:
     cohorts: np.ndarray
     doses: np.ndarray | None
     row_doses: np.ndarray | None
+    weights: str | None = None
+    row_weights: np.ndarray | None = None
 
     @classmethod
     def read(
@@ -203,6 +211,7 @@ class PanelData:
         cohort: str,
         dose: str | None = None,
         *,
+        weights: str | None = None,
         nonnegative_outcome: bool = False,
     ) -> PanelData:
         """Read and check the panel's columns.
@@ -215,6 +224,8 @@ class PanelData:
             Its columns (see the class docstring).
         dose : str, optional
             The column of each treated unit's dose.
+        weights : str, optional
+            The column of sampling weights: positive and finite on every row.
         nonnegative_outcome : bool
             Refuse negative outcomes (spend): an option, since a generic outcome such as log
             spend or a difference may be negative.
@@ -226,6 +237,8 @@ class PanelData:
             of the module docstring; TypeError if ``df`` is not a DataFrame.
         """
         require_columns(df, [outcome, unit, time, cohort] + ([dose] if dose else []))
+        if weights is not None:
+            require_columns(df, [weights], "weights")
         if len(df) == 0:
             raise ValueError("data: the panel has no rows")
         y = numeric_values(df, outcome)
@@ -262,7 +275,20 @@ class PanelData:
         if dose is not None:
             row_doses = numeric_values(df, dose, allow_nan=True)
             doses = _treated_doses(df, fe, dose, row_doses, np.isfinite(cohorts))
-        return cls(df, outcome, unit, time, cohort, dose, y, fe, periods, cohorts, doses, row_doses)
+        row_weights = None if weights is None else _positive_weights(df, weights)
+        return cls(
+            df, outcome, unit, time, cohort, dose, y, fe, periods, cohorts, doses, row_doses,
+            weights, row_weights,
+        )  # fmt: skip
+
+    @cached_property
+    def unit_weights(self) -> np.ndarray | None:
+        """Each unit's sampling weight, for estimators that weight units (did's
+        ``weightsname``): the weights must then be constant within a unit (a ValueError naming
+        the first unit whose weight changes). None without weights."""
+        if self.row_weights is None:
+            return None
+        return _unit_values(self.df, self.fe, self.weights, self.row_weights, None)
 
     @property
     def unit_codes(self) -> np.ndarray:
@@ -353,6 +379,20 @@ def _require_nonnegative(df: pd.DataFrame, column: str, y: np.ndarray) -> None:
             f"{shown(y[first])} in row {shown(df.index[first])}); expected {column} >= 0 "
             "(nonnegative_outcome=True)"
         )
+
+
+def _positive_weights(df: pd.DataFrame, column: str) -> np.ndarray:
+    """The weights column by row, checked to be positive and finite."""
+    values = numeric_values(df, column)
+    bad = values <= 0
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise ValueError(
+            f"weights column {column!r}: expected positive weights, found {int(bad.sum()):,} "
+            f"zero or negative value(s) (e.g. {shown(values[first])} in row "
+            f"{shown(df.index[first])})"
+        )
+    return values
 
 
 def _unit_id(df: pd.DataFrame, fe: FixedEffects, code: int) -> str:

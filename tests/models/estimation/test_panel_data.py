@@ -75,3 +75,26 @@ def test_a_dose_is_read_only_on_treated_units(grid):
 def test_messages_show_ids_as_python_values():
     assert shown(np.int32(6)) == "6" and shown(np.float64(2.5)) == "2.5"
     assert shown("a") == "'a'" and shown(7) == "7"
+
+
+@pytest.mark.parametrize("which", ["grid", "shuffled"])
+def test_sampling_weights_by_row_and_by_unit(request, which):
+    df = request.getfixturevalue(which)
+    units = df["consumer_id"].to_numpy()
+    weighted = df.assign(w=1.0 + (units % 7) / 3.0)  # constant within a unit
+    panel = PanelData.read(weighted, *COLUMNS, weights="w")
+    np.testing.assert_array_equal(panel.row_weights, weighted["w"].to_numpy())
+    np.testing.assert_array_equal(panel.unit_weights, _by_unit(weighted, "w"))
+    assert PanelData.read(df, *COLUMNS).unit_weights is None
+
+
+def test_bad_sampling_weights_are_named(grid):
+    with pytest.raises(ValueError, match="weights column 'w': expected positive weights, found 1 "):
+        PanelData.read(grid.assign(w=np.where(grid.index == 4, 0.0, 1.0)), *COLUMNS, weights="w")
+    with pytest.raises(ValueError, match="column 'w': expected finite numbers"):
+        PanelData.read(grid.assign(w=np.where(grid.index == 4, np.nan, 1.0)), *COLUMNS, weights="w")
+    with pytest.raises(ValueError, match="weights 'v' not in the data"):
+        PanelData.read(grid, *COLUMNS, weights="v")
+    varying = PanelData.read(grid.assign(w=1.0 + grid.index % 2), *COLUMNS, weights="w")
+    with pytest.raises(ValueError, match="column 'w': expected one value per unit"):
+        _ = varying.unit_weights
