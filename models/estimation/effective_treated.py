@@ -59,7 +59,8 @@ class EffectiveTreated:
     treated : int
         The number of treated units.
     weights : str
-        Those weights: ``"dose squared"`` (per-dose fits) or ``"equal"`` (value-weighted).
+        Those weights: ``"dose squared"`` (per-dose fits), ``"equal"`` (value-weighted), or
+        either with ``" x sampling"`` when the fit has sampling weights.
 
     Examples
     --------
@@ -72,16 +73,27 @@ class EffectiveTreated:
     weights: str = "dose squared"
 
     @classmethod
-    def of_doses(cls, doses: np.ndarray) -> EffectiveTreated:
-        """``(sum v^2)^2 / sum v^4`` over the treated units' doses ``v`` (all positive)."""
-        squared = doses**2
+    def of_doses(cls, doses: np.ndarray, sampling: np.ndarray | None = None) -> EffectiveTreated:
+        """``(sum v^2)^2 / sum v^4`` over the treated units' doses ``v`` (all positive); with
+        sampling weights ``w``, of the weights ``w v^2``."""
+        squared = doses**2 if sampling is None else sampling * doses**2
         effective = float(squared.sum() ** 2 / (squared @ squared))
-        return cls(effective, int(doses.size))
+        label = "dose squared" if sampling is None else "dose squared x sampling"
+        return cls(effective, int(doses.size), label)
 
     @classmethod
     def equal(cls, treated: int) -> EffectiveTreated:
         """Equal weights: every one of the ``treated`` units counts fully."""
         return cls(float(treated), int(treated), "equal")
+
+    @classmethod
+    def of_sampling(cls, sampling: np.ndarray) -> EffectiveTreated:
+        """Kish's ``(sum w)^2 / sum w^2`` over the treated units' sampling weights ``w``."""
+        return cls(
+            float(sampling.sum() ** 2 / (sampling @ sampling)),
+            int(sampling.size),
+            "equal x sampling",
+        )
 
     def summary_rows(self) -> dict[str, str]:
         """The summary's row, e.g. ``Effective treated: 189.1 of 4,176 (dose squared weights)``."""

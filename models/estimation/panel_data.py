@@ -277,9 +277,21 @@ class PanelData:
             doses = _treated_doses(df, fe, dose, row_doses, np.isfinite(cohorts))
         row_weights = None if weights is None else _positive_weights(df, weights)
         return cls(
-            df, outcome, unit, time, cohort, dose, y, fe, periods, cohorts, doses, row_doses,
-            weights, row_weights,
-        )  # fmt: skip
+            df,
+            outcome,
+            unit,
+            time,
+            cohort,
+            dose,
+            y,
+            fe,
+            periods,
+            cohorts,
+            doses,
+            row_doses,
+            weights,
+            row_weights,
+        )
 
     @cached_property
     def unit_weights(self) -> np.ndarray | None:
@@ -326,9 +338,22 @@ class PanelData:
     @cached_property
     def effective_treated(self) -> EffectiveTreated | None:
         """The effective number of treated units of a per-dose fit, ``(sum v^2)^2 / sum v^4``
-        over every treated unit's dose v (:mod:`models.estimation.effective_treated`); None
-        without a dose."""
-        return None if self.doses is None else EffectiveTreated.of_doses(self.doses[self.treated])
+        over every treated unit's dose v (:mod:`models.estimation.effective_treated`), of
+        ``w v^2`` with sampling weights w (a unit's mean weight over its rows); None without a
+        dose."""
+        if self.doses is None:
+            return None
+        sampling = None if self.row_weights is None else self.mean_unit_weights[self.treated]
+        return EffectiveTreated.of_doses(self.doses[self.treated], sampling)
+
+    @cached_property
+    def mean_unit_weights(self) -> np.ndarray | None:
+        """Each unit's mean sampling weight over its rows (None without weights)."""
+        if self.row_weights is None:
+            return None
+        codes = self.unit_codes
+        total = np.bincount(codes, weights=self.row_weights, minlength=self.n_units)
+        return total / np.bincount(codes, minlength=self.n_units)
 
     def treated_rows(self) -> tuple[np.ndarray, np.ndarray]:
         """The rows of treated units (in row order) and their event times, period - cohort.

@@ -29,6 +29,10 @@ two further delta-method terms, ``r_k r_l cov(vbar_k, vbar_l) / (vbar_k vbar_l)`
 covariances of b with vbar; :func:`dose_means` estimates ``cov(vbar_k, vbar_l)`` from each
 unit's influence on the means, and ``value_weighted(..., dose_sampling=True)`` adds the first
 term (the covariance of b with vbar is not available from every estimator's result).
+
+With sampling weights w_i (the ``weights`` column the per-unit fit was weighted by) both
+averages are weighted: tau_k = sum_i w_i e_ik / sum_i w_i v_i, so vbar_k is the w-weighted
+mean dose of the same rows (within each cohort of a components estimator).
 """
 
 from __future__ import annotations
@@ -60,14 +64,17 @@ class DoseMeans:
     n_rows : pandas.Series
         The treated rows each mean averages (with a positive weight).
     n_units : int
-        The treated units with such a row: the estimate's effective number of treated units,
-        since a value-weighted estimate weights them equally.
+        The treated units with such a row.
+    treated : EffectiveTreated
+        Their effective number: all of them, since a value-weighted estimate weights them
+        equally, or Kish's effective size of their sampling weights.
     """
 
     mean: pd.Series
     cov: pd.DataFrame
     n_rows: pd.Series
     n_units: int
+    treated: EffectiveTreated
 
 
 def _event_layer(results: Results) -> EventTimes:
@@ -86,7 +93,13 @@ def _event_layer(results: Results) -> EventTimes:
 
 
 def dose_means(
-    results: Results, df: pd.DataFrame, unit: str, time: str, cohort: str, dose: str
+    results: Results,
+    df: pd.DataFrame,
+    unit: str,
+    time: str,
+    cohort: str,
+    dose: str,
+    weights: str | None = None,
 ) -> DoseMeans:
     """The mean dose of the treated units observed at each event time of ``results``.
 
@@ -100,6 +113,8 @@ def dose_means(
         Its columns, as given to the estimator.
     dose : str
         Column of each treated unit's dose (e.g. ``"fake_value"``, yuan).
+    weights : str, optional
+        Column of the sampling weights ``results`` was fitted with: the means are weighted.
 
     Returns
     -------
@@ -112,7 +127,7 @@ def dose_means(
         :class:`PanelData` says), or an event time has no treated row.
     """
     event = _event_layer(results)
-    panel = PanelData.read(df, results.outcome, unit, time, cohort, dose)
+    panel = PanelData.read(df, results.outcome, unit, time, cohort, dose, weights=weights)
     rows, event_time = panel.treated_rows()
     if rows.size == 0:
         raise ValueError(f"value_weighted: column {cohort!r} has no treated unit")
@@ -127,7 +142,8 @@ def dose_means(
     rows, column = rows[kept], column[kept]
     units = panel.unit_codes[rows]
     values = panel.doses[units]
-    weight = _row_weights(event.components, panel.cohorts[units], times[column], column)
+    sampling = np.ones(rows.size) if panel.row_weights is None else panel.row_weights[rows]
+    weight = _row_weights(event.components, panel.cohorts[units], times[column], sampling)
     total = np.bincount(column, weights=weight, minlength=times.size)
     if (total == 0).any():
         missing = ", ".join(str(t) for t in times[total == 0])
@@ -142,12 +158,18 @@ def dose_means(
     influence = np.zeros((treated_units.size, times.size))
     np.add.at(influence, (unit_index, column), weight * (values - mean[column]))
     n_rows = np.bincount(column[weight > 0], minlength=times.size)
+    counted = np.unique(units[weight > 0])
+    if panel.row_weights is None:
+        treated = EffectiveTreated.equal(counted.size)
+    else:
+        treated = EffectiveTreated.of_sampling(panel.mean_unit_weights[counted])
     names = pd.Index(times, name="event_time")
     return DoseMeans(
         mean=pd.Series(mean, index=names, name="mean_dose"),
         cov=pd.DataFrame(influence.T @ influence, index=names, columns=names),
         n_rows=pd.Series(n_rows, index=names, name="n_rows"),
-        n_units=int(np.unique(units[weight > 0]).size),
+        n_units=int(counted.size),
+        treated=treated,
     )
 
 
@@ -155,17 +177,18 @@ def _row_weights(
     components: pd.DataFrame | None,
     cohorts: np.ndarray,
     event_times: np.ndarray,
-    column: np.ndarray,
+    sampling: np.ndarray,
 ) -> np.ndarray:
     """Each treated row's weight in the mean dose at its event time (before normalising).
 
-    Without components every row counts once. An estimator that averages cohort-specific
-    effects (``components``: cohort, event_time, weight) weights each cohort's rows at k by the
-    cohort's weight in the effect at k over its number of rows there, so cohorts it leaves
-    out (always treated, or the control cohort) do not count.
+    Without components every row counts by its sampling weight (once, unweighted). An
+    estimator that averages cohort-specific effects (``components``: cohort, event_time,
+    weight) weights each cohort's rows at k by the cohort's weight in the effect at k times the
+    row's share of the cohort's sampling weight there, so cohorts it leaves out (always
+    treated, or the control cohort) do not count.
     """
     if components is None:
-        return np.ones(column.size)
+        return sampling
     cohort_values, cohort_code = np.unique(cohorts, return_inverse=True)
     time_values, time_code = np.unique(event_times, return_inverse=True)
     table = np.zeros((cohort_values.size, time_values.size))  # a cell absent from components: 0
@@ -176,8 +199,8 @@ def _row_weights(
     found = (cohort_values[row] == weight_cohort) & (time_values[col] == weight_time)
     table[row[found], col[found]] = np.nan_to_num(components["weight"].to_numpy()[found])
     cell = cohort_code * time_values.size + time_code
-    cell_rows = np.bincount(cell)[cell]
-    return table[cohort_code, time_code] / cell_rows
+    cell_total = np.bincount(cell, weights=sampling)[cell]
+    return table[cohort_code, time_code] * sampling / cell_total
 
 
 def value_weighted(
@@ -188,6 +211,7 @@ def value_weighted(
     cohort: str,
     dose: str,
     *,
+    weights: str | None = None,
     dose_sampling: bool = False,
 ) -> Results:
     """Value-weighted effects per unit of dose: each event time's effect / its mean dose.
@@ -203,6 +227,10 @@ def value_weighted(
         Its columns, as given to the estimator.
     dose : str
         Column of each treated unit's dose (the yuan value of its first counterfeit).
+    weights : str, optional
+        Column of the sampling weights ``results`` was fitted with (then the mean doses are
+        weighted by them, and the effective number of treated units is Kish's
+        ``(sum w)^2 / sum w^2``).
     dose_sampling : bool
         False (the default): inference conditional on the doses,
         ``cov(b_k, b_l) / (vbar_k vbar_l)``. True: also the sampling variance of the mean
@@ -228,7 +256,7 @@ def value_weighted(
     >>> per_yuan.model_name, per_yuan.intensity
     ('EventStudy, value-weighted', 'fake_value')
     """
-    means = dose_means(results, df, unit, time, cohort, dose)
+    means = dose_means(results, df, unit, time, cohort, dose, weights)
     vbar = means.mean.to_numpy()
     ratio = results.coefficients / vbar
     scale = np.outer(vbar, vbar)
@@ -259,5 +287,5 @@ def value_weighted(
             ("Estimand", f"value-weighted: effect / mean {dose} at each event time"),
             ("Variance", f"delta method, {variance}"),
         ),
-        treated_units=EffectiveTreated.equal(means.n_units),
+        treated_units=means.treated,
     )

@@ -105,3 +105,23 @@ def test_the_warning_fires_below_the_threshold_and_not_at_it(model):
     )
     with pytest.warns(FewEffectiveUnitsWarning, match=message):
         model(_equal_doses(enough - 1), **COLUMNS, intensity="v")
+
+
+def test_sampling_weights_multiply_the_dose_weights():
+    """A unit with sampling weight w and dose v weighs w v^2: Kish's size of those weights,
+    by hand on three units (not the size of the units repeated w times: a weighted unit is
+    still one draw)."""
+    doses, sampling = np.array([1.0, 1.0, 2.0]), np.array([1.0, 3.0, 0.5])
+    a = np.array([1.0, 3.0, 2.0])  # w v^2
+    got = EffectiveTreated.of_doses(doses, sampling)
+    assert got.effective == pytest.approx(a.sum() ** 2 / (a @ a), rel=1e-12)
+    assert (got.treated, got.weights) == (3, "dose squared x sampling")
+    kish = EffectiveTreated.of_sampling(sampling)
+    assert kish.effective == pytest.approx(4.5**2 / 10.25, rel=1e-12) and kish.treated == 3
+    units = [1, 1, 2, 2, 3, 3]
+    df = pd.DataFrame(
+        {"y": 0.0, "i": units, "t": [1, 2] * 3, "g": 2.0, "v": doses[np.array(units) - 1]}
+    )
+    df["w"] = [1.0, 1.0, 2.0, 4.0, 0.5, 0.5]
+    panel = PanelData.read(df, "y", "i", "t", "g", "v", weights="w")
+    assert panel.effective_treated == got  # a unit's weight: its rows' mean (3 for unit 2)

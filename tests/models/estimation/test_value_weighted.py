@@ -115,6 +115,42 @@ def test_dose_means_skip_the_cohorts_an_estimator_leaves_out(tiny):
     np.testing.assert_allclose(means.mean.loc[post], expected.loc[post], rtol=RTOL)
 
 
+@pytest.mark.parametrize("model", [EventStudy, CallawaySantAnna])
+def test_dose_means_with_sampling_weights_are_weighted_means_by_hand(tiny, model):
+    """sum_i w_i e_ik / sum_i w_i v_i: each event time's dose mean weights the rows by w
+    (within each cohort, the cohort weighted as the estimator's components say)."""
+    weighted = tiny.assign(w=1.0 + (tiny["unit"] % 5))  # 1..5, constant within a unit
+    fitted = model(tiny, "y", **COLUMNS).fit()
+    if model is CallawaySantAnna:
+        fitted = fitted.aggregate("dynamic")
+    means = dose_means(fitted, weighted, **COLUMNS, dose="dose", weights="w")
+    treated = weighted[weighted["cohort"].notna()]
+    event_time = (treated["time"] - treated["cohort"]).astype(int)
+    w, wv = treated["w"], treated["w"] * treated["dose"]
+    components = fitted.event.components
+    for k in means.mean.index:
+        at_k = event_time == k
+        if components is None:
+            expected = wv[at_k].sum() / w[at_k].sum()
+        else:
+            cells = components[components["event_time"] == k]
+            expected = (
+                sum(
+                    share
+                    * wv[at_k & (treated["cohort"] == g)].sum()
+                    / w[at_k & (treated["cohort"] == g)].sum()
+                    for g, share in zip(cells["cohort"], cells["weight"], strict=True)
+                )
+                / cells["weight"].sum()
+            )
+        assert means.mean.loc[k] == pytest.approx(expected, rel=RTOL)
+    unit_w = weighted.groupby("unit")["w"].first()[tiny.groupby("unit")["cohort"].first().notna()]
+    assert means.treated.effective == pytest.approx(unit_w.sum() ** 2 / (unit_w**2).sum())
+    assert means.treated.weights == "equal x sampling"
+    unweighted = dose_means(fitted, weighted, **COLUMNS, dose="dose")
+    assert not np.allclose(unweighted.mean, means.mean)
+
+
 def test_dose_means_covariance_is_the_variance_of_a_mean_of_unit_doses(tiny):
     fitted = ImputationDiD(tiny, "y", **COLUMNS).fit()
     means = dose_means(fitted, tiny, **COLUMNS, dose="dose")
