@@ -112,6 +112,8 @@ def _estimation_overrides(args: argparse.Namespace) -> tuple[dict, dict]:
         shared["cumulative"] = tuple(args.cumulative)
     if args.intensity is not None:
         shared["intensity"] = None if args.intensity == "none" else args.intensity
+    if args.weights is not None:
+        shared["weights"] = None if args.weights == "none" else args.weights
     if args.allow_negative_outcome:
         shared["nonnegative_outcome"] = False
     options = {
@@ -199,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--time", help="period column")
     fit.add_argument("--cohort", help="first treated period column (NaN: never treated)")
     fit.add_argument("--intensity", help="column multiplying the indicators, or 'none'")
+    fit.add_argument("--weights", help="sampling-weights column (positive), or 'none'")
     fit.add_argument(
         "--allow-negative-outcome",
         action="store_true",

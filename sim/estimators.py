@@ -56,8 +56,9 @@ def estimands(intensity: str | None) -> tuple[Estimand, ...]:
 
 @dataclass(frozen=True)
 class PanelColumns:
-    """The panel columns every estimator reads (``[estimation]``'s shared keys), and whether
-    the outcome must be >= 0 (``nonnegative_outcome``: spend, the default)."""
+    """The panel columns every estimator reads (``[estimation]``'s shared keys), whether
+    the outcome must be >= 0 (``nonnegative_outcome``: spend, the default), and the column of
+    sampling weights (``weights``; None: unweighted)."""
 
     outcome: str
     unit: str
@@ -65,6 +66,7 @@ class PanelColumns:
     cohort: str
     intensity: str | None
     nonnegative_outcome: bool = True
+    weights: str | None = None
 
     def as_kwargs(self) -> dict[str, str | bool | None]:
         """The columns as keyword arguments of an estimator's constructor."""
@@ -75,6 +77,7 @@ class PanelColumns:
             "cohort": self.cohort,
             "intensity": self.intensity,
             "nonnegative_outcome": self.nonnegative_outcome,
+            **({"weights": self.weights} if self.weights is not None else {}),
         }
 
 
@@ -129,7 +132,13 @@ class Estimator:
         if columns.intensity is not None:
             per_unit = self.fit(panel, replace(columns, intensity=None), options, seed)
             fits["value"] = value_weighted(
-                per_unit, panel, columns.unit, columns.time, columns.cohort, columns.intensity
+                per_unit,
+                panel,
+                columns.unit,
+                columns.time,
+                columns.cohort,
+                columns.intensity,
+                weights=columns.weights,
             )
         return fits
 

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 import xarray as xr
 
 from models import EventStudyResults, SpendTruth, compare
-from sim.config import EstimationSettings
+from sim.estimation_settings import EstimationSettings
 from sim.estimators import ESTIMATORS, estimands
 from sim.rundir import RunDirectory
 
@@ -33,8 +33,7 @@ from sim.rundir import RunDirectory
 def panel_columns(settings: EstimationSettings) -> list[str]:
     """The panel columns the configured estimators read."""
     columns = [settings.outcome, settings.unit, settings.time, settings.cohort]
-    if settings.intensity is not None:
-        columns.append(settings.intensity)
+    columns += [c for c in (settings.intensity, settings.weights) if c is not None]
     for name in settings.estimators:
         columns += settings.options(name).columns()
     return list(dict.fromkeys(columns))

@@ -17,7 +17,7 @@ import xarray as xr
 
 from models import ResponsePath, SpendTruth, compare
 from sim.breakeven import breakeven, describe_breakeven
-from sim.config import Config, EstimationSettings, load_config, override_estimation
+from sim.config import Config, load_config
 from sim.costs import describe_projection, optimal_intensity
 from sim.decision_jobs import (
     calibrate,
@@ -27,6 +27,7 @@ from sim.decision_jobs import (
     projected_config,
     stored_response,
 )
+from sim.estimation_settings import EstimationSettings, override_estimation
 from sim.figures import write_run_figures
 from sim.fit import (
     Fits,

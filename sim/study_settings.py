@@ -23,7 +23,7 @@ from sim.estimators import ESTIMATORS, EstimatorName, EstimatorOptions
 from sim.validation_messages import describe_validation_error
 
 if TYPE_CHECKING:
-    from sim.config import EstimationSettings
+    from sim.estimation_settings import EstimationSettings
 
 MAX_REPLICATIONS = 100_000
 """Most replications per scenario: at 100,000 a coverage's Monte-Carlo SE is 0.07 percentage

@@ -33,7 +33,7 @@ from sim.estimator_options import EstimatorOptions, ImputationOptions
 from sim.estimators import STUDY_ESTIMATOR, EstimatorName
 
 if TYPE_CHECKING:
-    from sim.config import EstimationSettings
+    from sim.estimation_settings import EstimationSettings
 
 KEY = "estimation.sensitivity"
 """The section's place in a config, as error messages name its keys."""

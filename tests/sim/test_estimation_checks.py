@@ -14,7 +14,7 @@ import pytest
 from models import ConsumerSpendModel
 from sim import ConfigError, jobs, load_config
 from sim.cli import _estimation_overrides, main
-from sim.config import EstimationSettings
+from sim.estimation_settings import EstimationSettings
 from sim.estimators import ESTIMATORS, PanelColumns
 
 NEGATIVE = r"outcome column 'spend': 1 negative value\(s\) \(e.g. -5.0 in row 17\); expected spend"
@@ -69,7 +69,16 @@ def test_fit_panel_refuses_a_negative_outcome_unless_overridden(negative_panel, 
 @pytest.mark.parametrize("allow", [False, True])
 def test_the_flag_becomes_the_shared_override(allow):
     """``--allow-negative-outcome`` is ``shared["nonnegative_outcome"] = False`` of fit_panel."""
-    options = ("outcome", "unit", "time", "cohort", "estimators", "cumulative", "intensity")
+    options = (
+        "outcome",
+        "unit",
+        "time",
+        "cohort",
+        "estimators",
+        "cumulative",
+        "intensity",
+        "weights",
+    )
     options += ("ref", "vcov", "window", "cluster")
     args = argparse.Namespace(
         **dict.fromkeys(options), no_bin_endpoints=False, allow_negative_outcome=allow

@@ -13,7 +13,8 @@ import pytest
 from models import value_weighted
 from models.exceptions import GoodwillDeprecationWarning
 from sim.cli import build_parser
-from sim.config import EstimationSettings, load_config, override_estimation
+from sim.config import load_config
+from sim.estimation_settings import EstimationSettings, override_estimation
 from sim.estimator_options import EstimatorOptions
 from sim.estimators import (
     ESTIMANDS,

@@ -12,8 +12,8 @@ import pytest
 
 from models import honest_did_from_results
 from sim import load_config, run
-from sim.config import EstimationSettings
 from sim.config_files import ConfigError
+from sim.estimation_settings import EstimationSettings
 from sim.figures import CAPTIONS, draw_run_figures, trend_sensitivity_figure
 from sim.jobs import fit_panel
 from sim.report.html import render_html, write_report
