@@ -41,7 +41,10 @@ KEY = "estimation.sensitivity"
 GRID_KEYS = {"SD": "m", "RM": "mbar"}
 """The key of each restriction's grid."""
 
-COLUMNS = ["estimator", "estimand", "target", "restriction", "method", "M", "lb", "ub", "breakdown"]
+COLUMNS = [
+    "estimator", "estimand", "target", "restriction", "method", "M", "lb", "ub", "lb_open",
+    "ub_open", "breakdown",
+]  # fmt: skip
 """The columns of ``trend_sensitivity.csv``."""
 
 
@@ -159,7 +162,8 @@ def trend_sensitivity_table(
         parallel trends (``method`` "original", ``M`` empty), then one row per grid value
         (``M`` is M for SD, Mbar for RM; ``method`` "FLCI" or "C-LF"); ``breakdown``, the
         smallest grid value whose interval includes zero (empty if none), is repeated on
-        every row of its restriction.
+        every row of its restriction. ``lb_open``/``ub_open`` mark a bound that is the end of
+        the theta values tested (RM only), beyond which the set may extend.
 
     Raises
     ------
@@ -187,9 +191,11 @@ def trend_sensitivity_table(
             {
                 "restriction": restriction,
                 "method": ["original", *robust["method"]],
-                "M": [np.nan, *robust.iloc[:, -1]],
+                "M": [np.nan, *robust["M" if restriction == "SD" else "Mbar"]],
                 "lb": [found.original[0], *robust["lb"]],
                 "ub": [found.original[1], *robust["ub"]],
+                "lb_open": [False, *robust["lb_open"]],
+                "ub_open": [False, *robust["ub_open"]],
                 "breakdown": found.breakdown,
             }
         )

@@ -54,7 +54,9 @@ class SensitivityResults:
     ----------
     robust : pandas.DataFrame
         HonestDiD's table: one row per grid value with ``lb``, ``ub``, ``method`` ("FLCI" or
-        "C-LF"), ``Delta`` ("DeltaSD" or "DeltaRM") and ``M`` or ``Mbar``.
+        "C-LF"), ``Delta`` ("DeltaSD" or "DeltaRM") and ``M`` or ``Mbar``; then ``lb_open``
+        and ``ub_open``, True where the set reaches the end of the theta values tested (Delta^RM
+        only: the bound is then that end, and the set may extend beyond it).
     original : tuple of float
         The usual interval ``l'beta_post -/+ z_{1 - alpha/2} sd`` (parallel trends exact).
     l_vec : numpy.ndarray
@@ -79,7 +81,7 @@ class SensitivityResults:
 
         A robust set that is empty (no value accepted) does not include zero.
         """
-        grid = self.robust.iloc[:, -1]
+        grid = self.robust["M" if self.restriction == "SD" else "Mbar"]
         covers = (self.robust["lb"] <= 0) & (self.robust["ub"] >= 0)
         return float(grid[covers].min()) if covers.any() else np.nan
 
@@ -216,13 +218,14 @@ def honest_did(
     for value in grid:
         if restriction == "SD":
             ci = optimal_flci(betahat, sigma, n_pre, l_vec, value, alpha=alpha, seed=seed)
-            rows.append((ci.lb, ci.ub, "FLCI", "DeltaSD", value))
+            rows.append((ci.lb, ci.ub, "FLCI", "DeltaSD", value, False, False))
         else:
-            lb, ub = relative_magnitude_ci(
+            found = relative_magnitude_ci(
                 betahat, sigma, n_pre, l_vec, value, alpha, grid_points, grid_centre, seed
             )
-            rows.append((lb, ub, "C-LF", "DeltaRM", value))
-    columns = ["lb", "ub", "method", "Delta", "M" if restriction == "SD" else "Mbar"]
+            rows.append((found.lb, found.ub, "C-LF", "DeltaRM", value, *found[2:]))
+    grid_name = "M" if restriction == "SD" else "Mbar"
+    columns = ["lb", "ub", "method", "Delta", grid_name, "lb_open", "ub_open"]
     return SensitivityResults(
         robust=pd.DataFrame(rows, columns=columns),
         original=original_ci(betahat, sigma, n_pre, l_vec, alpha),

@@ -16,7 +16,7 @@ Review of Economic Studies 90(5), 2555-2591, sections 2.4.2 and 5.3.
 from __future__ import annotations
 
 import warnings
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -128,6 +128,19 @@ def theta_grid_bounds(
     return estimate - half, estimate + half
 
 
+class RobustInterval(NamedTuple):
+    """A robust confidence interval on a tested range of theta values.
+
+    ``lb_open`` (``ub_open``) is True when the first (last) value of the range is accepted:
+    the set may then extend beyond that end, and the bound is the range's end, not the set's.
+    """
+
+    lb: float
+    ub: float
+    lb_open: bool = False
+    ub_open: bool = False
+
+
 def relative_magnitude_ci(
     betahat: np.ndarray,
     sigma: np.ndarray,
@@ -138,7 +151,7 @@ def relative_magnitude_ci(
     grid_points: int = GRID_POINTS,
     grid_centre: GridCentre = "zero",
     seed: int = 0,
-) -> tuple[float, float]:
+) -> RobustInterval:
     """The conditional least-favourable hybrid confidence interval under Delta^RM(Mbar).
 
     Parameters
@@ -164,8 +177,9 @@ def relative_magnitude_ci(
 
     Returns
     -------
-    tuple of float
-        (lb, ub): the smallest and largest accepted grid values; (nan, nan) when none is.
+    RobustInterval
+        The smallest and largest accepted grid values, NaN when none is; an end is open when
+        the range's end value is accepted.
 
     Warns
     -----
@@ -182,7 +196,7 @@ def relative_magnitude_ci(
             a = relative_magnitude_constraints(n_pre, n_post, mbar, s, positive)
             accept |= _piece_accepts(betahat, sigma, a, n_pre, l_vec, grid, alpha, alpha / 10, seed)
     if not accept.any():
-        return np.nan, np.nan
+        return RobustInterval(np.nan, np.nan)
     if accept[0] or accept[-1]:
         warnings.warn(
             f"Delta^RM(Mbar={mbar:g}): the confidence set reaches the end of the tested range "
@@ -191,4 +205,6 @@ def relative_magnitude_ci(
             UserWarning,
             stacklevel=2,
         )
-    return float(grid[accept].min()), float(grid[accept].max())
+    return RobustInterval(
+        float(grid[accept].min()), float(grid[accept].max()), bool(accept[0]), bool(accept[-1])
+    )

@@ -18,7 +18,8 @@ RESTRICTION_TITLES = {"SD": "Smoothness (FLCI)", "RM": "Relative magnitudes (C-L
 GRID_LABELS = {"SD": "M (change of trend slope per week)", "RM": "M̄ (× largest pre-period change)"}
 """x-axis label of each restriction's grid."""
 
-LEGEND_ORDER = ("Original CI", "Robust CI", "Breakdown value")
+OPEN_LABEL = "Set reaches the tested range's end"
+LEGEND_ORDER = ("Original CI", "Robust CI", OPEN_LABEL, "Breakdown value")
 """The legend's entries, in order."""
 
 ORIGINAL_LABEL = "Orig."
@@ -59,9 +60,10 @@ def trend_sensitivity_figure(
     -------
     matplotlib.figure.Figure
         Per restriction R: the ``original:R`` interval at the left, the ``robust:R``
-        intervals at each grid value (error bars), the ``breakdown:R`` line (when a grid
-        value's interval includes zero; the title gives its value) and the ``zero`` line; a
-        legend below.
+        intervals at each grid value (error bars; an arrow, ``open:R``, at a bound that is
+        the end of the theta values tested, since the set may extend beyond it), the
+        ``breakdown:R`` line (when a grid value's interval includes zero; the title gives its
+        value) and the ``zero`` line; a legend below.
     """
     settings = settings or FigureSettings()
     restrictions = list(dict.fromkeys(table["restriction"]))
@@ -77,11 +79,36 @@ def trend_sensitivity_figure(
             rows = table[table["restriction"] == restriction]
             _draw_restriction(ax, restriction, rows)
         axes[0].set_ylabel(target_label(str(table["target"].iloc[0]), per_yuan))
-        handles, labels = axes[0].get_legend_handles_labels()
+        entries: dict[str, object] = {}  # every panel's entries, each label once
+        for ax in axes:
+            for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+                entries.setdefault(label, handle)
+        handles, labels = list(entries.values()), list(entries)
         order = sorted(range(len(labels)), key=lambda i: LEGEND_ORDER.index(labels[i]))
         handles, labels = [handles[i] for i in order], [labels[i] for i in order]
         axes[0].figure.legend(handles, labels, loc="outside lower center", ncols=len(labels))
     return axes[0].figure
+
+
+def _mark_open_ends(ax: Axes, restriction: str, robust: pd.DataFrame, grid: np.ndarray) -> None:
+    """Arrows pointing outwards at the bounds that are the end of the tested range (a table
+    from before those columns existed has none)."""
+    label = OPEN_LABEL
+    for side, marker in (("lb", "v"), ("ub", "^")):
+        is_open = robust.get(f"{side}_open", pd.Series(False, robust.index)).to_numpy(dtype=bool)
+        if not is_open.any():
+            continue
+        ax.plot(
+            grid[is_open],
+            robust[side].to_numpy()[is_open],
+            linestyle="none",
+            marker=marker,
+            markersize=5,
+            color=OKABE_ITO["blue"],
+            label=label,
+            gid=f"open:{restriction}",
+        )
+        label = None
 
 
 def _draw_restriction(ax: Axes, restriction: str, rows: pd.DataFrame) -> None:
@@ -113,6 +140,7 @@ def _draw_restriction(ax: Axes, restriction: str, rows: pd.DataFrame) -> None:
         gid=f"robust:{restriction}",
         **bars,
     )
+    _mark_open_ends(ax, restriction, robust, grid)
     breakdown = float(original["breakdown"])
     name = "M" if restriction == "SD" else "M̄"
     if np.isnan(breakdown):

@@ -25,6 +25,16 @@ def _decimals(table: pd.DataFrame) -> int:
     return int(np.clip(2 - np.floor(np.log10(half)), 0, 4)) if half > 0 else 4
 
 
+OPEN_MARK = "†"
+"""Marks an interval with a bound at the end of the theta values tested."""
+
+
+def _open_mark(row: pd.Series) -> str:
+    """:data:`OPEN_MARK` when a bound is the end of the tested range (a table from before
+    those columns existed has none)."""
+    return OPEN_MARK if bool(row.get("lb_open", False)) or bool(row.get("ub_open", False)) else ""
+
+
 def trend_sensitivity_html(table: pd.DataFrame) -> Table:
     """HonestDiD's intervals by restriction and grid value, the original first, the breakdown
     values in the note."""
@@ -40,7 +50,7 @@ def trend_sensitivity_html(table: pd.DataFrame) -> Table:
                     RESTRICTION_NAMES[restriction],
                     "original" if original else f"{name} = {row['M']:g}",
                     "parallel trends" if original else row["method"],
-                    format_interval(row["lb"], row["ub"], decimals),
+                    format_interval(row["lb"], row["ub"], decimals) + _open_mark(row),
                     "yes" if row["lb"] <= 0 <= row["ub"] else "no",
                 ]
             )
@@ -63,5 +73,11 @@ def trend_sensitivity_html(table: pd.DataFrame) -> Table:
         "changes by at most M a week after treatment (M = 0: the pre-trend continues "
         "linearly). Relative magnitudes: each post-period change of the differential trend is "
         "at most M̄ times the largest pre-period one. Breakdown values (the smallest grid value "
-        f"whose interval includes 0): {'; '.join(breakdowns)}.",
+        f"whose interval includes 0): {'; '.join(breakdowns)}."
+        + (
+            f" {OPEN_MARK} The interval reaches the end of the values tested and may extend "
+            "beyond it."
+            if any(OPEN_MARK in row[3] for row in rows)
+            else ""
+        ),
     )

@@ -18,6 +18,7 @@ from sim.figures import CAPTIONS, draw_run_figures, trend_sensitivity_figure
 from sim.jobs import fit_panel
 from sim.report.html import render_html, write_report
 from sim.report.outputs import read_run
+from sim.report.trend_sensitivity_table import OPEN_MARK, trend_sensitivity_html
 from sim.rundir import FILES, read_manifest, read_trend_sensitivity
 from sim.trend_sensitivity import COLUMNS
 
@@ -189,6 +190,8 @@ def test_the_figure_has_its_artists(sensitivity_run):
     rm = table.assign(restriction="RM", method=["original", "C-LF", "C-LF", "C-LF"])
     rm["lb"], rm["breakdown"] = -np.abs(rm["ub"]) - 10.0, np.nan  # no interval includes 0
     rm["ub"] = rm["lb"] + 1.0
+    rm["ub_open"] = [False, False, True, True]  # the last two sets reach the range's top
+    rm_rows = rm
     figure = trend_sensitivity_figure(pd.concat([table, rm], ignore_index=True))
     assert len(figure.axes) == 2
     sd, rm = figure.axes
@@ -197,11 +200,14 @@ def test_the_figure_has_its_artists(sensitivity_run):
     assert ("breakdown:SD" in gids) == (not np.isnan(table["breakdown"].iloc[0]))
     rm_gids = {artist.get_gid() for artist in rm.get_children() if artist.get_gid()}
     assert "robust:RM" in rm_gids and "breakdown:RM" not in rm_gids
+    assert "open:SD" not in gids and "open:RM" in rm_gids
+    (arrows,) = [line for line in rm.get_lines() if line.get_gid() == "open:RM"]
+    np.testing.assert_array_equal(arrows.get_ydata(), rm_rows["ub"].to_numpy()[2:])
     assert sd.get_xticklabels()[0].get_text() == "Orig."
     assert "no breakdown value" in rm.get_title()
     assert sd.get_title().startswith("Smoothness (FLCI)")
     legend = [text.get_text() for text in figure.legends[0].get_texts()]
-    assert legend[:2] == ["Original CI", "Robust CI"]
+    assert legend[:3] == ["Original CI", "Robust CI", "Set reaches the tested range's end"]
 
 
 def test_without_the_section_nothing_is_computed_or_shown(small_run):
@@ -211,3 +217,27 @@ def test_without_the_section_nothing_is_computed_or_shown(small_run):
     outputs = read_run(small_run)
     assert outputs.trend_sensitivity is None
     assert "trend-sensitivity" not in render_html(outputs, [])
+
+
+def test_the_report_table_marks_an_interval_cut_at_the_tested_range():
+    table = pd.DataFrame(
+        {
+            "estimator": "twfe",
+            "estimand": "intensity",
+            "target": "first",
+            "restriction": "RM",
+            "method": ["original", "C-LF", "C-LF"],
+            "M": [np.nan, 0.0, 2.0],
+            "lb": [-1.0, -1.5, -4.0],
+            "ub": [-0.5, -0.2, 3.0],
+            "lb_open": False,
+            "ub_open": [False, False, True],
+            "breakdown": 2.0,
+        }
+    )
+    html = trend_sensitivity_html(table)
+    intervals = [row[3] for row in html.rows]
+    assert [cell.endswith(OPEN_MARK) for cell in intervals] == [False, False, True]
+    assert f"{OPEN_MARK} The interval reaches the end" in html.note
+    closed = trend_sensitivity_html(table.assign(ub_open=False))
+    assert OPEN_MARK not in closed.note and not any(OPEN_MARK in row[3] for row in closed.rows)

@@ -172,6 +172,9 @@ def test_rm_six_post_periods_equals_honestdid_sun_abraham():
     with pytest.warns(UserWarning, match="reaches the end of the tested range"):
         cut = honest_did(*args, grid=[2.0], grid_points=100)
     assert cut.robust.loc[0, "ub"] < expected[1]
+    # ... and flag that bound as open (the wider range's set is closed at both ends).
+    assert cut.robust.loc[0, ["lb_open", "ub_open"]].tolist() == [False, True]
+    assert res.robust.loc[0, ["lb_open", "ub_open"]].tolist() == [False, False]
 
 
 def _simulated_event_study(slope: float, tau: float, seed: int = 7):
