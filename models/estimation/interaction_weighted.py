@@ -3,7 +3,8 @@
 :class:`~models.estimation.sun_abraham.SunAbraham` estimates one CATT(g, e) per cohort g and
 event time e in a saturated regression; :func:`interaction_weighted` averages them by event time,
 each cohort weighted by its share of the treated observations at e (of their sum of squared doses
-with an intensity), and over every e >= 0 into the overall ATT, with the covariance of the delta
+with an intensity, of their sampling weights with weights: :class:`Cells` carries these sums),
+and over every e >= 0 into the overall ATT, with the covariance of the delta
 method (the shares treated as fixed). :class:`SunAbrahamResults` holds both steps.
 
 Reference: Sun, L. and Abraham, S. (2021), "Estimating dynamic treatment effects in event

@@ -42,6 +42,12 @@ effects to be proportional to the dose), so with the control group's mean change
 lambda change the formula holds only approximately (exactly when doses are equal within each
 cohort).
 
+With sampling weights (``weights=``, fixest's ``feols(..., weights = ~w)``) the saturated
+regression is weighted least squares, and a cohort's share at event time e is its sum of the
+weights over its rows at e (times the squared dose with an intensity), as fixest's ``aggregate``
+computes it by default (``use_weights = TRUE``: ``colSums(weights * sign(model.matrix))``, in
+``aggregate.fixest`` of fixest's R/did.R): the shares estimate the population's cohort shares.
+
 The saturated regression runs on goodwill's fixed-effects engine: on a balanced panel without
 covariates the cohort x event-time indicators are never built (``IndicatorDesign`` of
 :mod:`models.estimation.design`); covariates or an unbalanced panel go through the dense design.
@@ -76,6 +82,7 @@ from models.estimation.panel_data import (
     numeric_values,
     require_columns,
 )
+from models.estimation.regression_weights import refuse_with_weights, weighted_effects
 from models.estimation.results import Results
 from models.estimation.small_sample import SmallSample
 from models.estimation.vcov import VARIANCE_ESTIMATORS, VcovSpec, parse_vcov
@@ -136,6 +143,11 @@ class SunAbraham:
         (a balanced panel has none).
     nonnegative_outcome : bool
         Refuse a negative outcome (for spend); False by default (log spend may be negative).
+    weights : str, optional
+        Column of positive sampling weights, one per row: weighted least squares with the
+        weighted scores in iid, HC1 and CRV1, as fixest's ``feols(..., weights = ~w)``, and cohort
+        shares weighted by them, as fixest's ``aggregate`` (see the module docstring). CR3 and
+        the bootstrap pre-trend test are not available with weights.
 
     Notes
     -----
@@ -177,6 +189,7 @@ class SunAbraham:
         covariates: Sequence[str] = (),
         drop_singletons: bool = True,
         nonnegative_outcome: bool = False,
+        weights: str | None = None,
     ) -> None:
         if isinstance(covariates, str):
             raise TypeError("covariates: expected a list of column names")
@@ -200,6 +213,7 @@ class SunAbraham:
         self.nonnegative_outcome = strict_bool(
             "nonnegative_outcome", nonnegative_outcome, "SunAbraham"
         )
+        self.weights = weights
         self._panel = self._check_panel()
 
     def _check_panel(self) -> _SaturatedPanel:
@@ -215,6 +229,7 @@ class SunAbraham:
             self.time,
             self.cohort,
             self.intensity,
+            weights=self.weights,
             nonnegative_outcome=self.nonnegative_outcome,
         )
         warn_few_effective(data.effective_treated, "SunAbraham", self.intensity)
@@ -253,18 +268,19 @@ class SunAbraham:
                 "its treatment"
             )
         dose = np.ones(rows.size) if data.doses is None else data.doses[unit_codes[rows]]
+        mass = dose**2 if data.row_weights is None else dose**2 * data.row_weights[rows]
         column, cells = _cells(
             position,
             cohorts[unit_codes[rows]],
             period_values[period_codes[rows]],
-            dose,
+            mass,
             fe.n_obs,
             self.ref,
         )
         value = np.ones(fe.n_obs)
         value[position] = dose
         return _SaturatedPanel(
-            fe=fe,
+            fe=weighted_effects(fe, data.row_weights, sample),
             sample=sample,
             outcome=data.y if sample is None else data.y[sample],
             column=column,
@@ -364,6 +380,7 @@ class SunAbraham:
         convergence("SunAbraham", tol, maxiter, collin_tol)
         request = parse_vcov(vcov, [self.unit], self.VCOV, "SunAbraham", ssc)
         bootstrap = bootstrap_requested("SunAbraham", pretrend, pretrend_draws, seed)
+        refuse_with_weights("SunAbraham", self.weights, request, bootstrap)
         panel = self._panel
         fitted = fit_within(
             y=panel.outcome,
@@ -433,12 +450,13 @@ def _cells(
     position: np.ndarray,
     cohort: np.ndarray,
     period: np.ndarray,
-    dose: np.ndarray,
+    mass: np.ndarray,
     n_obs: int,
     ref: int,
 ) -> tuple[np.ndarray, Cells]:
     """The cell column of every sample row (-1: none) and the cells, in order of event time
-    then cohort, from the treated rows at ``position`` in the sample."""
+    then cohort, from the treated rows at ``position`` in the sample; a cell's weight sums the
+    ``mass`` of its rows (the squared dose, times the sampling weight if any)."""
     event_time = (period - cohort).astype(np.int64)
     observed_event_time("ref", ref, event_time, "SunAbraham")
     indicated = event_time != ref
@@ -456,5 +474,5 @@ def _cells(
         f"event_time::{e}:cohort::{g:.0f}"
         for e, g in zip(cell_event_time, cell_cohort, strict=True)
     )
-    weight = np.bincount(column_of_row, weights=dose[indicated] ** 2, minlength=keys.size)
+    weight = np.bincount(column_of_row, weights=mass[indicated], minlength=keys.size)
     return column, Cells(cell_cohort, cell_event_time, weight, names)
