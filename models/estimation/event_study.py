@@ -39,7 +39,11 @@ from models.estimation.panel_data import (
     fixed_effect_columns,
     require_columns,
 )
-from models.estimation.regression_weights import refuse_with_weights, weighted_effects
+from models.estimation.regression_weights import (
+    refuse_with_weights,
+    weighted_effects,
+    weights_note,
+)
 from models.estimation.results import EventTimes, Results
 from models.estimation.small_sample import SmallSample
 from models.estimation.vcov import VARIANCE_ESTIMATORS, VcovSpec, parse_vcov
@@ -266,17 +270,17 @@ class EventStudy:
         vcov : str or dict
             ``"CRV1"`` (clustered by unit, the default), ``"iid"``, ``"HC1"``,
             ``{"CRV1": "col"}`` / ``{"CRV1": "a+b"}``, or ``"CR3"``, the leave-one-unit-out
-            jackknife (balanced panel, no covariates or other fixed effects; robust to a few
-            dominant doses, :mod:`models.estimation.jackknife`); see
+            jackknife (balanced panel, no covariates, weights or other fixed effects; robust to
+            a few dominant doses, :mod:`models.estimation.jackknife`); see
             :mod:`models.estimation.vcov`.
         ssc : SmallSample, optional
             Small-sample factor and t degrees of freedom, :func:`models.estimation.small_sample.ssc`
             (fixest's ``ssc()``; default: fixest's default).
         pretrend : {"wald", "bootstrap"}
             The test ``pretrend_test()`` returns: the Wald test from the covariance, or the wild
-            cluster bootstrap of it with the null imposed (balanced panel, clustered by unit;
-            :mod:`models.estimation.wild_bootstrap`), which keeps its size when a few units
-            dominate the leads.
+            cluster bootstrap of it with the null imposed (balanced panel without weights,
+            clustered by unit; :mod:`models.estimation.wild_bootstrap`), which keeps its size
+            when a few units dominate the leads.
         pretrend_draws, seed : int
             Draws of the bootstrap and the seed of its Rademacher signs.
         tol, maxiter, collin_tol
@@ -345,6 +349,7 @@ class EventStudy:
             fitted.estimates,
             fitted.statistics,
             event,
+            notes=weights_note(self.weights),
             treated_units=panel.effective_treated,
         )
 

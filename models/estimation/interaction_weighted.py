@@ -43,11 +43,14 @@ def interaction_weighted(
     control: str,
     effective_treated: EffectiveTreated | None = None,
     pretrend: Callable[[np.ndarray], WaldTest] | None = None,
+    *,
+    notes: tuple[tuple[str, str], ...] = (),
 ) -> SunAbrahamResults:
     """Average the estimated CATT(g, e) by event time and over e >= 0 (the ATT).
 
     ``pretrend``, if given, computes the joint test of the leads from their averaging weights
     on the saturated coefficients (leads x coefficients); ``pretrend_test()`` returns it.
+    ``notes`` are further summary rows, after the control group.
     """
     position = {name: j for j, name in enumerate(saturated.names)}
     estimated = np.array([name in position for name in cells.names])
@@ -99,7 +102,7 @@ def interaction_weighted(
             pretrend=lead_test,
         ),
         overall=LinearCombination(float(estimates[-1]), float(np.sqrt(covariance[-1, -1]))),
-        notes=(("Control group", f"{control} treated"),),
+        notes=(("Control group", f"{control} treated"), *notes),
         treated_units=effective_treated,
         saturated=saturated,
     )

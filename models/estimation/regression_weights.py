@@ -70,3 +70,8 @@ def refuse_with_weights(
             f"{model}: pretrend='bootstrap' is not supported with weights (column {weights!r}); "
             "use pretrend='wald'"
         )
+
+
+def weights_note(weights: str | None) -> tuple[tuple[str, str], ...]:
+    """The summary row naming the weights column (none without weights)."""
+    return () if weights is None else (("Sampling weights", weights),)

@@ -61,9 +61,12 @@ def _pyfixest(formula: str, data: pd.DataFrame, vcov: str):
     return peer.coef(), covariance, peer._N
 
 
-def _event_dummies(panel: pd.DataFrame, dose: str | None) -> tuple[pd.DataFrame, list[str]]:
-    """Event-time dummies of the window, end points binned, times the dose if any."""
-    rel = (panel[TIME] - panel[COHORT]).clip(*WINDOW)
+def _event_dummies(
+    panel: pd.DataFrame, dose: str | None, *, binned: bool = True
+) -> tuple[pd.DataFrame, list[str]]:
+    """Event-time dummies of the window, end points binned (or not), times the dose if any."""
+    rel = panel[TIME] - panel[COHORT]
+    rel = rel.clip(*WINDOW) if binned else rel
     value = 1.0 if dose is None else panel[dose].fillna(0.0)
     data = panel.copy()
     names = []
@@ -86,6 +89,32 @@ def test_event_study_matches_pyfixest_weighted_feols(request, panel_name, dose, 
     data, names = _event_dummies(panel, dose)
     coef, covariance, nobs = _pyfixest(f"spend ~ {' + '.join(names)} | {UNIT} + {TIME}", data, vcov)
     res = _event_study(panel, intensity=dose, weights="w").fit(vcov=vcov)
+    np.testing.assert_allclose(res.params.to_numpy(), coef[names].to_numpy(), rtol=COEF_RTOL)
+    np.testing.assert_allclose(res.bse.to_numpy(), np.sqrt(np.diag(covariance)), rtol=SE_RTOL)
+    assert res.nobs == nobs
+
+
+def test_event_study_other_fixed_effects_match_pyfixest(unbalanced):
+    data, names = _event_dummies(unbalanced, DOSE)
+    fixed_effects = f"{UNIT} + segment^{TIME}"
+    coef, covariance, _ = _pyfixest(f"spend ~ {' + '.join(names)} | {fixed_effects}", data, "HC1")
+    study = _event_study(
+        unbalanced, intensity=DOSE, weights="w", fixed_effects=[UNIT, f"segment^{TIME}"]
+    )
+    res = study.fit(vcov="HC1")
+    np.testing.assert_allclose(res.params.to_numpy(), coef[names].to_numpy(), rtol=COEF_RTOL)
+    np.testing.assert_allclose(res.bse.to_numpy(), np.sqrt(np.diag(covariance)), rtol=SE_RTOL)
+
+
+def test_event_study_without_binning_matches_pyfixest_on_the_window(balanced):
+    """bin_endpoints=False drops treated rows outside the window; the weights follow the rows."""
+    rel = balanced[TIME] - balanced[COHORT]
+    inside = balanced.loc[rel.isna() | rel.between(*WINDOW)]
+    data, names = _event_dummies(inside, None, binned=False)
+    coef, covariance, nobs = _pyfixest(
+        f"spend ~ {' + '.join(names)} | {UNIT} + {TIME}", data, "CRV1"
+    )
+    res = _event_study(balanced, weights="w", bin_endpoints=False).fit(vcov="CRV1")
     np.testing.assert_allclose(res.params.to_numpy(), coef[names].to_numpy(), rtol=COEF_RTOL)
     np.testing.assert_allclose(res.bse.to_numpy(), np.sqrt(np.diag(covariance)), rtol=SE_RTOL)
     assert res.nobs == nobs
@@ -183,12 +212,17 @@ def _cell_labels(panel: pd.DataFrame) -> pd.Series:
     return label.where(rel.notna() & (rel != REF), "ref").astype(str)
 
 
-def _weighted_sunab(panel: pd.DataFrame, dose: str | None, vcov: str) -> dict[str, object]:
+def _weighted_sunab(
+    panel: pd.DataFrame, dose: str | None, vcov: str, covariates: tuple[str, ...] = ()
+) -> dict[str, object]:
     """Sun and Abraham by hand: pyfixest's weighted saturated regression, each cohort's share at
     an event time its sum of weights (times squared doses) there, the delta-method covariance."""
     data = panel.assign(cell=_cell_labels(panel))
     term = f"i(cell, {dose}, ref='ref')" if dose else "i(cell, ref='ref')"
-    coef, covariance, nobs = _pyfixest(f"spend ~ {term} | {UNIT} + {TIME}", data, vcov)
+    formula = f"spend ~ {' + '.join([*covariates, term])} | {UNIT} + {TIME}"
+    coef, covariance, nobs = _pyfixest(formula, data, vcov)
+    cell_terms = coef.index.str.startswith("cell::")
+    coef, covariance = coef[cell_terms], covariance[np.ix_(cell_terms, cell_terms)]
     cells = data.loc[data["cell"] != "ref"]
     mass = cells["w"] * (cells[dose] ** 2 if dose else 1.0)
     mass = mass.groupby(cells["cell"]).sum()
@@ -226,6 +260,39 @@ def test_sun_abraham_matches_weighted_saturated_regression(request, panel_name, 
     assert res.overall[0] == pytest.approx(expected["overall"], rel=COEF_RTOL)
     assert res.overall[1] == pytest.approx(expected["overall_se"], rel=SE_RTOL)
     assert res.nobs == expected["nobs"]
+
+
+def test_sun_abraham_covariate_matches_weighted_saturated_regression(unbalanced):
+    panel = unbalanced.assign(x=np.random.default_rng(10).normal(size=len(unbalanced)))
+    expected = _weighted_sunab(panel, None, "CRV1", covariates=("x",))
+    study = SunAbraham(panel, "spend", UNIT, TIME, COHORT, covariates=["x"], weights="w")
+    res = study.fit(vcov="CRV1")
+    np.testing.assert_allclose(res.params.to_numpy(), expected["params"], rtol=COEF_RTOL)
+    np.testing.assert_allclose(res.bse.to_numpy(), expected["bse"], rtol=SE_RTOL)
+    assert res.overall[0] == pytest.approx(expected["overall"], rel=COEF_RTOL)
+
+
+def test_sun_abraham_last_cohort_control_matches_the_earlier_periods(unbalanced):
+    """control='last' is the never-treated fit on the periods before the last cohort's
+    treatment, that cohort counted as never treated; the weights follow the rows kept."""
+    last = unbalanced[COHORT].max()
+    subset = unbalanced.loc[unbalanced[TIME] < last]
+    subset = subset.assign(**{COHORT: subset[COHORT].where(subset[COHORT] != last)})
+    expected = _weighted_sunab(subset, None, "HC1")
+    study = SunAbraham(unbalanced, "spend", UNIT, TIME, COHORT, control="last", weights="w")
+    res = study.fit(vcov="HC1")
+    np.testing.assert_allclose(res.params.to_numpy(), expected["params"], rtol=COEF_RTOL)
+    np.testing.assert_allclose(res.bse.to_numpy(), expected["bse"], rtol=SE_RTOL)
+    assert res.nobs == expected["nobs"]
+
+
+@pytest.mark.parametrize("model", [EventStudy, SunAbraham])
+def test_summary_names_the_weights(balanced, model):
+    window = {"window": WINDOW} if model is EventStudy else {}
+    weighted = model(balanced, "spend", UNIT, TIME, COHORT, weights="w", **window)
+    plain = model(balanced, "spend", UNIT, TIME, COHORT, **window)
+    assert weighted.fit().summary_rows()["Sampling weights:"] == "w"
+    assert "Sampling weights:" not in plain.fit().summary_rows()
 
 
 @pytest.mark.parametrize("model", [EventStudy, SunAbraham])
