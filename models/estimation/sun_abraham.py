@@ -44,9 +44,11 @@ cohort).
 
 With sampling weights (``weights=``, fixest's ``feols(..., weights = ~w)``) the saturated
 regression is weighted least squares, and a cohort's share at event time e is its sum of the
-weights over its rows at e (times the squared dose with an intensity), as fixest's ``aggregate``
-computes it by default (``use_weights = TRUE``: ``colSums(weights * sign(model.matrix))``, in
-``aggregate.fixest`` of fixest's R/did.R): the shares estimate the population's cohort shares.
+weights over its rows at e, as fixest's ``aggregate`` computes it by default (``use_weights =
+TRUE``: ``colSums(weights * sign(model.matrix))``, in ``aggregate.fixest`` of fixest's R/did.R):
+the shares estimate the population's cohort shares. With an intensity each row's weight is
+multiplied by its squared dose, the per-dose weighting above (fixest's ``sign`` would ignore the
+dose), so the estimand is theta_e with every unit's terms weighted by its sampling weight.
 
 The saturated regression runs on goodwill's fixed-effects engine: on a balanced panel without
 covariates the cohort x event-time indicators are never built (``IndicatorDesign`` of
