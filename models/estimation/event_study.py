@@ -14,7 +14,9 @@ dropped from the sample. With ``intensity``, beta_k is the effect per unit of th
 On a balanced panel with only unit and period fixed effects the fit is exact with no iteration and
 never builds the indicator matrix (:class:`models.estimation.design.IndicatorDesign`); any other
 panel goes through the general absorption of :mod:`models.estimation.absorb` (exact for one large
-fixed effect plus small ones, alternating projections otherwise).
+fixed effect plus small ones, alternating projections otherwise). With sampling weights
+(``weights=``) the fit is weighted least squares on that general path
+(:mod:`models.estimation.regression_weights`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ from models.estimation.panel_data import (
     fixed_effect_columns,
     require_columns,
 )
+from models.estimation.regression_weights import (
+    refuse_with_weights,
+    weighted_effects,
+    weights_note,
+)
 from models.estimation.results import EventTimes, Results
 from models.estimation.small_sample import SmallSample
 from models.estimation.vcov import VARIANCE_ESTIMATORS, VcovSpec, parse_vcov
@@ -54,6 +61,7 @@ class _EventPanel:
     column: np.ndarray
     inside: np.ndarray | None
     effective_treated: EffectiveTreated | None
+    weights: np.ndarray | None
 
 
 class EventStudy:
@@ -89,6 +97,12 @@ class EventStudy:
     nonnegative_outcome : bool
         Refuse a panel with a negative outcome (for spend); False by default, since an outcome
         such as log spend or a difference may be negative.
+    weights : str, optional
+        Column of positive sampling weights, one per row (they may vary within a unit): the
+        regression is then weighted least squares, as fixest's ``feols(..., weights = ~w)``
+        (analytic weights), and iid, HC1 and CRV1 use the weighted scores with fixest's
+        small-sample factor (n counts rows, not weights). The CR3 jackknife and the bootstrap
+        pre-trend test are not available with weights.
 
     Raises
     ------
@@ -126,6 +140,7 @@ class EventStudy:
         fixed_effects: Sequence[str] | None = None,
         drop_singletons: bool = True,
         nonnegative_outcome: bool = False,
+        weights: str | None = None,
     ) -> None:
         if fixed_effects is not None and (
             isinstance(fixed_effects, str) or len(fixed_effects) == 0
@@ -158,6 +173,7 @@ class EventStudy:
         self.nonnegative_outcome = strict_bool(
             "nonnegative_outcome", nonnegative_outcome, "EventStudy"
         )
+        self.weights = weights
         self._panel = self._check_panel()
 
     def _check_panel(self) -> _EventPanel:
@@ -172,6 +188,7 @@ class EventStudy:
             self.time,
             self.cohort,
             self.intensity,
+            weights=self.weights,
             nonnegative_outcome=self.nonnegative_outcome,
         )
         _require_a_contrast(panel.cohorts, self.cohort)
@@ -201,6 +218,7 @@ class EventStudy:
             column=column,
             inside=inside,
             effective_treated=panel.effective_treated,
+            weights=panel.row_weights,
         )
 
     def _indicator_columns(self, event_time: np.ndarray) -> np.ndarray:
@@ -252,17 +270,17 @@ class EventStudy:
         vcov : str or dict
             ``"CRV1"`` (clustered by unit, the default), ``"iid"``, ``"HC1"``,
             ``{"CRV1": "col"}`` / ``{"CRV1": "a+b"}``, or ``"CR3"``, the leave-one-unit-out
-            jackknife (balanced panel, no covariates or other fixed effects; robust to a few
-            dominant doses, :mod:`models.estimation.jackknife`); see
+            jackknife (balanced panel, no covariates, weights or other fixed effects; robust to
+            a few dominant doses, :mod:`models.estimation.jackknife`); see
             :mod:`models.estimation.vcov`.
         ssc : SmallSample, optional
             Small-sample factor and t degrees of freedom, :func:`models.estimation.small_sample.ssc`
             (fixest's ``ssc()``; default: fixest's default).
         pretrend : {"wald", "bootstrap"}
             The test ``pretrend_test()`` returns: the Wald test from the covariance, or the wild
-            cluster bootstrap of it with the null imposed (balanced panel, clustered by unit;
-            :mod:`models.estimation.wild_bootstrap`), which keeps its size when a few units
-            dominate the leads.
+            cluster bootstrap of it with the null imposed (balanced panel without weights,
+            clustered by unit; :mod:`models.estimation.wild_bootstrap`), which keeps its size
+            when a few units dominate the leads.
         pretrend_draws, seed : int
             Draws of the bootstrap and the seed of its Rademacher signs.
         tol, maxiter, collin_tol
@@ -277,6 +295,7 @@ class EventStudy:
         convergence("EventStudy", tol, maxiter, collin_tol)
         request = parse_vcov(vcov, [self.unit], self.VCOV, "EventStudy", ssc)
         bootstrap = bootstrap_requested("EventStudy", pretrend, pretrend_draws, seed)
+        refuse_with_weights("EventStudy", self.weights, request, bootstrap)
         panel = self._panel
         sample = panel.inside
         fe = self._fixed_effects(sample)
@@ -289,6 +308,7 @@ class EventStudy:
                 sample = sample.copy()
                 sample[sample] = keep
             fe = self._fixed_effects(sample)
+        fe = weighted_effects(fe, panel.weights, sample)
         column, outcome, intensity = panel.column, panel.outcome, panel.intensity
         if sample is not None:
             column, outcome = column[sample], outcome[sample]
@@ -329,6 +349,7 @@ class EventStudy:
             fitted.estimates,
             fitted.statistics,
             event,
+            notes=weights_note(self.weights),
             treated_units=panel.effective_treated,
         )
 

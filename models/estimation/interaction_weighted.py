@@ -3,7 +3,8 @@
 :class:`~models.estimation.sun_abraham.SunAbraham` estimates one CATT(g, e) per cohort g and
 event time e in a saturated regression; :func:`interaction_weighted` averages them by event time,
 each cohort weighted by its share of the treated observations at e (of their sum of squared doses
-with an intensity), and over every e >= 0 into the overall ATT, with the covariance of the delta
+with an intensity, of their sampling weights with weights: :class:`Cells` carries these sums),
+and over every e >= 0 into the overall ATT, with the covariance of the delta
 method (the shares treated as fixed). :class:`SunAbrahamResults` holds both steps.
 
 Reference: Sun, L. and Abraham, S. (2021), "Estimating dynamic treatment effects in event
@@ -42,11 +43,14 @@ def interaction_weighted(
     control: str,
     effective_treated: EffectiveTreated | None = None,
     pretrend: Callable[[np.ndarray], WaldTest] | None = None,
+    *,
+    notes: tuple[tuple[str, str], ...] = (),
 ) -> SunAbrahamResults:
     """Average the estimated CATT(g, e) by event time and over e >= 0 (the ATT).
 
     ``pretrend``, if given, computes the joint test of the leads from their averaging weights
     on the saturated coefficients (leads x coefficients); ``pretrend_test()`` returns it.
+    ``notes`` are further summary rows, after the control group.
     """
     position = {name: j for j, name in enumerate(saturated.names)}
     estimated = np.array([name in position for name in cells.names])
@@ -98,7 +102,7 @@ def interaction_weighted(
             pretrend=lead_test,
         ),
         overall=LinearCombination(float(estimates[-1]), float(np.sqrt(covariance[-1, -1]))),
-        notes=(("Control group", f"{control} treated"),),
+        notes=(("Control group", f"{control} treated"), *notes),
         treated_units=effective_treated,
         saturated=saturated,
     )

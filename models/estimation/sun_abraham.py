@@ -42,6 +42,14 @@ effects to be proportional to the dose), so with the control group's mean change
 lambda change the formula holds only approximately (exactly when doses are equal within each
 cohort).
 
+With sampling weights (``weights=``, fixest's ``feols(..., weights = ~w)``) the saturated
+regression is weighted least squares, and a cohort's share at event time e is its sum of the
+weights over its rows at e, as fixest's ``aggregate`` computes it by default (``use_weights =
+TRUE``: ``colSums(weights * sign(model.matrix))``, in ``aggregate.fixest`` of fixest's R/did.R):
+the shares estimate the population's cohort shares. With an intensity each row's weight is
+multiplied by its squared dose, the per-dose weighting above (fixest's ``sign`` would ignore the
+dose), so the estimand is theta_e with every unit's terms weighted by its sampling weight.
+
 The saturated regression runs on goodwill's fixed-effects engine: on a balanced panel without
 covariates the cohort x event-time indicators are never built (``IndicatorDesign`` of
 :mod:`models.estimation.design`); covariates or an unbalanced panel go through the dense design.
@@ -75,6 +83,11 @@ from models.estimation.panel_data import (
     categorical_codes,
     numeric_values,
     require_columns,
+)
+from models.estimation.regression_weights import (
+    refuse_with_weights,
+    weighted_effects,
+    weights_note,
 )
 from models.estimation.results import Results
 from models.estimation.small_sample import SmallSample
@@ -136,6 +149,11 @@ class SunAbraham:
         (a balanced panel has none).
     nonnegative_outcome : bool
         Refuse a negative outcome (for spend); False by default (log spend may be negative).
+    weights : str, optional
+        Column of positive sampling weights, one per row: weighted least squares with the
+        weighted scores in iid, HC1 and CRV1, as fixest's ``feols(..., weights = ~w)``, and cohort
+        shares weighted by them, as fixest's ``aggregate`` (see the module docstring). CR3 and
+        the bootstrap pre-trend test are not available with weights.
 
     Notes
     -----
@@ -177,6 +195,7 @@ class SunAbraham:
         covariates: Sequence[str] = (),
         drop_singletons: bool = True,
         nonnegative_outcome: bool = False,
+        weights: str | None = None,
     ) -> None:
         if isinstance(covariates, str):
             raise TypeError("covariates: expected a list of column names")
@@ -200,6 +219,7 @@ class SunAbraham:
         self.nonnegative_outcome = strict_bool(
             "nonnegative_outcome", nonnegative_outcome, "SunAbraham"
         )
+        self.weights = weights
         self._panel = self._check_panel()
 
     def _check_panel(self) -> _SaturatedPanel:
@@ -215,6 +235,7 @@ class SunAbraham:
             self.time,
             self.cohort,
             self.intensity,
+            weights=self.weights,
             nonnegative_outcome=self.nonnegative_outcome,
         )
         warn_few_effective(data.effective_treated, "SunAbraham", self.intensity)
@@ -253,18 +274,19 @@ class SunAbraham:
                 "its treatment"
             )
         dose = np.ones(rows.size) if data.doses is None else data.doses[unit_codes[rows]]
+        mass = dose**2 if data.row_weights is None else dose**2 * data.row_weights[rows]
         column, cells = _cells(
             position,
             cohorts[unit_codes[rows]],
             period_values[period_codes[rows]],
-            dose,
+            mass,
             fe.n_obs,
             self.ref,
         )
         value = np.ones(fe.n_obs)
         value[position] = dose
         return _SaturatedPanel(
-            fe=fe,
+            fe=weighted_effects(fe, data.row_weights, sample),
             sample=sample,
             outcome=data.y if sample is None else data.y[sample],
             column=column,
@@ -338,17 +360,17 @@ class SunAbraham:
         vcov : str or dict
             ``"CRV1"`` (clustered by unit, the default), ``"iid"``, ``"HC1"``,
             ``{"CRV1": "col"}`` / ``{"CRV1": "a+b"}``, or ``"CR3"``, the leave-one-unit-out
-            jackknife (balanced panel, no covariates or other fixed effects; robust to a few
-            dominant doses, :mod:`models.estimation.jackknife`); see
+            jackknife (balanced panel, no covariates, weights or other fixed effects; robust to
+            a few dominant doses, :mod:`models.estimation.jackknife`); see
             :mod:`models.estimation.vcov`.
         ssc : SmallSample, optional
             Small-sample factor and t degrees of freedom, :func:`models.estimation.small_sample.ssc`
             (fixest's ``ssc()``; default: fixest's default).
         pretrend : {"wald", "bootstrap"}
             The test ``pretrend_test()`` returns: the Wald test from the covariance, or the wild
-            cluster bootstrap of it with the null imposed (balanced panel, clustered by unit;
-            :mod:`models.estimation.wild_bootstrap`), which keeps its size when a few units
-            dominate the leads.
+            cluster bootstrap of it with the null imposed (balanced panel without weights,
+            clustered by unit; :mod:`models.estimation.wild_bootstrap`), which keeps its size
+            when a few units dominate the leads.
         pretrend_draws, seed : int
             Draws of the bootstrap and the seed of its Rademacher signs.
         tol, maxiter, collin_tol
@@ -364,6 +386,7 @@ class SunAbraham:
         convergence("SunAbraham", tol, maxiter, collin_tol)
         request = parse_vcov(vcov, [self.unit], self.VCOV, "SunAbraham", ssc)
         bootstrap = bootstrap_requested("SunAbraham", pretrend, pretrend_draws, seed)
+        refuse_with_weights("SunAbraham", self.weights, request, bootstrap)
         panel = self._panel
         fitted = fit_within(
             y=panel.outcome,
@@ -387,6 +410,7 @@ class SunAbraham:
             self.control,
             panel.effective_treated,
             lead_bootstrap(fitted, pretrend_draws, seed) if bootstrap else None,
+            notes=weights_note(self.weights),
         )
 
 
@@ -433,12 +457,13 @@ def _cells(
     position: np.ndarray,
     cohort: np.ndarray,
     period: np.ndarray,
-    dose: np.ndarray,
+    mass: np.ndarray,
     n_obs: int,
     ref: int,
 ) -> tuple[np.ndarray, Cells]:
     """The cell column of every sample row (-1: none) and the cells, in order of event time
-    then cohort, from the treated rows at ``position`` in the sample."""
+    then cohort, from the treated rows at ``position`` in the sample; a cell's weight sums the
+    ``mass`` of its rows (the squared dose, times the sampling weight if any)."""
     event_time = (period - cohort).astype(np.int64)
     observed_event_time("ref", ref, event_time, "SunAbraham")
     indicated = event_time != ref
@@ -456,5 +481,5 @@ def _cells(
         f"event_time::{e}:cohort::{g:.0f}"
         for e, g in zip(cell_event_time, cell_cohort, strict=True)
     )
-    weight = np.bincount(column_of_row, weights=dose[indicated] ** 2, minlength=keys.size)
+    weight = np.bincount(column_of_row, weights=mass[indicated], minlength=keys.size)
     return column, Cells(cell_cohort, cell_event_time, weight, names)
