@@ -108,13 +108,18 @@ def warn_few_effective(effective: EffectiveTreated | None, owner: str, dose: str
     :data:`FEW_EFFECTIVE_TREATED` effective treated units; nothing without a dose."""
     if effective is None or effective.effective >= FEW_EFFECTIVE_TREATED:
         return
+    if effective.weights.endswith("sampling"):
+        weight, formula = "sampling weight w times its dose", "(sum w v^2)^2 / sum (w v^2)^2"
+        remedy = "(CR3 and the bootstrap pre-test are not available with weights yet)"
+    else:
+        weight, formula = "dose", "(sum v^2)^2 / sum v^4"
+        remedy = "(fit with vcov='CR3' and pretrend='bootstrap')"
     warnings.warn(
-        f"{owner}: the effects per unit of {dose!r} weight each treated unit by its dose "
+        f"{owner}: the effects per unit of {dose!r} weight each treated unit by its {weight} "
         f"squared, so the {effective.treated:,} treated units count as "
-        f"n_eff = {effective.effective:,.1f} effective ones ((sum v^2)^2 / sum v^4), below "
+        f"n_eff = {effective.effective:,.1f} effective ones ({formula}), below "
         f"{FEW_EFFECTIVE_TREATED:g}: a few large doses dominate the estimates, and clustered "
-        "standard errors can be too small and pre-trend tests oversized (fit with "
-        "vcov='CR3' and pretrend='bootstrap')",
+        f"standard errors can be too small and pre-trend tests oversized {remedy}",
         FewEffectiveUnitsWarning,
         stacklevel=4,  # the estimator's constructor, via its panel check
     )

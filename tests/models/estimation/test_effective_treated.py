@@ -17,7 +17,11 @@ from models import (
     SunAbraham,
     value_weighted,
 )
-from models.estimation.effective_treated import FEW_EFFECTIVE_TREATED, EffectiveTreated
+from models.estimation.effective_treated import (
+    FEW_EFFECTIVE_TREATED,
+    EffectiveTreated,
+    warn_few_effective,
+)
 from models.estimation.panel_data import PanelData
 
 COLUMNS = dict(outcome="y", unit="i", time="t", cohort="g")
@@ -125,3 +129,14 @@ def test_sampling_weights_multiply_the_dose_weights():
     df["w"] = [1.0, 1.0, 2.0, 4.0, 0.5, 0.5]
     panel = PanelData.read(df, "y", "i", "t", "g", "v", weights="w")
     assert panel.effective_treated == got  # a unit's weight: its rows' mean (3 for unit 2)
+
+
+def test_the_warning_of_a_weighted_fit_gives_its_formula_and_no_unavailable_remedy():
+    weighted = EffectiveTreated.of_doses(np.array([1.0, 50.0]), np.array([2.0, 1.0]))
+    with pytest.warns(
+        FewEffectiveUnitsWarning,
+        match=r"sampling weight w times its dose squared.*"
+        r"\(sum w v\^2\)\^2 / sum \(w v\^2\)\^2.*not available with weights",
+    ) as got:
+        warn_few_effective(weighted, "EventStudy", "fake_value")
+    assert "vcov='CR3'" not in str(got[0].message)
