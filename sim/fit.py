@@ -172,7 +172,8 @@ def describe_fit(
     its 95% CI, the truth (and whether the CI covers it), and a pre-trend test."""
     first, last = settings.cumulative
     unit = "per yuan of counterfeit" if settings.intensity else "yuan per treated unit"
-    lines = [f"cumulative effect over event times {first}..{last}, {unit}:"]
+    weighted = f", weighted by sampling weights {settings.weights!r}" if settings.weights else ""
+    lines = [f"cumulative effect over event times {first}..{last}, {unit}{weighted}:"]
     for estimand, fits in results.items():
         true_total = None
         if settings.intensity is not None:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from models import CallawaySantAnna, EventStudy
+from models import CallawaySantAnna, EventStudy, value_weighted
 from sim import load_config
 from sim.cli import main
 from sim.config import ConfigError
@@ -127,6 +127,53 @@ def test_fit_command_options_override_the_settings(tiny_run, capsys):
     assert "yuan per treated unit" in printed
 
 
+ESTIMATORS = ["twfe", "callaway_santanna", "sun_abraham", "imputation"]
+
+
+@pytest.fixture(scope="module")
+def weighted_panel(tiny_run, tmp_path_factory):
+    """The tiny run's panel with sampling weights 1..4, constant within a consumer."""
+    _, result = tiny_run
+    panel = pd.read_parquet(result.directory / "panel.parquet")
+    panel["w"] = 1.0 + panel["consumer_id"].to_numpy() % 4
+    path = tmp_path_factory.mktemp("weighted") / "panel.parquet"
+    panel.to_parquet(path)
+    return panel, path
+
+
+def test_fit_weights_reach_every_estimator_and_both_estimands(
+    tiny_run, weighted_panel, tmp_path, capsys
+):
+    config_path, _ = tiny_run
+    panel, path = weighted_panel
+    out = tmp_path / "fit"
+    argv = ["fit", str(path), "--config", str(config_path), "--weights", "w", "--out", str(out)]
+    assert main([*argv, "--estimators", "twfe", "sun_abraham"]) == 0
+    assert "weighted by sampling weights 'w'" in capsys.readouterr().out
+    settings = load_config(config_path).estimation
+    columns = dict(unit="consumer_id", time="week", cohort="fake_week", weights="w")
+    stored = pd.read_csv(out / "estimates.csv").set_index(["estimand", "estimator", "event_time"])
+    for estimand, intensity in (("intensity", "fake_value"), ("value", None)):
+        direct = EventStudy(
+            panel, "spend", **columns, window=settings.twfe.window, ref=settings.twfe.ref,
+            intensity=intensity,
+        ).fit()  # fmt: skip
+        if intensity is None:
+            direct = value_weighted(direct, panel, **columns, dose="fake_value")
+        expected = direct.event_time_effects()
+        got = stored.loc[(estimand, "twfe")].loc[expected.index]
+        np.testing.assert_allclose(got["estimate"], expected["estimate"], rtol=1e-9)
+        np.testing.assert_allclose(got["se"], expected["se"], rtol=1e-9)
+    unweighted = EventStudy(
+        panel, "spend", "consumer_id", "week", "fake_week", window=settings.twfe.window,
+        ref=settings.twfe.ref, intensity="fake_value",
+    ).fit().event_time_effects()  # fmt: skip
+    weighted = stored.loc[("intensity", "twfe")].loc[unweighted.index, "estimate"]
+    assert (
+        np.abs(weighted - unweighted["estimate"]).max() > 1e-3 * unweighted["estimate"].abs().max()
+    )
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -138,6 +185,7 @@ def test_fit_command_options_override_the_settings(tiny_run, capsys):
         (["fit", "PANEL", "--vcov", "iid", "--cluster", "week"],
          "clusters are only used with vcov = 'CRV1'"),
         (["fit", "CONFIG"], "not a Parquet file"),
+        (["fit", "PANEL", "--weights", "w"], "column(s) 'w' not in the panel"),
     ],
 )  # fmt: skip
 def test_fit_errors_are_one_line_with_exit_2(tiny_run, capsys, argv, message):
