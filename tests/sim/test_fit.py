@@ -207,6 +207,8 @@ def test_fit_errors_are_one_line_with_exit_2(tiny_run, capsys, argv, message):
          r"estimation: cumulative = \[0, 13\] must be inside twfe.window = \[-4, 12\]"),
         ('vcov = "CRV1"', 'vcov = "CR2"', r"estimation.twfe.vcov: Input should be 'iid', 'HC1' or"),
         ("ref = -1", "ref = -1\nweights = \"w\"", r"estimation.twfe.weights: unknown key"),
+        ("cumulative = [0, 11]", "cumulative = [0, 11]\nweights = \"w\"",
+         r"estimation.weights = 'w': a simulated panel has no sampling weights"),
     ],
 )  # fmt: skip
 def test_estimation_config_errors_name_their_key(write_config, old, new, message):
