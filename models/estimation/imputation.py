@@ -18,18 +18,33 @@ e >= 0 (didimputation's default, static estimate). With anticipation, the observ
 e = -anticipation..-1 are treated (left out of the first stage) and get estimates only when
 ``horizons`` asks for them.
 
-Variance (BJS Theorem 3, the conservative estimator, clustered by unit). Each estimate is linear
-in the outcomes, ``theta = sum_it v_it Y_it``, with ``v_it = w_it`` on treated observations and
-``v^0 = -Z0 (Z0'Z0)^- Z1' w1`` on untreated ones (Z the unit and period dummies, 0/1 the
-untreated/treated rows). With residuals ``eps~_it = Y_it - alpha_i - lambda_t`` on untreated
-observations and ``eps~_it = tau_it - tau~_it`` on treated ones, where ``tau~_it`` averages the
-tau of the observation's cohort x event-time cell with weights ``v_it^2`` (didimputation's
-choice; BJS also propose a leave-out average, not used here),
+Sampling weights (``weights``, didimputation's ``wname``). The first stage is weighted least
+squares on the untreated observations, and each treated observation's weight is scaled by its
+sampling weight s_it: ``w_it = s_it omega_i / sum_j s_j omega_j^2``. Without ``intensity`` this is
+didimputation's ``wtr * wname`` renormalised to sum to one (the s-weighted mean effect); with
+``intensity`` it is the s-weighted regression of the effects on the dose through the origin.
 
-    Var(theta) = sum_i (sum_t v_it eps~_it)^2.
+Variance (BJS Theorem 3, the conservative estimator, clustered by unit or by ``cluster``). Each
+estimate is linear in the outcomes, ``theta = sum_it v_it Y_it``, with ``v_it = w_it`` on treated
+observations and ``v^0 = -S0 Z0 (Z0'S0Z0)^- Z1' w1`` on untreated ones (Z the unit and period
+dummies, S the sampling weights (1 without), 0/1 the untreated/treated rows). With residuals
+``eps~_it = Y_it - alpha_i - lambda_t`` on untreated observations and ``eps~_it = tau_it -
+tau~_it`` on treated ones, where ``tau~_it`` averages the tau of the observation's cohort x
+event-time cell with weights ``v_it^2`` (didimputation's choice; BJS also propose a leave-out
+average, not used here),
+
+    Var(theta) = sum_i (sum_t v_it eps~_it)^2,
+
+or with ``cluster`` (didimputation's ``cluster_var``) the same sum over the clusters g of
+``(sum_{it in g} v_it eps~_it)^2``; like didimputation, any partition of the rows is accepted
+(a unit may change cluster). One deliberate difference: with weights that vary, didimputation
+multiplies the dummies by the weights (not their square roots) before forming ``Z0'Z0`` and
+``Z1' w1``, so its ``v^0`` is ``-S0 Z0 (Z0'S0^2 Z0)^- Z1'S1 w1``, which is not the estimator's own
+weight on the untreated outcomes; goodwill uses the ``v^0`` above, for which ``theta = sum v Y``
+holds (the two agree when the weights are constant).
 
 Within a cohort x event-time cell every estimate's weights are proportional to the same
-``omega_i``, so ``tau~`` (hence ``eps~``) is the same for every estimate. The covariance of two
+``s_it omega_i``, so ``tau~`` (hence ``eps~``) is the same for every estimate. The covariance of two
 estimates is therefore ``sum_i S_i S'_i`` with the unit scores ``S_i = sum_t v_it eps~_it`` of
 each: the cross terms of the same formula, which makes ``cumulative(0, 11)``'s standard error
 that of the sum's own weights ``v^0 + ... + v^11`` (didimputation reports standard errors only).
@@ -62,8 +77,14 @@ import pandas as pd
 from models.estimation.arguments import at_least, strict_bool
 from models.estimation.effective_treated import EffectiveTreated, warn_few_effective
 from models.estimation.imputation_pretrends import imputation_pretrends
+from models.estimation.imputation_variance import (
+    Clusters,
+    TreatedObservations,
+    cluster_scores,
+    memberships,
+)
 from models.estimation.inference import LinearCombination
-from models.estimation.panel_data import PanelData
+from models.estimation.panel_data import PanelData, categorical_codes, require_columns
 from models.estimation.results import Estimates, EventTimes, Results
 from models.estimation.two_way_equations import TwoWayNormalEquations
 from models.estimation.vcov import Covariance, VcovRequest, VcovSpec, parse_unit_clustered
@@ -79,17 +100,8 @@ class _Panel:
     cohorts: np.ndarray
     doses: np.ndarray | None
     effective_treated: EffectiveTreated | None
-
-
-@dataclass(frozen=True)
-class _TreatedObservations:
-    """The imputable treated observations, in long form."""
-
-    unit_index: np.ndarray
-    period_index: np.ndarray
-    event: np.ndarray
-    effect: np.ndarray
-    weight: np.ndarray
+    weights: np.ndarray | None
+    clusters: Clusters | None
 
 
 class ImputationDiD:
@@ -114,6 +126,13 @@ class ImputationDiD:
     intensity : str, optional
         Column with each unit's dose (e.g. ``"fake_value"``), constant within a unit and > 0 for
         treated units; the effects are then per unit of dose, dose-weighted (module docstring).
+    weights : str, optional
+        Column of positive sampling weights s_it (didimputation's ``wname``): the first stage is
+        weighted least squares and each treated observation's weight in an estimate is scaled
+        by s_it (module docstring).
+    cluster : str, optional
+        Column of the clusters of the variance (didimputation's ``cluster_var``), e.g. a region
+        above the unit; by default the unit.
     nonnegative_outcome : bool
         Refuse a negative outcome (for spend); False by default (log spend may be negative).
 
@@ -144,6 +163,8 @@ class ImputationDiD:
         horizons: Sequence[int] | None = None,
         anticipation: int = 0,
         intensity: str | None = None,
+        weights: str | None = None,
+        cluster: str | None = None,
         nonnegative_outcome: bool = False,
     ) -> None:
         anticipation = at_least("anticipation", anticipation, 0, "ImputationDiD")
@@ -155,6 +176,8 @@ class ImputationDiD:
         self.anticipation = int(anticipation)
         self.horizons = None if horizons is None else self._check_horizons(horizons)
         self.intensity = intensity
+        self.weights = weights
+        self.cluster = cluster
         self.nonnegative_outcome = strict_bool(
             "nonnegative_outcome", nonnegative_outcome, "ImputationDiD"
         )
@@ -180,6 +203,7 @@ class ImputationDiD:
             self.time,
             self.cohort,
             self.intensity,
+            weights=self.weights,
             nonnegative_outcome=self.nonnegative_outcome,
         )
         warn_few_effective(data.effective_treated, "ImputationDiD", self.intensity)
@@ -190,7 +214,17 @@ class ImputationDiD:
                 f"column {self.cohort!r}: no untreated observations (rows of never-treated units "
                 f"or before a unit's cohort - anticipation) to fit the unit and period effects"
             )
-        return _Panel(data.to_grid(data.y), periods, cohorts, data.doses, data.effective_treated)
+        weights = None if data.row_weights is None else data.to_grid(data.row_weights)
+        clusters = None
+        if self.cluster is not None:
+            require_columns(self.df, [self.cluster], "cluster")
+            codes, size = categorical_codes(self.df, self.cluster)
+            grid = np.nan_to_num(data.to_grid(codes.astype(float)), nan=0.0)
+            clusters = Clusters(grid.astype(np.int64), size)
+        return _Panel(
+            data.to_grid(data.y), periods, cohorts, data.doses, data.effective_treated, weights,
+            clusters,
+        )  # fmt: skip
 
     def fit(self, vcov: VcovSpec = "CRV1") -> Results:
         """Impute the untreated outcomes, average the effects and estimate their covariance.
@@ -198,40 +232,48 @@ class ImputationDiD:
         Parameters
         ----------
         vcov : str or dict
-            ``"CRV1"`` (or ``{"CRV1": unit}``): BJS's conservative variance, clustered by unit,
-            the only one available.
+            ``"CRV1"`` (or ``{"CRV1": cluster}``): BJS's conservative variance, clustered by
+            ``cluster`` (the unit by default), the only one available.
 
         Returns
         -------
         Results
             ``params`` named ``event_time::e``, the covariance of BJS's conservative variance
-            (clustered by unit, normal critical values), ``overall`` = the static estimate and
+            (clustered, normal critical values), ``overall`` = the static estimate and
             its standard error.
         """
-        parse_unit_clustered(vcov, self.unit, "ImputationDiD")
+        parse_unit_clustered(vcov, self.cluster or self.unit, "ImputationDiD")
         panel = self._panel
         observed = ~np.isnan(panel.outcome)
         start = (panel.cohorts - self.anticipation)[:, None]
         untreated = observed & (panel.periods[None, :] < start)
-        equations = TwoWayNormalEquations.from_mask(untreated)
+        equations = TwoWayNormalEquations.from_mask(untreated, panel.weights)
         y0 = np.where(untreated, panel.outcome, 0.0)
+        if panel.weights is not None:
+            y0 = equations.mask * y0
         alpha, lam = equations.solve(y0.sum(axis=1), y0.sum(axis=0))
         residual = np.where(untreated, panel.outcome - alpha[:, None] - lam[None, :], 0.0)
+        if panel.weights is not None:
+            residual = equations.mask * residual
         treated = self._imputable(observed & ~untreated, equations)
         units, periods = np.nonzero(treated)
-        effects = _TreatedObservations(
+        dose = np.ones(units.size) if panel.doses is None else panel.doses[units]
+        effects = TreatedObservations(
             unit_index=units,
             period_index=periods,
             event=(panel.periods[periods] - panel.cohorts[units]).astype(np.int64),
             effect=panel.outcome[units, periods] - alpha[units] - lam[periods],
-            weight=np.ones(units.size) if panel.doses is None else panel.doses[units],
+            weight=dose if panel.weights is None else panel.weights[units, periods] * dose,
+            dose=dose,
         )
         horizons = self._horizons(effects.event)
-        member, column = _memberships(effects.event, horizons)
-        totals = np.bincount(column, weights=effects.weight[member] ** 2)
+        member, column = memberships(effects.event, horizons)
+        totals = np.bincount(column, weights=effects.weight[member] * effects.dose[member])
         w = effects.weight[member] / totals[column]
         estimates = np.bincount(column, weights=w * effects.effect[member])
-        scores = _unit_scores(equations, residual, effects, panel.cohorts, member, column, w)
+        scores = cluster_scores(
+            equations, residual, effects, panel.cohorts, member, column, w, panel.clusters
+        )
         return self._results(horizons, estimates, scores, untreated, treated, equations)
 
     def pretrends(self, leads: Sequence[int], vcov: VcovSpec = "CRV1") -> Results:
@@ -243,7 +285,7 @@ class ImputationDiD:
         leads : sequence of int
             Event times below ``-anticipation`` to test, e.g. ``range(-5, 0)``.
         vcov : str or dict
-            Clustered by the unit by default; see
+            Clustered by ``cluster`` (the unit by default), weighted by ``weights``; see
             :func:`~models.estimation.imputation_pretrends.imputation_pretrends`.
         """
         return imputation_pretrends(
@@ -254,6 +296,8 @@ class ImputationDiD:
             self.cohort,
             leads,
             anticipation=self.anticipation,
+            weights=self.weights,
+            cluster=self.cluster,
             vcov=vcov,
         )
 
@@ -316,7 +360,12 @@ class ImputationDiD:
     ) -> Results:
         covariance = scores.T @ scores
         n_horizons = horizons.size
-        units_used = int((untreated.any(axis=1) | treated.any(axis=1)).sum())
+        used = untreated | treated
+        clusters = self._panel.clusters
+        if clusters is None:
+            n_clusters = int(used.any(axis=1).sum())
+        else:
+            n_clusters = int(np.unique(clusters.codes[used]).size)
         n_units_fe = int((equations.unit_piece >= 0).sum())
         n_periods_fe = int((equations.period_piece >= 0).sum())
         n_untreated = int(untreated.sum())
@@ -329,8 +378,8 @@ class ImputationDiD:
                 covariance=Covariance(
                     matrix=covariance[:n_horizons, :n_horizons],
                     df_t=np.inf,
-                    request=VcovRequest("BJS conservative", (self.unit,)),
-                    n_clusters=(units_used,),
+                    request=VcovRequest("BJS conservative", (self.cluster or self.unit,)),
+                    n_clusters=(n_clusters,),
                 ),
                 nobs=n_untreated + int(treated.sum()),
             ),
@@ -349,57 +398,3 @@ class ImputationDiD:
             ),
             treated_units=self._panel.effective_treated,
         )
-
-
-def _memberships(event: np.ndarray, horizons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Which treated observations enter which estimate: (observation, estimate column) pairs.
-
-    Columns ``0..H-1`` are the horizons, column H the static estimate (every event time >= 0).
-    """
-    position = np.minimum(np.searchsorted(horizons, event), horizons.size - 1)
-    in_horizon = np.flatnonzero(horizons[position] == event)
-    static = np.flatnonzero(event >= 0)
-    member = np.concatenate([in_horizon, static])
-    column = np.concatenate([position[in_horizon], np.full(static.size, horizons.size)])
-    return member, column
-
-
-def _unit_scores(
-    equations: TwoWayNormalEquations,
-    residual: np.ndarray,
-    effects: _TreatedObservations,
-    cohorts: np.ndarray,
-    member: np.ndarray,
-    column: np.ndarray,
-    w: np.ndarray,
-) -> np.ndarray:
-    """Scores ``S_i = sum_t v_it eps~_it`` of every unit (rows) for every estimate (columns).
-
-    ``w`` is the weight of each (observation ``member``, estimate ``column``) pair.
-    """
-    n_units, n_periods = residual.shape
-    k = int(column.max()) + 1
-    unit_cell = effects.unit_index[member] * k + column
-    period_cell = effects.period_index[member] * k + column
-    unit_totals = np.bincount(unit_cell, weights=w, minlength=n_units * k).reshape(n_units, k)
-    period_totals = np.bincount(period_cell, weights=w, minlength=n_periods * k).reshape(
-        n_periods, k
-    )
-    # v^0_it = -(a_i + l_t) on untreated observations, with (a, l) solving Z0'Z0 (a, l) = Z1'w1.
-    # The a_i part of sum_t v^0_it eps_it vanishes: the first-stage residuals eps of each unit
-    # sum to zero (its normal equation for alpha_i).
-    _, period_coef = equations.solve(unit_totals, period_totals)
-    untreated_part = -(residual @ period_coef)
-    centred = effects.effect - _cell_means(effects, cohorts)
-    treated_part = np.bincount(unit_cell, weights=w * centred[member], minlength=n_units * k)
-    return untreated_part + treated_part.reshape(n_units, k)
-
-
-def _cell_means(effects: _TreatedObservations, cohorts: np.ndarray) -> np.ndarray:
-    """tau~: each treated observation's cohort x event-time mean effect, weighted by omega^2."""
-    _, cohort_code = np.unique(cohorts[effects.unit_index], return_inverse=True)
-    event_code = effects.event - effects.event.min()
-    _, cell = np.unique(cohort_code * (int(event_code.max()) + 1) + event_code, return_inverse=True)
-    weight = effects.weight**2
-    means = np.bincount(cell, weights=weight * effects.effect) / np.bincount(cell, weights=weight)
-    return means[cell]

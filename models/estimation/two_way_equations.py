@@ -20,20 +20,21 @@ from scipy.sparse.csgraph import connected_components
 class TwoWayNormalEquations:
     """Normal equations of unit and period dummies on a units x periods sample.
 
-    With Z the dummies of the observations where ``mask`` is True, :meth:`solve` finds
-    coefficients ``(a, l)`` with ``Z'Z (a, l) = (unit_totals, period_totals)``. The unit block is
-    eliminated by dividing by each unit's count, leaving the periods x periods matrix
-    ``diag(c) - M' diag(1/n) M`` (M the mask, n and c its row and column counts), whose
+    With Z the dummies of the observations of the sample and W their weights (1 without
+    weights), :meth:`solve` finds coefficients ``(a, l)`` with ``Z'WZ (a, l) = (unit_totals,
+    period_totals)``. The unit block is eliminated by dividing by each unit's (weighted) count,
+    leaving the periods x periods matrix ``diag(c) - M' diag(1/n) M`` (M the mask, n and c its
+    row and column sums), whose
     pseudo-inverse is computed once. When the totals are ``Z' x`` for some x the fitted values
-    ``a_i + l_t`` are unique (they are the projection of x on the dummies), whatever the
+    ``a_i + l_t`` are unique (the weighted projection of x on the dummies), whatever the
     normalisation of the effects.
 
     Attributes
     ----------
     mask : numpy.ndarray of float, shape (n_units, n_periods)
-        1.0 on the observations of the sample.
+        The weight of each observation of the sample (1.0 without weights), 0.0 elsewhere.
     unit_counts : numpy.ndarray, shape (n_units,)
-        Observations of each unit in the sample.
+        Observations of each unit in the sample (the sum of their weights).
     period_inverse : numpy.ndarray, shape (n_periods, n_periods)
         Pseudo-inverse of the reduced periods x periods matrix.
     unit_piece, period_piece : numpy.ndarray of int
@@ -56,12 +57,16 @@ class TwoWayNormalEquations:
     period_piece: np.ndarray
 
     @classmethod
-    def from_mask(cls, sample: np.ndarray) -> TwoWayNormalEquations:
-        """Build from a boolean units x periods array of the sample's observations."""
-        mask = sample.astype(float)
+    def from_mask(
+        cls, sample: np.ndarray, weights: np.ndarray | None = None
+    ) -> TwoWayNormalEquations:
+        """Build from a boolean units x periods array of the sample's observations and, for
+        weighted least squares, a units x periods array of positive weights."""
+        mask = sample.astype(float) if weights is None else np.where(sample, weights, 0.0)
         unit_counts = mask.sum(axis=1)
         period_counts = mask.sum(axis=0)
-        shared = mask.T @ (mask / np.maximum(unit_counts, 1.0)[:, None])
+        divisor = np.where(unit_counts > 0, unit_counts, 1.0)
+        shared = mask.T @ (mask / divisor[:, None])
         reduced = np.diag(period_counts) - shared
         period_piece = _period_pieces(shared, period_counts > 0)
         unit_piece = np.where(unit_counts > 0, period_piece[np.argmax(sample, axis=1)], -1)
