@@ -87,7 +87,13 @@ from models.estimation.inference import LinearCombination
 from models.estimation.panel_data import PanelData, categorical_codes, require_columns
 from models.estimation.results import Estimates, EventTimes, Results
 from models.estimation.two_way_equations import TwoWayNormalEquations
-from models.estimation.vcov import Covariance, VcovRequest, VcovSpec, parse_unit_clustered
+from models.estimation.vcov import (
+    Covariance,
+    VcovRequest,
+    VcovSpec,
+    parse_unit_clustered,
+    parse_vcov,
+)
 from models.exceptions import ImputationWarning
 
 
@@ -242,7 +248,7 @@ class ImputationDiD:
             (clustered, normal critical values), ``overall`` = the static estimate and
             its standard error.
         """
-        parse_unit_clustered(vcov, self.cluster or self.unit, "ImputationDiD")
+        self._check_vcov(vcov)
         panel = self._panel
         observed = ~np.isnan(panel.outcome)
         start = (panel.cohorts - self.anticipation)[:, None]
@@ -275,6 +281,18 @@ class ImputationDiD:
             equations, residual, effects, panel.cohorts, member, column, w, panel.clusters
         )
         return self._results(horizons, estimates, scores, untreated, treated, equations)
+
+    def _check_vcov(self, vcov: VcovSpec) -> None:
+        """Only BJS's conservative variance, clustered by ``cluster`` (the unit by default)."""
+        if self.cluster is None:
+            parse_unit_clustered(vcov, self.unit, "ImputationDiD")
+            return
+        request = parse_vcov(vcov, [self.cluster], self.VCOV, "ImputationDiD")
+        if request.clusters != (self.cluster,):
+            raise ValueError(
+                f"ImputationDiD: vcov: clustered by the column given as cluster, "
+                f"{self.cluster!r}, got clusters {', '.join(map(repr, request.clusters))}"
+            )
 
     def pretrends(self, leads: Sequence[int], vcov: VcovSpec = "CRV1") -> Results:
         """BJS's pre-trend regression on the untreated observations (didimputation's

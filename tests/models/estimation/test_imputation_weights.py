@@ -250,7 +250,8 @@ def test_bad_weights_and_clusters_are_refused(panel, change, kwargs, match):
 
 def test_a_fit_clustered_by_another_column_than_cluster_is_refused(panel):
     model = imputation(panel, cluster="region")
-    with pytest.raises(ValueError, match="'region'"):
+    with pytest.raises(ValueError, match="given as cluster, 'region', got clusters 'consumer_id'"):
         model.fit({"CRV1": "consumer_id"})
+    assert model.fit({"CRV1": "region"}).bse.equals(model.fit().bse)
     with pytest.raises(ValueError, match=r"cluster.*'missing'"):
         TwoStageDiD(panel, "spend", "consumer_id", "week", "treat", cluster="missing")
