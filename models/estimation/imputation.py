@@ -413,6 +413,7 @@ class ImputationDiD:
                     "Their fixed effects",
                     f"{self.unit} ({n_units_fe:,}), {self.time} ({n_periods_fe:,})",
                 ),
+                *((("Sampling weights", self.weights),) if self.weights else ()),
             ),
             treated_units=self._panel.effective_treated,
         )

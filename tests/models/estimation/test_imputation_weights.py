@@ -127,6 +127,7 @@ def test_conservative_standard_errors_match_bjs_theorem_3(panel, first_stage, cl
     np.testing.assert_allclose(res.params, [hand[e][0] for e in horizons], atol=POINT_ATOL)
     np.testing.assert_allclose(res.bse, [hand[e][1] for e in horizons], rtol=SE_RTOL)
     assert res.overall.se == pytest.approx(hand["static"][1], rel=SE_RTOL)
+    assert ("Sampling weights", "w") in res.notes
     groups = panel[cluster or "consumer_id"].nunique()
     assert res.estimates.covariance.n_clusters == (groups,)
 
