@@ -133,6 +133,21 @@ def test_conservative_standard_errors_match_bjs_theorem_3(panel, first_stage, cl
 
 
 @pytest.mark.filterwarnings("ignore::models.exceptions.FewEffectiveUnitsWarning")
+def test_didimputation_weighted_v0_is_not_the_estimators_weight(panel, first_stage):
+    """Why goodwill's ``v^0`` differs from didimputation's with varying weights: didimputation
+    scales the dummies by s (not sqrt(s)), so its ``v^0 = -S0 Z0 (Z0'S0^2 Z0)^-1 Z1'S1 w1`` does
+    not reproduce the estimate as ``sum v Y``; the ``v^0`` of BJS Theorem 3 does (hand_bjs)."""
+    treated = (panel["week"] >= panel["fake_week"]).to_numpy()
+    s, spend = panel["w"].to_numpy(), panel["spend"].to_numpy()
+    z = pd.get_dummies(panel[["consumer_id", "week"]].astype(str)).to_numpy(float)[:, :-1]
+    w1 = s[treated] / s[treated].sum()  # the static estimate
+    estimate = float(w1 @ first_stage[1])
+    zs0, zs1 = s[~treated, None] * z[~treated], s[treated, None] * z[treated]
+    v0 = -zs0 @ np.linalg.solve(zs0.T @ zs0, zs1.T @ w1)
+    assert abs(float(w1 @ spend[treated] + v0 @ spend[~treated]) - estimate) > 1e-3
+    assert hand_bjs(panel, first_stage, "consumer_id")["static"][0] == pytest.approx(estimate)
+
+
 def test_intensity_with_weights_is_the_weighted_regression_on_the_dose(panel, first_stage):
     res = imputation(panel, weights="w", cluster="region", intensity="fake_value").fit()
     hand = hand_bjs(panel, first_stage, "region", dose="fake_value")
