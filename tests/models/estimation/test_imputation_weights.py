@@ -132,7 +132,6 @@ def test_conservative_standard_errors_match_bjs_theorem_3(panel, first_stage, cl
     assert res.estimates.covariance.n_clusters == (groups,)
 
 
-@pytest.mark.filterwarnings("ignore::models.exceptions.FewEffectiveUnitsWarning")
 def test_didimputation_weighted_v0_is_not_the_estimators_weight(panel, first_stage):
     """Why goodwill's ``v^0`` differs from didimputation's with varying weights: didimputation
     scales the dummies by s (not sqrt(s)), so its ``v^0 = -S0 Z0 (Z0'S0^2 Z0)^-1 Z1'S1 w1`` does
@@ -148,6 +147,23 @@ def test_didimputation_weighted_v0_is_not_the_estimators_weight(panel, first_sta
     assert hand_bjs(panel, first_stage, "consumer_id")["static"][0] == pytest.approx(estimate)
 
 
+def test_unbalanced_panel_matches_bjs_theorem_3(panel):
+    """A tenth of the rows after each consumer's third week missing: the grid's holes."""
+    rng = np.random.default_rng(8)
+    df = panel.loc[(panel["week"] <= 3) | (rng.uniform(size=len(panel)) > 0.1)]
+    df = df.reset_index(drop=True)
+    treated = df["week"] >= df["fake_week"]
+    untreated = df.loc[~treated]
+    fit = smf.wls("spend ~ C(consumer_id) + C(week)", untreated, weights=untreated["w"]).fit()
+    tau = (df.loc[treated, "spend"] - fit.predict(df.loc[treated])).to_numpy()
+    hand = hand_bjs(df, (fit.resid.to_numpy(), tau), "mixed")
+    res = imputation(df, weights="w", cluster="mixed").fit()
+    horizons = list(res.event_times)
+    np.testing.assert_allclose(res.params, [hand[e][0] for e in horizons], atol=POINT_ATOL)
+    np.testing.assert_allclose(res.bse, [hand[e][1] for e in horizons], rtol=SE_RTOL)
+
+
+@pytest.mark.filterwarnings("ignore::models.exceptions.FewEffectiveUnitsWarning")
 def test_intensity_with_weights_is_the_weighted_regression_on_the_dose(panel, first_stage):
     res = imputation(panel, weights="w", cluster="region", intensity="fake_value").fit()
     hand = hand_bjs(panel, first_stage, "region", dose="fake_value")
@@ -214,6 +230,14 @@ def test_unit_weights_give_the_unweighted_fit(panel):
     scaled = imputation(panel.assign(one=2.5), intensity="fake_value", weights="one").fit()
     np.testing.assert_allclose(scaled.params, plain.params, rtol=EXACT)
     np.testing.assert_allclose(scaled.bse, plain.bse, rtol=EXACT)
+
+
+def test_two_stage_unit_weights_give_the_unweighted_fit(panel):
+    kwargs = {"second_stage": f"~ i(rel, ref={NEVER})", "cluster": "region"}
+    plain = TwoStageDiD(panel, "spend", "consumer_id", "week", "treat", **kwargs).fit()
+    ones = TwoStageDiD(panel, "spend", "consumer_id", "week", "treat", weights="one", **kwargs)
+    np.testing.assert_allclose(ones.fit().params, plain.params, rtol=EXACT)
+    np.testing.assert_allclose(ones.fit().bse, plain.bse, rtol=EXACT)
 
 
 def test_integer_weights_are_duplicated_units(panel):
