@@ -18,18 +18,33 @@ e >= 0 (didimputation's default, static estimate). With anticipation, the observ
 e = -anticipation..-1 are treated (left out of the first stage) and get estimates only when
 ``horizons`` asks for them.
 
-Variance (BJS Theorem 3, the conservative estimator, clustered by unit). Each estimate is linear
-in the outcomes, ``theta = sum_it v_it Y_it``, with ``v_it = w_it`` on treated observations and
-``v^0 = -Z0 (Z0'Z0)^- Z1' w1`` on untreated ones (Z the unit and period dummies, 0/1 the
-untreated/treated rows). With residuals ``eps~_it = Y_it - alpha_i - lambda_t`` on untreated
-observations and ``eps~_it = tau_it - tau~_it`` on treated ones, where ``tau~_it`` averages the
-tau of the observation's cohort x event-time cell with weights ``v_it^2`` (didimputation's
-choice; BJS also propose a leave-out average, not used here),
+Sampling weights (``weights``, didimputation's ``wname``). The first stage is weighted least
+squares on the untreated observations, and each treated observation's weight is scaled by its
+sampling weight s_it: ``w_it = s_it omega_i / sum_j s_j omega_j^2``. Without ``intensity`` this is
+didimputation's ``wtr * wname`` renormalised to sum to one (the s-weighted mean effect); with
+``intensity`` it is the s-weighted regression of the effects on the dose through the origin.
 
-    Var(theta) = sum_i (sum_t v_it eps~_it)^2.
+Variance (BJS Theorem 3, the conservative estimator, clustered by unit or by ``cluster``). Each
+estimate is linear in the outcomes, ``theta = sum_it v_it Y_it``, with ``v_it = w_it`` on treated
+observations and ``v^0 = -S0 Z0 (Z0'S0Z0)^- Z1' w1`` on untreated ones (Z the unit and period
+dummies, S the sampling weights (1 without), 0/1 the untreated/treated rows). With residuals
+``eps~_it = Y_it - alpha_i - lambda_t`` on untreated observations and ``eps~_it = tau_it -
+tau~_it`` on treated ones, where ``tau~_it`` averages the tau of the observation's cohort x
+event-time cell with weights ``v_it^2`` (didimputation's choice; BJS also propose a leave-out
+average, not used here),
+
+    Var(theta) = sum_i (sum_t v_it eps~_it)^2,
+
+or with ``cluster`` (didimputation's ``cluster_var``) the same sum over the clusters g of
+``(sum_{it in g} v_it eps~_it)^2``; like didimputation, any partition of the rows is accepted
+(a unit may change cluster). One deliberate difference: with weights that vary, didimputation
+multiplies the dummies by the weights (not their square roots) before forming ``Z0'Z0`` and
+``Z1' w1``, so its ``v^0`` is ``-S0 Z0 (Z0'S0^2 Z0)^- Z1'S1 w1``, which is not the estimator's own
+weight on the untreated outcomes; goodwill uses the ``v^0`` above, for which ``theta = sum v Y``
+holds (the two agree when the weights are constant).
 
 Within a cohort x event-time cell every estimate's weights are proportional to the same
-``omega_i``, so ``tau~`` (hence ``eps~``) is the same for every estimate. The covariance of two
+``s_it omega_i``, so ``tau~`` (hence ``eps~``) is the same for every estimate. The covariance of two
 estimates is therefore ``sum_i S_i S'_i`` with the unit scores ``S_i = sum_t v_it eps~_it`` of
 each: the cross terms of the same formula, which makes ``cumulative(0, 11)``'s standard error
 that of the sum's own weights ``v^0 + ... + v^11`` (didimputation reports standard errors only).
@@ -58,98 +73,28 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
 
 from models.estimation.arguments import at_least, strict_bool
 from models.estimation.effective_treated import EffectiveTreated, warn_few_effective
 from models.estimation.imputation_pretrends import imputation_pretrends
+from models.estimation.imputation_variance import (
+    Clusters,
+    TreatedObservations,
+    cluster_scores,
+    memberships,
+)
 from models.estimation.inference import LinearCombination
-from models.estimation.panel_data import PanelData
+from models.estimation.panel_data import PanelData, categorical_codes, require_columns
 from models.estimation.results import Estimates, EventTimes, Results
-from models.estimation.vcov import Covariance, VcovRequest, VcovSpec, parse_unit_clustered
+from models.estimation.two_way_equations import TwoWayNormalEquations
+from models.estimation.vcov import (
+    Covariance,
+    VcovRequest,
+    VcovSpec,
+    parse_unit_clustered,
+    parse_vcov,
+)
 from models.exceptions import ImputationWarning
-
-
-@dataclass(frozen=True)
-class TwoWayNormalEquations:
-    """Normal equations of unit and period dummies on a units x periods sample.
-
-    With Z the dummies of the observations where ``mask`` is True, :meth:`solve` finds
-    coefficients ``(a, l)`` with ``Z'Z (a, l) = (unit_totals, period_totals)``. The unit block is
-    eliminated by dividing by each unit's count, leaving the periods x periods matrix
-    ``diag(c) - M' diag(1/n) M`` (M the mask, n and c its row and column counts), whose
-    pseudo-inverse is computed once. When the totals are ``Z' x`` for some x the fitted values
-    ``a_i + l_t`` are unique (they are the projection of x on the dummies), whatever the
-    normalisation of the effects.
-
-    Attributes
-    ----------
-    mask : numpy.ndarray of float, shape (n_units, n_periods)
-        1.0 on the observations of the sample.
-    unit_counts : numpy.ndarray, shape (n_units,)
-        Observations of each unit in the sample.
-    period_inverse : numpy.ndarray, shape (n_periods, n_periods)
-        Pseudo-inverse of the reduced periods x periods matrix.
-    unit_piece, period_piece : numpy.ndarray of int
-        Connected piece of the sample (units and periods linked by observations) of each unit and
-        period, -1 for those with no observation in the sample.
-
-    Examples
-    --------
-    >>> sample = np.array([[True, True], [True, False]])
-    >>> equations = TwoWayNormalEquations.from_mask(sample)
-    >>> a, l = equations.solve(np.array([3.0, 1.0]), np.array([2.0, 2.0]))
-    >>> (a[:, None] + l[None, :]).round(12).tolist()
-    [[1.0, 2.0], [1.0, 2.0]]
-    """
-
-    mask: np.ndarray
-    unit_counts: np.ndarray
-    period_inverse: np.ndarray
-    unit_piece: np.ndarray
-    period_piece: np.ndarray
-
-    @classmethod
-    def from_mask(cls, sample: np.ndarray) -> TwoWayNormalEquations:
-        """Build from a boolean units x periods array of the sample's observations."""
-        mask = sample.astype(float)
-        unit_counts = mask.sum(axis=1)
-        period_counts = mask.sum(axis=0)
-        shared = mask.T @ (mask / np.maximum(unit_counts, 1.0)[:, None])
-        reduced = np.diag(period_counts) - shared
-        period_piece = _period_pieces(shared, period_counts > 0)
-        unit_piece = np.where(unit_counts > 0, period_piece[np.argmax(sample, axis=1)], -1)
-        n_pieces = int(period_piece.max(initial=-1)) + 1
-        rank = int((period_counts > 0).sum()) - n_pieces
-        values, vectors = np.linalg.eigh((reduced + reduced.T) / 2)
-        kept = vectors[:, values.size - rank :]
-        inverse = (kept / values[values.size - rank :]) @ kept.T
-        return cls(mask, unit_counts, inverse, unit_piece, period_piece)
-
-    def solve(
-        self, unit_totals: np.ndarray, period_totals: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Unit and period coefficients for totals of shape (n_units[, k]) and (n_periods[, k]).
-
-        Units with no observation in the sample get coefficient 0 (their totals must be 0).
-        """
-        counts = self.unit_counts if unit_totals.ndim == 1 else self.unit_counts[:, None]
-        per_unit = np.divide(unit_totals, counts, out=np.zeros_like(unit_totals), where=counts > 0)
-        period_coef = self.period_inverse @ (period_totals - self.mask.T @ per_unit)
-        unit_coef = per_unit - np.divide(
-            self.mask @ period_coef, counts, out=np.zeros_like(per_unit), where=counts > 0
-        )
-        return unit_coef, period_coef
-
-
-def _period_pieces(shared: np.ndarray, active: np.ndarray) -> np.ndarray:
-    """Connected pieces of the periods linked by a common unit (-1 for inactive periods)."""
-    links = csr_matrix((shared > 0) & active[:, None] & active[None, :])
-    _, labels = connected_components(links, directed=False)
-    pieces = np.full(active.size, -1)
-    _, pieces[active] = np.unique(labels[active], return_inverse=True)
-    return pieces
 
 
 @dataclass(frozen=True)
@@ -161,17 +106,8 @@ class _Panel:
     cohorts: np.ndarray
     doses: np.ndarray | None
     effective_treated: EffectiveTreated | None
-
-
-@dataclass(frozen=True)
-class _TreatedObservations:
-    """The imputable treated observations, in long form."""
-
-    unit_index: np.ndarray
-    period_index: np.ndarray
-    event: np.ndarray
-    effect: np.ndarray
-    weight: np.ndarray
+    weights: np.ndarray | None
+    clusters: Clusters | None
 
 
 class ImputationDiD:
@@ -196,6 +132,13 @@ class ImputationDiD:
     intensity : str, optional
         Column with each unit's dose (e.g. ``"fake_value"``), constant within a unit and > 0 for
         treated units; the effects are then per unit of dose, dose-weighted (module docstring).
+    weights : str, optional
+        Column of positive sampling weights s_it (didimputation's ``wname``): the first stage is
+        weighted least squares and each treated observation's weight in an estimate is scaled
+        by s_it (module docstring).
+    cluster : str, optional
+        Column of the clusters of the variance (didimputation's ``cluster_var``), e.g. a region
+        above the unit; by default the unit.
     nonnegative_outcome : bool
         Refuse a negative outcome (for spend); False by default (log spend may be negative).
 
@@ -226,6 +169,8 @@ class ImputationDiD:
         horizons: Sequence[int] | None = None,
         anticipation: int = 0,
         intensity: str | None = None,
+        weights: str | None = None,
+        cluster: str | None = None,
         nonnegative_outcome: bool = False,
     ) -> None:
         anticipation = at_least("anticipation", anticipation, 0, "ImputationDiD")
@@ -237,6 +182,8 @@ class ImputationDiD:
         self.anticipation = int(anticipation)
         self.horizons = None if horizons is None else self._check_horizons(horizons)
         self.intensity = intensity
+        self.weights = weights
+        self.cluster = cluster
         self.nonnegative_outcome = strict_bool(
             "nonnegative_outcome", nonnegative_outcome, "ImputationDiD"
         )
@@ -262,6 +209,7 @@ class ImputationDiD:
             self.time,
             self.cohort,
             self.intensity,
+            weights=self.weights,
             nonnegative_outcome=self.nonnegative_outcome,
         )
         warn_few_effective(data.effective_treated, "ImputationDiD", self.intensity)
@@ -272,7 +220,17 @@ class ImputationDiD:
                 f"column {self.cohort!r}: no untreated observations (rows of never-treated units "
                 f"or before a unit's cohort - anticipation) to fit the unit and period effects"
             )
-        return _Panel(data.to_grid(data.y), periods, cohorts, data.doses, data.effective_treated)
+        weights = None if data.row_weights is None else data.to_grid(data.row_weights)
+        clusters = None
+        if self.cluster is not None:
+            require_columns(self.df, [self.cluster], "cluster")
+            codes, size = categorical_codes(self.df, self.cluster)
+            grid = np.nan_to_num(data.to_grid(codes.astype(float)), nan=0.0)
+            clusters = Clusters(grid.astype(np.int64), size)
+        return _Panel(
+            data.to_grid(data.y), periods, cohorts, data.doses, data.effective_treated, weights,
+            clusters,
+        )  # fmt: skip
 
     def fit(self, vcov: VcovSpec = "CRV1") -> Results:
         """Impute the untreated outcomes, average the effects and estimate their covariance.
@@ -280,41 +238,61 @@ class ImputationDiD:
         Parameters
         ----------
         vcov : str or dict
-            ``"CRV1"`` (or ``{"CRV1": unit}``): BJS's conservative variance, clustered by unit,
-            the only one available.
+            ``"CRV1"`` (or ``{"CRV1": cluster}``): BJS's conservative variance, clustered by
+            ``cluster`` (the unit by default), the only one available.
 
         Returns
         -------
         Results
             ``params`` named ``event_time::e``, the covariance of BJS's conservative variance
-            (clustered by unit, normal critical values), ``overall`` = the static estimate and
+            (clustered, normal critical values), ``overall`` = the static estimate and
             its standard error.
         """
-        parse_unit_clustered(vcov, self.unit, "ImputationDiD")
+        self._check_vcov(vcov)
         panel = self._panel
         observed = ~np.isnan(panel.outcome)
         start = (panel.cohorts - self.anticipation)[:, None]
         untreated = observed & (panel.periods[None, :] < start)
-        equations = TwoWayNormalEquations.from_mask(untreated)
+        equations = TwoWayNormalEquations.from_mask(untreated, panel.weights)
         y0 = np.where(untreated, panel.outcome, 0.0)
+        if panel.weights is not None:
+            y0 = equations.mask * y0
         alpha, lam = equations.solve(y0.sum(axis=1), y0.sum(axis=0))
         residual = np.where(untreated, panel.outcome - alpha[:, None] - lam[None, :], 0.0)
+        if panel.weights is not None:
+            residual = equations.mask * residual
         treated = self._imputable(observed & ~untreated, equations)
         units, periods = np.nonzero(treated)
-        effects = _TreatedObservations(
+        dose = np.ones(units.size) if panel.doses is None else panel.doses[units]
+        effects = TreatedObservations(
             unit_index=units,
             period_index=periods,
             event=(panel.periods[periods] - panel.cohorts[units]).astype(np.int64),
             effect=panel.outcome[units, periods] - alpha[units] - lam[periods],
-            weight=np.ones(units.size) if panel.doses is None else panel.doses[units],
+            weight=dose if panel.weights is None else panel.weights[units, periods] * dose,
+            dose=dose,
         )
         horizons = self._horizons(effects.event)
-        member, column = _memberships(effects.event, horizons)
-        totals = np.bincount(column, weights=effects.weight[member] ** 2)
+        member, column = memberships(effects.event, horizons)
+        totals = np.bincount(column, weights=effects.weight[member] * effects.dose[member])
         w = effects.weight[member] / totals[column]
         estimates = np.bincount(column, weights=w * effects.effect[member])
-        scores = _unit_scores(equations, residual, effects, panel.cohorts, member, column, w)
+        scores = cluster_scores(
+            equations, residual, effects, panel.cohorts, member, column, w, panel.clusters
+        )
         return self._results(horizons, estimates, scores, untreated, treated, equations)
+
+    def _check_vcov(self, vcov: VcovSpec) -> None:
+        """Only BJS's conservative variance, clustered by ``cluster`` (the unit by default)."""
+        if self.cluster is None:
+            parse_unit_clustered(vcov, self.unit, "ImputationDiD")
+            return
+        request = parse_vcov(vcov, [self.cluster], self.VCOV, "ImputationDiD")
+        if request.clusters != (self.cluster,):
+            raise ValueError(
+                f"ImputationDiD: vcov: clustered by the column given as cluster, "
+                f"{self.cluster!r}, got clusters {', '.join(map(repr, request.clusters))}"
+            )
 
     def pretrends(self, leads: Sequence[int], vcov: VcovSpec = "CRV1") -> Results:
         """BJS's pre-trend regression on the untreated observations (didimputation's
@@ -325,7 +303,7 @@ class ImputationDiD:
         leads : sequence of int
             Event times below ``-anticipation`` to test, e.g. ``range(-5, 0)``.
         vcov : str or dict
-            Clustered by the unit by default; see
+            Clustered by ``cluster`` (the unit by default), weighted by ``weights``; see
             :func:`~models.estimation.imputation_pretrends.imputation_pretrends`.
         """
         return imputation_pretrends(
@@ -336,6 +314,8 @@ class ImputationDiD:
             self.cohort,
             leads,
             anticipation=self.anticipation,
+            weights=self.weights,
+            cluster=self.cluster,
             vcov=vcov,
         )
 
@@ -398,7 +378,12 @@ class ImputationDiD:
     ) -> Results:
         covariance = scores.T @ scores
         n_horizons = horizons.size
-        units_used = int((untreated.any(axis=1) | treated.any(axis=1)).sum())
+        used = untreated | treated
+        clusters = self._panel.clusters
+        if clusters is None:
+            n_clusters = int(used.any(axis=1).sum())
+        else:
+            n_clusters = int(np.unique(clusters.codes[used]).size)
         n_units_fe = int((equations.unit_piece >= 0).sum())
         n_periods_fe = int((equations.period_piece >= 0).sum())
         n_untreated = int(untreated.sum())
@@ -411,8 +396,8 @@ class ImputationDiD:
                 covariance=Covariance(
                     matrix=covariance[:n_horizons, :n_horizons],
                     df_t=np.inf,
-                    request=VcovRequest("BJS conservative", (self.unit,)),
-                    n_clusters=(units_used,),
+                    request=VcovRequest("BJS conservative", (self.cluster or self.unit,)),
+                    n_clusters=(n_clusters,),
                 ),
                 nobs=n_untreated + int(treated.sum()),
             ),
@@ -428,60 +413,7 @@ class ImputationDiD:
                     "Their fixed effects",
                     f"{self.unit} ({n_units_fe:,}), {self.time} ({n_periods_fe:,})",
                 ),
+                *((("Sampling weights", self.weights),) if self.weights else ()),
             ),
             treated_units=self._panel.effective_treated,
         )
-
-
-def _memberships(event: np.ndarray, horizons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Which treated observations enter which estimate: (observation, estimate column) pairs.
-
-    Columns ``0..H-1`` are the horizons, column H the static estimate (every event time >= 0).
-    """
-    position = np.minimum(np.searchsorted(horizons, event), horizons.size - 1)
-    in_horizon = np.flatnonzero(horizons[position] == event)
-    static = np.flatnonzero(event >= 0)
-    member = np.concatenate([in_horizon, static])
-    column = np.concatenate([position[in_horizon], np.full(static.size, horizons.size)])
-    return member, column
-
-
-def _unit_scores(
-    equations: TwoWayNormalEquations,
-    residual: np.ndarray,
-    effects: _TreatedObservations,
-    cohorts: np.ndarray,
-    member: np.ndarray,
-    column: np.ndarray,
-    w: np.ndarray,
-) -> np.ndarray:
-    """Scores ``S_i = sum_t v_it eps~_it`` of every unit (rows) for every estimate (columns).
-
-    ``w`` is the weight of each (observation ``member``, estimate ``column``) pair.
-    """
-    n_units, n_periods = residual.shape
-    k = int(column.max()) + 1
-    unit_cell = effects.unit_index[member] * k + column
-    period_cell = effects.period_index[member] * k + column
-    unit_totals = np.bincount(unit_cell, weights=w, minlength=n_units * k).reshape(n_units, k)
-    period_totals = np.bincount(period_cell, weights=w, minlength=n_periods * k).reshape(
-        n_periods, k
-    )
-    # v^0_it = -(a_i + l_t) on untreated observations, with (a, l) solving Z0'Z0 (a, l) = Z1'w1.
-    # The a_i part of sum_t v^0_it eps_it vanishes: the first-stage residuals eps of each unit
-    # sum to zero (its normal equation for alpha_i).
-    _, period_coef = equations.solve(unit_totals, period_totals)
-    untreated_part = -(residual @ period_coef)
-    centred = effects.effect - _cell_means(effects, cohorts)
-    treated_part = np.bincount(unit_cell, weights=w * centred[member], minlength=n_units * k)
-    return untreated_part + treated_part.reshape(n_units, k)
-
-
-def _cell_means(effects: _TreatedObservations, cohorts: np.ndarray) -> np.ndarray:
-    """tau~: each treated observation's cohort x event-time mean effect, weighted by omega^2."""
-    _, cohort_code = np.unique(cohorts[effects.unit_index], return_inverse=True)
-    event_code = effects.event - effects.event.min()
-    _, cell = np.unique(cohort_code * (int(event_code.max()) + 1) + event_code, return_inverse=True)
-    weight = effects.weight**2
-    means = np.bincount(cell, weights=weight * effects.effect) / np.bincount(cell, weights=weight)
-    return means[cell]

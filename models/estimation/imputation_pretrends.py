@@ -43,6 +43,8 @@ def imputation_pretrends(
     leads: Sequence[int],
     *,
     anticipation: int = 0,
+    weights: str | None = None,
+    cluster: str | None = None,
     vcov: VcovSpec = "CRV1",
 ) -> Results:
     """The lead coefficients of BJS's pre-trend regression on the untreated observations.
@@ -58,10 +60,14 @@ def imputation_pretrends(
         with anticipation, k < -anticipation.
     anticipation : int
         As for the imputation: rows from ``g - anticipation`` on are treated, not tested.
+    weights : str, optional
+        Column of sampling weights: weighted least squares, as didimputation weights this
+        regression by its ``wname``.
+    cluster : str, optional
+        The column ``"CRV1"`` clusters by (didimputation's ``cluster_var``); the unit by default.
     vcov : str or dict
-        ``"CRV1"`` (clustered by the unit, didimputation's default), ``{"CRV1": col}``
-        (didimputation's ``cluster_var``), ``"iid"`` or ``"HC1"``; fixest's default
-        small-sample factor.
+        ``"CRV1"`` (clustered by ``cluster``), ``{"CRV1": col}``, ``"iid"`` or ``"HC1"``;
+        fixest's default small-sample factor.
 
     Returns
     -------
@@ -75,7 +81,10 @@ def imputation_pretrends(
     periods = pd.to_numeric(df[time], errors="coerce").to_numpy(dtype=float)
     cohorts = np.where(np.isnan(cohorts), np.inf, cohorts)
     untreated = periods < cohorts - anticipation
-    columns = dict.fromkeys([outcome, unit, time, *_cluster_columns(vcov)])
+    if vcov == "CRV1":
+        vcov = {"CRV1": cluster or unit}
+    extra = [] if weights is None else [weights]
+    columns = dict.fromkeys([outcome, unit, time, *extra, *_cluster_columns(vcov)])
     data = df.loc[untreated, list(columns)].copy()
     event = periods[untreated] - cohorts[untreated]  # -inf for never-treated units
     names = [f"event_time::{k}" for k in leads]
@@ -86,9 +95,9 @@ def imputation_pretrends(
                 f"leads: no untreated row of a treated unit at event time {k} (column "
                 f"{cohort!r}, {time!r})"
             )
-    if vcov == "CRV1":
-        vcov = {"CRV1": unit}
-    model = FixedEffectsOLS(data, outcome, names, [unit, time], drop_singletons=False)
+    model = FixedEffectsOLS(
+        data, outcome, names, [unit, time], weights=weights, drop_singletons=False
+    )
     fitted = model.fit(vcov)
     event_times = EventTimes(event_times=leads, window=(leads[0], leads[-1]))
     return Results(

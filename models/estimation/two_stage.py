@@ -93,6 +93,9 @@ class TwoStageDiD:
         Default ``"~ i(treatment, ref=0)"``: the average effect on the treated.
     weights : str, optional
         Column of positive observation weights, used in both stages (did2s's ``weights``).
+    cluster : str, optional
+        Column ``fit("CRV1")`` clusters by (did2s's ``cluster_var``, e.g. a state above the
+        unit); the unit by default. ``fit({"CRV1": col})`` names the column at the fit instead.
 
     Examples
     --------
@@ -121,8 +124,11 @@ class TwoStageDiD:
         first_stage: str | None = None,
         second_stage: str | None = None,
         weights: str | None = None,
+        cluster: str | None = None,
     ) -> None:
         require_columns(df, [outcome, unit, time, treatment])
+        if cluster is not None:
+            require_columns(df, [cluster], "cluster")
         if len(df) == 0:
             raise ValueError("data: no rows")
         self.df = df
@@ -133,6 +139,7 @@ class TwoStageDiD:
         self.first_stage = first_stage or f"~ 0 | {unit} + {time}"
         self.second_stage = second_stage or f"~ i({treatment}, ref=0)"
         self.weights = weights
+        self.cluster = cluster
         self._first = StageFormula.parse(self.first_stage, "first_stage")
         self._second = StageFormula.parse(self.second_stage, "second_stage")
         if not self._first.fixed_effects:
@@ -164,8 +171,8 @@ class TwoStageDiD:
         Parameters
         ----------
         vcov : str or dict
-            ``"CRV1"`` clusters by the unit; ``{"CRV1": "state"}`` by another column (did2s's
-            ``cluster_var``). No small-sample factor (module docstring).
+            ``"CRV1"`` clusters by ``cluster`` (the unit by default); ``{"CRV1": "state"}`` by
+            another column (did2s's ``cluster_var``). No small-sample factor (module docstring).
 
         Returns
         -------
@@ -175,7 +182,7 @@ class TwoStageDiD:
             than the treatment, also the event-time layer (``event_time_effects()``,
             ``cumulative``, ``pretrend_test``).
         """
-        request = parse_vcov(vcov, [self.unit], self.VCOV, "TwoStageDiD")
+        request = parse_vcov(vcov, [self.cluster or self.unit], self.VCOV, "TwoStageDiD")
         if len(request.clusters) != 1:
             raise ValueError(
                 f"TwoStageDiD: vcov: one cluster column, got {' and '.join(request.clusters)}"

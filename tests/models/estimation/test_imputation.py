@@ -17,8 +17,9 @@ import pytest
 import statsmodels.formula.api as smf
 
 from models import ConsumerSpendModel
-from models.estimation.imputation import ImputationDiD, TwoWayNormalEquations
+from models.estimation.imputation import ImputationDiD
 from models.estimation.results import EventStudyResults
+from models.estimation.two_way_equations import TwoWayNormalEquations
 from models.exceptions import ImputationWarning
 from tests.conftest import DATA
 
