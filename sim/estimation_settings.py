@@ -136,8 +136,8 @@ def override_estimation(
     ``shared`` replaces keys of ``[estimation]`` itself (columns, estimators, cumulative);
     ``options`` sets a key in the section of every selected estimator whose options have it
     (``window`` for the event study, ``clusters`` for every estimator that clusters). A
-    ``vcov`` other than CRV1 without ``clusters`` drops the sections' clusters, which belong to
-    their CRV1.
+    ``vcov`` other than CRV1 without ``clusters`` drops the clusters of the sections with a
+    ``vcov``, which belong to their CRV1.
 
     Raises
     ------
@@ -147,8 +147,6 @@ def override_estimation(
     """
     data = settings.model_dump()
     data.update(shared)
-    if options.get("vcov", "CRV1") != "CRV1" and "clusters" not in options:
-        options = {**options, "clusters": None}
     names = [name for name in data["estimators"] if name in ESTIMATORS]
     for key, value in options.items():
         takers = [name for name in names if key in ESTIMATORS[name].options.model_fields]
@@ -156,6 +154,10 @@ def override_estimation(
             raise ValueError(f"{key}: none of the estimators ({', '.join(names)}) has this option")
         for name in takers:
             data[name][key] = value
+    if options.get("vcov", "CRV1") != "CRV1" and "clusters" not in options:
+        for name in names:
+            if "vcov" in ESTIMATORS[name].options.model_fields:
+                data[name]["clusters"] = None
     try:
         return EstimationSettings.model_validate(data)
     except ValidationError as exc:

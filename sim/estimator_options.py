@@ -251,3 +251,18 @@ class ImputationOptions(EstimatorOptions):
     anticipation: StrictInt = Field(
         0, ge=0, le=MAX_PANEL_WEEKS, description="periods of anticipation (at most a panel's weeks)"
     )
+    clusters: list[str] | None = Field(
+        None,
+        min_length=1,
+        max_length=1,
+        description="cluster column of the conservative variance (didimputation's cluster_var; "
+        "default: the unit)",
+    )
+
+    def columns(self) -> list[str]:
+        return list(self.clusters or [])
+
+    @property
+    def cluster(self) -> str | None:
+        """The ``cluster`` argument of the model."""
+        return None if self.clusters is None else self.clusters[0]

@@ -183,7 +183,9 @@ def _fit_sun_abraham(
 def _fit_imputation(
     panel: pd.DataFrame, columns: PanelColumns, options: ImputationOptions, seed: int
 ) -> EventStudyResults:
-    model = ImputationDiD(panel, **columns.as_kwargs(), anticipation=options.anticipation)
+    model = ImputationDiD(
+        panel, **columns.as_kwargs(), anticipation=options.anticipation, cluster=options.cluster
+    )
     return model.fit()
 
 

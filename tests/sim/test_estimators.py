@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models import value_weighted
+from models import ImputationDiD, value_weighted
 from models.exceptions import GoodwillDeprecationWarning
 from sim.cli import build_parser
 from sim.config import load_config
@@ -101,8 +101,24 @@ def test_options_apply_to_every_estimator_that_has_them(write_config):
     )
     assert changed.cumulative == (0, 5)
     assert changed.twfe.clusters == changed.sun_abraham.clusters == ["week"]
+    assert changed.imputation.clusters == ["week"]
     assert changed.twfe.ref == -2
     assert changed.callaway_santanna == settings.callaway_santanna
+    # A vcov without CRV1 drops the clusters of the regressions' CRV1, not imputation's.
+    iid = override_estimation(changed, {}, {"vcov": "iid"})
+    assert iid.twfe.clusters is None and iid.imputation.clusters == ["week"]
+
+
+def test_imputation_clusters_reach_its_fit(small_panel):
+    panel = small_panel[0]
+    settings = EstimationSettings.model_validate({"imputation": {"clusters": ["segment"]}})
+    fitted = ESTIMATORS["imputation"].fit(panel, settings.columns, settings.imputation, 0)
+    direct = ImputationDiD(panel, **settings.columns.as_kwargs(), cluster="segment").fit()
+    pd.testing.assert_series_equal(fitted.bse, direct.bse)
+    by_unit = ImputationDiD(panel, **settings.columns.as_kwargs()).fit()
+    assert not np.allclose(fitted.bse, by_unit.bse)
+    with pytest.raises(ValueError, match="clusters"):
+        EstimationSettings.model_validate({"imputation": {"clusters": ["segment", "week"]}})
 
 
 def test_an_option_no_selected_estimator_has_is_an_error(write_config):
