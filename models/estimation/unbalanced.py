@@ -46,7 +46,13 @@ import numpy as np
 
 from models.estimation.drdid import CellEstimationError
 from models.estimation.drdid_rc import dr_did_rc, ipw_did_rc, reg_did_rc
-from models.estimation.influence import BlockMoments, Functionals, UnitRows, column_functionals
+from models.estimation.influence import (
+    BlockMoments,
+    Functionals,
+    UnitRows,
+    column_functionals,
+    column_moments,
+)
 from models.estimation.panel_data import PanelData
 from models.exceptions import UnbalancedPanelWarning
 
@@ -160,7 +166,7 @@ def unbalanced_covariate_functionals(
             ) from None
         influence[:, k] = np.bincount(unit_rows, weights=psi * (n / psi.size), minlength=n)
     numerators, denominators = column_functionals(rows, cells, att)
-    return BlockMoments.of(influence, rows.block_slices()), numerators, denominators
+    return column_moments(rows, influence), numerators, denominators
 
 
 def _raise_empty_cell(rows: UnitRows, g: int, t: int, j: int, *, treated: bool) -> None:

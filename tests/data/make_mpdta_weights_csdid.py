@@ -1,0 +1,116 @@
+"""Usage: python make_mpdta_weights_csdid.py mpdta.csv out.json
+
+Reference numbers for goodwill's Callaway-Sant'Anna with sampling weights and clustering above
+the unit, computed with csdid (the Python port of R did 2.5.1) on mpdta.
+
+mpdta has neither weights nor a cluster variable; both are made from the county id
+(countyreal, a FIPS code), constant within a county:
+
+- weight = 1 + (countyreal mod 7) / 2 (1, 1.5, ..., 4), did's ``weightsname``;
+- state = countyreal // 1000 (the FIPS state code: 29 clusters of 3 to 46 counties), and
+  pair5 = the rank of countyreal (0..499) // 5 (100 clusters of 5 counties), did's
+  ``clustervars``.
+
+Per design: every ATT(g,t) with its analytic SE unclustered and clustered by state
+(``bstrap=False``: did 2.5.1 forms the clustered analytic variance from cluster sums of the
+influence functions), the simple, dynamic and group aggregations likewise; for the first two
+designs also the analytic SEs clustered by pair5 and the multiplier-bootstrap SEs clustered by
+state and by pair5 (``bstrap=True``, BITERS draws, numpy seed SEED before each call).
+"""
+
+import contextlib
+import io
+import json
+import sys
+import warnings
+from importlib.metadata import version
+
+import numpy as np
+import pandas as pd
+from csdid.att_gt import ATTgt
+
+DESIGNS = {  # name: (control_group, base_period, est_method, xformla)
+    "never_varying": ("nevertreated", "varying", "reg", None),
+    "notyet_varying": ("notyettreated", "varying", "reg", None),
+    "never_universal": ("nevertreated", "universal", "reg", None),
+    "notyet_universal": ("notyettreated", "universal", "reg", None),
+    "never_varying_dr_lpop": ("nevertreated", "varying", "dr", "lemp~lpop"),
+    "never_varying_ipw_lpop": ("nevertreated", "varying", "ipw", "lemp~lpop"),
+    "never_varying_reg_lpop": ("nevertreated", "varying", "reg", "lemp~lpop"),
+}
+BITERS = 20_000
+SEED = 20261207
+
+
+def floats(values):
+    return [None if v is None or not np.isfinite(v) else float(v) for v in np.asarray(values, float).ravel()]
+
+
+def with_columns(df):
+    df = df.copy()
+    df["weight"] = 1.0 + (df["countyreal"].astype(int) % 7) / 2.0
+    df["state"] = df["countyreal"].astype(int) // 1000
+    df["pair5"] = df["countyreal"].rank(method="dense").astype(int).sub(1) // 5
+    return df
+
+
+def fit(df, control, base, method, xformla, cluster, bstrap):
+    model = ATTgt(yname="lemp", tname="year", idname="countyreal", gname="first.treat",
+                  data=df, control_group=control, xformla=xformla, weights_name="weight",
+                  clustervar=cluster, biters=BITERS)
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model.fit(est_method=method, base_period=base, bstrap=bstrap)
+
+
+def aggregate(fitted, kind, bstrap):
+    np.random.seed(SEED)
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        agg = fitted.aggte(typec=kind, bstrap=bstrap, cband=False, biters=BITERS).atte
+    out = {"overall_att": float(agg["overall_att"]), "overall_se": float(np.ravel(agg["overall_se"])[0])}
+    if agg.get("egt") is not None:
+        out.update(egt=[int(e) for e in agg["egt"]], att_egt=floats(agg["att_egt"]),
+                   se_egt=floats(agg["se_egt"]))
+    return out
+
+
+def att_gt(fitted):
+    r = fitted.results
+    return {"group": [int(g) for g in r["group"]], "time": [int(t) for t in r["year"]],
+            "att": floats(r["att"]), "se": floats(r["se"])}
+
+
+def main(path):
+    df = with_columns(pd.read_csv(path))
+    versions = {name: version(name) for name in ("csdid", "drdid", "numpy", "pandas")}
+    reference = {"versions": versions, "script": open(__file__).read(), "biters": BITERS,
+                 "designs": {}}
+    for name, (control, base, method, xformla) in DESIGNS.items():
+        design = {"control_group": control, "base_period": base, "est_method": method,
+                  "xformla": xformla}
+        for label, cluster in (("unclustered", None), ("clustered", "state")):
+            fitted = fit(df, control, base, method, xformla, cluster, bstrap=False)
+            design[label] = {"att_gt": att_gt(fitted)}
+            for kind in ("simple", "dynamic", "group"):
+                design[label][kind] = aggregate(fitted, kind, bstrap=False)
+        if name in ("never_varying", "notyet_varying"):
+            fitted = fit(df, control, base, method, xformla, "pair5", bstrap=False)
+            design["clustered_pair5"] = {"att_gt": att_gt(fitted)}
+            for kind in ("simple", "dynamic", "group"):
+                design["clustered_pair5"][kind] = aggregate(fitted, kind, bstrap=False)
+            for cluster in ("state", "pair5"):
+                np.random.seed(SEED)
+                fitted = fit(df, control, base, method, xformla, cluster, bstrap=True)
+                label = f"bootstrap_{cluster}"
+                design[label] = {"att_gt": att_gt(fitted)}
+                for kind in ("simple", "dynamic", "group"):
+                    design[label][kind] = aggregate(fitted, kind, bstrap=True)
+        reference["designs"][name] = design
+    with open(sys.argv[2], "w") as out:
+        json.dump(reference, out, indent=1)
+        out.write("\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
