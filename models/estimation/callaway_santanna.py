@@ -67,6 +67,7 @@ from models.estimation.aggregation import CallawaySantAnnaResults
 from models.estimation.arguments import at_least, strict_bool
 from models.estimation.drdid import METHODS
 from models.estimation.effective_treated import EffectiveTreated, warn_few_effective
+from models.estimation.group_time_cells import group_time_cells
 from models.estimation.influence import (
     Functionals,
     UnitRows,
@@ -94,9 +95,6 @@ from models.exceptions import SmallCohortWarning
 SMALL_COHORT = 5
 """did's warning threshold: a cohort with fewer units than this plus one per covariate is
 estimated with a :class:`~models.exceptions.SmallCohortWarning`."""
-
-Cell = tuple[int, int, int, np.ndarray]
-"""One ATT(g, t): treated block, period column, base column, control blocks."""
 
 
 class CallawaySantAnna:
@@ -130,8 +128,9 @@ class CallawaySantAnna:
         Column of sampling weights (did's ``weightsname``): positive, constant within a unit.
         Every ATT(g, t) is then the weighted 2x2 comparison and the aggregations weight the
         cohorts by their weighted sizes; with an intensity, the weighted least-squares slope
-        sum_{i in g} w_i v_i (dY_i - m_C) / sum_{i in g} w_i v_i^2 (m_C weighted). Not on an
-        unbalanced panel, nor with ``fit(vcov="CR3")`` or ``fit(pretrend="bootstrap")``.
+        sum_{i in g} w_i v_i (dY_i - m_C) / sum_{i in g} w_i v_i^2 (m_C weighted). On an
+        unbalanced panel, row weights (did's; not with covariates). Not with ``fit(vcov=
+        "CR3")`` or ``fit(pretrend="bootstrap")``.
     cluster : str, optional
         Column of clusters above the unit (did's ``clustervars``), constant within a unit: every
         covariance sums the influence functions by cluster (did's analytic and bootstrap
@@ -246,7 +245,7 @@ class CallawaySantAnna:
             )
         order = np.argsort(block_of_unit, kind="stable")
         clusters = unit_clusters(self.df, data, self.cluster)
-        weights = unit_weights(data)
+        weights = None if unbalanced else unit_weights(data)
         sampling = {
             "weights": None if weights is None else weights[order],
             "clusters": None if clusters is None else clusters[order],
@@ -258,8 +257,9 @@ class CallawaySantAnna:
                 values = numeric_values(self.df, name)
                 data.to_grid(values, out=covariates[:, :, j], order=order)
         if unbalanced:
+            features = unbalanced_features(data, order)
             rows = UnitRows(
-                features=unbalanced_features(data, order),
+                features=features,
                 periods=data.periods,
                 block_cohorts=block_cohorts,
                 block_sizes=block_sizes,
@@ -267,6 +267,7 @@ class CallawaySantAnna:
                 covariates=covariates,
                 order=order,
                 unbalanced=True,
+                weights=None if data.weights is None else features[:, n_periods],
                 clusters=sampling["clusters"],
             )
             return rows, data.effective_treated
@@ -292,13 +293,16 @@ class CallawaySantAnna:
                 "allow_unbalanced_panel=True to estimate each ATT(g, t) from the rows present "
                 "in its two periods, as did does"
             )
-        options = {"intensity": "per-dose effects", "weights": "sampling weights"}
-        for option, what in options.items():
-            if getattr(self, option) is not None:
-                raise ValueError(
-                    f"{option}: {what} are not available on an unbalanced panel "
-                    "(allow_unbalanced_panel=True); drop it or balance the panel"
-                )
+        if self.intensity is not None:
+            raise ValueError(
+                "intensity: per-dose effects are not available on an unbalanced panel "
+                "(allow_unbalanced_panel=True); drop it or balance the panel"
+            )
+        if self.weights is not None and self.covariates:
+            raise ValueError(
+                "weights: sampling weights with covariates are not available on an unbalanced "
+                "panel (allow_unbalanced_panel=True); drop one of them or balance the panel"
+            )
 
     def _warn_small_cohorts(self, cohorts: np.ndarray, sizes: np.ndarray, first: float) -> None:
         """did's warning on cohorts (the never treated included) with fewer units than 5 plus
@@ -318,47 +322,6 @@ class CallawaySantAnna:
             SmallCohortWarning,
             stacklevel=4,
         )
-
-    def _cells(self) -> tuple[list[Cell], list[tuple[int, int]]]:
-        """Every ATT(g, t) to estimate, and the (cohort, period) of the universal base's
-        reference cells (t = g - 1 - anticipation, 0 by construction, not estimated).
-
-        As did: a cohort with no period before g - anticipation has no cell (its units are
-        neither treated nor controls); with the varying base the first period is never a
-        cell's period t (it has no previous period), with the universal base every period
-        other than the reference is compared with it.
-        """
-        rows = self._rows
-        periods, cohorts = rows.periods, rows.block_cohorts
-        column_of = {p: j for j, p in enumerate(periods)}
-        universal = self.base_period == "universal"
-        cells, references = [], []
-        for g_block, g in enumerate(cohorts):
-            reference = g - 1 - self.anticipation
-            if not np.isfinite(g) or reference not in column_of:
-                continue
-            cohort_cells = []
-            for t in periods if universal else periods[1:]:
-                if universal and t == reference:
-                    continue
-                base = reference if universal or t >= g - self.anticipation else t - 1
-                if base not in column_of:
-                    continue
-                if self.control == "never":
-                    control = np.flatnonzero(np.isinf(cohorts))
-                else:
-                    later = cohorts > max(t, base) + self.anticipation
-                    control = np.flatnonzero(later & (cohorts != g))
-                if control.size:
-                    cohort_cells.append((g_block, column_of[t], column_of[base], control))
-            cells.extend(cohort_cells)
-            if universal and cohort_cells:
-                references.append((int(g), int(reference)))
-        if not cells:
-            raise ValueError(
-                "no ATT(g, t) can be estimated: no cohort has a base period and a control group"
-            )
-        return cells, references
 
     def fit(
         self,
@@ -396,7 +359,9 @@ class CallawaySantAnna:
         request = parse_unit_clustered(vcov, self.unit, "CallawaySantAnna", self.VCOV)
         bootstrap = bootstrap_requested("CallawaySantAnna", pretrend, pretrend_draws, seed)
         rows = self._rows
-        cells, references = self._cells()
+        cells, references = group_time_cells(
+            rows, self.control, self.anticipation, self.base_period
+        )
         if rows.unbalanced:
             moments = rows.moments()
             warn_absent_units(rows, moments, cells)

@@ -39,7 +39,9 @@ class UnitRows:
     the covariates by unit, period and covariate, if any; ``order`` the unit code (the
     panel's unit numbering) of each row. On an ``unbalanced`` panel (no dose) an outcome is 0
     and a covariate NaN where the unit has no row, and the column of ones is followed by one
-    column per period of 1 where the unit has a row (:mod:`models.estimation.unbalanced`).
+    column per period of 1 where the unit has a row (:mod:`models.estimation.unbalanced`;
+    with row weights: weighted outcomes, the unit's mean row weight, the row weights, then
+    the indicators).
     ``weights`` holds each row's sampling weight (None: unweighted), ``clusters`` each row's
     cluster code (None: clustered by unit).
     """
@@ -73,6 +75,11 @@ class UnitRows:
 
     def present(self, j: int) -> int:
         """Feature column of the indicator that the unit has a row in period j (unbalanced)."""
+        return self.n_periods + 1 + j + (self.n_periods if self.weights is not None else 0)
+
+    def weighted_present(self, j: int) -> int:
+        """Feature column of the unit's row weight in period j, 0 without a row (unbalanced;
+        the presence indicator itself when unweighted)."""
         return self.n_periods + 1 + j
 
     @property

@@ -16,6 +16,12 @@ Per design: every ATT(g,t) with its analytic SE unclustered and clustered by sta
 influence functions), the simple, dynamic and group aggregations likewise; for the first two
 designs also the analytic SEs clustered by pair5 and the multiplier-bootstrap SEs clustered by
 state and by pair5 (``bstrap=True``, BITERS draws, numpy seed SEED before each call).
+
+``unbalanced``: the same on the unbalanced panel of make_mpdta_unbalanced_csdid.py (mpdta with
+15% of its rows dropped at random, seed 19; ``allow_unbalanced_panel=True``, did's repeated
+cross-section estimators) without covariates, with the weight above and with a row weight
+that varies within a county, ``weight * (1 + (year - 2003) / 10)``, unclustered and clustered
+by state.
 """
 
 import contextlib
@@ -38,6 +44,14 @@ DESIGNS = {  # name: (control_group, base_period, est_method, xformla)
     "never_varying_ipw_lpop": ("nevertreated", "varying", "ipw", "lemp~lpop"),
     "never_varying_reg_lpop": ("nevertreated", "varying", "reg", "lemp~lpop"),
 }
+UNBALANCED = {  # name: (control_group, base_period, weights column)
+    "never_varying": ("nevertreated", "varying", "weight"),
+    "notyet_varying": ("notyettreated", "varying", "weight"),
+    "never_universal": ("nevertreated", "universal", "weight"),
+    "never_varying_row_weights": ("nevertreated", "varying", "row_weight"),
+    "notyet_universal_row_weights": ("notyettreated", "universal", "row_weight"),
+}
+DROP_SEED, DROP_SHARE = 19, 0.15
 BITERS = 20_000
 SEED = 20261207
 
@@ -54,10 +68,10 @@ def with_columns(df):
     return df
 
 
-def fit(df, control, base, method, xformla, cluster, bstrap):
+def fit(df, control, base, method, xformla, cluster, bstrap, weights="weight", **options):
     model = ATTgt(yname="lemp", tname="year", idname="countyreal", gname="first.treat",
-                  data=df, control_group=control, xformla=xformla, weights_name="weight",
-                  clustervar=cluster, biters=BITERS)
+                  data=df, control_group=control, xformla=xformla, weights_name=weights,
+                  clustervar=cluster, biters=BITERS, **options)
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return model.fit(est_method=method, base_period=base, bstrap=bstrap)
@@ -107,6 +121,19 @@ def main(path):
                 for kind in ("simple", "dynamic", "group"):
                     design[label][kind] = aggregate(fitted, kind, bstrap=True)
         reference["designs"][name] = design
+    dropped = np.flatnonzero(np.random.default_rng(DROP_SEED).random(len(df)) < DROP_SHARE)
+    data = df.drop(index=dropped).reset_index(drop=True)
+    data["row_weight"] = data["weight"] * (1 + (data["year"] - 2003) / 10)
+    reference["unbalanced"] = {"dropped_rows": [int(i) for i in dropped]}
+    for name, (control, base, weights) in UNBALANCED.items():
+        design = {"control_group": control, "base_period": base, "weights": weights}
+        for label, cluster in (("unclustered", None), ("clustered", "state")):
+            fitted = fit(data, control, base, "reg", None, cluster, bstrap=False,
+                         weights=weights, allow_unbalanced_panel=True)
+            design[label] = {"att_gt": att_gt(fitted)}
+            for kind in ("simple", "dynamic", "group"):
+                design[label][kind] = aggregate(fitted, kind, bstrap=False)
+        reference["unbalanced"][name] = design
     with open(sys.argv[2], "w") as out:
         json.dump(reference, out, indent=1)
         out.write("\n")

@@ -1,5 +1,6 @@
 """Callaway and Sant'Anna with sampling weights (did's ``weightsname``) and clusters above the
-unit (did's ``clustervars``): against csdid 0.4.3 (the Python port of R did 2.5.1) on mpdta,
+unit (did's ``clustervars``): against csdid 0.4.3 (the Python port of R did 2.5.1) on mpdta
+(balanced, and unbalanced with row weights),
 against the same fit on data with units duplicated, and against a direct computation of the
 weighted per-dose slopes (tests/data/README.md, ``mpdta_cs_weights_csdid.json``)."""
 
@@ -96,6 +97,36 @@ def test_weighted_fit_matches_csdid(weighted, reference, name, clustered):
     design = reference["designs"][name]
     expected = design["clustered" if clustered else "unclustered"]
     res = _fit(weighted, design, "state" if clustered else None)
+    _compare_att_gt(res, expected["att_gt"])
+    for kind in ("simple", "dynamic", "group"):
+        _compare_aggregation(res, kind, expected[kind])
+
+
+@pytest.mark.filterwarnings("ignore::models.exceptions.UnbalancedPanelWarning")
+@pytest.mark.parametrize("clustered", [False, True], ids=["unclustered", "state"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "never_varying",
+        "notyet_varying",
+        "never_universal",
+        "never_varying_row_weights",
+        "notyet_universal_row_weights",
+    ],
+)
+def test_unbalanced_row_weights_match_csdid(weighted, reference, name, clustered):
+    """did's repeated cross-section estimators with each row's weight (which may vary within a
+    county), and each county weighted by its mean row weight in the aggregations."""
+    unbalanced = reference["unbalanced"]
+    design = unbalanced[name]
+    df = weighted.drop(index=unbalanced["dropped_rows"]).reset_index(drop=True)
+    df["row_weight"] = df["weight"] * (1 + (df["year"] - 2003) / 10)
+    res = CallawaySantAnna(
+        df, "lemp", "countyreal", "year", "cohort", control=CONTROLS[design["control_group"]],
+        base_period=design["base_period"], weights=design["weights"],
+        cluster="state" if clustered else None, allow_unbalanced_panel=True,
+    ).fit()  # fmt: skip
+    expected = design["clustered" if clustered else "unclustered"]
     _compare_att_gt(res, expected["att_gt"])
     for kind in ("simple", "dynamic", "group"):
         _compare_aggregation(res, kind, expected[kind])
@@ -300,8 +331,10 @@ def test_bad_inputs_raise_clear_errors(weighted):
     with pytest.raises(ValueError, match=r"weights: expected a column name"):
         CallawaySantAnna(weighted, *args, weights=["weight"])
     unbalanced = weighted.iloc[1:]
-    with pytest.raises(ValueError, match=r"weights: sampling weights are not available on an"):
-        CallawaySantAnna(unbalanced, *args, weights="weight", allow_unbalanced_panel=True)
+    with pytest.raises(ValueError, match=r"weights: sampling weights with covariates are not"):
+        CallawaySantAnna(
+            unbalanced, *args, weights="weight", covariates=["lpop"], allow_unbalanced_panel=True
+        )
 
 
 @pytest.mark.parametrize("option", [{"weights": "weight"}, {"cluster": "state"}])
