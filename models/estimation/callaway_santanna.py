@@ -129,8 +129,8 @@ class CallawaySantAnna:
         Every ATT(g, t) is then the weighted 2x2 comparison and the aggregations weight the
         cohorts by their weighted sizes; with an intensity, the weighted least-squares slope
         sum_{i in g} w_i v_i (dY_i - m_C) / sum_{i in g} w_i v_i^2 (m_C weighted). On an
-        unbalanced panel, row weights (did's; not with covariates). Not with ``fit(vcov=
-        "CR3")`` or ``fit(pretrend="bootstrap")``.
+        unbalanced panel, row weights (did's). Not with ``fit(vcov="CR3")`` or
+        ``fit(pretrend="bootstrap")``.
     cluster : str, optional
         Column of clusters above the unit (did's ``clustervars``), constant within a unit: every
         covariance sums the influence functions by cluster (did's analytic and bootstrap
@@ -297,11 +297,6 @@ class CallawaySantAnna:
             raise ValueError(
                 "intensity: per-dose effects are not available on an unbalanced panel "
                 "(allow_unbalanced_panel=True); drop it or balance the panel"
-            )
-        if self.weights is not None and self.covariates:
-            raise ValueError(
-                "weights: sampling weights with covariates are not available on an unbalanced "
-                "panel (allow_unbalanced_panel=True); drop one of them or balance the panel"
             )
 
     def _warn_small_cohorts(self, cohorts: np.ndarray, sizes: np.ndarray, first: float) -> None:

@@ -110,7 +110,7 @@ def did_2x2(
     ATT 2.02 (se 0.05)
     """
     delta_y, treated, design = _check_inputs(delta_y, treated, covariates, method)
-    weights = _unit_weights(weights, delta_y.size)
+    weights = sampling_weights(weights, delta_y.size)
     if method == "ipw":  # no outcome model: residuals are dY itself
         fitted, ols_influence = np.zeros_like(delta_y), np.zeros_like(design)
     else:
@@ -157,7 +157,7 @@ def _check_inputs(
     return delta_y, treated, np.column_stack([np.ones(n), covariates])
 
 
-def _unit_weights(weights: np.ndarray | None, n: int) -> np.ndarray:
+def sampling_weights(weights: np.ndarray | None, n: int) -> np.ndarray:
     """The sampling weights normalised to mean 1 (DRDID), checked; ones without weights."""
     if weights is None:
         return np.ones(n)

@@ -77,7 +77,7 @@ class UnitRows:
         """Feature column of the indicator that the unit has a row in period j (unbalanced)."""
         return self.n_periods + 1 + j + (self.n_periods if self.weights is not None else 0)
 
-    def weighted_present(self, j: int) -> int:
+    def weighted_present(self, j: int | np.ndarray) -> int | np.ndarray:
         """Feature column of the unit's row weight in period j, 0 without a row (unbalanced;
         the presence indicator itself when unweighted)."""
         return self.n_periods + 1 + j

@@ -27,7 +27,7 @@ does on an unbalanced panel (one row per unit, every unit counted).
 Sampling weights (did's ``weightsname``) are row weights here, as in did's repeated
 cross-section estimators: each of the four means is weighted by its rows' weights, which may
 vary within a unit, and the aggregations weight each unit by its mean row weight (did's
-``aggte``). Not with covariates.
+``aggte``); with covariates, DRDID's estimators weight each row by its weight.
 
 With covariates each cell runs ``drdid_rc``, ``reg_did_rc`` or ``std_ipw_did_rc`` (by
 ``method``; :mod:`models.estimation.drdid_rc`) on its rows, each row with its own
@@ -153,7 +153,8 @@ def unbalanced_covariate_functionals(
     """With covariates: every cell's ATT from DRDID's ``drdid_rc``, ``reg_did_rc`` or
     ``std_ipw_did_rc`` (by ``method``; :mod:`models.estimation.drdid_rc`) on the rows of t and
     of the base period
-    whose unit is treated or a control, each row with its own period's covariates (as did),
+    whose unit is treated or a control, each row with its own period's covariates (as did)
+    and its sampling weight,
     its rows' influence scaled by n / rows and summed by unit into a column on the units, and
     the N = pi_g ATT, D = pi_g functionals on those columns."""
     n, n_cells = rows.n_units, len(cells)
@@ -174,12 +175,15 @@ def unbalanced_covariate_functionals(
             is_treated.append(treated[here])
         unit_rows = np.concatenate(units)
         periods = np.repeat([t, base], [units[0].size, units[1].size])
+        # the row weights (the presence indicators when unweighted) and the unweighted outcomes
+        weights = rows.features[unit_rows, rows.weighted_present(periods)]
         try:
             att[k], psi = estimator(
-                rows.features[unit_rows, periods],
+                rows.features[unit_rows, periods] / weights,
                 np.concatenate(post),
                 np.concatenate(is_treated),
                 rows.covariates[unit_rows, periods, :],
+                weights,
             )
         except CellEstimationError as exc:
             raise ValueError(

@@ -19,9 +19,10 @@ state and by pair5 (``bstrap=True``, BITERS draws, numpy seed SEED before each c
 
 ``unbalanced``: the same on the unbalanced panel of make_mpdta_unbalanced_csdid.py (mpdta with
 15% of its rows dropped at random, seed 19; ``allow_unbalanced_panel=True``, did's repeated
-cross-section estimators) without covariates, with the weight above and with a row weight
-that varies within a county, ``weight * (1 + (year - 2003) / 10)``, unclustered and clustered
-by state.
+cross-section estimators) with the weight above and with a row weight that varies within a
+county, ``weight * (1 + (year - 2003) / 10)``, unclustered and clustered by state: without
+covariates, and with x = lpop + 0.1 sin(countyreal + year) (which varies by period, as in
+make_mpdta_unbalanced_csdid.py) for reg, ipw and dr.
 """
 
 import contextlib
@@ -44,12 +45,16 @@ DESIGNS = {  # name: (control_group, base_period, est_method, xformla)
     "never_varying_ipw_lpop": ("nevertreated", "varying", "ipw", "lemp~lpop"),
     "never_varying_reg_lpop": ("nevertreated", "varying", "reg", "lemp~lpop"),
 }
-UNBALANCED = {  # name: (control_group, base_period, weights column)
-    "never_varying": ("nevertreated", "varying", "weight"),
-    "notyet_varying": ("notyettreated", "varying", "weight"),
-    "never_universal": ("nevertreated", "universal", "weight"),
-    "never_varying_row_weights": ("nevertreated", "varying", "row_weight"),
-    "notyet_universal_row_weights": ("notyettreated", "universal", "row_weight"),
+UNBALANCED = {  # name: (control_group, base_period, weights column, est_method, xformla)
+    "never_varying": ("nevertreated", "varying", "weight", "reg", None),
+    "notyet_varying": ("notyettreated", "varying", "weight", "reg", None),
+    "never_universal": ("nevertreated", "universal", "weight", "reg", None),
+    "never_varying_row_weights": ("nevertreated", "varying", "row_weight", "reg", None),
+    "notyet_universal_row_weights": ("notyettreated", "universal", "row_weight", "reg", None),
+    "never_varying_reg_x": ("nevertreated", "varying", "row_weight", "reg", "lemp~x"),
+    "notyet_varying_ipw_x": ("notyettreated", "varying", "row_weight", "ipw", "lemp~x"),
+    "never_varying_dr_x": ("nevertreated", "varying", "row_weight", "dr", "lemp~x"),
+    "notyet_universal_dr_x": ("notyettreated", "universal", "weight", "dr", "lemp~x"),
 }
 DROP_SEED, DROP_SHARE = 19, 0.15
 BITERS = 20_000
@@ -124,11 +129,13 @@ def main(path):
     dropped = np.flatnonzero(np.random.default_rng(DROP_SEED).random(len(df)) < DROP_SHARE)
     data = df.drop(index=dropped).reset_index(drop=True)
     data["row_weight"] = data["weight"] * (1 + (data["year"] - 2003) / 10)
+    data["x"] = data["lpop"] + 0.1 * np.sin(data["countyreal"] + data["year"])
     reference["unbalanced"] = {"dropped_rows": [int(i) for i in dropped]}
-    for name, (control, base, weights) in UNBALANCED.items():
-        design = {"control_group": control, "base_period": base, "weights": weights}
+    for name, (control, base, weights, method, xformla) in UNBALANCED.items():
+        design = {"control_group": control, "base_period": base, "weights": weights,
+                  "est_method": method, "xformla": xformla}
         for label, cluster in (("unclustered", None), ("clustered", "state")):
-            fitted = fit(data, control, base, "reg", None, cluster, bstrap=False,
+            fitted = fit(data, control, base, method, xformla, cluster, bstrap=False,
                          weights=weights, allow_unbalanced_panel=True)
             design[label] = {"att_gt": att_gt(fitted)}
             for kind in ("simple", "dynamic", "group"):

@@ -112,19 +112,28 @@ def test_weighted_fit_matches_csdid(weighted, reference, name, clustered):
         "never_universal",
         "never_varying_row_weights",
         "notyet_universal_row_weights",
+        "never_varying_reg_x",
+        "notyet_varying_ipw_x",
+        "never_varying_dr_x",
+        "notyet_universal_dr_x",
     ],
 )
 def test_unbalanced_row_weights_match_csdid(weighted, reference, name, clustered):
     """did's repeated cross-section estimators with each row's weight (which may vary within a
-    county), and each county weighted by its mean row weight in the aggregations."""
+    county), and each county weighted by its mean row weight in the aggregations; with a
+    covariate x that varies by period, DRDID's weighted reg, ipw and dr estimators."""
     unbalanced = reference["unbalanced"]
     design = unbalanced[name]
     df = weighted.drop(index=unbalanced["dropped_rows"]).reset_index(drop=True)
     df["row_weight"] = df["weight"] * (1 + (df["year"] - 2003) / 10)
+    df["x"] = df["lpop"] + 0.1 * np.sin(df["countyreal"] + df["year"])
+    options = {}
+    if design["xformla"] is not None:
+        options = {"covariates": ["x"], "method": design["est_method"]}
     res = CallawaySantAnna(
         df, "lemp", "countyreal", "year", "cohort", control=CONTROLS[design["control_group"]],
         base_period=design["base_period"], weights=design["weights"],
-        cluster="state" if clustered else None, allow_unbalanced_panel=True,
+        cluster="state" if clustered else None, allow_unbalanced_panel=True, **options,
     ).fit()  # fmt: skip
     expected = design["clustered" if clustered else "unclustered"]
     _compare_att_gt(res, expected["att_gt"])
@@ -330,11 +339,6 @@ def test_bad_inputs_raise_clear_errors(weighted):
         CallawaySantAnna(weighted.assign(weight=-1.0), *args, weights="weight")
     with pytest.raises(ValueError, match=r"weights: expected a column name"):
         CallawaySantAnna(weighted, *args, weights=["weight"])
-    unbalanced = weighted.iloc[1:]
-    with pytest.raises(ValueError, match=r"weights: sampling weights with covariates are not"):
-        CallawaySantAnna(
-            unbalanced, *args, weights="weight", covariates=["lpop"], allow_unbalanced_panel=True
-        )
 
 
 @pytest.mark.parametrize("option", [{"weights": "weight"}, {"cluster": "state"}])
