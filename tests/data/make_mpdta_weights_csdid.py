@@ -11,7 +11,8 @@ mpdta has neither weights nor a cluster variable; both are made from the county 
   pair5 = the rank of countyreal (0..499) // 5 (100 clusters of 5 counties), did's
   ``clustervars``.
 
-Per design: every ATT(g,t) with its analytic SE unclustered and clustered by state
+Per design: every ATT(g,t) with its analytic SE (and did's Wald pre-test, W and Wpval)
+unclustered and clustered by state
 (``bstrap=False``: did 2.5.1 forms the clustered analytic variance from cluster sums of the
 influence functions), the simple, dynamic and group aggregations likewise; for the first two
 designs also the analytic SEs clustered by pair5 and the multiplier-bootstrap SEs clustered by
@@ -97,7 +98,8 @@ def aggregate(fitted, kind, bstrap):
 def att_gt(fitted):
     r = fitted.results
     return {"group": [int(g) for g in r["group"]], "time": [int(t) for t in r["year"]],
-            "att": floats(r["att"]), "se": floats(r["se"])}
+            "att": floats(r["att"]), "se": floats(r["se"]),
+            "W": floats([fitted.MP["W"]])[0], "Wpval": floats([fitted.MP["Wpval"]])[0]}
 
 
 def main(path):

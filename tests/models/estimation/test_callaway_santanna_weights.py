@@ -58,11 +58,17 @@ def _values(values: list) -> np.ndarray:
 
 
 def _compare_att_gt(res, expected: dict, se_rtol: float = SE_RTOL) -> None:
+    """ATT(g, t), their SEs and did's Wald pre-test (W = n theta' V^-1 theta over the
+    pre-treatment cells, with the same, possibly clustered, V; csdid rounds its p-value to 5
+    decimals)."""
     table = res.att_gt
     assert table["cohort"].tolist() == expected["group"]
     assert table["time"].tolist() == expected["time"]
     np.testing.assert_allclose(table["att"], _values(expected["att"]), rtol=0, atol=ATT_ATOL)
     np.testing.assert_allclose(table["se"], _values(expected["se"]), rtol=se_rtol)
+    wald = res.pretrend_test()
+    assert wald.statistic * wald.df_num == pytest.approx(expected["W"], rel=se_rtol)
+    assert wald.pvalue == pytest.approx(expected["Wpval"], abs=1e-5)
 
 
 def _compare_aggregation(res, kind: str, expected: dict, se_rtol: float = SE_RTOL) -> None:
