@@ -332,7 +332,9 @@ class CallawaySantAnna:
         ----------
         vcov : str or dict
             ``"CRV1"`` (or ``{"CRV1": unit}``): the influence-function variance, clustered by
-            unit (did's analytic standard errors). ``"CR3"``: the leave-one-unit-out jackknife
+            unit, or by ``cluster`` if given (did's analytic standard errors, which with
+            ``clustervars`` sum the influence functions by cluster as its multiplier bootstrap
+            does). ``"CR3"``: the leave-one-unit-out jackknife
             of every estimate and aggregation, robust to units with a large share of their
             cohort's squared doses (:mod:`models.estimation.influence_jackknife`; never-treated
             controls and no covariates).
