@@ -244,7 +244,7 @@ class CallawaySantAnna:
                 f"{self.cohort!r}); there are none: use control='notyet'"
             )
         order = np.argsort(block_of_unit, kind="stable")
-        clusters = unit_clusters(self.df, data, self.cluster)
+        clusters = unit_clusters(data, self.cluster)
         weights = None if unbalanced else unit_weights(data)
         sampling = {
             "weights": None if weights is None else weights[order],

@@ -9,7 +9,9 @@ did (2.5.1, ``R/pre_process_did.R``, ``R/att_gt.R``, ``R/mboot.R``):
   balanced panel did resolves weights that vary within a unit by the earlier period of each
   comparison (``fix_weights``); here they must be constant within a unit (a ValueError from
   :attr:`~models.estimation.panel_data.PanelData.unit_weights`). They are normalised to mean
-  1 over the units, which changes no estimate or standard error.
+  1 over the units, which changes no estimate or standard error. On an unbalanced panel did
+  weights each row by its own weight (which may vary within a unit) and each unit, in
+  ``aggte``, by its mean row weight (:mod:`models.estimation.unbalanced`).
 - clusters: at most one variable besides the unit id, constant within each unit; clustering by
   the unit id itself is no clustering. Both the analytic variance (``bstrap = FALSE``) and the
   multiplier bootstrap use the sums of the influence functions by cluster:
@@ -31,7 +33,7 @@ def unit_weights(data: PanelData) -> np.ndarray | None:
     return None if weights is None else weights / weights.mean()
 
 
-def unit_clusters(df: pd.DataFrame, data: PanelData, cluster: str | None) -> np.ndarray | None:
+def unit_clusters(data: PanelData, cluster: str | None) -> np.ndarray | None:
     """Each unit's cluster code (0..clusters-1, in unit-code order); None without clusters or
     when ``cluster`` is the unit id (did then clusters by unit, as without it).
 
@@ -42,6 +44,7 @@ def unit_clusters(df: pd.DataFrame, data: PanelData, cluster: str | None) -> np.
     """
     if cluster is None or cluster == data.unit:
         return None
+    df = data.df
     require_columns(df, [cluster], "cluster")
     values = df[cluster]
     if values.isna().any():

@@ -228,6 +228,12 @@ def test_integer_weights_are_duplicated_units_clustered_by_county(weighted, opti
     np.testing.assert_allclose(res.params, unclustered.params, rtol=EXACT, atol=EXACT)
 
 
+def test_row_order_does_not_matter(weighted, reference):
+    design = reference["designs"]["never_varying_dr_lpop"]
+    shuffled = weighted.sample(frac=1.0, random_state=5)
+    _same_fit(_fit(shuffled, design, "state"), _fit(weighted, design, "state"))
+
+
 def test_clustering_by_the_unit_is_no_clustering(weighted):
     plain = CallawaySantAnna(weighted, "lemp", "countyreal", "year", "cohort").fit()
     by_unit = CallawaySantAnna(
