@@ -83,7 +83,7 @@ class CallawaySantAnnaResults(Results):
 
     @property
     def unit(self) -> str:
-        """The unit column, by which the variance is clustered."""
+        """The column by which the variance is clustered: the unit, or ``cluster``."""
         return self.covariance.request.clusters[0]
 
     @cached_property
@@ -278,7 +278,9 @@ class CallawaySantAnnaResults(Results):
             estimates=Estimates(
                 names,
                 estimates,
-                influence_covariance(matrix, self.unit, self.n_units, self.covariance.request),
+                influence_covariance(
+                    matrix, self.unit, self.covariance.n_clusters[0], self.covariance.request
+                ),
                 self.nobs,
             ),
             event=event,

@@ -43,6 +43,13 @@ difference of four means), with influence functions summed by unit
 (:mod:`models.estimation.unbalanced`); on a balanced panel the option changes nothing, as in
 did.
 
+Sampling weights (``weights``, did's ``weightsname``) and clusters above the unit (``cluster``,
+did's ``clustervars``), as did 2.5.1 reads them (:mod:`models.estimation.unit_sampling`): each
+unit's row is weighted in every 2x2 comparison (without covariates, weighted means; with them,
+DRDID's weighted estimators) and in the cohort shares of the aggregations, and the influence
+functions are summed by cluster before their outer products, in every covariance (ATT(g, t),
+aggregations, pre-trend test, uniform bands).
+
 Reference: Callaway, B. and Sant'Anna, P. H. C. (2021), "Difference-in-differences with
 multiple time periods", Journal of Econometrics 225(2), 200-230.
 """
@@ -60,9 +67,11 @@ from models.estimation.aggregation import CallawaySantAnnaResults
 from models.estimation.arguments import at_least, strict_bool
 from models.estimation.drdid import METHODS
 from models.estimation.effective_treated import EffectiveTreated, warn_few_effective
+from models.estimation.group_time_cells import group_time_cells
 from models.estimation.influence import (
     Functionals,
     UnitRows,
+    balanced_features,
     covariate_functionals,
     influence_covariance,
     moment_functionals,
@@ -78,6 +87,7 @@ from models.estimation.unbalanced import (
     unbalanced_functionals,
     warn_absent_units,
 )
+from models.estimation.unit_sampling import unit_clusters, unit_weights
 from models.estimation.vcov import VcovSpec, parse_unit_clustered
 from models.estimation.wild_bootstrap import bootstrap_requested
 from models.exceptions import SmallCohortWarning
@@ -85,9 +95,6 @@ from models.exceptions import SmallCohortWarning
 SMALL_COHORT = 5
 """did's warning threshold: a cohort with fewer units than this plus one per covariate is
 estimated with a :class:`~models.exceptions.SmallCohortWarning`."""
-
-Cell = tuple[int, int, int, np.ndarray]
-"""One ATT(g, t): treated block, period column, base column, control blocks."""
 
 
 class CallawaySantAnna:
@@ -117,6 +124,18 @@ class CallawaySantAnna:
         cross-section estimators; no dose; CRV1 and Wald pre-trend tests). False (did's
         default): an unbalanced panel is refused. On a balanced panel it changes nothing (did
         then uses its panel estimator too).
+    weights : str, optional
+        Column of sampling weights (did's ``weightsname``): positive, constant within a unit.
+        Every ATT(g, t) is then the weighted 2x2 comparison and the aggregations weight the
+        cohorts by their weighted sizes; with an intensity, the weighted least-squares slope
+        sum_{i in g} w_i v_i (dY_i - m_C) / sum_{i in g} w_i v_i^2 (m_C weighted). On an
+        unbalanced panel, row weights (did's). Not with ``fit(vcov="CR3")`` or
+        ``fit(pretrend="bootstrap")``.
+    cluster : str, optional
+        Column of clusters above the unit (did's ``clustervars``), constant within a unit: every
+        covariance sums the influence functions by cluster (did's analytic and bootstrap
+        standard errors, ``sqrt(sum_c S_c^2) / n``). The unit column itself is no clustering.
+        Not with ``fit(vcov="CR3")`` or ``fit(pretrend="bootstrap")``.
 
     Warns
     -----
@@ -156,6 +175,8 @@ class CallawaySantAnna:
         method: str = "dr",
         nonnegative_outcome: bool = False,
         allow_unbalanced_panel: bool = False,
+        weights: str | None = None,
+        cluster: str | None = None,
     ) -> None:
         if covariates is not None and (isinstance(covariates, str) or len(covariates) == 0):
             raise ValueError("covariates: expected a non-empty list of column names")
@@ -169,6 +190,9 @@ class CallawaySantAnna:
             )
         if control not in ("never", "notyet"):
             raise ValueError(f"control: expected 'never' or 'notyet', got {control!r}")
+        for name, value in (("weights", weights), ("cluster", cluster)):
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"{name}: expected a column name or None, got {value!r}")
         if base_period not in ("varying", "universal"):
             raise ValueError(f"base_period: expected 'varying' or 'universal', got {base_period!r}")
         self.df = df
@@ -188,6 +212,8 @@ class CallawaySantAnna:
         self.allow_unbalanced_panel = strict_bool(
             "allow_unbalanced_panel", allow_unbalanced_panel, "CallawaySantAnna"
         )
+        self.weights = weights
+        self.cluster = cluster
         self._rows, self._effective_treated = self._check_panel()
 
     def _check_panel(self) -> tuple[UnitRows, EffectiveTreated | None]:
@@ -201,6 +227,7 @@ class CallawaySantAnna:
             self.cohort,
             self.intensity,
             nonnegative_outcome=self.nonnegative_outcome,
+            weights=self.weights,
         )
         n_units, n_periods = data.n_units, data.n_periods
         unbalanced = not data.balanced
@@ -217,6 +244,12 @@ class CallawaySantAnna:
                 f"{self.cohort!r}); there are none: use control='notyet'"
             )
         order = np.argsort(block_of_unit, kind="stable")
+        clusters = unit_clusters(data, self.cluster)
+        weights = None if unbalanced else unit_weights(data)
+        sampling = {
+            "weights": None if weights is None else weights[order],
+            "clusters": None if clusters is None else clusters[order],
+        }
         covariates = None
         if self.covariates:
             covariates = np.empty((n_units, n_periods, len(self.covariates)))
@@ -224,8 +257,9 @@ class CallawaySantAnna:
                 values = numeric_values(self.df, name)
                 data.to_grid(values, out=covariates[:, :, j], order=order)
         if unbalanced:
+            features = unbalanced_features(data, order)
             rows = UnitRows(
-                features=unbalanced_features(data, order),
+                features=features,
                 periods=data.periods,
                 block_cohorts=block_cohorts,
                 block_sizes=block_sizes,
@@ -233,27 +267,20 @@ class CallawaySantAnna:
                 covariates=covariates,
                 order=order,
                 unbalanced=True,
+                weights=None if data.weights is None else features[:, n_periods],
+                clusters=sampling["clusters"],
             )
             return rows, data.effective_treated
-        dose = data.doses
-        n_features = 2 * n_periods + 2 if dose is not None else n_periods + 1
-        features = np.empty((n_units, n_features))
-        data.to_grid(data.y, out=features[:, :n_periods], order=order)
-        if dose is None:
-            features[:, n_periods] = 1.0
-        else:
-            sorted_dose = dose[order]
-            features[:, n_periods : 2 * n_periods] = features[:, :n_periods] * sorted_dose[:, None]
-            features[:, 2 * n_periods] = sorted_dose
-            features[:, 2 * n_periods + 1] = sorted_dose**2
+        weighted = sampling["weights"] is not None and covariates is None
         rows = UnitRows(
-            features=features,
+            features=balanced_features(data, order, sampling["weights"] if weighted else None),
             periods=data.periods,
             block_cohorts=block_cohorts,
             block_sizes=block_sizes,
-            has_dose=dose is not None,
+            has_dose=data.doses is not None,
             covariates=covariates,
             order=order,
+            **sampling,
         )
         return rows, data.effective_treated
 
@@ -291,47 +318,6 @@ class CallawaySantAnna:
             stacklevel=4,
         )
 
-    def _cells(self) -> tuple[list[Cell], list[tuple[int, int]]]:
-        """Every ATT(g, t) to estimate, and the (cohort, period) of the universal base's
-        reference cells (t = g - 1 - anticipation, 0 by construction, not estimated).
-
-        As did: a cohort with no period before g - anticipation has no cell (its units are
-        neither treated nor controls); with the varying base the first period is never a
-        cell's period t (it has no previous period), with the universal base every period
-        other than the reference is compared with it.
-        """
-        rows = self._rows
-        periods, cohorts = rows.periods, rows.block_cohorts
-        column_of = {p: j for j, p in enumerate(periods)}
-        universal = self.base_period == "universal"
-        cells, references = [], []
-        for g_block, g in enumerate(cohorts):
-            reference = g - 1 - self.anticipation
-            if not np.isfinite(g) or reference not in column_of:
-                continue
-            cohort_cells = []
-            for t in periods if universal else periods[1:]:
-                if universal and t == reference:
-                    continue
-                base = reference if universal or t >= g - self.anticipation else t - 1
-                if base not in column_of:
-                    continue
-                if self.control == "never":
-                    control = np.flatnonzero(np.isinf(cohorts))
-                else:
-                    later = cohorts > max(t, base) + self.anticipation
-                    control = np.flatnonzero(later & (cohorts != g))
-                if control.size:
-                    cohort_cells.append((g_block, column_of[t], column_of[base], control))
-            cells.extend(cohort_cells)
-            if universal and cohort_cells:
-                references.append((int(g), int(reference)))
-        if not cells:
-            raise ValueError(
-                "no ATT(g, t) can be estimated: no cohort has a base period and a control group"
-            )
-        return cells, references
-
     def fit(
         self,
         vcov: VcovSpec = "CRV1",
@@ -346,7 +332,9 @@ class CallawaySantAnna:
         ----------
         vcov : str or dict
             ``"CRV1"`` (or ``{"CRV1": unit}``): the influence-function variance, clustered by
-            unit (did's analytic standard errors). ``"CR3"``: the leave-one-unit-out jackknife
+            unit, or by ``cluster`` if given (did's analytic standard errors, which with
+            ``clustervars`` sum the influence functions by cluster as its multiplier bootstrap
+            does). ``"CR3"``: the leave-one-unit-out jackknife
             of every estimate and aggregation, robust to units with a large share of their
             cohort's squared doses (:mod:`models.estimation.influence_jackknife`; never-treated
             controls and no covariates).
@@ -368,7 +356,9 @@ class CallawaySantAnna:
         request = parse_unit_clustered(vcov, self.unit, "CallawaySantAnna", self.VCOV)
         bootstrap = bootstrap_requested("CallawaySantAnna", pretrend, pretrend_draws, seed)
         rows = self._rows
-        cells, references = self._cells()
+        cells, references = group_time_cells(
+            rows, self.control, self.anticipation, self.base_period
+        )
         if rows.unbalanced:
             moments = rows.moments()
             warn_absent_units(rows, moments, cells)
@@ -395,9 +385,11 @@ class CallawaySantAnna:
         leave_one_out = lead_bootstrap = None
         if bootstrap:
             self._require_never_and_no_covariates("pretrend='bootstrap'", "pretrend='wald'")
+            self._require_unweighted_unclustered("pretrend='bootstrap'")
             lead_bootstrap = LeadBootstrap.of(rows, cells, pretrend_draws, seed)
         if request.kind == "CR3":
             self._require_never_and_no_covariates("vcov='CR3'", "vcov='CRV1'")
+            self._require_unweighted_unclustered("vcov='CR3'")
             leave_one_out = LeaveOneOut.of(rows, np.array([cell[0] for cell in cells]))
             matrix = leave_one_out.covariance(functionals, moments, np.eye(len(cells)))
         else:
@@ -411,7 +403,10 @@ class CallawaySantAnna:
                 ),
                 coefficients=att,
                 covariance=influence_covariance(
-                    matrix, self.unit, n_units, request if leave_one_out is not None else None
+                    matrix,
+                    self.unit if rows.clusters is None else self.cluster,
+                    n_units if rows.clusters is None else int(rows.clusters.max()) + 1,
+                    request if leave_one_out is not None else None,
                 ),
                 nobs=n_units,
             ),
@@ -439,6 +434,15 @@ class CallawaySantAnna:
         if self._rows.unbalanced:
             raise ValueError(f"CallawaySantAnna: {option} needs a balanced panel; use {instead}")
 
+    def _require_unweighted_unclustered(self, option: str) -> None:
+        """The jackknife and the bootstrap leave out or resample units, unweighted."""
+        for name, value in (("weights", self.weights), ("cluster", self._rows.clusters)):
+            if value is not None:
+                raise ValueError(
+                    f"CallawaySantAnna: {option} is not available with {name}= (it leaves out "
+                    "or resamples single unweighted units); use vcov='CRV1' and pretrend='wald'"
+                )
+
     def _notes(self) -> tuple[tuple[str, str], ...]:
         """The summary rows on the design: controls, base period, anticipation, dose."""
         controls = {"never": "never treated", "notyet": "not yet treated"}[self.control]
@@ -451,4 +455,8 @@ class CallawaySantAnna:
             notes.append(("Covariates", f"{', '.join(self.covariates)} ({self.method})"))
         if self._rows.unbalanced:
             notes.append(("Panel", "unbalanced (rows present in t and the base period)"))
+        if self.weights is not None:
+            notes.append(("Sampling weights", self.weights))
+        if self._rows.clusters is not None:
+            notes.append(("Clusters", f"{self.cluster} ({int(self._rows.clusters.max()) + 1})"))
         return tuple(notes)

@@ -17,8 +17,12 @@ base and a later period) with covariates X, the ATT under conditional parallel t
   doubly robust estimator, not the "improved" ``drdid_imp_panel``): the ``"reg"`` estimate minus
   the normalised p / (1 - p)-weighted mean of the comparison units' OLS residuals.
 
-X always gets an intercept. Propensity scores are trimmed as DRDID does (``trim.level = 0.995``):
-comparison units with p >= 0.995 get weight 0, treated units are never trimmed.
+Sampling weights (DRDID's ``i.weights``, normalised to mean 1 over the cell's units) weight
+the OLS, the logit, the treated mean and the comparison units' p / (1 - p) weights, and their
+influence functions, as DRDID does.
+
+X always gets an intercept. Propensity scores are trimmed as DRDID does (``trim.level =
+0.995``): comparison units with p >= 0.995 get weight 0, treated units are never trimmed.
 
 Each estimator returns its influence function psi on the n_s units of the cell, including the
 estimation effect of the OLS and logit coefficients, so that Var(ATT) = sum psi^2 / n_s^2 (this
@@ -60,7 +64,11 @@ class CellEstimationError(ValueError):
 
 
 def did_2x2(
-    delta_y: np.ndarray, treated: np.ndarray, covariates: np.ndarray, method: str
+    delta_y: np.ndarray,
+    treated: np.ndarray,
+    covariates: np.ndarray,
+    method: str,
+    weights: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray]:
     """ATT of a two-period panel DiD with covariates, and its influence function.
 
@@ -76,6 +84,9 @@ def did_2x2(
         post-treatment cells).
     method : {"dr", "reg", "ipw"}
         Doubly robust, outcome regression, or standardised inverse probability weighting.
+    weights : numpy.ndarray, optional
+        Positive sampling weights of the units, shape (n_s,) (DRDID's ``i.weights``); None:
+        all 1.
 
     Returns
     -------
@@ -99,17 +110,18 @@ def did_2x2(
     ATT 2.02 (se 0.05)
     """
     delta_y, treated, design = _check_inputs(delta_y, treated, covariates, method)
+    weights = sampling_weights(weights, delta_y.size)
     if method == "ipw":  # no outcome model: residuals are dY itself
         fitted, ols_influence = np.zeros_like(delta_y), np.zeros_like(design)
     else:
-        fitted, ols_influence = _control_regression(delta_y, treated, design)
+        fitted, ols_influence = _control_regression(delta_y, treated, design, weights)
     residual = delta_y - fitted
-    att, psi = _treated_mean(residual, treated, design, ols_influence)
+    att, psi = _treated_mean(residual, treated, design, ols_influence, weights)
     if method == "reg":
         return att, psi
-    pscore, logit_influence = propensity_score(treated, design)
+    pscore, logit_influence = propensity_score(treated, design, weights)
     control_att, control_psi = _weighted_control_mean(
-        residual, treated, design, pscore, logit_influence, ols_influence
+        residual, treated, design, pscore, logit_influence, ols_influence, weights
     )
     return att - control_att, psi - control_psi
 
@@ -145,6 +157,16 @@ def _check_inputs(
     return delta_y, treated, np.column_stack([np.ones(n), covariates])
 
 
+def sampling_weights(weights: np.ndarray | None, n: int) -> np.ndarray:
+    """The sampling weights normalised to mean 1 (DRDID), checked; ones without weights."""
+    if weights is None:
+        return np.ones(n)
+    weights = np.asarray(weights, dtype=float)
+    if weights.shape != (n,) or not (np.isfinite(weights).all() and (weights > 0).all()):
+        raise ValueError(f"weights: expected {n} positive finite values, got shape {weights.shape}")
+    return weights / weights.mean()
+
+
 def reciprocal_condition(matrix: np.ndarray) -> float:
     """Reciprocal condition number in the 1-norm (R's ``rcond``); 0 for a singular matrix."""
     with np.errstate(all="ignore"):
@@ -153,31 +175,36 @@ def reciprocal_condition(matrix: np.ndarray) -> float:
 
 
 def _control_regression(
-    delta_y: np.ndarray, treated: np.ndarray, design: np.ndarray
+    delta_y: np.ndarray, treated: np.ndarray, design: np.ndarray, weights: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """OLS of dY on X among the comparison units: fitted values of all units, and the
-    influence function of the coefficients, (1 - D_i) e_i x_i' (X_c'X_c / n)^-1 (n x K)."""
+    """Weighted OLS of dY on X among the comparison units: fitted values of all units, and the
+    influence function of the coefficients, w_i (1 - D_i) e_i x_i' (X_c'W X_c / n)^-1 (n x K)."""
     control = treated == 0
-    gram = design[control].T @ design[control]
+    root = np.sqrt(weights[control])
+    gram = (weights[control, None] * design[control]).T @ design[control]
     if reciprocal_condition(gram) < SINGULAR_RCOND:
         raise CellEstimationError(
             f"covariates are collinear among the {int(control.sum())} comparison units: "
             "the outcome regression cannot be estimated"
         )
-    beta = np.linalg.lstsq(design[control], delta_y[control], rcond=None)[0]
+    beta = np.linalg.lstsq(root[:, None] * design[control], root * delta_y[control], rcond=None)[0]
     fitted = design @ beta
-    scores = ((1 - treated) * (delta_y - fitted))[:, None] * design
+    scores = (weights * (1 - treated) * (delta_y - fitted))[:, None] * design
     return fitted, scores @ np.linalg.inv(gram / delta_y.size)
 
 
-def propensity_score(treated: np.ndarray, design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Logit propensity score of each unit, and the influence function of the logit
-    coefficients, (D_i - p_i) x_i' (X'WX / n)^-1 with W = diag(p (1 - p)) (n x K)."""
+def propensity_score(
+    treated: np.ndarray, design: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted logit propensity score of each unit (sampling weights w, None: 1), and the
+    influence function of the logit coefficients, w_i (D_i - p_i) x_i' (X'WX / n)^-1 with
+    W = diag(w p (1 - p)) (n x K)."""
+    weights = np.ones(treated.size) if weights is None else weights
     if reciprocal_condition(design.T @ design) < SINGULAR_RCOND:
         raise CellEstimationError(
             "covariates are collinear in the cell: the propensity score cannot be estimated"
         )
-    coef, converged = _fit_logit(treated, design)
+    coef, converged = _fit_logit(treated, design, weights)
     pscore = expit(design @ coef)
     if pscore.max() >= OVERLAP_LIMIT:
         raise CellEstimationError(
@@ -188,42 +215,50 @@ def propensity_score(treated: np.ndarray, design: np.ndarray) -> tuple[np.ndarra
         raise CellEstimationError(
             f"the propensity score logit did not converge in {LOGIT_MAX_ITERATIONS} iterations"
         )
-    information = design.T @ ((pscore * (1 - pscore))[:, None] * design)
-    scores = (treated - pscore)[:, None] * design
+    information = design.T @ ((weights * pscore * (1 - pscore))[:, None] * design)
+    scores = (weights * (treated - pscore))[:, None] * design
     return pscore, scores @ np.linalg.inv(information / treated.size)
 
 
-def _fit_logit(treated: np.ndarray, design: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Logit maximum likelihood by Newton-Raphson from zero; the coefficients and whether the
-    deviance converged (|change| < LOGIT_TOL * (|deviance| + 0.1), R's glm criterion)."""
+def _fit_logit(
+    treated: np.ndarray, design: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, bool]:
+    """Weighted logit maximum likelihood by Newton-Raphson from zero; the coefficients and
+    whether the deviance converged (|change| < LOGIT_TOL * (|deviance| + 0.1), R's glm
+    criterion)."""
     coef = np.zeros(design.shape[1])
-    deviance = _logit_deviance(treated, design @ coef)
+    deviance = _logit_deviance(treated, design @ coef, weights)
     for _ in range(LOGIT_MAX_ITERATIONS):
         pscore = expit(design @ coef)
-        information = design.T @ ((pscore * (1 - pscore))[:, None] * design)
+        information = design.T @ ((weights * pscore * (1 - pscore))[:, None] * design)
         try:
-            coef = coef + np.linalg.solve(information, design.T @ (treated - pscore))
+            coef = coef + np.linalg.solve(information, design.T @ (weights * (treated - pscore)))
         except np.linalg.LinAlgError:
             return coef, False
-        new_deviance = _logit_deviance(treated, design @ coef)
+        new_deviance = _logit_deviance(treated, design @ coef, weights)
         if abs(new_deviance - deviance) < LOGIT_TOL * (abs(new_deviance) + 0.1):
             return coef, True
         deviance = new_deviance
     return coef, False
 
 
-def _logit_deviance(treated: np.ndarray, index: np.ndarray) -> float:
-    """-2 log-likelihood of the logit with linear index ``index`` (overflow-safe)."""
-    return float(2 * np.sum(np.logaddexp(0, index) - treated * index))
+def _logit_deviance(treated: np.ndarray, index: np.ndarray, weights: np.ndarray) -> float:
+    """-2 weighted log-likelihood of the logit with linear index ``index`` (overflow-safe)."""
+    return float(2 * np.sum(weights * (np.logaddexp(0, index) - treated * index)))
 
 
 def _treated_mean(
-    residual: np.ndarray, treated: np.ndarray, design: np.ndarray, ols_influence: np.ndarray
+    residual: np.ndarray,
+    treated: np.ndarray,
+    design: np.ndarray,
+    ols_influence: np.ndarray,
+    weights: np.ndarray,
 ) -> tuple[float, np.ndarray]:
-    """Mean of the residuals dY - X'beta over the treated, and its influence function
+    """Weighted mean of the residuals dY - X'beta over the treated, and its influence function
     (including the estimation effect of beta through the treated mean of X)."""
-    att, psi = hajek_mean(residual, treated)
-    mean_x = (treated[:, None] * design).mean(axis=0) / treated.mean()
+    treated_weights = weights * treated
+    att, psi = hajek_mean(residual, treated_weights)
+    mean_x = (treated_weights[:, None] * design).mean(axis=0) / treated_weights.mean()
     return att, psi - ols_influence @ mean_x
 
 
@@ -234,11 +269,12 @@ def _weighted_control_mean(
     pscore: np.ndarray,
     logit_influence: np.ndarray,
     ols_influence: np.ndarray,
+    unit_weights: np.ndarray,
 ) -> tuple[float, np.ndarray]:
-    """Mean of the comparison units' residuals weighted by p / (1 - p) (normalised, trimmed),
+    """Mean of the comparison units' residuals weighted by w p / (1 - p) (normalised, trimmed),
     and its influence function (including the estimation effects of the logit and of beta)."""
     kept = (pscore < TRIM_LEVEL) | (treated == 1)
-    weights = kept * (1 - treated) * pscore / (1 - pscore)
+    weights = kept * unit_weights * (1 - treated) * pscore / (1 - pscore)
     if not weights.any():
         raise CellEstimationError(
             f"every comparison unit has a propensity score >= {TRIM_LEVEL} and is trimmed"

@@ -22,6 +22,9 @@ comparison rows' period-specific regressions, plus the gap between the treated r
 comparison rows' fitted regressions, averaged over all treated rows minus over those of each
 period. Without covariates all three are the difference of four means.
 
+Sampling weights (DRDID's ``i.weights``, one per row, normalised to mean 1 over the cell's
+rows) weight every mean, the regressions and the logit, as DRDID does.
+
 All return their influence function on the n_s rows of the cell, including the estimation
 effect of the OLS or logit fits, so that Var(ATT) = sum psi^2 / n_s^2 (DRDID's
 ``att.inf.func``; did scales it by n / n_s and sums it by unit).
@@ -41,11 +44,16 @@ from models.estimation.drdid import (
     hajek_mean,
     propensity_score,
     reciprocal_condition,
+    sampling_weights,
 )
 
 
 def reg_did_rc(
-    y: np.ndarray, post: np.ndarray, treated: np.ndarray, covariates: np.ndarray
+    y: np.ndarray,
+    post: np.ndarray,
+    treated: np.ndarray,
+    covariates: np.ndarray,
+    weights: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray]:
     """ATT of a two-period repeated cross-section DiD by outcome regression, and its influence
     function on the rows.
@@ -60,6 +68,8 @@ def reg_did_rc(
         1 for the treated group, 0 for the comparison group, shape (n_s,).
     covariates : numpy.ndarray
         Covariates of each row (its own period's) without an intercept, shape (n_s, k).
+    weights : numpy.ndarray, optional
+        Positive sampling weight of each row, shape (n_s,); None: all 1.
 
     Returns
     -------
@@ -82,23 +92,27 @@ def reg_did_rc(
     >>> print(f"ATT {att:.2f} (se {np.sqrt(psi @ psi) / psi.size:.2f})")
     ATT 1.99 (se 0.11)
     """
-    y, post, treated, design = _as_arrays(y, post, treated, covariates)
+    y, post, treated, design, w = _as_arrays(y, post, treated, covariates, weights)
     fitted, ols_influence = {}, {}
     for period in (0.0, 1.0):
         rows = (treated == 0) & (post == period)
         fitted[period], ols_influence[period] = _outcome_regression(
-            y, design, rows, "comparison", period
+            y, design, rows * w, "comparison", period
         )
-    later, later_psi = hajek_mean(y, treated * post)
-    base, base_psi = hajek_mean(y, treated * (1 - post))
-    control, control_psi = hajek_mean(fitted[1.0] - fitted[0.0], treated)
-    treated_x = (treated[:, None] * design).mean(axis=0) / treated.mean()
+    later, later_psi = hajek_mean(y, w * treated * post)
+    base, base_psi = hajek_mean(y, w * treated * (1 - post))
+    control, control_psi = hajek_mean(fitted[1.0] - fitted[0.0], w * treated)
+    treated_x = ((w * treated) @ design) / (w * treated).sum()
     estimation = (ols_influence[1.0] - ols_influence[0.0]) @ treated_x
     return later - base - control, later_psi - base_psi - control_psi - estimation
 
 
 def ipw_did_rc(
-    y: np.ndarray, post: np.ndarray, treated: np.ndarray, covariates: np.ndarray
+    y: np.ndarray,
+    post: np.ndarray,
+    treated: np.ndarray,
+    covariates: np.ndarray,
+    weights: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray]:
     """ATT of a two-period repeated cross-section DiD by standardised inverse probability
     weighting, and its influence function on the rows (arguments and returns as
@@ -110,10 +124,10 @@ def ipw_did_rc(
         If the propensity score cannot be estimated (collinear covariates, a fitted score at or
         above did's overlap limit 0.999, no convergence) or every comparison row is trimmed.
     """
-    y, post, treated, design = _as_arrays(y, post, treated, covariates)
-    odds, logit_influence = _comparison_odds(treated, post, design)
-    later, later_psi = hajek_mean(y, treated * post)
-    base, base_psi = hajek_mean(y, treated * (1 - post))
+    y, post, treated, design, w = _as_arrays(y, post, treated, covariates, weights)
+    odds, logit_influence = _comparison_odds(treated, post, design, w)
+    later, later_psi = hajek_mean(y, w * treated * post)
+    base, base_psi = hajek_mean(y, w * treated * (1 - post))
     control, control_psi, derivative = 0.0, np.zeros_like(y), np.zeros(design.shape[1])
     for sign, weights in ((1.0, odds * post), (-1.0, odds * (1 - post))):
         mean, psi = hajek_mean(y, weights)
@@ -125,7 +139,11 @@ def ipw_did_rc(
 
 
 def dr_did_rc(
-    y: np.ndarray, post: np.ndarray, treated: np.ndarray, covariates: np.ndarray
+    y: np.ndarray,
+    post: np.ndarray,
+    treated: np.ndarray,
+    covariates: np.ndarray,
+    weights: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray]:
     """ATT of a two-period repeated cross-section DiD by Sant'Anna and Zhao's locally efficient
     doubly robust estimator, and its influence function on the rows, term by term as DRDID's
@@ -143,32 +161,32 @@ def dr_did_rc(
         If the propensity score or one of the four outcome regressions (treated and comparison
         rows of each period) cannot be estimated, or every comparison row is trimmed.
     """
-    y, post, treated, design = _as_arrays(y, post, treated, covariates)
-    odds, logit_influence = _comparison_odds(treated, post, design)
+    y, post, treated, design, w = _as_arrays(y, post, treated, covariates, weights)
+    odds, logit_influence = _comparison_odds(treated, post, design, w)
     fitted, ols = {}, {}
     for group in (0.0, 1.0):
         for period in (0.0, 1.0):
             rows = (treated == group) & (post == period)
             fitted[group, period], ols[group, period] = _outcome_regression(
-                y, design, rows, "treated" if group else "comparison", period
+                y, design, rows * w, "treated" if group else "comparison", period
             )
     residual = y - np.where(post == 1, fitted[0.0, 1.0], fitted[0.0, 0.0])
     weights = {
-        "treated_post": treated * post,
-        "treated_base": treated * (1 - post),
+        "treated_post": w * treated * post,
+        "treated_base": w * treated * (1 - post),
         "control_post": odds * post,
         "control_base": odds * (1 - post),
     }
     means, psis, x_means = {}, {}, {}
-    for name, w in weights.items():
-        means[name], psis[name] = hajek_mean(residual, w)
-        x_means[name] = (w @ design) / w.sum()
+    for name, group_weights in weights.items():
+        means[name], psis[name] = hajek_mean(residual, group_weights)
+        x_means[name] = (group_weights @ design) / group_weights.sum()
     # The treated rows' and comparison rows' fitted gap, over all treated rows and those of
     # each period (DRDID's eta.d.post, eta.dt1.post, eta.d.pre, eta.dt0.pre).
     gaps = {}
     for period, name in ((1.0, "treated_post"), (0.0, "treated_base")):
         gap = fitted[1.0, period] - fitted[0.0, period]
-        gaps[period] = (hajek_mean(gap, treated), hajek_mean(gap, weights[name]))
+        gaps[period] = (hajek_mean(gap, w * treated), hajek_mean(gap, weights[name]))
     att = (
         means["treated_post"]
         - means["treated_base"]
@@ -187,8 +205,10 @@ def dr_did_rc(
     )
     logit_derivative = np.zeros(design.shape[1])
     for sign, name in ((1.0, "control_post"), (-1.0, "control_base")):
-        w = weights[name]
-        logit_derivative += sign * ((w * (residual - means[name])) @ design) / w.sum()
+        group_weights = weights[name]
+        logit_derivative += (
+            sign * ((group_weights * (residual - means[name])) @ design) / group_weights.sum()
+        )
     control_psi = (
         psis["control_post"]
         - psis["control_base"]
@@ -197,7 +217,7 @@ def dr_did_rc(
         + ols[0.0, 0.0] @ x_means["control_base"]
     )
     efficiency_psi = (gaps[1.0][0][1] - gaps[1.0][1][1]) - (gaps[0.0][0][1] - gaps[0.0][1][1])
-    treated_x = (treated @ design) / treated.sum()
+    treated_x = ((w * treated) @ design) / (w * treated).sum()
     regression_psi = (ols[1.0, 1.0] - ols[0.0, 1.0]) @ (treated_x - x_means["treated_post"]) - (
         ols[1.0, 0.0] - ols[0.0, 0.0]
     ) @ (treated_x - x_means["treated_base"])
@@ -205,14 +225,14 @@ def dr_did_rc(
 
 
 def _comparison_odds(
-    treated: np.ndarray, post: np.ndarray, design: np.ndarray
+    treated: np.ndarray, post: np.ndarray, design: np.ndarray, weights: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The comparison rows' propensity odds p / (1 - p), trimmed at did's TRIM_LEVEL (0 on
-    treated and trimmed rows), and the logit's influence; raises if a period loses every
-    comparison row."""
-    pscore, logit_influence = propensity_score(treated, design)
+    """The comparison rows' weighted propensity odds w p / (1 - p) (weighted logit), trimmed
+    at did's TRIM_LEVEL (0 on treated and trimmed rows), and the logit's influence; raises if
+    a period loses every comparison row."""
+    pscore, logit_influence = propensity_score(treated, design, weights)
     kept = (pscore < TRIM_LEVEL) | (treated == 1)
-    odds = kept * (1 - treated) * pscore / (1 - pscore)
+    odds = kept * weights * (1 - treated) * pscore / (1 - pscore)
     if not (odds * post).any() or not (odds * (1 - post)).any():
         raise CellEstimationError(
             f"every comparison row of a period has a propensity score >= {TRIM_LEVEL} and is "
@@ -224,25 +244,34 @@ def _comparison_odds(
 def _outcome_regression(
     y: np.ndarray, design: np.ndarray, rows: np.ndarray, group: str, period: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """OLS of y on the design among ``rows``: fitted values of all rows, and the influence
-    function of the coefficients, 1(row) e_i x_i' (X_r'X_r / n)^-1 (n x K)."""
-    gram = design[rows].T @ design[rows]
+    """Weighted OLS of y on the design among the rows with a positive weight in ``rows`` (the
+    group's indicator times the sampling weights): fitted values of all rows, and the influence
+    function of the coefficients, r_i e_i x_i' (X'RX / n)^-1 (n x K), R = diag(rows)."""
+    kept = rows > 0
+    gram = (rows[kept, None] * design[kept]).T @ design[kept]
     if reciprocal_condition(gram) < SINGULAR_RCOND:
         raise CellEstimationError(
-            f"covariates are collinear among the {int(rows.sum())} {group} rows of the "
+            f"covariates are collinear among the {int(kept.sum())} {group} rows of the "
             f"{'later' if period else 'base'} period: the outcome regression cannot be estimated"
         )
-    beta = np.linalg.lstsq(design[rows], y[rows], rcond=None)[0]
+    root = np.sqrt(rows[kept])
+    beta = np.linalg.lstsq(root[:, None] * design[kept], root * y[kept], rcond=None)[0]
     fitted = design @ beta
     scores = (rows * (y - fitted))[:, None] * design
     return fitted, scores @ np.linalg.inv(gram / y.size)
 
 
 def _as_arrays(
-    y: np.ndarray, post: np.ndarray, treated: np.ndarray, covariates: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The rows' outcome, period and group as floats, and the design [1, X]."""
+    y: np.ndarray,
+    post: np.ndarray,
+    treated: np.ndarray,
+    covariates: np.ndarray,
+    weights: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows' outcome, period and group as floats, the design [1, X] and the sampling
+    weights normalised to mean 1."""
     y = np.asarray(y, dtype=float)
     n = y.size
     design = np.column_stack([np.ones(n), np.asarray(covariates, dtype=float).reshape(n, -1)])
-    return y, np.asarray(post, dtype=float), np.asarray(treated, dtype=float), design
+    post, treated = np.asarray(post, dtype=float), np.asarray(treated, dtype=float)
+    return y, post, treated, design, sampling_weights(weights, n)

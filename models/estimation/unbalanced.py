@@ -24,6 +24,11 @@ one of the two periods enters through that row; one observed in neither does not
 cell. The aggregations weight cohorts by their share of the panel's units, as did's ``aggte``
 does on an unbalanced panel (one row per unit, every unit counted).
 
+Sampling weights (did's ``weightsname``) are row weights here, as in did's repeated
+cross-section estimators: each of the four means is weighted by its rows' weights, which may
+vary within a unit, and the aggregations weight each unit by its mean row weight (did's
+``aggte``); with covariates, DRDID's estimators weight each row by its weight.
+
 With covariates each cell runs ``drdid_rc``, ``reg_did_rc`` or ``std_ipw_did_rc`` (by
 ``method``; :mod:`models.estimation.drdid_rc`) on its rows, each row with its own
 period's covariates as did does; its influence functions are then columns on the units, as for
@@ -46,7 +51,13 @@ import numpy as np
 
 from models.estimation.drdid import CellEstimationError
 from models.estimation.drdid_rc import dr_did_rc, ipw_did_rc, reg_did_rc
-from models.estimation.influence import BlockMoments, Functionals, UnitRows, column_functionals
+from models.estimation.influence import (
+    BlockMoments,
+    Functionals,
+    UnitRows,
+    column_functionals,
+    column_moments,
+)
 from models.estimation.panel_data import PanelData
 from models.exceptions import UnbalancedPanelWarning
 
@@ -58,14 +69,26 @@ SHOWN_CELLS = 3
 
 def unbalanced_features(data: PanelData, order: np.ndarray) -> np.ndarray:
     """The unit rows of an unbalanced panel, units in ``order``: outcomes by period (0 where
-    the unit has no row), a column of ones, then the presence indicators by period."""
+    the unit has no row), a column of ones, then the presence indicators by period.
+
+    With sampling weights (did's row weights, normalised to mean 1 over the rows): the outcomes
+    multiplied by their row's weight, the unit's mean row weight (the unit's weight in did's
+    ``aggte``), the row weights by period (0 where absent), then the presence indicators.
+    """
     n_units, n_periods = data.n_units, data.n_periods
-    features = np.empty((n_units, 2 * n_periods + 1))
+    weighted = data.row_weights is not None
+    features = np.empty((n_units, (3 if weighted else 2) * n_periods + 1))
     outcomes = data.to_grid(data.y, out=features[:, :n_periods], order=order)
     present = ~np.isnan(outcomes)
     outcomes[~present] = 0.0
     features[:, n_periods] = 1.0
-    features[:, n_periods + 1 :] = present
+    features[:, -n_periods:] = present
+    if weighted:
+        weights = data.to_grid(data.row_weights / data.row_weights.mean(), order=order)
+        weights[~present] = 0.0
+        outcomes *= weights
+        features[:, n_periods] = weights.sum(axis=1) / present.sum(axis=1)
+        features[:, n_periods + 1 : 2 * n_periods + 1] = weights
     return features
 
 
@@ -76,7 +99,10 @@ def unbalanced_functionals(
 
     pi_g is cohort g's share of the panel's units. A unit's influence on N is
     ``pi_g psi_i + ATT (1(i in g) - pi_g)`` (psi_i of the module docstring), on D
-    ``1(i in g) - pi_g``; so the ratio N / D is ATT(g, t) with influence psi_i.
+    ``1(i in g) - pi_g``; so the ratio N / D is ATT(g, t) with influence psi_i. With row
+    weights w_it, each mean is weighted, the means' influences are ``n w_it P_it (Y_it - mean)
+    / sum of the w_it P_it`` over the group's rows, and pi_g = sum_{i in g} w_i / n with w_i
+    the unit's mean row weight (did's ``aggte``), whose influence is ``1(i in g) w_i - pi_g``.
 
     Raises
     ------
@@ -88,8 +114,9 @@ def unbalanced_functionals(
     p = rows.features.shape[1]
     sizes, means = moments.sizes, moments.means
     n = sizes.sum()
-    presence = [rows.present(j) for j in range(rows.n_periods)]
-    counts = sizes[:, None] * means[:, presence]  # units with a row, by block and period
+    presence = [rows.weighted_present(j) for j in range(rows.n_periods)]
+    counts = sizes[:, None] * means[:, presence]  # (weighted) rows, by block and period
+    weighted_sizes = sizes * means[:, rows.weight]  # sum of the units' weights, by block
     totals = sizes[:, None] * means[:, : rows.n_periods]  # their sum of outcomes
     numerators = Functionals(
         np.empty(n_cells), np.zeros((n_cells, n_blocks, p)), np.zeros((n_cells, n_blocks))
@@ -107,15 +134,16 @@ def unbalanced_functionals(
                     _raise_empty_cell(rows, g, t, j, treated=sign > 0)
                 mean = totals[blocks, j].sum() / count
                 att += sign * period_sign * mean
-                scale = sign * period_sign * sizes[g] / count
+                scale = sign * period_sign * weighted_sizes[g] / count
                 slope[blocks, rows.outcome(j)] += scale
-                slope[blocks, rows.present(j)] -= scale * mean
-        share = sizes[g] / n
-        membership = (np.arange(n_blocks) == g) - share
+                slope[blocks, rows.weighted_present(j)] -= scale * mean
+        share = weighted_sizes[g] / n
         numerators.value[k] = share * att
-        numerators.shift[k] = att * membership
+        slope[g, rows.weight] += att
+        numerators.shift[k] = -att * share
         denominators.value[k] = share
-        denominators.shift[k] = membership
+        denominators.slope[k, g, rows.weight] = 1.0
+        denominators.shift[k] = -share
     return numerators, denominators
 
 
@@ -125,12 +153,13 @@ def unbalanced_covariate_functionals(
     """With covariates: every cell's ATT from DRDID's ``drdid_rc``, ``reg_did_rc`` or
     ``std_ipw_did_rc`` (by ``method``; :mod:`models.estimation.drdid_rc`) on the rows of t and
     of the base period
-    whose unit is treated or a control, each row with its own period's covariates (as did),
+    whose unit is treated or a control, each row with its own period's covariates (as did)
+    and its sampling weight,
     its rows' influence scaled by n / rows and summed by unit into a column on the units, and
     the N = pi_g ATT, D = pi_g functionals on those columns."""
     n, n_cells = rows.n_units, len(cells)
     estimator = ESTIMATORS[method]
-    present = rows.features[:, rows.present(0) :] > 0.5
+    present = rows.features[:, rows.present(0) : rows.present(rows.n_periods)] > 0.5
     influence = np.zeros((n, n_cells))
     att = np.empty(n_cells)
     for k, (g, t, base, control) in enumerate(cells):
@@ -146,12 +175,15 @@ def unbalanced_covariate_functionals(
             is_treated.append(treated[here])
         unit_rows = np.concatenate(units)
         periods = np.repeat([t, base], [units[0].size, units[1].size])
+        # the row weights (the presence indicators when unweighted) and the unweighted outcomes
+        weights = rows.features[unit_rows, rows.weighted_present(periods)]
         try:
             att[k], psi = estimator(
-                rows.features[unit_rows, periods],
+                rows.features[unit_rows, periods] / weights,
                 np.concatenate(post),
                 np.concatenate(is_treated),
                 rows.covariates[unit_rows, periods, :],
+                weights,
             )
         except CellEstimationError as exc:
             raise ValueError(
@@ -160,7 +192,7 @@ def unbalanced_covariate_functionals(
             ) from None
         influence[:, k] = np.bincount(unit_rows, weights=psi * (n / psi.size), minlength=n)
     numerators, denominators = column_functionals(rows, cells, att)
-    return BlockMoments.of(influence, rows.block_slices()), numerators, denominators
+    return column_moments(rows, influence), numerators, denominators
 
 
 def _raise_empty_cell(rows: UnitRows, g: int, t: int, j: int, *, treated: bool) -> None:

@@ -262,3 +262,23 @@ def test_logit_that_does_not_converge(monkeypatch):
     cell = simulated_cell(500, np.random.default_rng(7))
     with pytest.raises(CellEstimationError, match="did not converge in 1 iterations"):
         did_2x2(*cell, "dr")
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_integer_weights_are_duplicated_units(method):
+    """DRDID's i.weights: a unit of weight k is k copies of it (estimate; influence summed over
+    the copies and rescaled from the n_dup copies to the n units)."""
+    rng = np.random.default_rng(5)
+    n = 600
+    x = rng.normal(size=(n, 1))
+    treated = rng.random(n) < expit(-0.4 + 0.5 * x[:, 0])
+    delta_y = 0.5 + x[:, 0] + 1.5 * treated + rng.normal(size=n)
+    copies = 1 + np.arange(n) % 3
+    att, psi = did_2x2(delta_y, treated, x, method, copies.astype(float))
+    source = np.repeat(np.arange(n), copies)
+    dup_att, dup_psi = did_2x2(delta_y[source], treated[source], x[source], method)
+    assert att == pytest.approx(dup_att, rel=1e-10)
+    summed = np.bincount(source, weights=dup_psi) * n / source.size
+    np.testing.assert_allclose(psi, summed, rtol=1e-8, atol=1e-10)
+    with pytest.raises(ValueError, match="weights: expected 600 positive finite values"):
+        did_2x2(delta_y, treated, x, method, np.zeros(n))

@@ -135,3 +135,20 @@ def test_the_influence_function_is_the_derivative_of_the_estimate_with_a_logit(
         w[i] += step
         derivative = (weighted(y, post, treated, design, w) - att) / step
         assert n * derivative == pytest.approx(psi[i], rel=1e-4, abs=1e-4)
+
+
+@pytest.mark.parametrize("estimator", [reg_did_rc, ipw_did_rc, dr_did_rc])
+def test_integer_weights_are_duplicated_rows(rows, estimator):
+    """DRDID's i.weights: a row of weight k is k copies of it. The estimate is the duplicated
+    rows'; each row's influence is its copies' summed, rescaled from the n_dup copies to the
+    n rows (both normalised so that Var = sum psi^2 / rows^2)."""
+    y, post, treated, x = rows
+    copies = 1 + np.arange(y.size) % 3
+    att, psi = estimator(y, post, treated, x, copies.astype(float))
+    source = np.repeat(np.arange(y.size), copies)
+    dup_att, dup_psi = estimator(y[source], post[source], treated[source], x[source])
+    assert att == pytest.approx(dup_att, rel=1e-10)
+    summed = np.bincount(source, weights=dup_psi) * y.size / source.size
+    np.testing.assert_allclose(psi, summed, rtol=1e-8, atol=1e-10)
+    scaled, _ = estimator(y, post, treated, x, 7.0 * copies)
+    assert scaled == pytest.approx(att, rel=1e-12)
