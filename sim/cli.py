@@ -224,7 +224,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop rows beyond the window instead of pooling them into its end points",
     )
     fit.add_argument("--vcov", help="iid, HC1 or CRV1 (for the estimators with a vcov option)")
-    fit.add_argument("--cluster", nargs="+", metavar="COLUMN", help="CRV1 cluster column(s)")
+    fit.add_argument(
+        "--cluster",
+        nargs="+",
+        metavar="COLUMN",
+        help="cluster column(s): of the CRV1 of twfe and sun_abraham (one or two), of the "
+        "variance of callaway_santanna and imputation (one, above the unit)",
+    )
     fit.add_argument(
         "--cumulative", type=_integer, nargs=2, metavar=("FIRST", "LAST"), help="summed event times"
     )

@@ -84,6 +84,12 @@ class _EstimationKeys(Parameters):
             raise ValueError(f"estimators = {self.estimators}: each estimator at most once")
         for name in self.estimators:
             self.options(name).check_design(self.cumulative, None, name)
+            options = self.options(name)
+            if self.weights is not None and getattr(options, "resamples_units", False):
+                raise ValueError(
+                    f"weights = {self.weights!r}: {name}'s jackknife and bootstrap pre-trend test "
+                    "have no weighted version yet (set them off, or drop the weights)"
+                )
         if self.sensitivity is not None:
             options = {name: self.options(name) for name in self.estimators}
             check_trend_sensitivity(self.sensitivity, self.estimators, options, self.intensity)

@@ -46,6 +46,12 @@ class RobustInferenceOptions(EstimatorOptions):
         999, ge=19, le=99_999, description="draws of the bootstrap pre-trend test"
     )
 
+    @property
+    def resamples_units(self) -> bool:
+        """Whether the options ask for the jackknife or the bootstrap pre-trend test (both
+        resample units: neither has a weighted or clustered version yet)."""
+        return self.jackknife or self.pretrend == "bootstrap"
+
     def fit_options(self, seed: int) -> dict[str, object]:
         """The ``pretrend``, ``pretrend_draws`` and ``seed`` arguments of the model's ``fit``."""
         return {"pretrend": self.pretrend, "pretrend_draws": self.pretrend_draws, "seed": seed}
@@ -170,6 +176,14 @@ class TwfeOptions(ClusteredOptions):
 class CallawaySantAnnaOptions(RobustInferenceOptions):
     """Options of ``models.CallawaySantAnna`` (its dynamic aggregation is reported)."""
 
+    clusters: list[str] | None = Field(
+        None,
+        min_length=1,
+        max_length=1,
+        description="a cluster column above the unit, constant within a unit (did's "
+        "clustervars): every covariance and the uniform band sum influence functions by it",
+    )
+
     control: Literal["never", "notyet"] = Field(
         "never", description="control units: never treated, or not yet treated"
     )
@@ -209,6 +223,11 @@ class CallawaySantAnnaOptions(RobustInferenceOptions):
                 "jackknife = true and pretrend = 'bootstrap' need control = 'never' (each unit "
                 "either treated or a control)"
             )
+        if self.resamples_units and self.clusters is not None:
+            raise ValueError(
+                "jackknife = true and pretrend = 'bootstrap' resample units: they cannot go "
+                "with clusters"
+            )
         if self.min_e is not None and self.max_e is not None and self.min_e > self.max_e:
             raise ValueError(f"min_e = {self.min_e} is above max_e = {self.max_e}")
         return self
@@ -225,6 +244,14 @@ class CallawaySantAnnaOptions(RobustInferenceOptions):
                 f"cumulative = [{first}, {last}] must lie inside the event times of {key} "
                 f"(min_e = {self.min_e}, max_e = {self.max_e}, balance_e = {self.balance_e})"
             )
+
+    def columns(self) -> list[str]:
+        return list(self.clusters or [])
+
+    @property
+    def cluster(self) -> str | None:
+        """The ``cluster`` argument of the model."""
+        return None if self.clusters is None else self.clusters[0]
 
     @property
     def dynamic_options(self) -> dict[str, int | None]:

@@ -77,7 +77,7 @@ class PanelColumns:
             "cohort": self.cohort,
             "intensity": self.intensity,
             "nonnegative_outcome": self.nonnegative_outcome,
-            **({"weights": self.weights} if self.weights is not None else {}),
+            "weights": self.weights,
         }
 
 
@@ -166,6 +166,7 @@ def _fit_callaway_santanna(
         anticipation=options.anticipation,
         base_period=options.base_period,
         allow_unbalanced_panel=options.allow_unbalanced_panel,
+        cluster=options.cluster,
     )
     fitted = model.fit(vcov=options.vcov_spec, **options.fit_options(seed))
     return fitted.aggregate(

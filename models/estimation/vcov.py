@@ -140,7 +140,8 @@ def parse_unit_clustered(
     if request.clusters != (unit,):
         raise ValueError(
             f"{model}: vcov: clustered by the unit {unit!r} only (its variance comes from "
-            f"unit-level scores), got clusters {', '.join(map(repr, request.clusters))}"
+            f"unit-level scores), got clusters {', '.join(map(repr, request.clusters))}; to "
+            f"cluster above the unit, give the column as {model}(..., cluster=...)"
         )
     return request
 

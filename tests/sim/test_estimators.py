@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models import ImputationDiD, value_weighted
+from models import CallawaySantAnna, ImputationDiD, value_weighted
 from models.exceptions import GoodwillDeprecationWarning
 from sim.cli import build_parser
 from sim.config import load_config
@@ -101,12 +101,39 @@ def test_options_apply_to_every_estimator_that_has_them(write_config):
     )
     assert changed.cumulative == (0, 5)
     assert changed.twfe.clusters == changed.sun_abraham.clusters == ["week"]
-    assert changed.imputation.clusters == ["week"]
+    assert changed.imputation.clusters == changed.callaway_santanna.clusters == ["week"]
     assert changed.twfe.ref == -2
-    assert changed.callaway_santanna == settings.callaway_santanna
-    # A vcov without CRV1 drops the clusters of the regressions' CRV1, not imputation's.
+    assert changed.callaway_santanna == settings.callaway_santanna.model_copy(
+        update={"clusters": ["week"]}
+    )
+    # A vcov without CRV1 drops the clusters of the regressions' CRV1, not the others'.
     iid = override_estimation(changed, {}, {"vcov": "iid"})
     assert iid.twfe.clusters is None and iid.imputation.clusters == ["week"]
+    assert iid.callaway_santanna.clusters == ["week"]
+
+
+def test_callaway_santanna_clusters_reach_its_fit(small_panel):
+    panel = small_panel[0]
+    settings = EstimationSettings.model_validate({"callaway_santanna": {"clusters": ["segment"]}})
+    entry = ESTIMATORS["callaway_santanna"]
+    fitted = entry.fit(panel, settings.columns, settings.callaway_santanna, 0)
+    model = CallawaySantAnna(panel, **settings.columns.as_kwargs(), cluster="segment")
+    direct = model.fit().aggregate("dynamic", uniform_band=True, seed=0)
+    pd.testing.assert_series_equal(fitted.bse, direct.bse)
+    assert not np.allclose(fitted.bse, entry.fit(panel, settings.columns, entry.options(), 0).bse)
+    with pytest.raises(ValueError, match="cannot go with clusters"):
+        EstimationSettings.model_validate(
+            {"callaway_santanna": {"clusters": ["segment"], "jackknife": True}}
+        )
+
+
+def test_weights_refuse_the_resampling_options_naming_the_estimator():
+    with pytest.raises(ValueError, match=r"weights = 'w': sun_abraham's jackknife and bootstrap"):
+        EstimationSettings.model_validate(
+            {"estimators": ["twfe", "sun_abraham"], "weights": "w",
+             "sun_abraham": {"pretrend": "bootstrap"}}
+        )  # fmt: skip
+    assert EstimationSettings.model_validate({"weights": "w"}).columns.weights == "w"
 
 
 def test_imputation_clusters_reach_its_fit(small_panel):

@@ -148,7 +148,7 @@ def test_fit_weights_reach_every_estimator_and_both_estimands(
     panel, path = weighted_panel
     out = tmp_path / "fit"
     argv = ["fit", str(path), "--config", str(config_path), "--weights", "w", "--out", str(out)]
-    assert main([*argv, "--estimators", "twfe", "sun_abraham"]) == 0
+    assert main([*argv, "--estimators", *ESTIMATORS]) == 0
     assert "weighted by sampling weights 'w'" in capsys.readouterr().out
     settings = load_config(config_path).estimation
     columns = dict(unit="consumer_id", time="week", cohort="fake_week", weights="w")

@@ -351,6 +351,8 @@ def test_bad_inputs_raise_clear_errors(weighted):
         CallawaySantAnna(weighted.assign(weight=-1.0), *args, weights="weight")
     with pytest.raises(ValueError, match=r"weights: expected a column name"):
         CallawaySantAnna(weighted, *args, weights=["weight"])
+    with pytest.raises(ValueError, match=r"give the column as CallawaySantAnna\(\.\.\., cluster="):
+        CallawaySantAnna(weighted, *args).fit(vcov={"CRV1": "state"})
 
 
 @pytest.mark.parametrize("option", [{"weights": "weight"}, {"cluster": "state"}])
