@@ -30,6 +30,27 @@ class EstimatorOptions(Parameters):
         in a whole config)."""
 
 
+class AboveUnitClusterOptions(EstimatorOptions):
+    """One cluster column above the unit, for an estimator whose variance sums unit-level
+    scores (influence functions) by cluster: did's ``clustervars``, didimputation's
+    ``cluster_var``."""
+
+    clusters: list[str] | None = Field(
+        None,
+        min_length=1,
+        max_length=1,
+        description="one cluster column of the variance, above the unit (default: the unit)",
+    )
+
+    def columns(self) -> list[str]:
+        return list(self.clusters or [])
+
+    @property
+    def cluster(self) -> str | None:
+        """The ``cluster`` argument of the model."""
+        return None if self.clusters is None else self.clusters[0]
+
+
 class RobustInferenceOptions(EstimatorOptions):
     """The inference robust to a few dominant doses (few effective treated units): the
     leave-one-unit-out jackknife variance and the wild bootstrap pre-trend test."""
@@ -173,16 +194,8 @@ class TwfeOptions(ClusteredOptions):
             )
 
 
-class CallawaySantAnnaOptions(RobustInferenceOptions):
+class CallawaySantAnnaOptions(RobustInferenceOptions, AboveUnitClusterOptions):
     """Options of ``models.CallawaySantAnna`` (its dynamic aggregation is reported)."""
-
-    clusters: list[str] | None = Field(
-        None,
-        min_length=1,
-        max_length=1,
-        description="a cluster column above the unit, constant within a unit (did's "
-        "clustervars): every covariance and the uniform band sum influence functions by it",
-    )
 
     control: Literal["never", "notyet"] = Field(
         "never", description="control units: never treated, or not yet treated"
@@ -245,14 +258,6 @@ class CallawaySantAnnaOptions(RobustInferenceOptions):
                 f"(min_e = {self.min_e}, max_e = {self.max_e}, balance_e = {self.balance_e})"
             )
 
-    def columns(self) -> list[str]:
-        return list(self.clusters or [])
-
-    @property
-    def cluster(self) -> str | None:
-        """The ``cluster`` argument of the model."""
-        return None if self.clusters is None else self.clusters[0]
-
     @property
     def dynamic_options(self) -> dict[str, int | None]:
         """The ``balance_e``, ``min_e`` and ``max_e`` arguments of the dynamic aggregation."""
@@ -272,24 +277,9 @@ class SunAbrahamOptions(ClusteredOptions):
     )
 
 
-class ImputationOptions(EstimatorOptions):
+class ImputationOptions(AboveUnitClusterOptions):
     """Options of ``models.ImputationDiD``."""
 
     anticipation: StrictInt = Field(
         0, ge=0, le=MAX_PANEL_WEEKS, description="periods of anticipation (at most a panel's weeks)"
     )
-    clusters: list[str] | None = Field(
-        None,
-        min_length=1,
-        max_length=1,
-        description="cluster column of the conservative variance (didimputation's cluster_var; "
-        "default: the unit)",
-    )
-
-    def columns(self) -> list[str]:
-        return list(self.clusters or [])
-
-    @property
-    def cluster(self) -> str | None:
-        """The ``cluster`` argument of the model."""
-        return None if self.clusters is None else self.clusters[0]
