@@ -212,6 +212,12 @@ class CallawaySantAnnaOptions(RobustInferenceOptions, AboveUnitClusterOptions):
         "from the rows present in t and its base period (no intensity, jackknife or bootstrap "
         "pre-trend test there); false refuses an unbalanced panel",
     )
+    na_rm: StrictBool = Field(
+        False,
+        description="did's na.rm: on an unbalanced panel, average the ATT(g, t) that can be "
+        "estimated when some cannot (no rows of a cohort or its controls in a period); false "
+        "refuses",
+    )
     uniform_band: StrictBool = Field(
         True, description="also compute a 95% sup-t uniform band (seeded by the config's seed)"
     )
@@ -259,9 +265,15 @@ class CallawaySantAnnaOptions(RobustInferenceOptions, AboveUnitClusterOptions):
             )
 
     @property
-    def dynamic_options(self) -> dict[str, int | None]:
-        """The ``balance_e``, ``min_e`` and ``max_e`` arguments of the dynamic aggregation."""
-        return {"balance_e": self.balance_e, "min_e": self.min_e, "max_e": self.max_e}
+    def dynamic_options(self) -> dict[str, int | bool | None]:
+        """The ``balance_e``, ``min_e``, ``max_e`` and ``na_rm`` arguments of the dynamic
+        aggregation."""
+        return {
+            "balance_e": self.balance_e,
+            "min_e": self.min_e,
+            "max_e": self.max_e,
+            "na_rm": self.na_rm,
+        }
 
     @property
     def vcov_spec(self) -> str:

@@ -34,6 +34,12 @@ AGGREGATIONS = {"simple": "att", "dynamic": "event_time", "group": "cohort", "ca
 """did's aggregations and what their effects are indexed by."""
 
 
+def _cell_rows(cells: tuple[tuple[int, int], ...], att: float) -> pd.DataFrame:
+    """``att_gt`` rows of cells not among ``params``: this att, no standard error."""
+    cohorts, periods = np.array(cells, dtype=np.int64).T
+    return pd.DataFrame({"cohort": cohorts, "time": periods, "att": att, "se": np.nan})
+
+
 @dataclass(frozen=True, kw_only=True)
 class CallawaySantAnnaResults(Results):
     """Group-time ATTs, their aggregations and the influence functions behind their inference.
@@ -55,6 +61,10 @@ class CallawaySantAnnaResults(Results):
     references : tuple of (int, int)
         With ``base_period="universal"``: the (cohort, period) of each cohort's reference cell,
         t = g - 1 - anticipation, whose ATT is 0 by construction (not among ``params``).
+    missing : tuple of (int, int)
+        On an unbalanced panel: the (cohort, period) of each ATT(g, t) that cannot be estimated
+        (no row of the cohort or of its controls in t or the base period; did's NA), not among
+        ``params``; ``aggregate`` needs ``na_rm=True`` then.
     first_period : int
         The panel's first period (did's lower bound on the event times of ``balance_e``).
     leave_one_out : LeaveOneOut or None
@@ -72,6 +82,7 @@ class CallawaySantAnnaResults(Results):
     anticipation: int
     dose: str | None
     references: tuple[tuple[int, int], ...]
+    missing: tuple[tuple[int, int], ...]
     first_period: int
     leave_one_out: LeaveOneOut | None = None
     lead_bootstrap: LeadBootstrap | None = None
@@ -90,7 +101,8 @@ class CallawaySantAnnaResults(Results):
     def att_gt(self) -> pd.DataFrame:
         """ATT(g, t) with its standard error: columns cohort, time, att, se, by cohort and
         period. With the universal base, each cohort's reference cell is a row with att 0 and
-        se NaN, as did reports it."""
+        se NaN, and each cell that cannot be estimated (``missing``) a row of NaN, as did
+        reports them."""
         table = pd.DataFrame(
             {
                 "cohort": self.cohorts,
@@ -99,11 +111,14 @@ class CallawaySantAnnaResults(Results):
                 "se": self.bse.to_numpy(),
             }
         )
-        if not self.references:
+        extra = [
+            _cell_rows(cells, value)
+            for cells, value in ((self.references, 0.0), (self.missing, np.nan))
+            if cells
+        ]
+        if not extra:
             return table
-        cohorts, periods = np.array(self.references, dtype=np.int64).T
-        reference = pd.DataFrame({"cohort": cohorts, "time": periods, "att": 0.0, "se": np.nan})
-        table = pd.concat([table, reference], ignore_index=True)
+        table = pd.concat([table, *extra], ignore_index=True)
         return table.sort_values(["cohort", "time"], kind="stable", ignore_index=True)
 
     def pretrend_test(self) -> WaldTest:
@@ -159,6 +174,7 @@ class CallawaySantAnnaResults(Results):
         alpha: float = 0.05,
         n_draws: int = 1000,
         seed: int = 0,
+        na_rm: bool = False,
     ) -> Results:
         """Aggregate the ATT(g, t) as the R package did's ``aggte`` does.
 
@@ -182,6 +198,9 @@ class CallawaySantAnnaResults(Results):
             Also compute a simultaneous (uniform over the aggregated effects) confidence band
             at level ``1 - alpha`` by a Gaussian multiplier bootstrap of ``n_draws`` draws,
             seeded by ``seed``; see :meth:`Results.uniform_conf_int`.
+        na_rm : bool
+            did's ``na.rm``: with cells that could not be estimated (``missing``, on an
+            unbalanced panel), average the others; False (did's default) refuses.
 
         Returns
         -------
@@ -222,6 +241,13 @@ class CallawaySantAnnaResults(Results):
         if options and kind != "dynamic":
             raise ValueError(
                 f"aggregate: {', '.join(options)} apply to kind='dynamic' only, not {kind!r}"
+            )
+        if self.missing and not strict_bool("na_rm", na_rm, "aggregate"):
+            shown = ", ".join(f"ATT(g={g}, t={t})" for g, t in self.missing[:3])
+            more = f" and {len(self.missing) - 3} more" if len(self.missing) > 3 else ""
+            raise ValueError(
+                f"aggregate: {shown}{more} could not be estimated (NA, as did reports them); "
+                "aggregate(..., na_rm=True) averages the other cells (did's aggte(na.rm = TRUE))"
             )
         uniform_band = strict_bool("uniform_band", uniform_band, "aggregate")
         alpha = probability("alpha", alpha, "aggregate")

@@ -82,6 +82,7 @@ from models.estimation.influence_jackknife import LeaveOneOut
 from models.estimation.panel_data import PanelData, numeric_values, require_columns
 from models.estimation.results import Estimates
 from models.estimation.unbalanced import (
+    drop_empty_cells,
     unbalanced_covariate_functionals,
     unbalanced_features,
     unbalanced_functionals,
@@ -359,8 +360,10 @@ class CallawaySantAnna:
         cells, references = group_time_cells(
             rows, self.control, self.anticipation, self.base_period
         )
+        missing: tuple[tuple[int, int], ...] = ()
         if rows.unbalanced:
             moments = rows.moments()
+            cells, missing = drop_empty_cells(rows, moments, cells)
             warn_absent_units(rows, moments, cells)
             if rows.covariates is None:
                 numerators, denominators = unbalanced_functionals(rows, moments, cells)
@@ -419,6 +422,7 @@ class CallawaySantAnna:
             anticipation=self.anticipation,
             dose=self.intensity,
             references=tuple(references),
+            missing=missing,
             first_period=int(rows.periods[0]),
             leave_one_out=leave_one_out,
             lead_bootstrap=lead_bootstrap,

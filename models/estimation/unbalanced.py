@@ -34,6 +34,11 @@ With covariates each cell runs ``drdid_rc``, ``reg_did_rc`` or ``std_ipw_did_rc`
 period's covariates as did does; its influence functions are then columns on the units, as for
 covariates on a balanced panel.
 
+A cell whose cohort or controls have no row in t or in its base period cannot be estimated:
+did warns ("No units in group g in time period t") and reports its ATT as NA, and ``aggte``
+then refuses unless ``na.rm = TRUE``, which averages the other cells. goodwill does the same
+(:func:`drop_empty_cells`, a warning naming the cells, and ``aggregate(..., na_rm=True)``).
+
 On a balanced panel did uses its panel estimators even when ``allow_unbalanced_panel = TRUE``,
 and so does :class:`~models.estimation.callaway_santanna.CallawaySantAnna`.
 
@@ -104,11 +109,8 @@ def unbalanced_functionals(
     / sum of the w_it P_it`` over the group's rows, and pi_g = sum_{i in g} w_i / n with w_i
     the unit's mean row weight (did's ``aggte``), whose influence is ``1(i in g) w_i - pi_g``.
 
-    Raises
-    ------
-    ValueError
-        If the cohort or its controls have no row in t or in the base period (did reports
-        such an ATT(g, t) as NA).
+    Every cell must have rows of its cohort and of its controls in t and in the base period
+    (:func:`drop_empty_cells` leaves out the others).
     """
     n_cells, n_blocks = len(cells), rows.block_sizes.size
     p = rows.features.shape[1]
@@ -130,8 +132,6 @@ def unbalanced_functionals(
         for sign, blocks in ((1.0, np.array([g])), (-1.0, control)):
             for period_sign, j in ((1.0, t), (-1.0, base)):
                 count = counts[blocks, j].sum()
-                if count < 0.5:
-                    _raise_empty_cell(rows, g, t, j, treated=sign > 0)
                 mean = totals[blocks, j].sum() / count
                 att += sign * period_sign * mean
                 scale = sign * period_sign * weighted_sizes[g] / count
@@ -167,9 +167,6 @@ def unbalanced_covariate_functionals(
         units, post, is_treated = [], [], []
         for j in (t, base):
             here = present[members, j]
-            for side in (treated, ~treated):
-                if not here[side].any():
-                    _raise_empty_cell(rows, g, t, j, treated=side is treated)
             units.append(members[here])
             post.append(np.full(int(here.sum()), float(j == t)))
             is_treated.append(treated[here])
@@ -195,13 +192,57 @@ def unbalanced_covariate_functionals(
     return column_moments(rows, influence), numerators, denominators
 
 
-def _raise_empty_cell(rows: UnitRows, g: int, t: int, j: int, *, treated: bool) -> None:
-    """did's "No units in group g in time period t" (or no control units), as an error."""
-    who = f"units of cohort {rows.block_cohorts[g]:g}" if treated else "control units"
-    raise ValueError(
-        f"ATT(g={rows.block_cohorts[g]:g}, t={rows.periods[t]:g}): no {who} have a row in "
-        f"period {rows.periods[j]:g}, so it cannot be estimated on this unbalanced panel"
-    )
+def drop_empty_cells(
+    rows: UnitRows, moments: BlockMoments, cells: list[tuple[int, int, int, np.ndarray]]
+) -> tuple[list[tuple[int, int, int, np.ndarray]], tuple[tuple[int, int], ...]]:
+    """The cells that can be estimated, and the (cohort, period) of those that cannot: their
+    cohort or their controls have no row in t or in the base period (did's "No units in group
+    g in time period t" and "No available control units", an ATT reported as NA). A warning
+    names the latter.
+
+    Raises
+    ------
+    ValueError
+        If no cell can be estimated.
+    """
+    present = [rows.present(j) for j in range(rows.n_periods)]
+    counts = moments.sizes[:, None] * moments.means[:, present]  # rows by block and period
+    kept, missing, reasons = [], [], []
+    for cell in cells:
+        g, t, base, control = cell
+        empty = [
+            (who, j)
+            for who, blocks in (
+                (f"units of cohort {rows.block_cohorts[g]:g}", [g]),
+                ("controls", control),
+            )
+            for j in (t, base)
+            if counts[blocks, j].sum() < 0.5
+        ]
+        if not empty:
+            kept.append(cell)
+            continue
+        missing.append((int(rows.block_cohorts[g]), int(rows.periods[t])))
+        who, j = empty[0]
+        reasons.append(
+            f"ATT(g={missing[-1][0]}, t={missing[-1][1]}): no {who} in period {rows.periods[j]:g}"
+        )
+    if not kept:
+        raise ValueError(
+            "CallawaySantAnna: no ATT(g, t) can be estimated on this unbalanced panel: "
+            + "; ".join(reasons[:SHOWN_CELLS])
+        )
+    if missing:
+        more = f" (and {len(missing) - SHOWN_CELLS} more)" if len(missing) > SHOWN_CELLS else ""
+        warnings.warn(
+            f"CallawaySantAnna: {len(missing)} of {len(cells)} ATT(g, t) cannot be estimated on "
+            f"this unbalanced panel and are reported as NA, as did does: "
+            f"{'; '.join(reasons[:SHOWN_CELLS])}{more}; aggregate(..., na_rm=True) averages the "
+            "others (did's aggte(na.rm = TRUE))",
+            UnbalancedPanelWarning,
+            stacklevel=3,
+        )
+    return kept, tuple(missing)
 
 
 def warn_absent_units(

@@ -232,6 +232,20 @@ def test_allow_unbalanced_panel_reaches_callaway_santannas_fit(small_panel):
         )
     pd.testing.assert_series_equal(fitted.params, direct.params)
     assert ("Panel", "unbalanced (rows present in t and the base period)") in fitted.notes
+    # A cohort without rows in one week: its cells are NA (did); na_rm averages the others.
+    late = panel["fake_week"].max()
+    holed = panel[~((panel["fake_week"] == late) & (panel["week"] == late - 1))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError, match=r"could not be estimated .* na_rm=True"):
+            entry.fit(holed, columns, options, 0)
+        kept = entry.fit(holed, columns, options.model_copy(update={"na_rm": True}), 0)
+        direct = (
+            entry.model(holed, **columns.as_kwargs(), allow_unbalanced_panel=True)
+            .fit()
+            .aggregate("dynamic", na_rm=True)
+        )
+    pd.testing.assert_series_equal(kept.params, direct.params)
 
 
 @pytest.mark.parametrize(

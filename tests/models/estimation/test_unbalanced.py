@@ -232,11 +232,36 @@ def test_unsupported_options_are_refused(unbalanced, kwargs, fit, message):
             )
 
 
-def test_a_cell_without_rows_in_a_period_is_an_error(tiny):
-    """did reports such an ATT(g, t) as NA ("No units in group 3 in time period 2")."""
-    gone = tiny[~((tiny["g"] == 3) & (tiny["t"] == 2))]
-    with pytest.raises(ValueError, match=r"ATT\(g=3, t=2\): no units of cohort 3 have a row in "
-                                         r"period 2"):  # fmt: skip
+def test_a_cell_without_rows_in_a_period_is_na_as_did_reports_it(tiny):
+    """did warns "No units in group 3 in time period 2" and reports the ATT as NA; aggte
+    refuses unless na.rm = TRUE. Cohort 3 without rows in period 2 loses every cell (2 is
+    the base of its post cells); cohort 4's cells are the four means by hand."""
+    gone = tiny[~((tiny["g"] == 3) & (tiny["t"] == 2))].reset_index(drop=True)
+    with pytest.warns(UnbalancedPanelWarning, match=r"3 of 6 ATT\(g, t\) cannot be estimated .*"
+                      r"ATT\(g=3, t=2\): no units of cohort 3 in period 2"):  # fmt: skip
+        res = CallawaySantAnna(gone, *TINY, allow_unbalanced_panel=True).fit()
+    assert res.missing == ((3, 2), (3, 3), (3, 4))
+    table = res.att_gt.set_index(["cohort", "time"])
+    assert table.loc[3, ["att", "se"]].isna().all().all() and len(table) == 6
+    cohort = gone.groupby("i")["g"].first()
+    never = cohort.index[cohort.isna()].to_numpy()
+    for t, base in ((2, 1), (3, 2), (4, 3)):
+        att, psi = _hand_cell(gone, 4.0, t, base, never)
+        assert table.loc[(4, t), "att"] == pytest.approx(att, rel=1e-12)
+        assert table.loc[(4, t), "se"] == pytest.approx(np.sqrt(psi @ psi) / psi.size, rel=1e-10)
+    with pytest.raises(ValueError, match=r"ATT\(g=3, t=2\), ATT\(g=3, t=3\), ATT\(g=3, "
+                       r"t=4\) could not be estimated .* na_rm=True"):  # fmt: skip
+        res.aggregate("dynamic")
+    # With one cohort left, every average of post cells is its ATT(4, 4), with its SE.
+    for kind in ("simple", "group", "dynamic"):
+        averaged = res.aggregate(kind, na_rm=True)
+        assert averaged.overall.estimate == pytest.approx(table.loc[(4, 4), "att"], rel=1e-12)
+        assert averaged.overall.se == pytest.approx(table.loc[(4, 4), "se"], rel=1e-10)
+
+
+def test_no_cell_left_is_an_error(tiny):
+    gone = tiny[tiny["g"].isna() | ~tiny["t"].isin([2, 3])]  # every cell uses period 2 or 3
+    with pytest.raises(ValueError, match=r"no ATT\(g, t\) can be estimated on this unbalanced"):
         _fit(gone, TINY)
 
 
