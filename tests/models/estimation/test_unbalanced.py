@@ -283,3 +283,12 @@ def test_fits_are_repeatable_leave_the_model_unchanged_and_pickle(unbalanced):
     restored = pickle.loads(pickle.dumps(first))
     assert restored.aggregate("group").overall == first.aggregate("group").overall
     assert ("Panel", "unbalanced (rows present in t and the base period)") in first.notes
+
+
+def test_a_cohort_with_small_weights_is_estimated(tiny):
+    """Weights constant within each group leave every mean, hence every ATT(g, t), as
+    unweighted, however small they are (normalised, cohort 3's rows weigh under 0.5 in
+    all)."""
+    weighted = tiny.assign(w=np.where(tiny["g"] == 3, 0.001, 10.0))
+    got = _fit(weighted, TINY, weights="w").att_gt
+    np.testing.assert_allclose(got["att"], _fit(tiny, TINY).att_gt["att"], rtol=1e-10)
