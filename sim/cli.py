@@ -228,8 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--cluster",
         nargs="+",
         metavar="COLUMN",
-        help="cluster column(s): of the CRV1 of twfe and sun_abraham (one or two), of the "
-        "variance of callaway_santanna and imputation (one, above the unit)",
+        help="cluster column(s) of every selected estimator that clusters: one or two for a "
+        "regression's CRV1, one above the unit for the influence-function variances",
     )
     fit.add_argument(
         "--cumulative", type=_integer, nargs=2, metavar=("FIRST", "LAST"), help="summed event times"
