@@ -324,9 +324,11 @@ class ImputationDiD:
         """Pre-trend leads and effects from one imputation model, with their joint covariance,
         for HonestDiD (:func:`~models.estimation.honest_did.honest_did_from_results`).
 
-        The untreated outcome model adds the lead dummies to the unit and period effects (the
-        regression of :meth:`pretrends`), so leads and effects share one baseline; normalised
-        at ``ref``. The covariance stacks the leads' CRV1 and the effects' BJS cluster scores.
+        The untreated outcome model adds the lead dummies (times the dose, with ``intensity``)
+        to the unit and period effects, the regression of :meth:`pretrends`, and the effects
+        are imputed from it, so leads and effects share one baseline; all are normalised at
+        ``ref``. The covariance stacks the leads' CRV1 and the effects' BJS cluster scores.
+        The effects differ from :meth:`fit`'s, whose unit effects also use the lead periods.
         See :mod:`~models.estimation.imputation_event_study` for the design and its limits.
 
         Parameters

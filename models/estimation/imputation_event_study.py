@@ -24,32 +24,39 @@ alpha_i - lambda_t`` over the leads at k, as theta_e is over the treated observa
 and post coefficients are the same contrast, against the same baseline, and under a
 differential trend d(e) that is flat before the first lead they estimate d(k) and tau(e) + d(e).
 Normalised at the reference ``ref`` (every coefficient minus the one at ``ref``, which is
-dropped) they are a TWFE-style event study, HonestDiD's input. The effects are not those of
-:meth:`ImputationDiD.fit`, which also uses the lead periods to fit the unit effects: under
-parallel trends the two agree in expectation, and these are less precise.
+dropped) they are a TWFE-style event study, HonestDiD's input: d(e) - d(ref) is the delta of
+Rambachan and Roth. The effects are not those of :meth:`ImputationDiD.fit`, which also uses the
+lead periods to fit the unit effects: under parallel trends both are unbiased, these less
+precisely (the price of a baseline the leads share).
+
+With ``intensity`` the effects are per unit of dose, ``sum s omega tau / sum s omega^2``, and
+the lead regressors are ``omega_i 1[t - g_i = k]``: gamma_k is then the same dose-weighted
+average per unit of dose of ``Y_it - alpha_i - lambda_t`` over the leads at k (its normal
+equation), a pre-trend per unit of dose. The symmetry holds for a differential trend
+proportional to the dose, ``omega_i d(e)``, the per-dose reading of HonestDiD's delta.
 
 Joint covariance. Every coefficient is linear in the outcomes, and all share the residuals
 ``eps~`` of one model (the lead regression's on untreated observations, ``tau - tau~`` on
-treated ones, as in BJS Theorem 3). With ``v^gamma = S0 D~ (D~'S0D~)^-1`` the leads' weights
-(D~ the lead dummies net of the unit and period effects, S0 the sampling weights) and ``v^0``
-the two-way imputation weights of :mod:`~models.estimation.imputation_variance`, an effect's
-weights on the untreated outcomes are ``v^0 + v^gamma c`` with ``c_k = -sum_{leads at k} v^0``
-(the two-way weights the lead observations at k would get). The cluster scores are stacked,
+treated ones, as in BJS Theorem 3). With ``v^gamma = S0 X~ (X~'S0X~)^-1`` the leads' weights
+(X~ the lead regressors net of the unit and period effects, S0 the sampling weights) and
+``v^0`` the two-way imputation weights of :mod:`~models.estimation.imputation_variance`, an
+effect's weights on the untreated outcomes are ``v^0 + v^gamma c`` with ``c_k = -sum_it x_kit
+v^0_it`` (what the two-way weights put on lead k's regressor). The cluster scores are stacked,
 
     Cov = sum_g [sqrt(f) a_g; b_g] [sqrt(f) a_g; b_g]',
 
 a_g the leads' scores ``sum_{it in g} v^gamma_it eps~_it`` and b_g the effects', f the
 small-sample factor of the pre-trend regression's CRV1 variance. The leads' block is then that
-regression's covariance (:meth:`ImputationDiD.pretrends`, fixest's factor) and the effects'
-block BJS's conservative variance without a factor, as for :meth:`ImputationDiD.fit`. The
-did_imputation Stata command of BJS stacks its leads' and effects' cluster scores the same way
-(with reghdfe's factor on the leads) to report one ``e(V)``.
+regression's covariance (:meth:`ImputationDiD.pretrends` without intensity, fixest's factor)
+and the effects' block BJS's conservative variance without a factor, as for
+:meth:`ImputationDiD.fit`. BJS's Stata command did_imputation stacks its leads' and effects'
+cluster scores the same way (reghdfe's factor on the leads) to report one ``e(V)``, though its
+effects come from the model without leads.
 
-Limits. The effects are per treated observation (no ``intensity``: the leads are level
-differences, not per unit of dose). The leads must leave each treated unit untreated periods
-before the first lead for the baseline, or gamma is collinear with the unit effects (refused).
-Binned or missing event times are not handled: the leads and the effects are the event times
-asked for.
+Limits. The treated units need untreated periods before the first lead to fix the baseline:
+when none has any, the leads are collinear with the unit effects (refused); a unit whose
+untreated periods are all leads gets its level through the leads pooled over cohorts. The
+leads and the effects are the event times asked for, one coefficient each (no binning).
 """
 
 from __future__ import annotations
@@ -61,6 +68,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from models.estimation.imputation_pretrends import imputation_pretrends
 from models.estimation.imputation_variance import (
     Clusters,
     TreatedObservations,
@@ -86,8 +94,7 @@ def imputation_event_study(
     Parameters
     ----------
     model : ImputationDiD
-        The estimator with its panel, anticipation, horizons, weights and cluster (no
-        intensity).
+        The estimator with its panel, anticipation, horizons, intensity, weights and cluster.
     leads : sequence of int
         Event times below ``-anticipation``, e.g. ``range(-5, 0)``: the lead dummies of the
         untreated outcome model and the pre-treatment coefficients.
@@ -101,14 +108,20 @@ def imputation_event_study(
         ``event_time::e`` for the leads and the horizons, the covariance of the module
         docstring (normal critical values), ``ref`` in its event layer.
     """
-    if model.intensity is not None:
-        raise ValueError(
-            "ImputationDiD.event_study: intensity is not supported (the leads are level "
-            "differences and the effects would be per unit of dose); fit without intensity"
-        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CollinearityWarning)
-        pretrends = model.pretrends(leads)
+        pretrends = imputation_pretrends(
+            model.df,
+            model.outcome,
+            model.unit,
+            model.time,
+            model.cohort,
+            leads,
+            anticipation=model.anticipation,
+            weights=model.weights,
+            cluster=model.cluster,
+            intensity=model.intensity,
+        )
     if pretrends.collinear:
         raise ValueError(
             f"leads: {', '.join(pretrends.collinear)} collinear with the unit and period effects "
@@ -123,7 +136,8 @@ def imputation_event_study(
     untreated = observed & (panel.periods[None, :] < (panel.cohorts - model.anticipation)[:, None])
     equations = TwoWayNormalEquations.from_mask(untreated, panel.weights)
     event = panel.periods[None, :] - panel.cohorts[:, None]
-    dummies = np.stack([untreated & (event == k) for k in leads]).astype(float)
+    dose = np.ones(event.shape[0]) if panel.doses is None else panel.doses
+    dummies = np.stack([np.where(untreated & (event == k), dose[:, None], 0.0) for k in leads])
     first = _LeadRegression.fit(equations, untreated, dummies, panel.outcome)
 
     treated = model._imputable(observed & ~untreated, equations)
@@ -133,12 +147,13 @@ def imputation_event_study(
         period_index=periods,
         event=(panel.periods[periods] - panel.cohorts[units]).astype(np.int64),
         effect=panel.outcome[units, periods] - first.alpha[units] - first.lam[periods],
-        weight=np.ones(units.size) if panel.weights is None else panel.weights[units, periods],
-        dose=np.ones(units.size),
+        weight=dose[units] * (1.0 if panel.weights is None else panel.weights[units, periods]),
+        dose=dose[units],
     )
     horizons = model._horizons(effects.event)
     member, column = memberships(effects.event, horizons)
-    w = effects.weight[member] / np.bincount(column, weights=effects.weight[member])[column]
+    totals = np.bincount(column, weights=effects.weight[member] * effects.dose[member])
+    w = effects.weight[member] / totals[column]
     estimates = np.bincount(column, weights=w * effects.effect[member])[: horizons.size]
 
     # Effects' scores: the two-way weights v^0 with this model's residuals, plus v^gamma c with
@@ -283,6 +298,7 @@ def _normalised_results(
             event_times=tuple(int(e) for e in times),
             ref=ref,
             window=(int(times.min()), int(times.max())),
+            intensity=model.intensity,
         ),
         notes=(
             ("Imputation model", "unit and period effects and the leads, on untreated rows"),

@@ -16,6 +16,7 @@ import pytest
 
 from models.estimation.honest_did import honest_did_from_results
 from models.estimation.imputation import ImputationDiD
+from models.estimation.imputation_pretrends import imputation_pretrends
 from models.exceptions import FewEffectiveUnitsWarning, ImputationWarning
 
 EXACT = 1e-10  # the same numbers passed through: rounding error only
@@ -37,8 +38,9 @@ def simulate(
     The effect at event time e >= 0 is ``2 + 0.5 e`` for every treated unit. ``trend`` adds a
     differential trend ``trend * max(e + 4, 0)`` to the treated units' outcomes: flat before
     the first lead (-3), then linear, so that relative to event time -1 the violation is
-    ``trend * (e + 1)`` at every event time. Sampling weights ``w`` and a cluster ``region``
-    above the unit are attached; ``unbalanced`` drops 10% of the rows after the first period.
+    ``trend * (e + 1)`` at every event time. Sampling weights ``w``, a cluster ``region``
+    above the unit and a dose per treated unit (``dose``, not in the outcome) are attached;
+    ``unbalanced`` drops 10% of the rows after the first period.
     """
     rng = np.random.default_rng(seed)
     cohort = rng.choice(COHORTS, size=n_units)
@@ -62,6 +64,8 @@ def simulate(
         + rng.normal(size=len(df))
     )
     df["w"] = rng.uniform(0.5, 2.0, len(df))
+    dose = np.where(np.isnan(cohort), np.nan, rng.uniform(1.0, 5.0, n_units))
+    df["dose"] = np.repeat(dose, n_periods)
     df["region"] = df["unit"] % 9
     if unbalanced:
         keep = (df["period"] == 1) | (rng.uniform(size=len(df)) > 0.1)
@@ -73,6 +77,7 @@ def event_study(df: pd.DataFrame, ref: int | None = -1, **kwargs):
     """The event study with leads -3..-1, warnings as errors."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", ImputationWarning)
+        warnings.simplefilter("ignore", FewEffectiveUnitsWarning)  # a small panel with doses
         model = ImputationDiD(df, "y", "unit", "period", "cohort", **kwargs)
         return model.event_study(LEADS, ref=ref)
 
@@ -90,6 +95,20 @@ def test_the_leads_block_is_the_pretrend_regression(kwargs):
     np.testing.assert_allclose(
         res.cov_params().loc[names, names], pretrends.cov_params().loc[names, names], rtol=EXACT
     )
+
+
+def test_with_intensity_the_leads_are_the_dose_scaled_pretrend_regression():
+    df = simulate(seed=1, unbalanced=True)
+    res = event_study(df, ref=None, weights="w", intensity="dose")
+    pretrends = imputation_pretrends(
+        df, "y", "unit", "period", "cohort", LEADS, weights="w", intensity="dose"
+    )
+    names = [f"event_time::{k}" for k in LEADS]
+    np.testing.assert_allclose(res.params[names], pretrends.params[names], rtol=EXACT)
+    np.testing.assert_allclose(
+        res.cov_params().loc[names, names], pretrends.cov_params().loc[names, names], rtol=EXACT
+    )
+    assert res.intensity == "dose"
 
 
 def test_normalisation_at_ref_subtracts_the_lead():
@@ -110,21 +129,26 @@ def test_normalisation_at_ref_subtracts_the_lead():
 # The whole matrix against a dense computation --------------------------------------------
 
 
-def dense_reference(df: pd.DataFrame, weights: str | None, cluster: str | None):
-    """Points and joint covariance from the formulas, with dense matrices.
+def dense_reference(
+    df: pd.DataFrame, weights: str | None, cluster: str | None, intensity: str | None = None
+):
+    """Points and the leads' and effects' cluster scores from the formulas, with dense matrices.
 
-    Untreated rows: WLS of y on unit, period and lead dummies X0 (pseudo-inverse of X0'S0X0).
-    Leads: gamma = e_k' (X0'S0X0)^+ X0'S0 y0, weights ``v^gamma = S0 X0 (X0'S0X0)^+ e_k``.
-    Effects: theta_e = sum w_it (y_it - z_it' coef) over treated rows at e, ``w = s / sum s``,
-    weights ``v^0 = -S0 X0 (X0'S0X0)^+ X1'w1`` on untreated rows, X1 the treated rows' dummies
-    with zero leads. Residuals: the regression's on untreated rows, tau - tau~ on treated ones
-    (tau~ the cohort x event-time mean weighted by s^2). Scores: sums of v * residual by cluster.
+    Untreated rows: WLS of y on unit and period dummies and the leads (dummies, or dummies
+    times the dose omega with an intensity), X0, by the pseudo-inverse of X0'S0X0. Leads:
+    gamma = e_k' (X0'S0X0)^+ X0'S0 y0, weights ``v^gamma = S0 X0 (X0'S0X0)^+ e_k``. Effects:
+    theta_e = sum w_it (y_it - z_it' coef) over treated rows at e, ``w = s omega / sum s
+    omega^2``, weights ``v^0 = -S0 X0 (X0'S0X0)^+ X1'w1`` on untreated rows, X1 the treated
+    rows' dummies with zero leads. Residuals: the regression's on untreated rows, tau - tau~ on
+    treated ones (tau~ the cohort x event-time mean weighted by (s omega)^2). Scores: sums of
+    v * residual by cluster.
     """
     s = np.ones(len(df)) if weights is None else df[weights].to_numpy()
+    omega = np.ones(len(df)) if intensity is None else np.nan_to_num(df[intensity].to_numpy())
     units, periods = np.unique(df["unit"]), np.unique(df["period"])
     event = (df["period"] - df["cohort"]).to_numpy()
     untreated = ~(event >= 0)
-    leads = np.column_stack([event == k for k in LEADS]).astype(float)
+    leads = np.column_stack([event == k for k in LEADS]) * omega[:, None]
     x = np.column_stack(
         [df["unit"].to_numpy()[:, None] == units, df["period"].to_numpy()[:, None] == periods]
     ).astype(float)
@@ -135,7 +159,7 @@ def dense_reference(df: pd.DataFrame, weights: str | None, cluster: str | None):
     n_fe = units.size + periods.size
     horizons = np.unique(event[event >= 0]).astype(int)
     member = np.column_stack([event == h for h in horizons]).astype(float)
-    w = member * s[:, None] / (member * s[:, None]).sum(axis=0)
+    w = member * (s * omega)[:, None] / (member * (s * omega**2)[:, None]).sum(axis=0)
     x1 = x[~untreated].copy()
     x1[:, n_fe:] = 0.0
     v_effects = w.copy()
@@ -144,7 +168,8 @@ def dense_reference(df: pd.DataFrame, weights: str | None, cluster: str | None):
     v_leads[untreated] = (s0[:, None] * x0) @ inverse[:, n_fe:]
     residual = y - x @ coef
     residual[~untreated] = y[~untreated] - x1 @ coef
-    cells = pd.DataFrame({"r": residual, "s2": s**2, "g": df["cohort"], "e": event})[~untreated]
+    cells = pd.DataFrame({"r": residual, "s2": (s * omega) ** 2, "g": df["cohort"], "e": event})
+    cells = cells[~untreated]
     totals = (
         cells.assign(rs=cells["r"] * cells["s2"]).groupby(["g", "e"])[["rs", "s2"]].transform("sum")
     )
@@ -156,11 +181,14 @@ def dense_reference(df: pd.DataFrame, weights: str | None, cluster: str | None):
     return points, lead_scores, effect_scores
 
 
-def pyfixest_leads_vcov(df: pd.DataFrame, weights: str | None, cluster: str | None) -> np.ndarray:
+def pyfixest_leads_vcov(
+    df: pd.DataFrame, weights: str | None, cluster: str | None, intensity: str | None
+) -> np.ndarray:
     """pyfixest's CRV1 covariance of the lead regression on the untreated rows."""
     pf = pytest.importorskip("pyfixest")
     event = df["period"] - df["cohort"]
-    data = df[~(event >= 0)].assign(**{f"lead{-k}": (event == k).astype(float) for k in LEADS})
+    omega = 1.0 if intensity is None else df[intensity].fillna(0.0)
+    data = df[~(event >= 0)].assign(**{f"lead{-k}": (event == k) * omega for k in LEADS})
     fit = pf.feols(
         "y ~ lead3 + lead2 + lead1 | unit + period",
         data=data,
@@ -171,12 +199,20 @@ def pyfixest_leads_vcov(df: pd.DataFrame, weights: str | None, cluster: str | No
 
 
 @pytest.mark.parametrize(
-    ("weights", "cluster"), [(None, None), ("w", None), (None, "region"), ("w", "region")]
+    ("weights", "cluster", "intensity"),
+    [
+        (None, None, None),
+        ("w", None, None),
+        (None, "region", None),
+        ("w", "region", None),
+        (None, None, "dose"),
+        ("w", "region", "dose"),
+    ],
 )
-def test_joint_covariance_matches_a_dense_computation(weights, cluster):
-    df = simulate(seed=3, unbalanced=True)
-    res = event_study(df, ref=None, weights=weights, cluster=cluster)
-    points, lead_scores, effect_scores = dense_reference(df, weights, cluster)
+def test_joint_covariance_matches_a_dense_computation(weights, cluster, intensity):
+    df = simulate(seed=3, n_units=150, unbalanced=True)
+    res = event_study(df, ref=None, weights=weights, cluster=cluster, intensity=intensity)
+    points, lead_scores, effect_scores = dense_reference(df, weights, cluster, intensity)
     np.testing.assert_allclose(res.params.to_numpy(), points, rtol=DENSE_RTOL)
 
     # fixest's CRV1 factor (n - 1) / (n - k) G / (G - 1) on the untreated rows: k counts the
@@ -188,7 +224,7 @@ def test_joint_covariance_matches_a_dense_computation(weights, cluster):
     factor = (n - 1) / (n - len(LEADS) - n_periods) * n_clusters / (n_clusters - 1)
     leads_vcov = factor * lead_scores.T @ lead_scores
     np.testing.assert_allclose(
-        pyfixest_leads_vcov(df, weights, cluster),
+        pyfixest_leads_vcov(df, weights, cluster, intensity),
         leads_vcov,
         rtol=PYFIXEST_RTOL,
         atol=PYFIXEST_RTOL * np.abs(leads_vcov).max(),
@@ -291,17 +327,15 @@ def test_honest_did_refuses_the_raw_event_study():
 @pytest.mark.parametrize(
     ("kwargs", "leads", "ref", "message"),
     [
-        ({"intensity": "dose"}, LEADS, -1, "intensity is not supported"),
         ({}, LEADS, -4, "ref: expected one of the leads"),
         ({}, tuple(range(-6, 0)), -1, "collinear with the unit and period effects"),
         ({"anticipation": 1}, LEADS, -1, "below -anticipation"),
     ],
 )
 def test_event_study_refuses_bad_input(kwargs, leads, ref, message):
-    df = simulate(seed=7).assign(dose=lambda d: np.where(d["cohort"].notna(), 2.0, np.nan))
+    df = simulate(seed=7)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ImputationWarning)
-        warnings.simplefilter("ignore", FewEffectiveUnitsWarning)  # the dose case
         model = ImputationDiD(df, "y", "unit", "period", "cohort", **kwargs)
         with pytest.raises(ValueError, match=message):
             model.event_study(leads, ref=ref)
