@@ -32,14 +32,16 @@ def simulate(
     n_periods: int = 9,
     trend: float = 0.0,
     unbalanced: bool = False,
+    effect: float = 1.0,
 ) -> pd.DataFrame:
     """Units over periods 1..n_periods, cohorts 5, 6, 7 or never, iid N(0, 1) noise.
 
-    The effect at event time e >= 0 is ``2 + 0.5 e`` for every treated unit. ``trend`` adds a
-    differential trend ``trend * max(e + 4, 0)`` to the treated units' outcomes: flat before
-    the first lead (-3), then linear, so that relative to event time -1 the violation is
-    ``trend * (e + 1)`` at every event time. Sampling weights ``w``, a cluster ``region``
-    above the unit and a dose per treated unit (``dose``, not in the outcome) are attached;
+    The effect at event time e >= 0 is ``effect * (2 + 0.5 e)`` for every treated unit.
+    ``trend`` adds a differential trend ``trend * max(e + 4, 0)`` to the treated units'
+    outcomes: flat before the first lead (-3), then linear, so that relative to event time -1
+    the violation is ``trend * (e + 1)`` at every event time. Sampling weights ``w``, a
+    cluster ``region`` above the unit and a dose per treated unit (``dose``, not in the
+    outcome) are attached;
     ``unbalanced`` drops 10% of the rows after the first period.
     """
     rng = np.random.default_rng(seed)
@@ -54,12 +56,12 @@ def simulate(
     )
     event = (df["period"] - df["cohort"]).to_numpy()
     treated_unit = df["cohort"].notna().to_numpy()
-    effect = np.where(event >= 0, 2.0 + 0.5 * event, 0.0)
+    effects = np.where(event >= 0, effect * (2.0 + 0.5 * event), 0.0)
     violation = np.where(treated_unit, trend * np.maximum(np.nan_to_num(event) + 4, 0), 0.0)
     df["y"] = (
         np.repeat(rng.normal(size=n_units), n_periods)
         + np.tile(rng.normal(size=n_periods), n_units)
-        + effect
+        + effects
         + violation
         + rng.normal(size=len(df))
     )
@@ -109,6 +111,32 @@ def test_with_intensity_the_leads_are_the_dose_scaled_pretrend_regression():
         res.cov_params().loc[names, names], pretrends.cov_params().loc[names, names], rtol=EXACT
     )
     assert res.intensity == "dose"
+
+
+def test_effects_are_the_imputation_of_the_outcome_net_of_the_leads():
+    """Imputing from the lead regression is :meth:`fit` on ``y - gamma_k`` at the leads' rows
+    (the regression's unit and period effects are those of that outcome's two-way fit)."""
+    df = simulate(seed=8, unbalanced=True)
+    res = event_study(df, ref=None, weights="w")
+    event = df["period"] - df["cohort"]
+    netted = df["y"] - sum(res.params[f"event_time::{k}"] * (event == k) for k in LEADS)
+    fit = ImputationDiD(df.assign(y=netted), "y", "unit", "period", "cohort", weights="w").fit()
+    np.testing.assert_allclose(res.params[fit.params.index], fit.params, rtol=EXACT)
+
+
+def test_anticipation_moves_the_reference():
+    """With one period of anticipation the leads end at -2, the reference, and event time -1
+    is the first post-reference effect."""
+    df = simulate(seed=9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ImputationWarning)
+        model = ImputationDiD(
+            df, "y", "unit", "period", "cohort", anticipation=1, horizons=range(-1, 4)
+        )
+        res = model.event_study((-4, -3, -2), ref=-2)
+    assert res.event_times == (-4, -3, -1, 0, 1, 2, 3)
+    sd = honest_did_from_results(res, "SD", grid=[0.0], ref=-2)
+    assert sd.robust.shape[0] == 1
 
 
 def test_normalisation_at_ref_subtracts_the_lead():
@@ -297,15 +325,23 @@ def test_honest_did_covers_the_truth_under_parallel_trends():
 
 
 def test_honest_did_breaks_down_under_a_steep_trend():
-    """No effect beyond a steep linear trend is hard to tell apart from a linear trend: the
-    original interval excludes zero, Delta^SD(0) extrapolates the trend and covers zero."""
-    df = simulate(seed=5, n_units=300, trend=-3.0)
-    res = event_study(df)
+    """Sanity, not a reference. No effect, a steep differential trend (0.5 per period, half
+    the noise's SD): the original interval finds an effect, Delta^SD(0) extrapolates the trend
+    and covers zero, so the breakdown value is the grid's smallest, 0."""
+    res = event_study(simulate(seed=5, n_units=300, trend=0.5, effect=0.0))
     sd = honest_did_from_results(res, "SD", grid=[0.0, 0.5])
+    assert sd.original[0] > 0.0
+    assert sd.breakdown == 0.0
+
+
+def test_honest_did_recovers_the_effect_behind_a_steep_trend():
+    """Sanity, not a reference. A trend of -3 per period reverses the sign of the original
+    interval; Delta^SD(0), which extrapolates it linearly, covers the true effect, 2."""
+    res = event_study(simulate(seed=5, n_units=300, trend=-3.0))
+    sd = honest_did_from_results(res, "SD", grid=[0.0])
     assert sd.original[1] < 0.0
     lb, ub = sd.robust.loc[0, ["lb", "ub"]]
     assert lb <= 2.0 <= ub
-    assert sd.breakdown == pytest.approx(0.5) or np.isnan(sd.breakdown)
 
 
 # Refusals ---------------------------------------------------------------------------------
