@@ -89,7 +89,7 @@ if TYPE_CHECKING:
 def imputation_event_study(
     model: ImputationDiD, leads: Sequence[int], ref: int | None = -1
 ) -> Results:
-    """Leads and effects of the imputation with lead dummies, with their joint covariance.
+    """Leads and effects of the imputation with leads in its model, with their joint covariance.
 
     Parameters
     ----------
@@ -157,7 +157,7 @@ def imputation_event_study(
     estimates = np.bincount(column, weights=w * effects.effect[member])[: horizons.size]
 
     # Effects' scores: the two-way weights v^0 with this model's residuals, plus v^gamma c with
-    # c_k = -sum_{leads at k} v^0 = sum_{leads at k} s_it (a_i + l_t).
+    # c_k = -sum_it x_kit v^0_it = sum_it s_it x_kit (a_i + l_t), x_k lead k's regressor.
     weighted_residual = equations.mask * first.residual
     two_way = cluster_scores(
         equations, weighted_residual, effects, panel.cohorts, member, column, w, panel.clusters
