@@ -308,7 +308,7 @@ def test_joint_covariance_matches_the_monte_carlo_covariance_fast():
 
 @pytest.mark.slow
 def test_joint_covariance_matches_the_monte_carlo_covariance():
-    """1,000 panels of 150 units (about 30 s): the MC SEs of the covariance entries are about
+    """1,000 panels of 150 units (about 40 s): the MC SEs of the covariance entries are about
     5.5% of their size; each entry within 3 MC SEs of the mean estimated covariance."""
     check_monte_carlo(1000, n_se=3.0)
 
