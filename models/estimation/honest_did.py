@@ -269,8 +269,9 @@ def honest_did_from_results(
     results : results object
         Any fit whose ``params`` and ``cov_params()`` carry ``event_time::e`` coefficients
         before and after ``ref`` (:class:`~models.EventStudy`, Sun-Abraham, Callaway-Sant'Anna's
-        dynamic aggregation with ``base_period="universal"``); other coefficients are ignored.
-        Imputation estimates no pre-period coefficients, so it does not qualify.
+        dynamic aggregation with ``base_period="universal"``, the imputation event study with
+        leads of :meth:`~models.ImputationDiD.event_study`); other coefficients are ignored.
+        A plain :meth:`~models.ImputationDiD.fit` has no pre-period coefficients and is refused.
     restriction, grid
         As in :func:`honest_did`.
     target : {"first", "average"}, (first, last) or array_like, default "first"
@@ -288,6 +289,13 @@ def honest_did_from_results(
     -------
     SensitivityResults
     """
+    if getattr(results, "model_name", None) == "ImputationDiD":
+        raise ValueError(
+            "ImputationDiD.fit() estimates no pre-period coefficients, and its pre-trend leads "
+            "(pretrends) have no covariance with its effects: use "
+            "ImputationDiD(...).event_study(leads=range(-K, 0)), leads and effects from one "
+            "imputation model with their joint covariance"
+        )
     names = {}
     for name in results.params.index:
         if isinstance(name, str) and name.startswith("event_time::") and ":" not in name[12:]:
@@ -298,7 +306,8 @@ def honest_did_from_results(
     if ref in names:
         raise ValueError(
             f"the reference event time ref={ref} has a coefficient: HonestDiD needs an event "
-            "study normalised to zero there (Callaway-Sant'Anna: base_period='universal')"
+            "study normalised to zero there (Callaway-Sant'Anna: base_period='universal'; "
+            "ImputationDiD.event_study: ref=-1)"
         )
     if not pre or not post:
         raise ValueError(

@@ -76,6 +76,7 @@ import pandas as pd
 
 from models.estimation.arguments import at_least, strict_bool
 from models.estimation.effective_treated import EffectiveTreated, warn_few_effective
+from models.estimation.imputation_event_study import imputation_event_study
 from models.estimation.imputation_pretrends import imputation_pretrends
 from models.estimation.imputation_variance import (
     Clusters,
@@ -318,6 +319,38 @@ class ImputationDiD:
             cluster=self.cluster,
             vcov=vcov,
         )
+
+    def event_study(self, leads: Sequence[int], ref: int | None = -1) -> Results:
+        """Pre-trend leads and effects from one imputation model, with their joint covariance,
+        for HonestDiD (:func:`~models.estimation.honest_did.honest_did_from_results`).
+
+        The untreated outcome model adds the lead dummies (times the dose, with ``intensity``)
+        to the unit and period effects, the regression of :meth:`pretrends`, and the effects
+        are imputed from it, so leads and effects share one baseline; all are normalised at
+        ``ref``. The covariance stacks the leads' CRV1 and the effects' BJS cluster scores.
+        The effects differ from :meth:`fit`'s, whose unit effects also use the lead periods.
+        See :mod:`~models.estimation.imputation_event_study` for the design and its limits.
+
+        Parameters
+        ----------
+        leads : sequence of int
+            Event times below ``-anticipation``, e.g. ``range(-5, 0)``.
+        ref : int or None, default -1
+            The lead every coefficient is measured against (dropped); None: raw coefficients.
+
+        Examples
+        --------
+        >>> from models import ConsumerSpendModel, honest_did_from_results
+        >>> panel, _ = ConsumerSpendModel().simulate(n_consumers=300, n_weeks=12, seed=2)
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore", ImputationWarning)
+        ...     model = ImputationDiD(panel, "spend", "consumer_id", "week", "fake_week")
+        ...     res = model.event_study(leads=range(-3, 0))
+        >>> res.event_times[:3]
+        (-3, -2, 0)
+        >>> sd = honest_did_from_results(res, "SD", grid=[0.0, 1.0])
+        """
+        return imputation_event_study(self, leads, ref)
 
     def _imputable(self, treated: np.ndarray, equations: TwoWayNormalEquations) -> np.ndarray:
         """Treated observations whose unit and period effects are identified; warn of the rest."""

@@ -46,6 +46,7 @@ def imputation_pretrends(
     weights: str | None = None,
     cluster: str | None = None,
     vcov: VcovSpec = "CRV1",
+    intensity: str | None = None,
 ) -> Results:
     """The lead coefficients of BJS's pre-trend regression on the untreated observations.
 
@@ -68,6 +69,11 @@ def imputation_pretrends(
     vcov : str or dict
         ``"CRV1"`` (clustered by ``cluster``), ``{"CRV1": col}``, ``"iid"`` or ``"HC1"``;
         fixest's default small-sample factor.
+    intensity : str, optional
+        Column of the treated units' doses: each lead indicator is multiplied by the dose, so
+        gamma_k is a pre-trend per unit of dose, weighted by dose as the imputation's effects
+        per unit of dose are (:mod:`~models.estimation.imputation_event_study`); not
+        didimputation's test, which has none.
 
     Returns
     -------
@@ -83,13 +89,14 @@ def imputation_pretrends(
     untreated = periods < cohorts - anticipation
     if vcov == "CRV1":
         vcov = {"CRV1": cluster or unit}
-    extra = [] if weights is None else [weights]
+    extra = [c for c in (weights, intensity) if c is not None]
     columns = dict.fromkeys([outcome, unit, time, *extra, *_cluster_columns(vcov)])
     data = df.loc[untreated, list(columns)].copy()
     event = periods[untreated] - cohorts[untreated]  # -inf for never-treated units
     names = [f"event_time::{k}" for k in leads]
+    dose = 1.0 if intensity is None else data[intensity].to_numpy(dtype=float)
     for name, k in zip(names, leads, strict=True):
-        data[name] = (event == k).astype(float)
+        data[name] = np.where(event == k, dose, 0.0)
         if not data[name].any():
             raise ValueError(
                 f"leads: no untreated row of a treated unit at event time {k} (column "

@@ -94,13 +94,7 @@ def cluster_scores(
     n_units, n_periods = residual.shape
     k = int(column.max()) + 1
     unit_cell = effects.unit_index[member] * k + column
-    period_cell = effects.period_index[member] * k + column
-    unit_totals = np.bincount(unit_cell, weights=w, minlength=n_units * k).reshape(n_units, k)
-    period_totals = np.bincount(period_cell, weights=w, minlength=n_periods * k).reshape(
-        n_periods, k
-    )
-    # v^0_it = -s_it (a_i + l_t) on untreated observations, (a, l) solving Z0'S0Z0 (a, l) = Z1'w1.
-    unit_coef, period_coef = equations.solve(unit_totals, period_totals)
+    unit_coef, period_coef = untreated_weights(equations, effects, member, column, w)
     centred = w * (effects.effect - _cell_means(effects, cohorts))[member]
     if clusters is None:
         # The a_i part of sum_t v^0_it eps_it vanishes: the weighted first-stage residuals of
@@ -117,6 +111,29 @@ def cluster_scores(
     cell = clusters.codes[effects.unit_index, effects.period_index][member] * k + column
     treated_part = np.bincount(cell, weights=centred, minlength=size * k)
     return untreated_part + treated_part.reshape(size, k)
+
+
+def untreated_weights(
+    equations: TwoWayNormalEquations,
+    effects: TreatedObservations,
+    member: np.ndarray,
+    column: np.ndarray,
+    w: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients ``(a, l)`` of every estimate's weights on the untreated observations.
+
+    They solve ``Z0'S0Z0 (a, l) = Z1'w1``, so that ``v^0_it = -s_it (a_i + l_t)``; shapes
+    (n_units, k) and (n_periods, k) for the k estimate columns.
+    """
+    n_units, n_periods = equations.mask.shape
+    k = int(column.max()) + 1
+    unit_cell = effects.unit_index[member] * k + column
+    period_cell = effects.period_index[member] * k + column
+    unit_totals = np.bincount(unit_cell, weights=w, minlength=n_units * k).reshape(n_units, k)
+    period_totals = np.bincount(period_cell, weights=w, minlength=n_periods * k).reshape(
+        n_periods, k
+    )
+    return equations.solve(unit_totals, period_totals)
 
 
 def _cell_means(effects: TreatedObservations, cohorts: np.ndarray) -> np.ndarray:
