@@ -295,3 +295,20 @@ class ImputationOptions(AboveUnitClusterOptions):
     anticipation: StrictInt = Field(
         0, ge=0, le=MAX_PANEL_WEEKS, description="periods of anticipation (at most a panel's weeks)"
     )
+    leads: StrictInt | None = Field(
+        None,
+        ge=1,
+        le=MAX_PANEL_WEEKS,
+        description="fit this many pre-trend leads with the effects from one lead-augmented "
+        "model, normalised at the last lead (ImputationDiD.event_study; what HonestDiD needs); "
+        "omit for the plain imputation fit",
+    )
+
+    @property
+    def lead_times(self) -> tuple[range, int] | None:
+        """The ``leads`` and ``ref`` arguments of ``event_study`` (None without leads): the
+        ``leads`` event times just before the anticipation window, the last one the ref."""
+        if self.leads is None:
+            return None
+        last = -1 - self.anticipation
+        return range(last - self.leads + 1, last + 1), last

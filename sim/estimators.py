@@ -187,7 +187,10 @@ def _fit_imputation(
     model = ImputationDiD(
         panel, **columns.as_kwargs(), anticipation=options.anticipation, cluster=options.cluster
     )
-    return model.fit()
+    if options.lead_times is None:
+        return model.fit()
+    leads, ref = options.lead_times
+    return model.event_study(leads, ref=ref)
 
 
 ESTIMATORS: Mapping[str, Estimator] = {

@@ -121,10 +121,11 @@ def check_trend_sensitivity(
     if settings.estimand == "value" and intensity is None:
         raise ValueError(f"{KEY}.estimand = 'value' needs estimation.intensity (a dose column)")
     chosen = options[name]
-    if isinstance(chosen, ImputationOptions):
+    if isinstance(chosen, ImputationOptions) and chosen.leads is None:
         raise ValueError(
-            f"{KEY}.estimator = {name!r}: imputation's pre-period coefficients come from a "
-            "separate regression, with no covariance with its effects; choose an event study"
+            f"{KEY}.estimator = {name!r} needs estimation.{name}.leads: the plain imputation "
+            "fit has no pre-period coefficients (leads fits them with the effects, with their "
+            "joint covariance)"
         )
     if getattr(chosen, "bin_endpoints", False):
         raise ValueError(

@@ -10,17 +10,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models import honest_did_from_results
+from models import ConsumerSpendModel, ImputationDiD, honest_did_from_results
 from sim import load_config, run
 from sim.config_files import ConfigError
 from sim.estimation_settings import EstimationSettings
+from sim.estimators import ESTIMATORS
 from sim.figures import CAPTIONS, draw_run_figures, trend_sensitivity_figure
 from sim.jobs import fit_panel
 from sim.report.html import render_html, write_report
 from sim.report.outputs import read_run
 from sim.report.trend_sensitivity_table import OPEN_MARK, trend_sensitivity_html
 from sim.rundir import FILES, read_manifest, read_trend_sensitivity
-from sim.trend_sensitivity import COLUMNS
+from sim.trend_sensitivity import COLUMNS, trend_sensitivity_table
 
 GRID = [0.0, 0.05, 0.1]
 
@@ -81,7 +82,7 @@ directory = "{directory}"
             'estimator = "imputation"',
             '["twfe", "imputation"]',
             "false",
-            r"estimation\.sensitivity\.estimator = 'imputation'",
+            r"estimation\.sensitivity\.estimator = 'imputation' needs estimation\.imputation\.le",
         ),
         (
             'estimator = "callaway_santanna"',
@@ -99,6 +100,34 @@ def test_a_bad_section_is_refused_naming_the_key(
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+@pytest.mark.filterwarnings("ignore::models.exceptions.ImputationWarning")
+@pytest.mark.parametrize("anticipation", [0, 1])
+def test_imputation_with_leads_is_honest_did_on_its_event_study(anticipation):
+    """estimation.imputation.leads = 3 fits ImputationDiD.event_study with the three leads
+    before the anticipation window (ref the last of them), which HonestDiD then reads (with
+    anticipation no effect is estimated inside the window, so HonestDiD refuses the gap)."""
+    settings = EstimationSettings.model_validate(
+        {"estimators": ["imputation"], "intensity": None, "cumulative": (0, 5),
+         "imputation": {"leads": 3, "anticipation": anticipation},
+         "sensitivity": {"estimator": "imputation", "m": GRID}}
+    )  # fmt: skip
+    panel, _ = ConsumerSpendModel().simulate(n_consumers=1_500, n_weeks=14, seed=4)
+    fitted = ESTIMATORS["imputation"].fit(panel, settings.columns, settings.imputation, 0)
+    model = ImputationDiD(panel, **settings.columns.as_kwargs(), anticipation=anticipation)
+    ref = -1 - anticipation
+    direct = model.event_study(range(ref - 2, ref + 1), ref=ref)
+    pd.testing.assert_series_equal(fitted.params, direct.params)
+    assert fitted.ref == ref and min(fitted.event_times) == ref - 2
+    if anticipation:  # no effect is estimated in the anticipation window: HonestDiD refuses
+        with pytest.raises(ValueError, match=r"event times must be consecutive around ref=-2"):
+            trend_sensitivity_table(fitted, settings.sensitivity, settings.cumulative)
+        return
+    table = trend_sensitivity_table(fitted, settings.sensitivity, settings.cumulative)
+    expected = honest_did_from_results(direct, "SD", grid=GRID, target=(0, 5), ref=ref)
+    np.testing.assert_array_equal(table["lb"].iloc[1:], expected.robust["lb"])
+    np.testing.assert_array_equal(table["ub"].iloc[1:], expected.robust["ub"])
 
 
 def test_the_value_estimand_needs_an_intensity():
