@@ -209,8 +209,8 @@ class TwoStageDiD:
             request = VcovRequest("Gardner GMM", (cluster,))
         else:
             n_draws, seed = bootstrap
-            sample = self._sample(first, data, second, x2, (codes, n_clusters))
-            estimates = sample.draws(n_draws, seed)
+            sample = self._sample(first, data, second, x2, cluster)
+            estimates, n_clusters = sample.draws(n_draws, seed), sample.n_clusters
             covariance = np.cov(estimates, rowvar=False).reshape(k, k)
             label = f"bootstrap ({n_draws:,} draws, seed {seed}), clustered"
             request = VcovRequest(label, (cluster,))
@@ -256,8 +256,7 @@ class TwoStageDiD:
         spec = "bootstrap" if cluster is None else {"bootstrap": cluster}
         cluster, (n_draws, seed) = self._variance(spec, draws, seed)
         first, data, second, x2 = self._stages()
-        sample = self._sample(first, data, second, x2, categorical_codes(data, cluster))
-        estimates = sample.draws(n_draws, seed)
+        estimates = self._sample(first, data, second, x2, cluster).draws(n_draws, seed)
         return pd.DataFrame(
             estimates, columns=list(second.design.names), index=pd.RangeIndex(n_draws, name="draw")
         )
@@ -308,9 +307,11 @@ class TwoStageDiD:
         data: pd.DataFrame,
         second: WithinFit,
         x2: np.ndarray,
-        clusters: tuple[np.ndarray, int],
+        cluster: str,
     ) -> TwoStageSample:
-        """The fit's rows as the bootstrap refits them."""
+        """The fit's rows as the bootstrap refits them; it draws among every cluster of the
+        data, as did2s, even one whose rows the fit drops (a draw of it adds no row)."""
+        codes, n_clusters = categorical_codes(self.df, cluster)
         return TwoStageSample(
             outcome=numeric_values(data, self.outcome),
             untreated=first.untreated,
@@ -322,8 +323,8 @@ class TwoStageDiD:
             names=second.design.names,
             design=x2,
             weights=_weights(self, data),
-            clusters=clusters[0].astype(np.intp),
-            n_clusters=clusters[1],
+            clusters=codes[first.kept].astype(np.intp),
+            n_clusters=n_clusters,
         )
 
     def _event_times(self, names: tuple[str, ...]) -> EventTimes | None:
