@@ -1,14 +1,17 @@
 """did2s's bootstrap of the two-stage estimator: clusters drawn with replacement, both stages refit.
 
 What did2s does (R/did2s.R, ``did2s(..., bootstrap = TRUE, n_bootstraps = 250)``): it passes the
-unique values of ``cluster_var`` to ``boot::boot`` (ordinary nonparametric resampling: each
-replicate draws as many clusters as there are, uniformly with replacement), stacks the rows of
-the clusters drawn, a cluster drawn twice twice over with its ids unchanged, and on that data
-re-runs the whole estimator (``did2s_estimate``: the first stage on its untreated rows, the
-prediction and residualisation of every row, the second stage). The covariance is
-``stats::cov`` of the replicates' second-stage coefficients (denominator B - 1), given to
-fixest's ``summary`` as the coefficients' covariance; ``return_bootstrap = TRUE`` returns the
-replicates instead.
+unique values of ``cluster_var`` in the data to ``boot::boot`` (ordinary nonparametric
+resampling: each replicate draws as many clusters as there are, uniformly with replacement),
+stacks the rows of the clusters drawn (a cluster drawn twice appears twice, its ids unchanged)
+and on that data re-runs the whole estimator (``did2s_estimate``: the first stage on its
+untreated rows, the prediction and residualisation of every row, the second stage). The
+covariance is ``stats::cov`` of the replicates' second-stage coefficients (denominator B - 1),
+given to fixest's ``summary`` as the coefficients' covariance (t statistics on n - k degrees of
+freedom, as for the GMM covariance); ``return_bootstrap = TRUE`` returns the replicates instead.
+goodwill's names: ``TwoStageDiD(..., cluster=...).fit(vcov="bootstrap", draws=250, seed=0)`` and
+``TwoStageDiD.bootstrap_draws`` for ``return_bootstrap``. The clusters drawn are those of the
+whole data, as did2s's: one whose rows the fit drops (an always-treated unit) adds no row.
 
 Here, a row repeated m times with the same ids is a row of frequency weight m in both
 least-squares stages, so a draw is the fit with the weights ``w_i m_g(i)`` (``m_g`` the times

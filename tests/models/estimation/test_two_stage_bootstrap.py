@@ -16,7 +16,8 @@ import pytest
 from models import ConsumerSpendModel, TwoStageDiD
 from models.estimation.two_stage_bootstrap import resampled_clusters
 from models.exceptions import ImputationWarning
-from tests.models.estimation.test_two_stage import small_panel
+from tests.conftest import DATA
+from tests.models.estimation.test_two_stage import DF_HOM_STATIC, small_panel
 
 DRAW_ATOL = 1e-10  # a draw and its explicit refit: the same least squares, solved another way
 SE_RTOL = 0.15  # bootstrap and GMM standard errors estimate the same thing, 400 draws
@@ -93,9 +94,11 @@ def test_each_draw_equals_the_refit_on_the_resampled_clusters(frame, kwargs, dro
 
 @pytest.fixture(scope="module")
 def spend_panel() -> pd.DataFrame:
-    """1,500 consumers x 10 weeks, staggered first fakes, a treatment indicator, event time
-    (-1 for never-treated rows), 50 regions above the consumers and positive weights."""
+    """1,500 consumers x 10 weeks (less those treated from the first week), staggered first
+    fakes, a treatment indicator, event time (-1 for never-treated rows, ends binned at -4
+    and 4), 50 regions above the consumers and positive weights."""
     panel, _ = ConsumerSpendModel().simulate(n_consumers=1_500, n_weeks=10, seed=3)
+    panel = panel[~(panel["fake_week"] <= panel["week"].min())].copy()  # never untreated
     panel["treat"] = (panel["week"] >= panel["fake_week"]).astype(int)
     panel["rel"] = (panel["week"] - panel["fake_week"]).fillna(-1.0).clip(-4, 4)
     panel["region"] = panel["consumer_id"] % 50
@@ -119,6 +122,23 @@ def test_bootstrap_standard_errors_agree_with_the_gmm_ones(spend_panel, kwargs):
     boot = model.fit("bootstrap", draws=N_DRAWS, seed=5)
     np.testing.assert_array_equal(boot.params, gmm.params)
     np.testing.assert_allclose(boot.bse, gmm.bse, rtol=SE_RTOL)
+
+
+def test_df_hom_bootstrap_agrees_with_the_se_did2s_prints():
+    """did2s(df_hom, yname = "dep_var", first_stage = ~ 0 | unit + year, second_stage =
+    ~ i(treat, ref = FALSE), treatment = "treat", cluster_var = "state", bootstrap = TRUE,
+    n_bootstraps = 250): R's draws cannot be reproduced, so the bootstrap standard error is
+    checked against the GMM one did2s's test suite prints for the same call without bootstrap
+    (test_two_stage.DF_HOM_STATIC), within SE_RTOL; the estimate is the printed one."""
+    df_hom = pd.read_csv(DATA / "df_hom_did2s.csv.gz")
+    res = TwoStageDiD(
+        df_hom, "dep_var", "unit", "year", "treat", second_stage="~ i(treat, ref = FALSE)",
+        cluster="state",
+    ).fit("bootstrap")  # fmt: skip
+    estimate, se = DF_HOM_STATIC
+    assert res.params["treat::True"] == pytest.approx(float(estimate), abs=5e-7)
+    assert res.bse["treat::True"] == pytest.approx(float(se), rel=SE_RTOL)
+    assert res.vcov_type == "bootstrap (250 draws, seed 0), clustered by state"
 
 
 def test_the_covariance_is_that_of_the_draws_and_drives_inference():
