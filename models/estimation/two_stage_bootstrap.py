@@ -16,6 +16,10 @@ whole data, as did2s's: one whose rows the fit drops (an always-treated unit) ad
 Here, a row repeated m times with the same ids is a row of frequency weight m in both
 least-squares stages, so a draw is the fit with the weights ``w_i m_g(i)`` (``m_g`` the times
 cluster g was drawn): nothing is copied, and the rows of clusters not drawn leave the sample.
+A draw reuses the fit's pieces: its first stage's fixed-effect normal equations are sums of its
+weights into a sparsity pattern found once, solved by conjugate gradients (covariates, if any,
+by the fit's least squares on the drawn untreated rows), and its second stage is the weighted
+least squares of the k second-stage regressors; only the draws are a Python loop.
 For fixed effects nested in the clusters (the unit, when clustering by the unit or above it)
 this also equals relabelling each copy as a new cluster and unit: the copies' effects are then
 equal. As in the fit, a treated row whose untreated outcome the draw's first stage cannot
@@ -32,9 +36,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
 
 from models.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, FixedEffects
 from models.estimation.arguments import at_least
@@ -140,16 +147,19 @@ class TwoStageSample:
             out[b] = self.refit(times[self.clusters].astype(float), b)
         return out
 
+    @cached_property
+    def _pattern(self) -> _GramPattern:
+        return _GramPattern.of([c[self.untreated] for c in self.codes], self.sizes)
+
     def refit(self, frequency: np.ndarray, draw: int = 0) -> np.ndarray:
         """Both stages on the rows repeated ``frequency`` times (0: left out); ``draw`` names
         the draw in errors."""
         weights = self.weights * frequency
         sample = self.untreated & (frequency > 0)
-        codes0 = [c[sample] for c in self.codes]
-        w0 = weights[sample]
-        equations = FixedEffectEquations.from_codes(codes0, self.sizes, w0)
-        offset = self.covariates @ self._covariate_coefficients(sample, w0)
-        totals = equations.totals(codes0, (self.outcome - offset)[sample], w0)
+        w0 = weights[self.untreated]
+        equations = self._pattern.equations(w0)
+        offset = self.covariates @ self._covariate_coefficients(sample, weights[sample])
+        totals = equations.totals(self._pattern.codes, (self.outcome - offset)[self.untreated], w0)
         predicted = offset + equations.predict(equations.solve(totals), self.codes)
         used = (frequency > 0) & (self.untreated | equations.identified(self.codes))
         return self._second_stage((self.outcome - predicted)[used], used, weights[used], draw)
@@ -191,3 +201,46 @@ class TwoStageSample:
                 "times in the second stage or use the GMM standard errors"
             )
         return cho_solve(cho_factor(gram), weighted.T @ residualised)
+
+
+@dataclass(frozen=True)
+class _GramPattern:
+    """Where each untreated row of the fit adds to the first stage's normal equations D'WD,
+    found once: a draw's equations (those :meth:`FixedEffectEquations.from_codes` builds from
+    the rows it draws) are then sums of its weights, a row not drawn adding zeros.
+
+    ``entry`` holds, per row, the stored entry of each pair of its levels, in the CSR layout
+    ``indices`` and ``indptr`` over the stacked levels (``offsets``).
+    """
+
+    codes: tuple[np.ndarray, ...]
+    offsets: np.ndarray
+    entry: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+
+    @classmethod
+    def of(cls, codes: list[np.ndarray], sizes: tuple[int, ...]) -> _GramPattern:
+        """The pattern of the rows with levels ``codes`` (``0..size-1`` per fixed effect)."""
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        size = int(offsets[-1])
+        levels = np.column_stack([c + o for c, o in zip(codes, offsets[:-1], strict=True)])
+        pairs = (levels[:, :, None] * size + levels[:, None, :]).reshape(len(levels), -1)
+        stored, entry = np.unique(pairs, return_inverse=True)  # sorted: row-major, as CSR
+        rows, columns = np.divmod(stored, size)
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=size))])
+        return cls(tuple(codes), offsets, entry.reshape(pairs.shape), columns, indptr)
+
+    def equations(self, weights: np.ndarray) -> FixedEffectEquations:
+        """The normal equations of the rows with ``weights`` (0: not in the sample)."""
+        values = np.bincount(
+            self.entry.ravel(),
+            weights=np.repeat(weights, self.entry.shape[1]),
+            minlength=self.indices.size,
+        )
+        size = self.indptr.size - 1
+        gram = csr_matrix((values, self.indices, self.indptr), shape=(size, size))
+        links = gram.copy()
+        links.eliminate_zeros()  # levels share a drawn row, not just a row
+        _, labels = connected_components(links, directed=False)
+        return FixedEffectEquations(self.offsets, gram, np.where(gram.diagonal() > 0, labels, -1))
