@@ -24,7 +24,10 @@ the second term carrying the first stage's estimation error into the second. The
 ``sum_g (sum_{i in g} psi_i)(sum_{i in g} psi_i)'`` over the clusters g (the unit by default),
 with no small-sample factor: neither (n - 1) / (n - K) nor G / (G - 1), exactly as did2s
 computes it. As fixest prints a covariance matrix it is given, t statistics are compared with
-the t distribution with n - k degrees of freedom (k second-stage coefficients).
+the t distribution with n - k degrees of freedom (k second-stage coefficients). With
+``fit(vcov="bootstrap", draws=250, seed=0)`` (did2s's ``bootstrap = TRUE, n_bootstraps = 250``)
+the covariance is instead that of the estimates over resamples of the clusters, both stages
+refit on each (:mod:`models.estimation.two_stage_bootstrap`); the t reference is the same.
 
 Computation. The fixed-effect coefficients of stage 1 and the solves with (X10'WX10)^- never
 build X1: the covariates' coefficients come from :class:`~models.estimation.ols.FixedEffectsOLS`
@@ -51,7 +54,7 @@ import pandas as pd
 from models.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, FixedEffects
 from models.estimation.design import DenseDesign
 from models.estimation.fixed_effect_coefficients import FixedEffectEquations
-from models.estimation.ols import DEFAULT_COLLIN_TOL, FixedEffectsOLS, fit_within
+from models.estimation.ols import DEFAULT_COLLIN_TOL, FixedEffectsOLS, WithinFit, fit_within
 from models.estimation.panel_data import (
     categorical_codes,
     fixed_effect_columns,
@@ -59,6 +62,7 @@ from models.estimation.panel_data import (
     require_columns,
 )
 from models.estimation.results import Estimates, EventTimes, Results
+from models.estimation.two_stage_bootstrap import DEFAULT_DRAWS, TwoStageSample, bootstrap_request
 from models.estimation.two_stage_formula import StageFormula, stage_design
 from models.estimation.vcov import Covariance, VcovRequest, VcovSpec, parse_vcov
 from models.exceptions import ImputationWarning
@@ -67,7 +71,7 @@ _EVENT_NAME = re.compile(r"^(.+)::(-?\d+)$")
 
 
 class TwoStageDiD:
-    """Gardner's two-stage difference-in-differences with did2s's GMM standard errors.
+    """Gardner's two-stage difference-in-differences with did2s's GMM or bootstrap standard errors.
 
     See the module docstring for the estimand, the variance and the rows it drops.
 
@@ -94,8 +98,9 @@ class TwoStageDiD:
     weights : str, optional
         Column of positive observation weights, used in both stages (did2s's ``weights``).
     cluster : str, optional
-        Column ``fit("CRV1")`` clusters by (did2s's ``cluster_var``, e.g. a state above the
-        unit); the unit by default. ``fit({"CRV1": col})`` names the column at the fit instead.
+        Column ``fit("CRV1")`` clusters by and ``fit("bootstrap")`` resamples (did2s's
+        ``cluster_var``, e.g. a state above the unit); the unit by default.
+        ``fit({"CRV1": col})`` or ``fit({"bootstrap": col})`` names the column at the fit.
 
     Examples
     --------
@@ -110,8 +115,9 @@ class TwoStageDiD:
     (['treat::1'], True)
     """
 
-    VCOV: ClassVar[tuple[str, ...]] = ("CRV1",)
-    """The variance ``fit(vcov=...)`` supports: Gardner's GMM, clustered by one column."""
+    VCOV: ClassVar[tuple[str, ...]] = ("CRV1", "bootstrap")
+    """The variances ``fit(vcov=...)`` supports: Gardner's GMM clustered by one column, and
+    did2s's bootstrap of the clusters of one column."""
 
     def __init__(
         self,
@@ -165,14 +171,25 @@ class TwoStageDiD:
             if (numeric_values(df, weights) <= 0).any():
                 raise ValueError(f"column {weights!r}: weights must be positive")
 
-    def fit(self, vcov: VcovSpec = "CRV1") -> Results:
-        """Fit both stages and Gardner's GMM covariance.
+    def fit(
+        self, vcov: VcovSpec = "CRV1", *, draws: int | None = None, seed: int | None = None
+    ) -> Results:
+        """Fit both stages and Gardner's GMM covariance, or did2s's bootstrap covariance.
 
         Parameters
         ----------
         vcov : str or dict
             ``"CRV1"`` clusters by ``cluster`` (the unit by default); ``{"CRV1": "state"}`` by
             another column (did2s's ``cluster_var``). No small-sample factor (module docstring).
+            ``"bootstrap"`` (or ``{"bootstrap": "state"}``) is did2s's ``bootstrap = TRUE``: the
+            covariance of the estimates over ``draws`` resamples of the clusters, both stages
+            refit on each (:mod:`models.estimation.two_stage_bootstrap`).
+        draws : int, optional
+            Bootstrap draws (did2s's ``n_bootstraps``), at least 2; default 250, as did2s.
+            Only with ``vcov="bootstrap"``.
+        seed : int, optional
+            Seed (>= 0) of the clusters drawn; default 0. R's draws cannot be reproduced. Only
+            with ``vcov="bootstrap"``.
 
         Returns
         -------
@@ -180,15 +197,91 @@ class TwoStageDiD:
             ``params`` named as fixest names the second stage's coefficients (``treat::1``,
             ``rel_year::-3``); when they are all ``var::k`` for integers k of one variable other
             than the treatment, also the event-time layer (``event_time_effects()``,
-            ``cumulative``, ``pretrend_test``).
+            ``cumulative``, ``pretrend_test``). Every inference uses the covariance asked for.
         """
-        request = parse_vcov(vcov, [self.cluster or self.unit], self.VCOV, "TwoStageDiD")
+        cluster, bootstrap = self._variance(vcov, draws, seed)
+        first, data, second, x2 = self._stages()
+        codes, n_clusters = categorical_codes(data, cluster)
+        nobs, k = len(data), len(second.design.names)
+        if bootstrap is None:
+            weights = _weights(self, data)
+            covariance = _gmm_covariance(first, second, x2, weights, (codes, n_clusters))
+            request = VcovRequest("Gardner GMM", (cluster,))
+        else:
+            n_draws, seed = bootstrap
+            sample = self._sample(first, data, second, x2, cluster)
+            estimates, n_clusters = sample.draws(n_draws, seed), sample.n_clusters
+            covariance = np.cov(estimates, rowvar=False).reshape(k, k)
+            label = f"bootstrap ({n_draws:,} draws, seed {seed}), clustered"
+            request = VcovRequest(label, (cluster,))
+        return Results(
+            model_name="TwoStageDiD",
+            outcome=self.outcome,
+            estimates=Estimates(
+                names=second.design.names,
+                coefficients=second.estimates.coefficients,
+                covariance=Covariance(
+                    matrix=(covariance + covariance.T) / 2,
+                    df_t=float(nobs - k),
+                    request=request,
+                    n_clusters=(n_clusters,),
+                ),
+                nobs=nobs,
+            ),
+            event=self._event_times(second.design.names),
+            notes=(
+                ("First stage", f"{self.first_stage} ({first.n_untreated:,} untreated rows)"),
+                ("Second stage", self.second_stage),
+            ),
+        )
+
+    def bootstrap_draws(
+        self, draws: int = DEFAULT_DRAWS, *, seed: int = 0, cluster: str | None = None
+    ) -> pd.DataFrame:
+        """The second-stage estimates of each bootstrap draw (did2s's ``return_bootstrap``).
+
+        Parameters
+        ----------
+        draws, seed : int
+            As in :meth:`fit` with ``vcov="bootstrap"``.
+        cluster : str, optional
+            The column whose clusters are drawn; default ``cluster`` (else the unit).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per draw (index ``draw``), one column per coefficient; ``fit``'s bootstrap
+            covariance is their covariance.
+        """
+        spec = "bootstrap" if cluster is None else {"bootstrap": cluster}
+        cluster, (n_draws, seed) = self._variance(spec, draws, seed)
+        first, data, second, x2 = self._stages()
+        estimates = self._sample(first, data, second, x2, cluster).draws(n_draws, seed)
+        return pd.DataFrame(
+            estimates, columns=list(second.design.names), index=pd.RangeIndex(n_draws, name="draw")
+        )
+
+    def _variance(
+        self, vcov: VcovSpec, draws: int | None, seed: int | None
+    ) -> tuple[str, tuple[int, int] | None]:
+        """The cluster column and, for the bootstrap, its draws and seed, checked."""
+        default = self.cluster or self.unit
+        bootstrap = bootstrap_request(vcov, draws, seed, default, "TwoStageDiD")
+        if bootstrap is not None:
+            cluster, n_draws, seed = bootstrap
+            require_columns(self.df, [cluster], "cluster")
+            return cluster, (n_draws, seed)
+        request = parse_vcov(vcov, [default], self.VCOV, "TwoStageDiD")
         if len(request.clusters) != 1:
             raise ValueError(
                 f"TwoStageDiD: vcov: one cluster column, got {' and '.join(request.clusters)}"
             )
-        (cluster,) = request.clusters
-        require_columns(self.df, [cluster], "cluster")
+        require_columns(self.df, list(request.clusters), "cluster")
+        return request.clusters[0], None
+
+    def _stages(self) -> tuple[_FirstStage, pd.DataFrame, WithinFit, np.ndarray]:
+        """Both stages on the data: the first stage, the rows kept, the second stage and its
+        regressors (without the columns it drops as collinear)."""
         first = _FirstStage.fit(self)
         data = self.df.loc[first.kept]
         w = None if self.weights is None else numeric_values(data, self.weights)
@@ -206,37 +299,32 @@ class TwoStageDiD:
             maxiter=DEFAULT_MAXITER,
             collin_tol=DEFAULT_COLLIN_TOL,
         )
-        kept_columns = [names.index(n) for n in second.design.names]
-        x2 = x2[:, kept_columns]
-        weights = np.ones(len(data)) if w is None else w
-        influence = first.influence(x2, weights)
-        scores = influence - second.design.matrix * second.residuals[:, None]
-        codes, n_clusters = categorical_codes(data, cluster)
-        cluster_scores = np.column_stack(
-            [np.bincount(codes, weights=s, minlength=n_clusters) for s in scores.T]
-        )
-        meat = cluster_scores.T @ cluster_scores
-        covariance = second.bread @ meat @ second.bread
-        nobs, k = len(data), len(second.design.names)
-        return Results(
-            model_name="TwoStageDiD",
-            outcome=self.outcome,
-            estimates=Estimates(
-                names=second.design.names,
-                coefficients=second.estimates.coefficients,
-                covariance=Covariance(
-                    matrix=(covariance + covariance.T) / 2,
-                    df_t=float(nobs - k),
-                    request=VcovRequest("Gardner GMM", (cluster,)),
-                    n_clusters=(n_clusters,),
-                ),
-                nobs=nobs,
-            ),
-            event=self._event_times(second.design.names),
-            notes=(
-                ("First stage", f"{self.first_stage} ({first.n_untreated:,} untreated rows)"),
-                ("Second stage", self.second_stage),
-            ),
+        return first, data, second, x2[:, [names.index(n) for n in second.design.names]]
+
+    def _sample(
+        self,
+        first: _FirstStage,
+        data: pd.DataFrame,
+        second: WithinFit,
+        x2: np.ndarray,
+        cluster: str,
+    ) -> TwoStageSample:
+        """The fit's rows as the bootstrap refits them; it draws among every cluster of the
+        data, as did2s, even one whose rows the fit drops (a draw of it adds no row)."""
+        codes, n_clusters = categorical_codes(self.df, cluster)
+        return TwoStageSample(
+            outcome=numeric_values(data, self.outcome),
+            untreated=first.untreated,
+            fixed_effects=self._first.fixed_effects,
+            codes=tuple(first.codes),
+            sizes=tuple(int(s) for s in np.diff(first.equations.offsets)),
+            covariate_names=first.covariate_names,
+            covariates=first.covariates,
+            names=second.design.names,
+            design=x2,
+            weights=_weights(self, data),
+            clusters=codes[first.kept].astype(np.intp),
+            n_clusters=n_clusters,
         )
 
     def _event_times(self, names: tuple[str, ...]) -> EventTimes | None:
@@ -265,6 +353,7 @@ class _FirstStage:
     residualised: np.ndarray
     codes: list[np.ndarray]
     equations: FixedEffectEquations
+    covariate_names: tuple[str, ...]
     covariates: np.ndarray
     within_covariates: np.ndarray
 
@@ -315,6 +404,7 @@ class _FirstStage:
             residualised=(y - predicted)[kept],
             codes=[c[kept] for c in codes],
             equations=equations,
+            covariate_names=tuple(name for _, name in names),
             covariates=covariates[kept],
             within_covariates=within,
         )
@@ -362,6 +452,28 @@ class _FirstStage:
         out = np.zeros_like(x2)
         out[untreated] = (w0 * self.residualised[untreated])[:, None] * projection
         return out
+
+
+def _weights(model: TwoStageDiD, data: pd.DataFrame) -> np.ndarray:
+    """The model's observation weights on ``data`` (ones without)."""
+    return np.ones(len(data)) if model.weights is None else numeric_values(data, model.weights)
+
+
+def _gmm_covariance(
+    first: _FirstStage,
+    second: WithinFit,
+    x2: np.ndarray,
+    weights: np.ndarray,
+    clusters: tuple[np.ndarray, int],
+) -> np.ndarray:
+    """Gardner's GMM covariance: the sandwich of the rows' influence summed by cluster."""
+    influence = first.influence(x2, weights)
+    scores = influence - second.design.matrix * second.residuals[:, None]
+    codes, n_clusters = clusters
+    cluster_scores = np.column_stack(
+        [np.bincount(codes, weights=s, minlength=n_clusters) for s in scores.T]
+    )
+    return second.bread @ (cluster_scores.T @ cluster_scores) @ second.bread
 
 
 def _treated_rows(df: pd.DataFrame, treatment: str) -> np.ndarray:
