@@ -1,0 +1,421 @@
+"""From a platform's order log to goodwill's consumer x week panel.
+
+The log (Parquet or CSV) is read in record batches of ``ingest.batch_size`` rows through
+pyarrow datasets, so memory is bounded by one batch plus the aggregates (one entry per
+consumer and active week, one per consumer with a counterfeit order and, when the log has
+order ids, eight bytes per order id seen). Each batch's rows are checked
+(:data:`sim.ingest_report.BAD_ROW_KINDS`) and its good rows aggregated, vectorised; the
+batches' aggregates are merged as they come, so the panel does not depend on the batch size.
+
+What the panel holds (one row per consumer and week, weeks 1..``n_weeks`` of the window):
+
+- A consumer is **active** in a week when the log has a good order of theirs (genuine or
+  counterfeit) in it. Consumers without a good order are absent; each consumer's rows run
+  from their first active week (``first_week``) to their last (``last_week``), with explicit
+  zero weeks between: the panel is unbalanced, as a simulated one with ``consumer.activity``.
+- ``spend`` sums the genuine (not counterfeit) orders of the week; ``fake_spend`` the
+  counterfeit ones. A counterfeit order is not genuine spend, but its yuan are in the panel.
+- ``fake_week`` is the week of the consumer's first counterfeit order (earliest time, then
+  earliest row), NaN if none; ``fake_value`` its amount (0 if none); ``n_fakes`` the count
+  of the consumer's counterfeit orders in the window.
+- ``weeks_before_fake``: ``fake_week - first_week``, the weeks the consumer had been active
+  in the window before the first fake (NaN if none). With ``ingest.columns.account_created``
+  also ``tenure_at_fake``, the account's age in years (365.25 days) at the first fake's
+  time; with ``ingest.columns.category``, ``fake_category``, that order's category.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.dataset as ds
+from tqdm import tqdm
+
+from sim.ingest_columns import NO_TIME, amounts, flags, missing_ids, order_keys, wall_clock
+from sim.ingest_report import BAD_ROW_KINDS, BadRows, IngestReport
+from sim.ingest_settings import IngestSettings
+
+WEEK = 7 * 86_400 * 1_000_000
+"""A week in microseconds."""
+
+YEAR = 365.25 * 86_400 * 1_000_000
+"""A year in microseconds (tenure at the first fake)."""
+
+FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
+"""Log formats by file suffix."""
+
+
+class IngestRejected(ValueError):
+    """A log with bad rows under ``ingest.bad_rows = 'reject'``; the message is one line."""
+
+
+def open_log(path: str | Path, settings: IngestSettings) -> ds.Dataset:
+    """The order log as a pyarrow dataset, its columns checked.
+
+    A CSV's configured columns are read as text and parsed here, so that one bad value is a
+    bad row rather than a failed read.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, if it is missing, not ``.parquet``/``.pq``/``.csv``, unreadable, or
+        lacks a configured column (and the key that names it).
+    """
+    path = Path(path)
+    kind = FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise ValueError(f"{path}: expected a .parquet, .pq or .csv order log")
+    if not path.is_file():
+        raise ValueError(f"{path}: order log not found")
+    names = settings.columns.names()
+    if kind == "csv":
+        options = pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True
+        )
+        kind = ds.CsvFileFormat(convert_options=options)
+    try:
+        dataset = ds.dataset(path, format=kind)
+    except (pa.ArrowException, OSError) as exc:
+        raise ValueError(f"{path}: cannot read the order log: {_first_line(exc)}") from None
+    keys = settings.columns.model_dump()
+    for key, name in keys.items():
+        if name is not None and name not in dataset.schema.names:
+            shown = ", ".join(dataset.schema.names[:10])
+            raise ValueError(
+                f"{path}: no column {name!r} (ingest.columns.{key}); the log has: {shown}"
+            )
+    return dataset
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def record_batches(
+    dataset: ds.Dataset, columns: tuple[str, ...], batch_size: int, progress: bool = False
+) -> Iterator[tuple[pa.Table, int]]:
+    """The log's rows in order, ``batch_size`` at a time, with the number of rows before each.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, if the reader fails midway (a CSV row with too many fields).
+    """
+    total = dataset.count_rows() if isinstance(dataset.format, ds.ParquetFileFormat) else None
+    source = dataset.files[0]
+    bar = tqdm(total=total, desc="ingest", unit="row", unit_scale=True, disable=not progress)
+    pending: list[pa.RecordBatch] = []
+    waiting = done = 0
+    scanner = dataset.scanner(columns=list(columns), batch_size=batch_size)
+    try:
+        for batch in scanner.to_batches():
+            pending.append(batch)
+            waiting += batch.num_rows
+            if waiting >= batch_size:
+                yield pa.Table.from_batches(pending).combine_chunks(), done
+                done, waiting, pending = done + waiting, 0, []
+                bar.update(done - bar.n)
+        if waiting:
+            yield pa.Table.from_batches(pending, schema=scanner.projected_schema), done
+            bar.update(waiting)
+    except pa.ArrowException as exc:
+        raise ValueError(f"{source}: cannot read the order log: {_first_line(exc)}") from None
+    finally:
+        bar.close()
+
+
+class _Aggregates:
+    """The batches' good rows merged so far: cells, first fakes and order ids seen."""
+
+    def __init__(self, settings: IngestSettings, batch_size: int) -> None:
+        self.settings = settings
+        self.compact_at = 4 * batch_size
+        self.cells: list[pd.DataFrame] = []
+        self.cell_rows = 0
+        self.fakes: list[pd.DataFrame] = []
+        self.seen = np.empty(0, dtype=np.uint64)
+
+    def repeats(self, keys: np.ndarray) -> np.ndarray:
+        """True for each order key seen in an earlier row (of this batch or before); the
+        others join the keys seen."""
+        order = np.argsort(keys, kind="stable")
+        ordered = keys[order]
+        later = np.empty(len(keys), dtype=bool)
+        later[order] = np.r_[False, ordered[1:] == ordered[:-1]]
+        where = np.searchsorted(self.seen, keys).clip(max=max(len(self.seen) - 1, 0))
+        earlier = self.seen[where] == keys if len(self.seen) else np.zeros(len(keys), bool)
+        repeated = later | earlier
+        fresh = np.sort(keys[~repeated])
+        self.seen = np.sort(np.concatenate([self.seen, fresh]), kind="stable")
+        return repeated
+
+    def add(self, good: dict[str, np.ndarray]) -> None:
+        """Aggregate one batch's good rows into week cells and first fakes."""
+        fake = good["flag"] == 1
+        amount = good["amount"]
+        cells = pd.DataFrame(
+            {
+                "consumer_id": good["consumer_id"],
+                "week": good["week"],
+                "spend": np.where(fake, 0.0, amount),
+                "fake_spend": np.where(fake, amount, 0.0),
+            }
+        )
+        self.cells.append(cells.groupby(["consumer_id", "week"], sort=False).sum().reset_index())
+        self.cell_rows += len(self.cells[-1])
+        if self.cell_rows >= self.compact_at and len(self.cells) > 1:
+            self.cells = [_sum_cells(self.cells)]
+            self.cell_rows = len(self.cells[0])
+            self.compact_at = max(self.compact_at, 2 * self.cell_rows)
+        if fake.any():
+            fakes = pd.DataFrame({key: values[fake] for key, values in good.items()})
+            self.fakes = [_first_fakes([*self.fakes, fakes.assign(n_fakes=1)])]
+
+
+def _sum_cells(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(parts).groupby(["consumer_id", "week"], sort=False).sum().reset_index()
+
+
+def _first_fakes(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Each consumer's first counterfeit order (earliest time, then row) and their count."""
+    frame = pd.concat(parts).sort_values(["consumer_id", "time", "row"], kind="stable")
+    counts = frame.groupby("consumer_id", sort=False)["n_fakes"].sum()
+    first = frame.drop_duplicates("consumer_id").set_index("consumer_id")
+    return first.assign(n_fakes=counts).reset_index()
+
+
+def ingest_log(
+    path: str | Path, settings: IngestSettings, progress: bool = False
+) -> tuple[pd.DataFrame, IngestReport]:
+    """Read an order log into a consumer x week panel, accounting for every row and yuan.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The order log, ``.parquet``/``.pq`` or ``.csv``, one row per order.
+    settings : IngestSettings
+        Columns, window (``start`` and ``n_weeks`` must be set), time zone, bad-row policy
+        and batch size.
+    progress : bool
+        Show a progress bar (rows read) on stderr.
+
+    Returns
+    -------
+    panel : pandas.DataFrame
+        ``consumer_id, week, spend, fake_spend, fake_week, fake_value, n_fakes, first_week,
+        last_week, weeks_before_fake`` (and ``tenure_at_fake``, ``fake_category`` when their
+        columns are configured), sorted by consumer and week; see the module's docstring.
+    report : IngestReport
+        Rows and yuan in, used and dropped by kind, reconciled.
+
+    Raises
+    ------
+    IngestRejected
+        If a row is bad and ``settings.bad_rows`` is ``"reject"``: one line naming the first
+        bad row's kind, its count and the row.
+    ValueError
+        If the file or a column cannot be read, or the window is not set.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> settings = IngestSettings(start=dt.date(2017, 1, 2), n_weeks=22)  # doctest: +SKIP
+    >>> panel, report = ingest_log("orders.parquet", settings)  # doctest: +SKIP
+    >>> print(report.describe())  # doctest: +SKIP
+    """
+    window_start = settings.window_start()
+    n_weeks = settings.weeks()
+    dataset = open_log(path, settings)
+    origin = np.datetime64(window_start, "us").astype(np.int64)
+    columns = settings.columns
+    aggregates = _Aggregates(settings, settings.batch_size)
+    tallies = {kind: BadRows() for kind in BAD_ROW_KINDS}
+    rows_in = rows_used = 0
+    amount_in = 0.0
+    batches = record_batches(dataset, columns.names(), settings.batch_size, progress)
+    for table, before in batches:
+        read = _read_batch(table, settings)
+        amount_in += float(np.nansum(read["amount"]))
+        time = np.where(read["time"] == NO_TIME, origin, read["time"])
+        read["week"] = (time - origin) // WEEK + 1
+        problems = [
+            read.pop("missing"),
+            read.pop("bad_time"),
+            np.isnan(read["amount"]),
+            read["amount"] < 0,
+            read["flag"] < 0,
+            (read["week"] < 1) | (read["week"] > n_weeks),
+        ]
+        kind = np.zeros(table.num_rows, dtype=np.int8)
+        for code, problem in enumerate(problems, start=1):
+            kind[(kind == 0) & problem] = code
+        if columns.order_id is not None:
+            good = np.flatnonzero(kind == 0)
+            kind[good[aggregates.repeats(read.pop("order")[good])]] = len(problems) + 1
+        read["row"] = before + np.arange(1, table.num_rows + 1)
+        for code, tally in enumerate(tallies.values(), start=1):
+            bad = kind == code
+            tally.add(read["row"][bad], read["amount"][bad])
+        good = kind == 0
+        rows_in += table.num_rows
+        rows_used += int(good.sum())
+        read["consumer_id"] = _consumer_ids(table.column(columns.consumer_id), good)
+        aggregates.add({key: values[good] for key, values in read.items() if key != "order"})
+    window = {
+        "start": window_start.isoformat(),
+        "n_weeks": n_weeks,
+        "week_start": settings.week_start,
+        "time_zone": settings.time_zone,
+    }
+    panel = _build_panel(aggregates, settings)
+    report = IngestReport(
+        source=str(path),
+        policy=settings.bad_rows,
+        window=window,
+        rows_in=rows_in,
+        rows_used=rows_used,
+        amount_in=amount_in,
+        spend=float(panel["spend"].sum()),
+        fake_spend=float(panel["fake_spend"].sum()),
+        bad_rows=tallies,
+        panel_rows=len(panel),
+        consumers=int(panel["consumer_id"].nunique()),
+        treated=len(aggregates.fakes[0]) if aggregates.fakes else 0,
+    )
+    if settings.bad_rows == "reject" and report.rows_dropped:
+        raise IngestRejected(report.rejection())
+    return panel, report
+
+
+def _read_batch(table: pa.Table, settings: IngestSettings) -> dict[str, np.ndarray]:
+    """One batch's columns as arrays, with the masks of missing ids and unreadable times."""
+    columns = settings.columns
+
+    def column(name: str) -> pa.Array:
+        return table.column(name).combine_chunks()
+
+    read = {
+        "missing": missing_ids(column(columns.consumer_id)),
+        "time": wall_clock(column(columns.timestamp), settings.time_zone, columns.timestamp),
+        "amount": amounts(column(columns.amount), columns.amount),
+        "flag": flags(column(columns.counterfeit), columns.counterfeit),
+    }
+    read["bad_time"] = read["time"] == NO_TIME
+    if columns.order_id is not None:
+        read["missing"] |= missing_ids(column(columns.order_id))
+        read["order"] = order_keys(column(columns.order_id))
+    if columns.account_created is not None:
+        created = wall_clock(
+            column(columns.account_created), settings.time_zone, columns.account_created
+        )
+        read["bad_time"] |= created == NO_TIME
+        read["created"] = created
+    if columns.category is not None:
+        read["category"] = column(columns.category).cast(pa.string()).to_numpy(
+            zero_copy_only=False
+        )
+    return read
+
+
+def _consumer_ids(array: pa.ChunkedArray, good: np.ndarray) -> np.ndarray:
+    """The consumer ids of every row (the good rows' as int64 when integers, else text)."""
+    ids = np.full(len(good), None, dtype=object)
+    values = array.combine_chunks().filter(pa.array(good))
+    if pa.types.is_integer(values.type):
+        ids = np.zeros(len(good), dtype=np.int64)
+        ids[good] = values.cast(pa.int64()).to_numpy()
+        return ids
+    ids[good] = np.asarray(values.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
+    return ids
+
+
+def _integer_ids(ids: pd.Series) -> pd.Series:
+    """Text ids as int64 when every one is an integer written plainly (``"42"``, not
+    ``"042"``), as a CSV's are; the ids unchanged otherwise."""
+    if ids.dtype.kind in "iu" or ids.empty:
+        return ids
+    text = ids.astype(str)
+    numbers = pd.to_numeric(text, errors="coerce")
+    if numbers.isna().any() or (numbers % 1 != 0).any():
+        return ids
+    integers = numbers.astype(np.int64)
+    return integers if (integers.astype(str) == text).all() else ids
+
+
+def _build_panel(aggregates: _Aggregates, settings: IngestSettings) -> pd.DataFrame:
+    """The unbalanced panel: each consumer's weeks from first to last active, zeros between."""
+    cells = _sum_cells(aggregates.cells) if aggregates.cells else _empty_cells()
+    cells["consumer_id"] = _integer_ids(cells["consumer_id"])
+    cells = cells.sort_values(["consumer_id", "week"], kind="stable", ignore_index=True)
+    code, consumers = pd.factorize(cells["consumer_id"])
+    week = cells["week"].to_numpy(dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]]) if len(code) else code
+    ends = np.r_[starts[1:], len(code)] - 1
+    first, last = week[starts], week[ends]
+    length = last - first + 1
+    offset = np.r_[0, np.cumsum(length)[:-1]].astype(np.int64)
+    rows = int(length.sum())
+    where = offset[code] + week - first[code]
+    spend = np.zeros(rows)
+    spend[where] = cells["spend"].to_numpy()
+    fake_spend = np.zeros(rows)
+    fake_spend[where] = cells["fake_spend"].to_numpy()
+    fakes = _first_fakes(aggregates.fakes) if aggregates.fakes else _no_fakes(settings)
+    fakes["consumer_id"] = _integer_ids(fakes["consumer_id"])
+    fakes = fakes.set_index("consumer_id").reindex(consumers)
+    fake_week = fakes["week"].to_numpy(dtype=float)
+    consumer = {
+        "fake_week": fake_week,
+        "fake_value": fakes["amount"].fillna(0.0).to_numpy(dtype=float),
+        "n_fakes": fakes["n_fakes"].fillna(0).to_numpy(dtype=np.int64),
+        "first_week": first,
+        "last_week": last,
+        "weeks_before_fake": fake_week - first,
+    }
+    if settings.columns.account_created is not None:
+        consumer["tenure_at_fake"] = (fakes["time"] - fakes["created"]).to_numpy(float) / YEAR
+    if settings.columns.category is not None:
+        consumer["fake_category"] = fakes["category"].to_numpy(dtype=object)
+    panel = {
+        "consumer_id": np.repeat(np.asarray(consumers), length),
+        "week": np.repeat(first, length) + np.arange(rows) - np.repeat(offset, length),
+        "spend": spend,
+        "fake_spend": fake_spend,
+    }
+    panel.update({key: np.repeat(values, length) for key, values in consumer.items()})
+    return pd.DataFrame(panel)
+
+
+def _empty_cells() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "consumer_id": np.empty(0, np.int64),
+            "week": np.empty(0, np.int64),
+            "spend": np.empty(0),
+            "fake_spend": np.empty(0),
+        }
+    )
+
+
+def _no_fakes(settings: IngestSettings) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "consumer_id": np.empty(0, np.int64),
+            "week": np.empty(0),
+            "amount": np.empty(0),
+            "n_fakes": np.empty(0, np.int64),
+            "time": np.empty(0, np.int64),
+        }
+    )
+    if settings.columns.account_created is not None:
+        frame["created"] = np.empty(0, np.int64)
+    if settings.columns.category is not None:
+        frame["category"] = np.empty(0, dtype=object)
+    return frame
+
+
