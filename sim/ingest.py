@@ -108,7 +108,8 @@ def record_batches(
     """
     total = dataset.count_rows() if isinstance(dataset.format, ds.ParquetFileFormat) else None
     source = dataset.files[0]
-    bar = tqdm(total=total, desc="ingest", unit="row", unit_scale=True, disable=not progress)
+    quiet = None if progress else True  # None: silent when stderr is not a terminal
+    bar = tqdm(total=total, desc="ingest", unit="row", unit_scale=True, disable=quiet)
     pending: list[pa.RecordBatch] = []
     waiting = done = 0
     scanner = dataset.scanner(columns=list(columns), batch_size=batch_size)
@@ -316,9 +317,7 @@ def _read_batch(table: pa.Table, settings: IngestSettings) -> dict[str, np.ndarr
         read["bad_time"] |= created == NO_TIME
         read["created"] = created
     if columns.category is not None:
-        read["category"] = column(columns.category).cast(pa.string()).to_numpy(
-            zero_copy_only=False
-        )
+        read["category"] = column(columns.category).cast(pa.string()).to_numpy(zero_copy_only=False)
     return read
 
 
@@ -417,5 +416,3 @@ def _no_fakes(settings: IngestSettings) -> pd.DataFrame:
     if settings.columns.category is not None:
         frame["category"] = np.empty(0, dtype=object)
     return frame
-
-

@@ -115,9 +115,9 @@ def flags(array: pa.Array, column: str) -> np.ndarray:
     if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
         raise ValueError(f"column {column!r} holds {kind}, expected true/false flags")
     text = _text(array).str.strip().str.lower()
-    return np.select(
-        [text.isin(TRUE).to_numpy(), text.isin(FALSE).to_numpy()], [1, 0], -1
-    ).astype(np.int8)
+    return np.select([text.isin(TRUE).to_numpy(), text.isin(FALSE).to_numpy()], [1, 0], -1).astype(
+        np.int8
+    )
 
 
 def order_keys(array: pa.Array) -> np.ndarray:

@@ -150,8 +150,7 @@ class IngestReport:
     def describe(self) -> str:
         """A few printable lines: rows and yuan reconciled, and the bad rows by kind."""
         lines = [
-            f"{self.rows_in:,} rows in = {self.rows_used:,} used + {self.rows_dropped:,} "
-            "dropped",
+            f"{self.rows_in:,} rows in = {self.rows_used:,} used + {self.rows_dropped:,} dropped",
             f"{self.amount_in:,.2f} yuan in = {self.spend:,.2f} spend + {self.fake_spend:,.2f} "
             f"counterfeit + {self.amount_dropped:,.2f} dropped "
             f"(unreconciled {self.unreconciled:.2g})",

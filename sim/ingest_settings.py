@@ -87,7 +87,7 @@ class IngestSettings(Parameters):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(
-                f"expected an IANA time zone such as 'Asia/Shanghai' or 'UTC', got {value!r}"
+                "expected an IANA time zone such as 'Asia/Shanghai' or 'UTC'"
             ) from None
         return value
 
