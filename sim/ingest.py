@@ -46,6 +46,9 @@ WEEK = 7 * 86_400 * 1_000_000
 YEAR = 365.25 * 86_400 * 1_000_000
 """A year in microseconds (tenure at the first fake)."""
 
+RUN_KEYS = 2**23
+"""Most order keys in one sorted run of the keys seen (64 MiB)."""
+
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 """Log formats by file suffix."""
 
@@ -139,20 +142,32 @@ class _Aggregates:
         self.cells: list[pd.DataFrame] = []
         self.cell_rows = 0
         self.fakes: list[pd.DataFrame] = []
-        self.seen = np.empty(0, dtype=np.uint64)
+        self.seen: list[np.ndarray] = []
 
     def repeats(self, keys: np.ndarray) -> np.ndarray:
         """True for each order key seen in an earlier row (of this batch or before); the
-        others join the keys seen."""
+        others join the keys seen.
+
+        The keys seen are sorted runs: each batch's new keys are one, and the last two runs
+        merge while the earlier is no longer than the later and the two fit in
+        :data:`RUN_KEYS`, so a lookup searches a few runs and a merge copies at most
+        ``RUN_KEYS`` keys.
+        """
         order = np.argsort(keys, kind="stable")
         ordered = keys[order]
-        later = np.empty(len(keys), dtype=bool)
-        later[order] = np.r_[False, ordered[1:] == ordered[:-1]]
-        where = np.searchsorted(self.seen, keys).clip(max=max(len(self.seen) - 1, 0))
-        earlier = self.seen[where] == keys if len(self.seen) else np.zeros(len(keys), bool)
-        repeated = later | earlier
+        repeated = np.empty(len(keys), dtype=bool)
+        repeated[order] = np.r_[False, ordered[1:] == ordered[:-1]]
+        for run in self.seen:
+            where = np.searchsorted(run, keys).clip(max=len(run) - 1)
+            repeated |= run[where] == keys
         fresh = np.sort(keys[~repeated])
-        self.seen = np.sort(np.concatenate([self.seen, fresh]), kind="stable")
+        if len(fresh):
+            self.seen.append(fresh)
+        while len(self.seen) > 1 and len(self.seen[-2]) <= len(self.seen[-1]):
+            if len(self.seen[-2]) + len(self.seen[-1]) > RUN_KEYS:
+                break
+            last = self.seen.pop()
+            self.seen[-1] = np.sort(np.concatenate([self.seen[-1], last]), kind="stable")
         return repeated
 
     def add(self, good: dict[str, np.ndarray]) -> None:
@@ -273,6 +288,7 @@ def ingest_log(
         "week_start": settings.week_start,
         "time_zone": settings.time_zone,
     }
+    aggregates.seen.clear()  # the order ids are checked: free their memory for the panel
     panel = _build_panel(aggregates, settings)
     report = IngestReport(
         source=str(path),

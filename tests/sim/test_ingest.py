@@ -204,3 +204,23 @@ def test_a_log_of_a_simulated_panel_ingests_back_to_it(tmp_path):
     np.testing.assert_array_equal(ingested["fake_week"], first["fake_week"])
     np.testing.assert_array_equal(ingested["fake_value"], first["fake_value"])
     assert report.spend == pytest.approx(simulated["spend"].sum(), rel=1e-12)
+
+
+def test_repeated_order_ids_are_found_across_batches_and_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr("sim.ingest.RUN_KEYS", 8)  # many small runs of the keys seen
+    rng = np.random.default_rng(0)
+    orders = pd.DataFrame(
+        {
+            "consumer_id": rng.integers(0, 5, 300),
+            "timestamp": pd.Timestamp("2017-01-03", tz="UTC"),
+            "amount": 1.0,
+            "counterfeit": False,
+            "order_id": rng.integers(0, 60, 300),
+        }
+    )
+    path = tmp_path / "orders.parquet"
+    orders.to_parquet(path)
+    _, report = ingest_log(path, settings(batch_size=7))
+    repeated = np.flatnonzero(orders["order_id"].duplicated()) + 1
+    assert report.bad_rows["duplicate_order"].count == len(repeated)
+    assert report.bad_rows["duplicate_order"].examples == repeated[:5].tolist()
