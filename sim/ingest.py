@@ -1,11 +1,12 @@
 """From a platform's order log to goodwill's consumer x week panel.
 
 The log (Parquet or CSV) is read in record batches of ``ingest.batch_size`` rows through
-pyarrow datasets, so memory is bounded by one batch plus the aggregates (one entry per
-consumer and active week, one per consumer with a counterfeit order and, when the log has
-order ids, eight bytes per order id seen). Each batch's rows are checked
-(:data:`sim.ingest_report.BAD_ROW_KINDS`) and its good rows aggregated, vectorised; the
-batches' aggregates are merged as they come, so the panel does not depend on the batch size.
+pyarrow datasets, so memory is bounded by one batch plus the aggregates: each consumer's
+weekly genuine and counterfeit sums and activity as dense consumers x weeks arrays (17 bytes
+a cell), one row per consumer with a counterfeit order and, when the log has order ids,
+eight bytes per order id seen. Each batch's rows are checked
+(:data:`sim.ingest_report.BAD_ROW_KINDS`) and its good rows added to the sums, vectorised,
+in row order, so the panel does not depend on the batch size.
 
 What the panel holds (one row per consumer and week, weeks 1..``n_weeks`` of the window):
 
@@ -134,15 +135,40 @@ def record_batches(
 
 
 class _Aggregates:
-    """The batches' good rows merged so far: cells, first fakes and order ids seen."""
+    """The batches' good rows merged so far: each consumer's weekly sums, first fakes and the
+    order ids seen.
 
-    def __init__(self, settings: IngestSettings, batch_size: int) -> None:
-        self.settings = settings
-        self.compact_at = 4 * batch_size
-        self.cells: list[pd.DataFrame] = []
-        self.cell_rows = 0
+    Consumers are numbered as they first appear (``ids``); their weekly genuine and
+    counterfeit sums and whether they were active are dense consumers x weeks arrays (17
+    bytes a cell, grown by doubling), summed in row order, so the sums do not depend on the
+    batch size.
+    """
+
+    def __init__(self, n_weeks: int) -> None:
+        self.n_weeks = n_weeks
+        self.ids: pd.Index | None = None
+        self.spend = np.zeros((0, n_weeks))
+        self.fake_spend = np.zeros((0, n_weeks))
+        self.active = np.zeros((0, n_weeks), dtype=bool)
         self.fakes: list[pd.DataFrame] = []
         self.seen: list[np.ndarray] = []
+
+    def codes(self, ids: np.ndarray) -> np.ndarray:
+        """Each id's consumer number, numbering new consumers after the known ones."""
+        known = self.ids if self.ids is not None else pd.Index(ids[:0])
+        codes = known.get_indexer(ids)
+        new = codes < 0
+        if new.any():
+            fresh = pd.Index(pd.unique(ids[new]))
+            codes[new] = len(known) + fresh.get_indexer(ids[new])
+            known = known.append(fresh)
+            if len(known) > len(self.spend):
+                rows = max(len(known), 2 * len(self.spend))
+                self.spend = _grown(self.spend, rows)
+                self.fake_spend = _grown(self.fake_spend, rows)
+                self.active = _grown(self.active, rows)
+        self.ids = known
+        return codes
 
     def repeats(self, keys: np.ndarray) -> np.ndarray:
         """True for each order key seen in an earlier row (of this batch or before); the
@@ -171,30 +197,22 @@ class _Aggregates:
         return repeated
 
     def add(self, good: dict[str, np.ndarray]) -> None:
-        """Aggregate one batch's good rows into week cells and first fakes."""
+        """Add one batch's good rows to the weekly sums and the first fakes."""
         fake = good["flag"] == 1
-        amount = good["amount"]
-        cells = pd.DataFrame(
-            {
-                "consumer_id": good["consumer_id"],
-                "week": good["week"],
-                "spend": np.where(fake, 0.0, amount),
-                "fake_spend": np.where(fake, amount, 0.0),
-            }
-        )
-        self.cells.append(cells.groupby(["consumer_id", "week"], sort=False).sum().reset_index())
-        self.cell_rows += len(self.cells[-1])
-        if self.cell_rows >= self.compact_at and len(self.cells) > 1:
-            self.cells = [_sum_cells(self.cells)]
-            self.cell_rows = len(self.cells[0])
-            self.compact_at = max(self.compact_at, 2 * self.cell_rows)
+        cell = self.codes(good["consumer_id"]) * self.n_weeks + good["week"] - 1
+        np.add.at(self.spend.reshape(-1), cell[~fake], good["amount"][~fake])
+        np.add.at(self.fake_spend.reshape(-1), cell[fake], good["amount"][fake])
+        self.active.reshape(-1)[cell] = True
         if fake.any():
             fakes = pd.DataFrame({key: values[fake] for key, values in good.items()})
             self.fakes = [_first_fakes([*self.fakes, fakes.assign(n_fakes=1)])]
 
 
-def _sum_cells(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    return pd.concat(parts).groupby(["consumer_id", "week"], sort=False).sum().reset_index()
+def _grown(array: np.ndarray, rows: int) -> np.ndarray:
+    """``array`` with zero rows added up to ``rows``."""
+    grown = np.zeros((rows, array.shape[1]), dtype=array.dtype)
+    grown[: len(array)] = array
+    return grown
 
 
 def _first_fakes(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -249,7 +267,7 @@ def ingest_log(
     dataset = open_log(path, settings)
     origin = np.datetime64(window_start, "us").astype(np.int64)
     columns = settings.columns
-    aggregates = _Aggregates(settings, settings.batch_size)
+    aggregates = _Aggregates(n_weeks)
     tallies = {kind: BadRows() for kind in BAD_ROW_KINDS}
     rows_in = rows_used = 0
     amount_in = 0.0
@@ -363,58 +381,40 @@ def _integer_ids(ids: pd.Series) -> pd.Series:
 
 
 def _build_panel(aggregates: _Aggregates, settings: IngestSettings) -> pd.DataFrame:
-    """The unbalanced panel: each consumer's weeks from first to last active, zeros between."""
-    cells = _sum_cells(aggregates.cells) if aggregates.cells else _empty_cells()
-    cells["consumer_id"] = _integer_ids(cells["consumer_id"])
-    cells = cells.sort_values(["consumer_id", "week"], kind="stable", ignore_index=True)
-    code, consumers = pd.factorize(cells["consumer_id"])
-    week = cells["week"].to_numpy(dtype=np.int64)
-    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]]) if len(code) else code
-    ends = np.r_[starts[1:], len(code)] - 1
-    first, last = week[starts], week[ends]
+    """The unbalanced panel: each consumer's weeks from first to last active, zeros between,
+    sorted by consumer and week."""
+    raw = aggregates.ids if aggregates.ids is not None else pd.Index([], dtype=np.int64)
+    ids = _integer_ids(pd.Series(raw))
+    order = np.argsort(ids.to_numpy(), kind="stable")
+    active = aggregates.active[: len(raw)][order]
+    first = active.argmax(axis=1)
+    last = aggregates.n_weeks - 1 - active[:, ::-1].argmax(axis=1)
+    weeks = np.arange(aggregates.n_weeks)
+    inside = (weeks >= first[:, None]) & (weeks <= last[:, None])
     length = last - first + 1
-    offset = np.r_[0, np.cumsum(length)[:-1]].astype(np.int64)
-    rows = int(length.sum())
-    where = offset[code] + week - first[code]
-    spend = np.zeros(rows)
-    spend[where] = cells["spend"].to_numpy()
-    fake_spend = np.zeros(rows)
-    fake_spend[where] = cells["fake_spend"].to_numpy()
     fakes = _first_fakes(aggregates.fakes) if aggregates.fakes else _no_fakes(settings)
-    fakes["consumer_id"] = _integer_ids(fakes["consumer_id"])
-    fakes = fakes.set_index("consumer_id").reindex(consumers)
+    fakes = fakes.set_index("consumer_id").reindex(raw[order])
     fake_week = fakes["week"].to_numpy(dtype=float)
     consumer = {
         "fake_week": fake_week,
         "fake_value": fakes["amount"].fillna(0.0).to_numpy(dtype=float),
         "n_fakes": fakes["n_fakes"].fillna(0).to_numpy(dtype=np.int64),
-        "first_week": first,
-        "last_week": last,
-        "weeks_before_fake": fake_week - first,
+        "first_week": first + 1,
+        "last_week": last + 1,
+        "weeks_before_fake": fake_week - (first + 1),
     }
     if settings.columns.account_created is not None:
         consumer["tenure_at_fake"] = (fakes["time"] - fakes["created"]).to_numpy(float) / YEAR
     if settings.columns.category is not None:
         consumer["fake_category"] = fakes["category"].to_numpy(dtype=object)
     panel = {
-        "consumer_id": np.repeat(np.asarray(consumers), length),
-        "week": np.repeat(first, length) + np.arange(rows) - np.repeat(offset, length),
-        "spend": spend,
-        "fake_spend": fake_spend,
+        "consumer_id": np.repeat(ids.to_numpy()[order], length),
+        "week": np.nonzero(inside)[1] + 1,
+        "spend": aggregates.spend[: len(raw)][order][inside],
+        "fake_spend": aggregates.fake_spend[: len(raw)][order][inside],
     }
     panel.update({key: np.repeat(values, length) for key, values in consumer.items()})
-    return pd.DataFrame(panel)
-
-
-def _empty_cells() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "consumer_id": np.empty(0, np.int64),
-            "week": np.empty(0, np.int64),
-            "spend": np.empty(0),
-            "fake_spend": np.empty(0),
-        }
-    )
+    return pd.DataFrame(panel, copy=False)
 
 
 def _no_fakes(settings: IngestSettings) -> pd.DataFrame:
