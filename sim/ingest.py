@@ -1,9 +1,9 @@
 """From a platform's order log to goodwill's consumer x week panel.
 
-The log (Parquet or CSV) is read in record batches of ``ingest.batch_size`` rows through
-pyarrow datasets, so memory is bounded by one batch plus the aggregates: each consumer's
-weekly genuine and counterfeit sums and activity as dense consumers x weeks arrays (17 bytes
-a cell), one row per consumer with a counterfeit order and, when the log has order ids,
+The log (Parquet or CSV) is read in record batches of ``ingest.batch_size`` rows, in order
+(:class:`sim.ingest_reader.OrderLog`), so memory is bounded by one batch plus the
+aggregates: each consumer's weekly genuine and counterfeit sums and activity as dense
+consumers x weeks arrays (17 bytes a cell), one row per consumer with a counterfeit order and, when the log has order ids,
 eight bytes per order id seen. Each batch's rows are checked
 (:data:`sim.ingest_report.BAD_ROW_KINDS`) and its good rows added to the sums, vectorised,
 in row order, so the panel does not depend on the batch size.
@@ -27,17 +27,14 @@ What the panel holds (one row per consumer and week, weeks 1..``n_weeks`` of the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.dataset as ds
-from tqdm import tqdm
 
 from sim.ingest_columns import NO_TIME, amounts, flags, missing_ids, order_keys, wall_clock
+from sim.ingest_reader import OrderLog
 from sim.ingest_report import BAD_ROW_KINDS, BadRows, IngestReport
 from sim.ingest_settings import IngestSettings
 
@@ -50,88 +47,9 @@ YEAR = 365.25 * 86_400 * 1_000_000
 RUN_KEYS = 2**23
 """Most order keys in one sorted run of the keys seen (64 MiB)."""
 
-FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
-"""Log formats by file suffix."""
-
 
 class IngestRejected(ValueError):
     """A log with bad rows under ``ingest.bad_rows = 'reject'``; the message is one line."""
-
-
-def open_log(path: str | Path, settings: IngestSettings) -> ds.Dataset:
-    """The order log as a pyarrow dataset, its columns checked.
-
-    A CSV's configured columns are read as text and parsed here, so that one bad value is a
-    bad row rather than a failed read.
-
-    Raises
-    ------
-    ValueError
-        Naming the file, if it is missing, not ``.parquet``/``.pq``/``.csv``, unreadable, or
-        lacks a configured column (and the key that names it).
-    """
-    path = Path(path)
-    kind = FORMATS.get(path.suffix.lower())
-    if kind is None:
-        raise ValueError(f"{path}: expected a .parquet, .pq or .csv order log")
-    if not path.is_file():
-        raise ValueError(f"{path}: order log not found")
-    names = settings.columns.names()
-    if kind == "csv":
-        options = pa_csv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True
-        )
-        kind = ds.CsvFileFormat(convert_options=options)
-    try:
-        dataset = ds.dataset(path, format=kind)
-    except (pa.ArrowException, OSError) as exc:
-        raise ValueError(f"{path}: cannot read the order log: {_first_line(exc)}") from None
-    keys = settings.columns.model_dump()
-    for key, name in keys.items():
-        if name is not None and name not in dataset.schema.names:
-            shown = ", ".join(dataset.schema.names[:10])
-            raise ValueError(
-                f"{path}: no column {name!r} (ingest.columns.{key}); the log has: {shown}"
-            )
-    return dataset
-
-
-def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
-def record_batches(
-    dataset: ds.Dataset, columns: tuple[str, ...], batch_size: int, progress: bool = False
-) -> Iterator[tuple[pa.Table, int]]:
-    """The log's rows in order, ``batch_size`` at a time, with the number of rows before each.
-
-    Raises
-    ------
-    ValueError
-        Naming the file, if the reader fails midway (a CSV row with too many fields).
-    """
-    total = dataset.count_rows() if isinstance(dataset.format, ds.ParquetFileFormat) else None
-    source = dataset.files[0]
-    quiet = None if progress else True  # None: silent when stderr is not a terminal
-    bar = tqdm(total=total, desc="ingest", unit="row", unit_scale=True, disable=quiet)
-    pending: list[pa.RecordBatch] = []
-    waiting = done = 0
-    scanner = dataset.scanner(columns=list(columns), batch_size=batch_size)
-    try:
-        for batch in scanner.to_batches():
-            pending.append(batch)
-            waiting += batch.num_rows
-            if waiting >= batch_size:
-                yield pa.Table.from_batches(pending).combine_chunks(), done
-                done, waiting, pending = done + waiting, 0, []
-                bar.update(done - bar.n)
-        if waiting:
-            yield pa.Table.from_batches(pending, schema=scanner.projected_schema), done
-            bar.update(waiting)
-    except pa.ArrowException as exc:
-        raise ValueError(f"{source}: cannot read the order log: {_first_line(exc)}") from None
-    finally:
-        bar.close()
 
 
 class _Aggregates:
@@ -264,15 +182,14 @@ def ingest_log(
     """
     window_start = settings.window_start()
     n_weeks = settings.weeks()
-    dataset = open_log(path, settings)
+    log = OrderLog.open(path, settings.columns)
     origin = np.datetime64(window_start, "us").astype(np.int64)
     columns = settings.columns
     aggregates = _Aggregates(n_weeks)
     tallies = {kind: BadRows() for kind in BAD_ROW_KINDS}
     rows_in = rows_used = 0
     amount_in = 0.0
-    batches = record_batches(dataset, columns.names(), settings.batch_size, progress)
-    for table, before in batches:
+    for table, before in log.batches(settings.batch_size, progress):
         read = _read_batch(table, settings)
         amount_in += float(np.nansum(read["amount"]))
         time = np.where(read["time"] == NO_TIME, origin, read["time"])

@@ -204,6 +204,8 @@ def test_a_log_of_a_simulated_panel_ingests_back_to_it(tmp_path):
     np.testing.assert_array_equal(ingested["fake_week"], first["fake_week"])
     np.testing.assert_array_equal(ingested["fake_value"], first["fake_value"])
     assert report.spend == pytest.approx(simulated["spend"].sum(), rel=1e-12)
+    whole, _ = ingest_log(path, settings(n_weeks=22))  # one batch: the same sums, bit for bit
+    pd.testing.assert_frame_equal(whole, panel)
 
 
 def test_repeated_order_ids_are_found_across_batches_and_runs(tmp_path, monkeypatch):
