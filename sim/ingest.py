@@ -3,10 +3,10 @@
 The log (Parquet or CSV) is read in record batches of ``ingest.batch_size`` rows, in order
 (:class:`sim.ingest_reader.OrderLog`), so memory is bounded by one batch plus the
 aggregates: each consumer's weekly genuine and counterfeit sums and activity as dense
-consumers x weeks arrays (17 bytes a cell), one row per consumer with a counterfeit order and, when the log has order ids,
-eight bytes per order id seen. Each batch's rows are checked
-(:data:`sim.ingest_report.BAD_ROW_KINDS`) and its good rows added to the sums, vectorised,
-in row order, so the panel does not depend on the batch size.
+consumers x weeks arrays (17 bytes a cell), one row per consumer with a counterfeit order
+and, when the log has order ids, eight bytes per order id seen. Each batch's rows are
+checked (:data:`sim.ingest_report.BAD_ROW_KINDS`) and its good rows added to the sums,
+vectorised, in row order, so the panel does not depend on the batch size.
 
 What the panel holds (one row per consumer and week, weeks 1..``n_weeks`` of the window):
 
