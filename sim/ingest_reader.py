@@ -99,8 +99,8 @@ class OrderLog:
         return pa_csv.open_csv(self.path, convert_options=options)
 
     def batches(self, batch_size: int, progress: bool = False) -> Iterator[tuple[pa.Table, int]]:
-        """The log's rows in order, about ``batch_size`` at a time (a CSV's blocks are joined
-        up to it), with the number of rows before each.
+        """The log's rows in order, ``batch_size`` at a time (the last batch fewer), with the
+        number of rows before each; the reader's batches are joined or split to that size.
 
         Raises
         ------
@@ -115,10 +115,12 @@ class OrderLog:
             for batch in self._reader(batch_size):
                 pending.append(batch)
                 waiting += batch.num_rows
-                if waiting >= batch_size:
-                    yield pa.Table.from_batches(pending), done
-                    bar.update(waiting)
-                    done, waiting, pending = done + waiting, 0, []
+                while waiting >= batch_size:
+                    table = pa.Table.from_batches(pending)
+                    yield table.slice(0, batch_size), done
+                    bar.update(batch_size)
+                    rest = table.slice(batch_size)
+                    pending, waiting, done = rest.to_batches(), rest.num_rows, done + batch_size
             if waiting:
                 yield pa.Table.from_batches(pending), done
                 bar.update(waiting)

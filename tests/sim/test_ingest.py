@@ -10,6 +10,7 @@ import pytest
 
 from models import ConsumerSpendModel
 from sim.ingest import IngestRejected, ingest_log
+from sim.ingest_reader import OrderLog
 from sim.ingest_settings import IngestColumns, IngestSettings
 
 START = dt.date(2017, 1, 2)  # a Monday
@@ -105,6 +106,10 @@ def test_a_clean_log_passes_reject(log):
 
 @pytest.mark.parametrize("batch_size", [1, 2, 5])
 def test_batches_give_the_panel_of_a_single_batch(log, batch_size):
+    batches = OrderLog.open(log, settings().columns).batches(batch_size)
+    sizes, before = zip(*((table.num_rows, done) for table, done in batches), strict=True)
+    assert sizes[:-1] == (batch_size,) * (len(sizes) - 1) and sum(sizes) == 13
+    assert before == tuple(range(0, 13, batch_size))
     whole, whole_report = ingest_log(log, settings())
     panel, report = ingest_log(log, settings(batch_size=batch_size))
     pd.testing.assert_frame_equal(panel, whole)
