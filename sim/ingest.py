@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from sim.ingest_columns import NO_TIME, amounts, flags, missing_ids, order_keys, wall_clock
 from sim.ingest_reader import OrderLog
-from sim.ingest_report import BAD_ROW_KINDS, BadRows, IngestReport
+from sim.ingest_report import BAD_ROW_KINDS, BadRows, IngestReport, rejection
 from sim.ingest_settings import IngestSettings
 
 WEEK = 7 * 86_400 * 1_000_000
@@ -194,20 +194,10 @@ def ingest_log(
         amount_in += float(np.nansum(read["amount"]))
         time = np.where(read["time"] == NO_TIME, origin, read["time"])
         read["week"] = (time - origin) // WEEK + 1
-        problems = [
-            read.pop("missing"),
-            read.pop("bad_time"),
-            np.isnan(read["amount"]),
-            read["amount"] < 0,
-            read["flag"] < 0,
-            (read["week"] < 1) | (read["week"] > n_weeks),
-        ]
-        kind = np.zeros(table.num_rows, dtype=np.int8)
-        for code, problem in enumerate(problems, start=1):
-            kind[(kind == 0) & problem] = code
+        kind = _faults(read, n_weeks)
         if columns.order_id is not None:
             good = np.flatnonzero(kind == 0)
-            kind[good[aggregates.repeats(read.pop("order")[good])]] = len(problems) + 1
+            kind[good[aggregates.repeats(read.pop("order")[good])]] = len(BAD_ROW_KINDS)
         read["row"] = before + np.arange(1, table.num_rows + 1)
         for code, tally in enumerate(tallies.values(), start=1):
             bad = kind == code
@@ -215,8 +205,11 @@ def ingest_log(
         good = kind == 0
         rows_in += table.num_rows
         rows_used += int(good.sum())
-        read["consumer_id"] = _consumer_ids(table.column(columns.consumer_id), good)
-        aggregates.add({key: values[good] for key, values in read.items() if key != "order"})
+        good_rows = {key: values[good] for key, values in read.items()}
+        good_rows["consumer_id"] = _consumer_ids(table.column(columns.consumer_id), good)
+        aggregates.add(good_rows)
+    if settings.bad_rows == "reject" and any(tally.count for tally in tallies.values()):
+        raise IngestRejected(rejection(str(path), tallies))
     window = {
         "start": window_start.isoformat(),
         "n_weeks": n_weeks,
@@ -239,8 +232,6 @@ def ingest_log(
         consumers=int(panel["consumer_id"].nunique()),
         treated=len(aggregates.fakes[0]) if aggregates.fakes else 0,
     )
-    if settings.bad_rows == "reject" and report.rows_dropped:
-        raise IngestRejected(report.rejection())
     return panel, report
 
 
@@ -272,16 +263,29 @@ def _read_batch(table: pa.Table, settings: IngestSettings) -> dict[str, np.ndarr
     return read
 
 
+def _faults(read: dict[str, np.ndarray], n_weeks: int) -> np.ndarray:
+    """Each row's first fault as a code, 1 + its place in :data:`BAD_ROW_KINDS` (0: none),
+    before repeated order ids are looked for; removes the masks from ``read``."""
+    faults = [
+        read.pop("missing"),
+        read.pop("bad_time"),
+        np.isnan(read["amount"]),
+        read["amount"] < 0,
+        read["flag"] < 0,
+        (read["week"] < 1) | (read["week"] > n_weeks),
+    ]
+    kind = np.zeros(len(read["amount"]), dtype=np.int8)
+    for code, fault in enumerate(faults, start=1):
+        kind[(kind == 0) & fault] = code
+    return kind
+
+
 def _consumer_ids(array: pa.ChunkedArray, good: np.ndarray) -> np.ndarray:
-    """The consumer ids of every row (the good rows' as int64 when integers, else text)."""
-    ids = np.full(len(good), None, dtype=object)
+    """The good rows' consumer ids: int64 when the column holds integers, else text."""
     values = array.combine_chunks().filter(pa.array(good))
     if pa.types.is_integer(values.type):
-        ids = np.zeros(len(good), dtype=np.int64)
-        ids[good] = values.cast(pa.int64()).to_numpy()
-        return ids
-    ids[good] = np.asarray(values.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
-    return ids
+        return values.cast(pa.int64()).to_numpy()
+    return np.asarray(values.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _integer_ids(ids: pd.Series) -> pd.Series:

@@ -43,6 +43,21 @@ class BadRows:
         self.examples += rows[: EXAMPLES - len(self.examples)].tolist()
 
 
+def rejection(source: str, bad_rows: dict[str, BadRows]) -> str:
+    """The one-line error of a log with bad rows under ``bad_rows = 'reject'``: the kind of
+    its first bad row, that kind's count and the row, and how many other bad rows."""
+    first = {kind: tally.examples[0] for kind, tally in bad_rows.items() if tally.examples}
+    kind = min(first, key=first.__getitem__)
+    count = bad_rows[kind].count
+    others = sum(tally.count for tally in bad_rows.values()) - count
+    also = f"; {others:,} other bad rows" if others else ""
+    return (
+        f"{source}: {count:,} rows with {BAD_ROW_KINDS[kind]} ({kind}, first: row "
+        f"{first[kind]}){also}; rejected (ingest.bad_rows = 'reject'; 'drop' drops and reports "
+        "them)"
+    )
+
+
 @dataclass(frozen=True)
 class IngestReport:
     """The account of one ingest: every row and every yuan of the log.
@@ -94,23 +109,6 @@ class IngestReport:
     def unreconciled(self) -> float:
         """Yuan in minus the yuan accounted for: zero up to floating-point rounding."""
         return self.amount_in - (self.spend + self.fake_spend + self.amount_dropped)
-
-    def first_bad_kind(self) -> str | None:
-        """The kind of the log's first bad row, or None if every row is good."""
-        seen = {kind: t.examples[0] for kind, t in self.bad_rows.items() if t.examples}
-        return min(seen, key=seen.__getitem__) if seen else None
-
-    def rejection(self) -> str:
-        """The one-line error of a log refused under ``bad_rows = 'reject'``."""
-        kind = self.first_bad_kind()
-        tally = self.bad_rows[kind]
-        others = self.rows_dropped - tally.count
-        also = f"; {others:,} other bad rows" if others else ""
-        return (
-            f"{self.source}: {tally.count:,} rows with {BAD_ROW_KINDS[kind]} ({kind}, first: "
-            f"row {tally.examples[0]}){also}; rejected (ingest.bad_rows = 'reject'; 'drop' "
-            "drops and reports them)"
-        )
 
     def to_dict(self) -> dict[str, object]:
         """The report as JSON-ready data (the ``PANEL.ingest.json`` file)."""
