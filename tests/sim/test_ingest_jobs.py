@@ -106,3 +106,32 @@ def test_an_unreadable_csv_is_one_line(tmp_path, capsys):
     error = capsys.readouterr().err
     assert error.startswith(f"goodwill: error: {log}: cannot read the order log: ")
     assert error.count("\n") == 1 and not out.exists()
+
+
+def test_a_failed_write_leaves_the_earlier_files_and_no_new_one(log, config, tmp_path, monkeypatch):
+    out = tmp_path / "panel.parquet"
+    out.write_text("earlier panel")
+
+    def full_disk(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", full_disk)
+    with pytest.raises(OSError, match=r"panel\.parquet: cannot write the file"):
+        ingest(log, out, config)
+    assert out.read_text() == "earlier panel"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ingest.toml", "orders.csv", out.name]
+
+
+def test_text_ids_stay_text_and_integer_text_ids_become_integers(tmp_path):
+    log = tmp_path / "orders.csv"
+    log.write_text(
+        "consumer_id,timestamp,amount,counterfeit\nu1,2017-01-02,1,0\n007,2017-01-02,2,0\n"
+    )
+    out = tmp_path / "panel.parquet"
+    ingest(log, out, overrides={"start": "2017-01-02", "n_weeks": 1})
+    assert pd.read_parquet(out)["consumer_id"].tolist() == ["007", "u1"]
+    log.write_text(
+        "consumer_id,timestamp,amount,counterfeit\n12,2017-01-02,1,0\n3,2017-01-02,2,0\n"
+    )
+    ingest(log, out, overrides={"start": "2017-01-02", "n_weeks": 1})
+    assert pd.read_parquet(out)["consumer_id"].tolist() == [3, 12]
