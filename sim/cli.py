@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from models.streams import MAX_SEED
-from sim import jobs
+from sim import ingest_jobs, jobs
 from sim.bounds import MAX_CONSUMERS
 from sim.config import FIGURE_FORMATS
 from sim.estimators import ESTIMATORS, estimators_help
+from sim.ingest_settings import WEEKDAYS
 from sim.market_draws import ENFORCEMENT_DATA
 
 EXIT_ERROR = 2
@@ -126,6 +127,13 @@ def _estimation_overrides(args: argparse.Namespace) -> tuple[dict, dict]:
     if args.no_bin_endpoints:
         options["bin_endpoints"] = False
     return shared, options
+
+
+def _ingest_overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The ingest command's options as overrides of ``[ingest]``."""
+    names = {"start": "start", "weeks": "n_weeks", "week_start": "week_start"}
+    names.update(time_zone="time_zone", bad_rows="bad_rows")
+    return {key: getattr(args, name) for name, key in names.items() if getattr(args, name)}
 
 
 def _adopt_option(parser: argparse.ArgumentParser, where: str) -> None:
@@ -242,6 +250,29 @@ def build_parser() -> argparse.ArgumentParser:
         handler=lambda a: jobs.fit_panel(
             a.panel, a.config, *_estimation_overrides(a), seed=a.seed, out=a.out, adopt=a.adopt
         )
+    )
+
+    ingest = commands.add_parser(
+        "ingest",
+        help="turn a platform's order log into a consumer x week panel",
+        description="Read an order log (Parquet or CSV, one row per order: consumer id, time, "
+        "amount, counterfeit flag, optional order id, category and account-creation time) in "
+        "batches and write the consumer x week panel `goodwill fit` reads, and beside it "
+        "PANEL.ingest.json: rows and yuan in, used and dropped by kind of bad row. Settings "
+        "come from the [ingest] section of --config (or its defaults), then the options below.",
+    )
+    ingest.add_argument("transactions", type=Path, help="order log, .parquet or .csv")
+    ingest.add_argument("--out", type=Path, required=True, help="output Parquet panel")
+    ingest.add_argument("--config", type=Path, help="TOML config with an [ingest] section")
+    ingest.add_argument("--start", metavar="DATE", help="first day of the window (YYYY-MM-DD)")
+    ingest.add_argument("--weeks", type=_positive_int, metavar="N", help="weeks in the window")
+    ingest.add_argument("--week-start", choices=WEEKDAYS, help="the day weeks start on")
+    ingest.add_argument("--time-zone", metavar="TZ", help="IANA time zone of the weeks")
+    ingest.add_argument(
+        "--bad-rows", choices=("drop", "reject"), help="drop and report bad rows, or reject"
+    )
+    ingest.set_defaults(
+        handler=lambda a: ingest_jobs.ingest(a.transactions, a.out, a.config, _ingest_overrides(a))
     )
 
     run_parser = commands.add_parser("run", help="run the main job and write its run directory")

@@ -33,6 +33,7 @@ from sim.estimators import (
     STUDY_ESTIMATOR,
     EstimatorName,
 )
+from sim.ingest_settings import IngestSettings
 from sim.output_paths import output_path
 from sim.study_settings import StudySettings, check_study
 from sim.validation_messages import describe_validation_error
@@ -265,6 +266,7 @@ class Config(Parameters):
     projection: ProjectionSettings | None = None
     decision: DecisionSettings | None = None
     study: StudySettings | None = None
+    ingest: IngestSettings | None = None
     figures: FigureSettings = FigureSettings()
     output: OutputSettings = OutputSettings()
 
