@@ -9,6 +9,7 @@ lives (``sim.estimators``, the estimator registry; ``sim.rundir``, the run direc
 from models.moved import keep_importable
 from sim.config import Config, ConfigError, load_config
 from sim.costs import optimal_intensity, projection_summary
+from sim.ingest import ingest_log
 from sim.jobs import run
 from sim.panel import simulate_panel
 from sim.projection import project_goodwill
@@ -30,6 +31,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "diagnose",
+    "ingest_log",
     "load_config",
     "optimal_intensity",
     "plan_study",

@@ -301,7 +301,7 @@ class ImputationOptions(AboveUnitClusterOptions):
         le=MAX_PANEL_WEEKS,
         description="fit this many pre-trend leads with the effects from one lead-augmented "
         "model, normalised at the last lead (ImputationDiD.event_study; what HonestDiD needs); "
-        "omit for the plain imputation fit",
+        "omit for the plain fit",
     )
 
     @property

@@ -213,7 +213,7 @@ def _fit_panel(
     return JobResult("\n".join(lines), tuple(files))
 
 
-PROJECT_MAY_CHANGE = ("projection", "decision", "figures", "output")
+PROJECT_MAY_CHANGE = ("projection", "decision", "figures", "output", "ingest")
 """The config sections ``goodwill project`` may change from the run's: the rest made the
 panel and the estimates it reuses."""
 

@@ -123,9 +123,9 @@ def check_trend_sensitivity(
     chosen = options[name]
     if isinstance(chosen, ImputationOptions) and chosen.leads is None:
         raise ValueError(
-            f"{KEY}.estimator = {name!r} needs estimation.{name}.leads: the plain imputation "
-            "fit has no pre-period coefficients (leads fits them with the effects, with their "
-            "joint covariance)"
+            f"{KEY}.estimator = {name!r} needs estimation.{name}.leads: its plain fit has no "
+            "pre-period coefficients (leads fits them with the effects, with their joint "
+            "covariance)"
         )
     if getattr(chosen, "bin_endpoints", False):
         raise ValueError(

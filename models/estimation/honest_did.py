@@ -294,7 +294,7 @@ def honest_did_from_results(
             "ImputationDiD.fit() estimates no pre-period coefficients, and its pre-trend leads "
             "(pretrends) have no covariance with its effects: use "
             "ImputationDiD(...).event_study(leads=range(-K, 0)), leads and effects from one "
-            "imputation model with their joint covariance"
+            "model of the untreated outcome with their joint covariance"
         )
     names = {}
     for name in results.params.index:

@@ -281,7 +281,7 @@ def _normalised_results(
         transform = np.delete(transform - np.eye(times.size)[at_ref][None, :], at_ref, axis=0)
         times = np.delete(times, at_ref)
     return Results(
-        model_name="ImputationDiD event study (leads in the imputation model)",
+        model_name="ImputationDiD event study (leads in the untreated-outcome model)",
         outcome=model.outcome,
         estimates=Estimates(
             names=tuple(f"event_time::{e}" for e in times),
