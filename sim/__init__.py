@@ -11,6 +11,7 @@ from sim.config import Config, ConfigError, load_config
 from sim.costs import optimal_intensity, projection_summary
 from sim.ingest import ingest_log
 from sim.jobs import run
+from sim.out_of_core import fit_partitioned
 from sim.panel import simulate_panel
 from sim.projection import project_goodwill
 from sim.study import plan_study, simulate_study
@@ -31,6 +32,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "diagnose",
+    "fit_partitioned",
     "ingest_log",
     "load_config",
     "optimal_intensity",

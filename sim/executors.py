@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import numpy as np
@@ -60,9 +61,28 @@ def run_blocks(
         return
     if executor != "dask":
         raise ValueError(f"executor must be 'serial' or 'dask', got {executor!r}")
+    with dask_client(scheduler, n_workers) as client:
+        from dask.distributed import as_completed  # importable: dask_client checked it
+
+        shared = client.scatter(payload, broadcast=True)
+        futures = {client.submit(function, shared, block, pure=False): block for block in blocks}
+        for future, result in as_completed(futures, with_results=True):
+            done(futures.pop(future), result)
+
+
+@contextmanager
+def dask_client(scheduler: str | None = None, n_workers: int = 2) -> Iterator[Any]:
+    """A dask.distributed Client: on the scheduler at ``scheduler``, or on a LocalCluster of
+    ``n_workers`` worker processes (one thread each) started for the block and closed after it.
+
+    Raises
+    ------
+    ImportError
+        If dask.distributed is not installed.
+    """
     try:
         import dask
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, LocalCluster
     except ImportError:
         raise ImportError(
             "executor = 'dask' needs dask.distributed: pip install 'goodwill[dask]'"
@@ -83,12 +103,7 @@ def run_blocks(
                     dashboard_address=":0",  # any free port: never clashes with another
                 )
         with Client(cluster if cluster is not None else scheduler) as client:
-            shared = client.scatter(payload, broadcast=True)
-            futures = {
-                client.submit(function, shared, block, pure=False): block for block in blocks
-            }
-            for future, result in as_completed(futures, with_results=True):
-                done(futures.pop(future), result)
+            yield client
     finally:
         if cluster is not None:
             cluster.close()

@@ -481,6 +481,6 @@ def partitioned_results(
         Estimates(solution.names, solution.beta, covariance, n),
         statistics,
         event,
-        notes=(("Fit:", f"out of core, {len(scores)} partitions"),),
+        notes=(("Fit", f"out of core, {len(scores)} partitions"),),
         treated_units=solution.treated_units,
     )
