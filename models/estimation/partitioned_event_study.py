@@ -37,7 +37,7 @@ import pandas as pd
 from scipy.linalg import cho_factor, cho_solve
 from scipy.sparse import csr_matrix
 
-from models.estimation.arguments import strict_bool
+from models.estimation.arguments import shown, strict_bool
 from models.estimation.effective_treated import EffectiveTreated, warn_few_effective
 from models.estimation.inference import Estimates
 from models.estimation.ols import DEFAULT_COLLIN_TOL, collinear_columns
@@ -200,7 +200,7 @@ def _constant_within_units(
     changed = ~((values == reference) | (np.isnan(values) & np.isnan(reference)))
     if changed.any():
         unit = units[codes[np.argmax(changed)]]
-        raise ValueError(f"column {column!r}: changes within unit {unit!r}")
+        raise ValueError(f"column {column!r}: changes within unit {shown(unit)}")
 
 
 @dataclass(frozen=True)
@@ -287,7 +287,7 @@ def check_units(units: list[np.ndarray], labels: list[str]) -> None:
         unit = every.iloc[first]
         pair = where[repeated & (every == unit).to_numpy()][:2]
         raise ValueError(
-            f"unit {unit!r} straddles partitions {labels[pair[0]]} and {labels[pair[1]]}: "
+            f"unit {shown(unit)} straddles partitions {labels[pair[0]]} and {labels[pair[1]]}: "
             "every unit's rows must be in one partition (partition the panel by the unit)"
         )
 
