@@ -1,0 +1,133 @@
+"""The out-of-core event study (sim.fit_partitioned) against the in-memory EventStudy fit.
+
+The parent simulates the baseline panel (configs/baseline.toml, 603,000 consumers x 22 weeks)
+and writes it twice: as one Parquet file, and as 16 Parquet partitions of whole consumers
+(contiguous blocks of consumer ids). Each fit runs once, in its own fresh process:
+
+* in memory: read the file, time ``EventStudy(...).fit(vcov="CRV1")``; peak of that process;
+* out of core: start a 2-worker LocalCluster (one thread each) and import goodwill in its
+  workers, outside the clock; time
+  ``fit_partitioned(directory, scheduler=...)``, then read each worker's peak resident memory
+  (``VmHWM`` of /proc/self/status, via ``client.run``) and the client process's own peak.
+
+The study's design: spend on 16 event-time indicators (window -4..12, ref -1, end points
+binned) per yuan of the fake, consumer and week fixed effects, CRV1 by consumer.
+
+    python benchmarks/bench_out_of_core.py [--n-consumers 603000] [--partitions 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from harness import GIB, baseline_panel, in_fresh_process, peak_rss, report, use_checkout
+
+COLUMNS = ["consumer_id", "week", "spend", "fake_week", "fake_value"]
+DESIGN = {
+    "outcome": "spend",
+    "unit": "consumer_id",
+    "time": "week",
+    "cohort": "fake_week",
+    "window": (-4, 12),
+    "ref": -1,
+    "intensity": "fake_value",
+}
+
+
+def write_partitions(path: Path, directory: Path, n_partitions: int) -> None:
+    """Split the panel at ``path`` into ``n_partitions`` files of whole consumers."""
+    panel = pd.read_parquet(path)
+    ids = np.sort(panel["consumer_id"].unique())
+    block = np.searchsorted(ids, panel["consumer_id"].to_numpy()) * n_partitions // ids.size
+    directory.mkdir()
+    for part in range(n_partitions):
+        rows = panel.loc[block == part]
+        rows.to_parquet(directory / f"part-{part:03d}.parquet", index=False)
+
+
+def _worker_peak() -> int:
+    """A dask worker's peak resident memory in bytes."""
+    return peak_rss()
+
+
+def _import_goodwill() -> None:
+    """Import the out-of-core fit's modules in a dask worker."""
+    use_checkout()
+    import sim.out_of_core  # noqa: F401
+
+
+def child(mode: str, path: Path) -> None:
+    """One fit in this fresh process; report its time, memory and estimates."""
+    use_checkout()
+    if mode == "in-memory":
+        from models import EventStudy
+
+        panel = pd.read_parquet(path, columns=COLUMNS)
+        started = time.perf_counter()
+        res = EventStudy(panel, **DESIGN).fit(vcov="CRV1")
+        seconds = time.perf_counter() - started
+        workers = []
+    else:
+        from dask.distributed import Client, LocalCluster
+
+        from sim import fit_partitioned
+
+        with LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster, Client(cluster) as client:  # fmt: skip
+            client.run(_import_goodwill)  # the workers' imports are not the fit's
+            started = time.perf_counter()
+            res = fit_partitioned(path, **DESIGN, scheduler=cluster.scheduler_address)
+            seconds = time.perf_counter() - started
+            workers = sorted(client.run(_worker_peak).values())
+    report(
+        seconds=seconds,
+        peak=peak_rss(),
+        workers=workers,
+        params=res.params.to_numpy().tolist(),
+        bse=res.bse.to_numpy().tolist(),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-consumers", type=int, default=603_000)
+    parser.add_argument("--partitions", type=int, default=16)
+    parser.add_argument("--child", choices=["in-memory", "out-of-core"], help=argparse.SUPPRESS)
+    parser.add_argument("--panel", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.panel)
+        return
+    with tempfile.TemporaryDirectory() as directory:
+        whole = baseline_panel(args.n_consumers, COLUMNS, Path(directory) / "panel.parquet")
+        parts = Path(directory) / "partitions"
+        write_partitions(whole, parts, args.partitions)
+        memory = in_fresh_process(__file__, ["--child", "in-memory", "--panel", whole])
+        distributed = in_fresh_process(__file__, ["--child", "out-of-core", "--panel", parts])
+    params, params_memory = np.array(distributed["params"]), np.array(memory["params"])
+    bse, bse_memory = np.array(distributed["bse"]), np.array(memory["bse"])
+    print(
+        f"event study, {args.n_consumers:,} consumers x 22 weeks in {args.partitions} "
+        "partitions, per-yuan indicators, CRV1 by consumer"
+    )
+    print(f"  in memory:   {memory['seconds']:.2f} s; peak {memory['peak'] / GIB:.2f} GiB")
+    workers = ", ".join(f"{w / GIB:.2f}" for w in distributed["workers"])
+    print(
+        f"  out of core: {distributed['seconds']:.2f} s on a 2-worker LocalCluster; peak per "
+        f"worker {workers} GiB, client {distributed['peak'] / GIB:.2f} GiB"
+    )
+    print(
+        f"  max relative difference: coefficients "
+        f"{np.max(np.abs(params / params_memory - 1)):.1e}, "
+        f"SEs {np.max(np.abs(bse / bse_memory - 1)):.1e}"
+    )
+
+
+if __name__ == "__main__":
+    main()
