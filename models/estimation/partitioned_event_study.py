@@ -112,15 +112,24 @@ class EventSpec:
 
 @dataclass(frozen=True)
 class _Rows:
-    """A partition's estimation sample, unit-demeaned: ``z`` is [X~, D~, y~]."""
+    """A partition's estimation sample: ``z`` is [X~, y~], unit-demeaned; the period dummies
+    D stay implicit in the period codes (``members`` sums rows by unit)."""
 
     unit_codes: np.ndarray
-    n_units: int
+    unit_rows: np.ndarray
+    members: csr_matrix
     periods: np.ndarray
     period_codes: np.ndarray
     z: np.ndarray
     raw_sumsq: np.ndarray
     n_singletons: int
+
+    def unit_demeaned(self, table: np.ndarray) -> np.ndarray:
+        """``table`` (rows first) minus its unit means, in place."""
+        means = self.members @ table
+        means /= self.unit_rows if table.ndim == 1 else self.unit_rows[:, None]
+        table -= means[self.unit_codes]
+        return table
 
 
 def _sample(df: pd.DataFrame, spec: EventSpec) -> tuple[_Rows, dict[str, np.ndarray]]:
@@ -176,19 +185,20 @@ def _sample(df: pd.DataFrame, spec: EventSpec) -> tuple[_Rows, dict[str, np.ndar
     codes, time, column, value, y = (a[keep] for a in (codes, time, column, value, y))
     codes, kept_units = pd.factorize(codes, sort=True)
     periods, period_codes = np.unique(time, return_inverse=True)
-    x = np.zeros((y.size, k + periods.size + 1))
+    x = np.zeros((y.size, k + 1))
     active = np.flatnonzero(column >= 0)
     x[active, column[active]] = value[active]
-    x[np.arange(y.size), k + period_codes] = 1.0
     x[:, -1] = y
     raw_sumsq = (x[:, :k] ** 2).sum(axis=0)
     members = csr_matrix(
         (np.ones(y.size), (codes, np.arange(y.size))), shape=(kept_units.size, y.size)
     )
-    means = (members @ x) / np.bincount(codes)[:, None]
-    x -= means[codes]
     n_singletons = int(inside.sum() - keep.sum())
-    rows = _Rows(codes, kept_units.size, periods, period_codes, x, raw_sumsq, n_singletons)
+    rows = _Rows(
+        codes, np.bincount(codes).astype(float), members, periods, period_codes, x, raw_sumsq,
+        n_singletons,
+    )  # fmt: skip
+    rows.unit_demeaned(rows.z)
     return rows, tallies
 
 
@@ -218,16 +228,40 @@ class Moments:
 
 
 def partition_moments(df: pd.DataFrame, spec: EventSpec) -> Moments:
-    """Pass 1 on one partition (a DataFrame holding whole units)."""
+    """Pass 1 on one partition (a DataFrame holding whole units).
+
+    With D~ the unit-demeaned period dummies, ``D~'[X~, y~] = D'[X~, y~]`` (period sums) and
+    ``D~'D~ = diag(period rows) - M' diag(1 / unit rows) M``, M the units x periods incidence.
+    """
     rows, tallies = _sample(df, spec)
+    n, n_periods = rows.period_codes.size, rows.periods.size
+    by_period = csr_matrix((np.ones(n), (rows.period_codes, np.arange(n))), shape=(n_periods, n))
+    period_rows = np.bincount(rows.period_codes, minlength=n_periods)
+    incidence = csr_matrix(
+        (np.ones(n), (rows.unit_codes, rows.period_codes)), shape=(rows.unit_rows.size, n_periods)
+    )
+    dd = (
+        np.diag(period_rows.astype(float))
+        - (incidence.T @ (incidence.multiply(1.0 / rows.unit_rows[:, None]))).toarray()
+    )
+    dz = by_period @ rows.z
+    zz = rows.z.T @ rows.z
+    k = zz.shape[0] - 1
+    cross = np.block(
+        [
+            [zz[:k, :k], dz[:, :k].T, zz[:k, k:]],
+            [dz[:, :k], dd, dz[:, k:]],
+            [zz[k:, :k], dz[:, k:].T, zz[k:, k:]],
+        ]
+    )
     return Moments(
-        cross=rows.z.T @ rows.z,
+        cross=cross,
         periods=rows.periods,
         raw_sumsq=rows.raw_sumsq,
-        n_rows=int(rows.unit_codes.size),
-        n_units=rows.n_units,
+        n_rows=n,
+        n_units=rows.unit_rows.size,
         n_singletons=rows.n_singletons,
-        period_rows=np.bincount(rows.period_codes, minlength=rows.periods.size),
+        period_rows=period_rows,
         tallies=tallies,
     )
 
@@ -406,13 +440,11 @@ def partition_scores(df: pd.DataFrame, spec: EventSpec, solution: Solution) -> S
     """Pass 2 on one partition: unit scores of the two-way residuals, summed as outer products."""
     rows, _ = _sample(df, spec)
     k = len(spec.event_times)
-    at = np.searchsorted(solution.periods, rows.periods)
+    at = np.searchsorted(solution.periods, rows.periods)[rows.period_codes]
     x = rows.z[:, :k][:, solution.keep]
-    d = rows.z[:, k:-1]
-    e = rows.z[:, -1] - x @ solution.beta - d @ solution.gamma[at]
-    x -= d @ solution.partial[at]
-    members = csr_matrix((e, (rows.unit_codes, np.arange(e.size))), shape=(rows.n_units, e.size))
-    scores = members @ x
+    e = rows.z[:, -1] - x @ solution.beta - rows.unit_demeaned(solution.gamma[at])
+    x -= rows.unit_demeaned(solution.partial[at])
+    scores = rows.members @ (x * e[:, None])
     return Scores(scores.T @ scores, (x * (e**2)[:, None]).T @ x, float(e @ e))
 
 
