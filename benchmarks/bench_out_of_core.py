@@ -5,8 +5,9 @@ and writes it twice: as one Parquet file, and as 16 Parquet partitions of whole 
 (contiguous blocks of consumer ids). Each fit runs once, in its own fresh process:
 
 * in memory: read the file, time ``EventStudy(...).fit(vcov="CRV1")``; peak of that process;
-* out of core: start a 2-worker LocalCluster (one thread each) and import goodwill in its
-  workers, outside the clock; time
+* out of core: start goodwill's 2-worker LocalCluster (``sim.executors.dask_client``: one
+  thread each, glibc's default trimming) and import goodwill in its workers, outside the
+  clock; time
   ``fit_partitioned(directory, scheduler=...)``, then read each worker's peak resident memory
   (``VmHWM`` of /proc/self/status, via ``client.run``) and the client process's own peak.
 
@@ -73,16 +74,13 @@ def child(mode: str, path: Path) -> None:
         seconds = time.perf_counter() - started
         workers = []
     else:
-        from dask.distributed import Client, LocalCluster
-
         from sim import fit_partitioned
+        from sim.executors import dask_client
 
-        with LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster, Client(cluster) as client:  # fmt: skip
+        with dask_client(None, n_workers=2) as client:  # goodwill's LocalCluster settings
             client.run(_import_goodwill)  # the workers' imports are not the fit's
             started = time.perf_counter()
-            res = fit_partitioned(path, **DESIGN, scheduler=cluster.scheduler_address)
+            res = fit_partitioned(path, **DESIGN, scheduler=client.scheduler.address)
             seconds = time.perf_counter() - started
             workers = sorted(client.run(_worker_peak).values())
     report(

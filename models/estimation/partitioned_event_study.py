@@ -1,5 +1,5 @@
 """The two-way event study of :class:`~models.EventStudy` from partitions of a panel, combined
-exactly: the pure statistics behind :func:`sim.fit_partitioned` (numpy and pandas only).
+exactly: the pure statistics behind :func:`sim.fit_partitioned` (arrays and DataFrames, no I/O).
 
 The regression is :class:`~models.EventStudy`'s with unit and period fixed effects. When no unit
 straddles two partitions, the unit fixed effects are absorbed inside each partition exactly:
@@ -9,8 +9,9 @@ event-time regressors X (k columns) and the period dummies D (T columns) are dem
 y~ on Z = [X~, D~], whose normal equations are sums over partitions:
 
 * pass 1 (:func:`partition_moments`): each partition's cross-products of [X~, D~, y~] (a
-  (k + T + 1)^2 matrix, its periods scattered into the panel's), row and unit counts, and the
-  checks' tallies. :func:`solve_moments` sums them, drops the first period dummy (the unit
+  (k + T + 1)^2 matrix, its periods scattered into the panel's; D~ is never built: its
+  products come from period sums and the unit x period incidence), row and unit counts, and
+  the checks' tallies. :func:`solve_moments` sums them, drops the first period dummy (the unit
   effects absorb the constant), partials D~ out of X~ through the T x k matrix
   ``Gamma = (D~'D~)^-1 D~'X~`` (the two-way-demeaned ``X~~ = X~ - D~ Gamma``, with Gram matrix
   ``X~'X~ - X~'D~ Gamma``), drops collinear regressors as :func:`~models.estimation.ols.fit_within`
