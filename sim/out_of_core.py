@@ -28,9 +28,9 @@ from models.estimation.partitioned_event_study import (
     Solution,
     partition_moments,
     partition_scores,
-    partitioned_results,
     solve_moments,
 )
+from models.estimation.partitioned_inference import partitioned_results
 from models.estimation.results import Results
 from models.estimation.small_sample import SmallSample
 from models.estimation.vcov import VcovSpec, parse_vcov

@@ -20,9 +20,10 @@ y~ on Z = [X~, D~], whose normal equations are sums over partitions:
   computes its residuals ``e = y~ - X~ beta - D~ gamma`` (the two-way residuals), the unit
   scores ``s_u = sum_i X~~_i e_i`` and returns ``sum_u s_u s_u'`` (CRV1 by unit),
   ``sum_i e_i^2 X~~_i X~~_i'`` (HC1) and ``e'e`` (iid).
-  :func:`partitioned_results` sums them into the sandwich with goodwill's (fixest's)
-  small-sample factor: n rows, K = k + T - 1 + 1 for CRV1 (the unit effects, nested in the
-  clusters, count as one) and k + N + T - 1 for iid and HC1, and G / (G - 1).
+  :func:`~models.estimation.partitioned_inference.partitioned_results` sums them into the
+  sandwich with goodwill's (fixest's) small-sample factor: n rows, K = k + T for CRV1 (the
+  unit effects, nested in the clusters, count as one) and k + N + T - 1 for iid and HC1, and
+  G / (G - 1).
 
 Singletons are dropped as the in-memory fit drops them: a unit with one row in the sample is
 left out (alone in its level); a period left with one row after that is refused.
@@ -40,11 +41,8 @@ from scipy.sparse import csr_matrix
 
 from models.estimation.arguments import shown, strict_bool
 from models.estimation.effective_treated import EffectiveTreated, warn_few_effective
-from models.estimation.inference import Estimates
 from models.estimation.ols import DEFAULT_COLLIN_TOL, collinear_columns
 from models.estimation.panel_data import numeric_values, require_columns
-from models.estimation.results import EventTimes, RegressionStatistics, Results
-from models.estimation.vcov import Covariance, VcovRequest
 from models.exceptions import CollinearityWarning, SingletonWarning
 
 TALLIES = ("units", "periods", "event_times", "cohorts", "doses")
@@ -447,73 +445,3 @@ def partition_scores(df: pd.DataFrame, spec: EventSpec, solution: Solution) -> S
     x -= rows.unit_demeaned(solution.partial[at])
     scores = rows.members @ (x * e[:, None])
     return Scores(scores.T @ scores, (x * (e**2)[:, None]).T @ x, float(e @ e))
-
-
-def partitioned_results(
-    spec: EventSpec, solution: Solution, scores: list[Scores], request: VcovRequest
-) -> Results:
-    """The :class:`~models.Results` of :class:`~models.EventStudy` from the combined passes.
-
-    ``request`` is iid, HC1 or CRV1 clustered by the unit (from
-    :func:`models.estimation.vcov.parse_vcov`).
-    """
-    n, k = solution.n_rows, solution.beta.size
-    n_units, n_periods = solution.n_units, solution.periods.size
-    fe_dof = n_units + n_periods - 1
-    df_resid = n - k - fe_dof
-    if df_resid <= 0:
-        raise ValueError(
-            f"the design cannot be estimated: {n:,} observations for {k} regressor(s) and "
-            f"{fe_dof:,} fixed-effect coefficients leave no residual degrees of freedom"
-        )
-    rss = float(sum(s.rss for s in scores))
-    ssc, bread = request.ssc, solution.bread
-    n_clusters: tuple[int, ...] = ()
-    if request.kind == "iid":
-        big_k = ssc.k(k, fe_dof, None)
-        matrix = bread * rss / (n - big_k if ssc.adj else n - 1)
-        df_t = ssc.t_degrees(n, big_k, None)
-    elif request.kind == "HC1":
-        big_k = ssc.k(k, fe_dof, None)
-        factor = (n if ssc.cluster_adj else n - 1) / (n - big_k if ssc.adj else n - 1)
-        matrix = factor * bread @ sum(s.hetero for s in scores) @ bread
-        df_t = ssc.t_degrees(n, big_k, None)
-    else:
-        if n_units < 2:
-            raise ValueError("vcov: CRV1 needs at least two clusters")
-        big_k = ssc.k(k, fe_dof, fe_dof - (n_units - 1))  # the unit effects nested in units
-        factor = n_units / (n_units - 1) if ssc.cluster_adj else 1.0
-        if ssc.adj:
-            factor = factor * (n - 1) / (n - big_k)
-        matrix = factor * bread @ sum(s.cluster for s in scores) @ bread
-        df_t = ssc.t_degrees(n, big_k, n_units)
-        n_clusters = (n_units,)
-    covariance = Covariance((matrix + matrix.T) / 2, float(df_t), request, n_clusters)
-    statistics = RegressionStatistics(
-        df_resid=int(df_resid),
-        rss=rss,
-        tss_within=solution.tss_within,
-        fixed_effects=(spec.unit, spec.time),
-        fixed_effect_sizes=(n_units, n_periods),
-        collinear=solution.collinear,
-        n_singletons=solution.n_singletons,
-    )
-    event_of = dict(
-        zip((f"event_time::{e}" for e in spec.event_times), spec.event_times, strict=True)
-    )
-    event = EventTimes(
-        event_times=tuple(event_of[name] for name in solution.names),
-        ref=spec.ref,
-        window=spec.window,
-        intensity=spec.intensity,
-        bin_endpoints=spec.bin_endpoints,
-    )
-    return Results(
-        "EventStudy",
-        spec.outcome,
-        Estimates(solution.names, solution.beta, covariance, n),
-        statistics,
-        event,
-        notes=(("Fit", f"out of core, {len(scores)} partitions"),),
-        treated_units=solution.treated_units,
-    )

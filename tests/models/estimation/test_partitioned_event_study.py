@@ -13,9 +13,9 @@ from models.estimation.partitioned_event_study import (
     EventSpec,
     partition_moments,
     partition_scores,
-    partitioned_results,
     solve_moments,
 )
+from models.estimation.partitioned_inference import partitioned_results
 from models.estimation.vcov import parse_vcov
 from models.exceptions import FewEffectiveUnitsWarning, SingletonWarning
 
