@@ -218,6 +218,33 @@ def convergence(owner: str, tol: object, maxiter: object, collin_tol: object) ->
     positive("collin_tol", collin_tol, owner, below=1.0)
 
 
+def event_window(window: object, ref: object) -> tuple[tuple[int, int], int]:
+    """An event window ``(lo, hi)`` of two integers lo < hi and a reference event time inside
+    it, as plain ints; a ValueError naming ``window`` or ``ref`` otherwise.
+
+    Examples
+    --------
+    >>> event_window([np.int64(-4), 12], -1)
+    ((-4, 12), -1)
+    >>> event_window((-2, 3), 5)
+    Traceback (most recent call last):
+    ValueError: ref: expected an integer event time in the window -2..3, got 5
+    """
+    if not (
+        isinstance(window, tuple | list)
+        and len(window) == 2
+        and all(isinstance(w, int | np.integer) and not isinstance(w, bool) for w in window)
+        and window[0] < window[1]
+    ):
+        raise ValueError(f"window: expected two integers lo < hi, got {window!r}")
+    lo, hi = int(window[0]), int(window[1])
+    if isinstance(ref, bool) or not isinstance(ref, int | np.integer) or not lo <= ref <= hi:
+        raise ValueError(
+            f"ref: expected an integer event time in the window {lo}..{hi}, got {ref!r}"
+        )
+    return (lo, hi), int(ref)
+
+
 def observed_event_time(name: str, value: int, observed: np.ndarray, owner: str) -> None:
     """Raise a ValueError unless ``value`` is one of the ``observed`` event times.
 

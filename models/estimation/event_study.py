@@ -29,7 +29,12 @@ import numpy as np
 import pandas as pd
 
 from models.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, FixedEffects, encode
-from models.estimation.arguments import convergence, observed_event_time, strict_bool
+from models.estimation.arguments import (
+    convergence,
+    event_window,
+    observed_event_time,
+    strict_bool,
+)
 from models.estimation.design import IndicatorDesign
 from models.estimation.effective_treated import EffectiveTreated, warn_few_effective
 from models.estimation.ols import DEFAULT_COLLIN_TOL, fit_within, singletons_kept
@@ -147,25 +152,14 @@ class EventStudy:
         ):
             raise ValueError("fixed_effects: expected a non-empty list of column names")
         require_columns(df, fixed_effect_columns(fixed_effects or []), "fixed effect")
-        if not (
-            isinstance(window, tuple | list)
-            and len(window) == 2
-            and all(isinstance(w, int | np.integer) and not isinstance(w, bool) for w in window)
-            and window[0] < window[1]
-        ):
-            raise ValueError(f"window: expected two integers lo < hi, got {window!r}")
-        lo, hi = int(window[0]), int(window[1])
-        if isinstance(ref, bool) or not isinstance(ref, int | np.integer) or not lo <= ref <= hi:
-            raise ValueError(
-                f"ref: expected an integer event time in the window {lo}..{hi}, got {ref!r}"
-            )
+        checked_window, checked_ref = event_window(window, ref)
         self.df = df
         self.outcome = outcome
         self.unit = unit
         self.time = time
         self.cohort = cohort
-        self.window = (lo, hi)
-        self.ref = int(ref)
+        self.window = checked_window
+        self.ref = checked_ref
         self.intensity = intensity
         self.bin_endpoints = strict_bool("bin_endpoints", bin_endpoints, "EventStudy")
         self.fixed_effects = tuple(fixed_effects) if fixed_effects is not None else (unit, time)

@@ -39,7 +39,7 @@ import pandas as pd
 from scipy.linalg import cho_factor, cho_solve
 from scipy.sparse import csr_matrix
 
-from models.estimation.arguments import shown, strict_bool
+from models.estimation.arguments import event_window, shown, strict_bool
 from models.estimation.effective_treated import EffectiveTreated, warn_few_effective
 from models.estimation.ols import DEFAULT_COLLIN_TOL, collinear_columns
 from models.estimation.panel_data import numeric_values, require_columns
@@ -78,22 +78,9 @@ class EventSpec:
     bin_endpoints: bool = True
 
     def __post_init__(self) -> None:
-        window = self.window
-        if not (
-            isinstance(window, tuple | list)
-            and len(window) == 2
-            and all(isinstance(w, int | np.integer) and not isinstance(w, bool) for w in window)
-            and window[0] < window[1]
-        ):
-            raise ValueError(f"window: expected two integers lo < hi, got {window!r}")
-        lo, hi = int(window[0]), int(window[1])
-        ref = self.ref
-        if isinstance(ref, bool) or not isinstance(ref, int | np.integer) or not lo <= ref <= hi:
-            raise ValueError(
-                f"ref: expected an integer event time in the window {lo}..{hi}, got {ref!r}"
-            )
-        object.__setattr__(self, "window", (lo, hi))
-        object.__setattr__(self, "ref", int(ref))
+        window, ref = event_window(self.window, self.ref)
+        object.__setattr__(self, "window", window)
+        object.__setattr__(self, "ref", ref)
         strict_bool("bin_endpoints", self.bin_endpoints, "fit_partitioned")
 
     @property
