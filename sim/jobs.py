@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-import xarray as xr
-
-from models import ResponsePath, SpendTruth, compare
-from sim.breakeven import breakeven, describe_breakeven
+from models import compare
 from sim.config import Config, load_config
-from sim.costs import describe_projection, optimal_intensity
+from sim.costs import describe_projection
 from sim.decision_jobs import (
     calibrate,
     calibrate_market,
@@ -30,28 +26,23 @@ from sim.decision_jobs import (
 from sim.estimation_settings import EstimationSettings, override_estimation
 from sim.figures import write_run_figures
 from sim.fit import (
-    Fits,
     describe_fit,
     fit_estimators,
-    multipliers_table,
     read_panel,
     write_estimates,
 )
 from sim.job_result import JobResult, wrote
+from sim.main_job import RunResult, optima, run_simulated, write_decision
 from sim.output_paths import output_path
 from sim.owned_directory import OwnedDirectory
 from sim.panel import (
     describe_panel,
-    horizon_multipliers,
     simulate_panel,
-    spend_trajectories,
-    truth_table,
 )
 from sim.projection import project_goodwill, write_projection
 from sim.report import write_report
 from sim.resources import check_memory, describe_memory
 from sim.rundir import CHECKPOINT, RunDirectory, read_config
-from sim.sensitivity import describe_sensitivity, sensitivity
 from sim.store import write_parquet
 from sim.study_jobs import study
 from sim.trend_sensitivity import describe_trend_sensitivity, fitted_trend_sensitivity
@@ -73,39 +64,6 @@ __all__ = [
     "study",
     "validate",
 ]
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunResult(JobResult):
-    """What :func:`run` produced.
-
-    Attributes
-    ----------
-    message : str
-        What ``goodwill run`` prints: the summary and the files written.
-    directory : pathlib.Path
-        The run directory.
-    files : tuple of pathlib.Path
-        Files written, the manifest last.
-    figures : tuple of pathlib.Path
-        Figure files written into ``figures/``.
-    summary : str
-        Human-readable summary (also in ``summary.txt``).
-    truth : SpendTruth
-        The simulated truth.
-    estimates : dict or None
-        The fitted estimators by estimand ("intensity", "value"), then name
-        (:data:`sim.fit.Fits`), when the config has ``[estimation]``.
-    projection : xarray.Dataset or None
-        The goodwill-loss Monte Carlo, when the config has ``[projection]``.
-    """
-
-    directory: Path
-    figures: tuple[Path, ...]
-    summary: str
-    truth: SpendTruth
-    estimates: Fits | None = None
-    projection: xr.Dataset | None = None
 
 
 def validate(config_path: str | Path) -> JobResult:
@@ -269,7 +227,7 @@ def project(config_path: str | Path, progress: bool = True) -> JobResult:
         write_projection(directory, ds)
         summary = describe_projection(ds)
         if config.decision is not None:
-            summary += "\n" + _write_decision(config, response, directory)
+            summary += "\n" + write_decision(config, response, directory)
         directory.write("summary.txt", f"{previous.get('run_summary', '')}\n{summary}\n".lstrip())
         directory.write("config.json", config)
         figures = write_run_figures(directory.path, owner=directory.owned)
@@ -277,7 +235,7 @@ def project(config_path: str | Path, progress: bool = True) -> JobResult:
         manifest = {
             **previous,
             **recorded_versions(),
-            "projection": _optima(ds),
+            "projection": optima(ds),
             "timings": timings,
         }
         files = [*directory.written, *figures, directory.finish("project", manifest)]
@@ -286,16 +244,6 @@ def project(config_path: str | Path, progress: bool = True) -> JobResult:
         f"{summary}\nwrote {directory.path}/ ({names}) in {time.perf_counter() - started:.1f} s",
         tuple(files),
     )
-
-
-def _write_decision(config: Config, response: ResponsePath, directory: RunDirectory) -> str:
-    """Break-even and sensitivity of the config's ``[decision]`` on a response path, written
-    to the run directory; their printed summaries."""
-    found = breakeven(config.projection, response, decision=config.decision)
-    directory.write("breakeven.nc", found)
-    spread = sensitivity(config.projection, response, config.decision, config.seed)
-    directory.write("sensitivity.nc", spread)
-    return describe_breakeven(found) + "\n" + describe_sensitivity(spread)
 
 
 def draw_figures(
@@ -355,23 +303,6 @@ def report(run_dir: str | Path, allow_incomplete: bool = False) -> JobResult:
     return JobResult(wrote(files, started), tuple(files))
 
 
-def _manifest_multipliers(results: Fits, config: Config) -> dict[str, dict]:
-    """The multipliers by estimand, then estimator, for the manifest."""
-    table = multipliers_table(results, config.estimation)
-    return {
-        estimand: rows.drop(columns="estimand").T.to_dict()
-        for estimand, rows in table.groupby("estimand", sort=False)
-    }
-
-
-def _optima(projection: xr.Dataset) -> dict[str, dict]:
-    """The cost-minimising intensity of each opening, for the manifest."""
-    return {
-        str(opening): optimal_intensity(projection, str(opening))
-        for opening in projection["opening"].to_numpy()
-    }
-
-
 def run(config: Config | str | Path, progress: bool = True, *, adopt: bool = False) -> RunResult:
     """Run the main job of a config: simulate the panel and write the run directory.
 
@@ -403,92 +334,4 @@ def run(config: Config | str | Path, progress: bool = True, *, adopt: bool = Fal
         config = load_config(config)
     check_memory(config)
     with RunDirectory(config.output.directory, adopt=adopt) as directory:
-        return _run(config, directory, progress)
-
-
-def _run(config: Config, directory: RunDirectory, progress: bool) -> RunResult:
-    """The main job, in a claimed run directory."""
-    timings: dict[str, float] = {}
-    started = begun = time.perf_counter()
-    panel, truth = simulate_panel(config, progress=progress)
-    timings["simulate_s"] = time.perf_counter() - started
-    summary = describe_panel(panel, truth)
-    results = None
-    if config.estimation is not None:
-        fitted = time.perf_counter()
-        results = fit_estimators(panel, config.estimation, seed=config.seed)
-        timings["estimate_s"] = time.perf_counter() - fitted
-        summary += "\n" + describe_fit(results, config.estimation, truth)
-        if config.estimation.sensitivity is not None:
-            fitted = time.perf_counter()
-            trends = fitted_trend_sensitivity(results, config.estimation)
-            timings["trend_sensitivity_s"] = time.perf_counter() - fitted
-            summary += "\n" + describe_trend_sensitivity(trends)
-    run_summary = summary
-
-    directory.begin("run")
-    written = time.perf_counter()
-    if config.output.save_panel:
-        directory.write("panel.parquet", panel)
-    directory.write("consumers.parquet", truth.consumers)
-    directory.write("truth_event_time.csv", truth_table(truth))
-    directory.write("spend_trajectories.csv", spend_trajectories(panel, counterfactual="spend_cf"))
-    if results is not None:
-        attrs = {"seed": config.seed, "goodwill_version": package_version()}
-        write_estimates(directory, results, config.estimation, truth, attrs)
-        if config.estimation.sensitivity is not None:
-            directory.write("trend_sensitivity.csv", trends)
-    timings["write_s"] = time.perf_counter() - written
-    projection = None
-    if config.projection is not None:
-        projected = time.perf_counter()
-        response = results[config.projection.estimand][config.projection.estimator]
-        projection = project_goodwill(
-            config, response, checkpoint=directory.path / CHECKPOINT, progress=progress
-        )
-        write_projection(directory, projection)
-        summary += "\n" + describe_projection(projection)
-        timings["project_s"] = time.perf_counter() - projected
-        if config.decision is not None:
-            decided = time.perf_counter()
-            first, last = config.estimation.cumulative
-            path = ResponsePath.from_results(response, first, last)
-            summary += "\n" + _write_decision(config, path, directory)
-            timings["decision_s"] = time.perf_counter() - decided
-    written = time.perf_counter()
-    directory.write("summary.txt", summary + "\n")
-    directory.write("config.json", config)
-    timings["write_s"] += time.perf_counter() - written
-    drawn = time.perf_counter()
-    figures = write_run_figures(directory.path, owner=directory.owned)
-    timings["figures_s"] = time.perf_counter() - drawn
-    files = list(directory.written)
-    manifest = {
-        **recorded_versions(),
-        "seed": config.seed,
-        "n_consumers": len(truth.consumers),
-        "n_weeks": truth.n_weeks,
-        "loss_per_yuan": truth.model.response.loss_per_yuan,
-        "calibration": None if config.calibration is None else config.calibration.model_dump(),
-        **horizon_multipliers(truth),
-        "estimates": None if results is None else _manifest_multipliers(results, config),
-        "projection": None if projection is None else _optima(projection),
-        "timings": timings,
-        "run_summary": run_summary,
-    }
-    files.append(directory.finish("run", manifest))
-    names = ", ".join(f.name for f in files)
-    message = (
-        f"{summary}\nwrote {directory.path}/ ({names}) and figures/ ({len(figures)} files) in "
-        f"{time.perf_counter() - begun:.1f} s"
-    )
-    return RunResult(
-        message=message,
-        directory=directory.path,
-        files=tuple(files),
-        figures=tuple(figures),
-        summary=summary,
-        truth=truth,
-        estimates=results,
-        projection=projection,
-    )
+        return run_simulated(config, directory, progress)
