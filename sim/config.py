@@ -1,7 +1,8 @@
 """Run configuration: TOML validated into frozen pydantic models.
 
 A config names the seed, the panel to simulate, the consumer-spend process (the fields of
-``models.ConsumerSpendModel``), an optional calibration target and where outputs go. Every
+``models.ConsumerSpendModel``), an optional calibration target and where outputs go; or, with
+``[data]``, a panel of your own in place of the simulation. Every
 default lives in the schema next to its description; ``configs/baseline.toml`` documents the
 source of each number.
 """
@@ -27,6 +28,7 @@ from models.parameters import Parameters
 from models.streams import MAX_SEED
 from sim.bounds import MAX_CONSUMERS, MAX_DRAWS, MAX_INTENSITY, MAX_PANEL_WEEKS, MAX_PIXELS
 from sim.config_files import ConfigError, read_toml
+from sim.data_settings import DataSettings
 from sim.decision_settings import DecisionSettings
 from sim.estimation_settings import EstimationSettings
 from sim.estimators import (
@@ -267,6 +269,7 @@ class Config(Parameters):
     decision: DecisionSettings | None = None
     study: StudySettings | None = None
     ingest: IngestSettings | None = None
+    data: DataSettings | None = None
     figures: FigureSettings = FigureSettings()
     output: OutputSettings = OutputSettings()
 
@@ -279,15 +282,22 @@ class Config(Parameters):
                     f"consumer.calendar.promotions[{i}].week = {promotion.week} is after the "
                     f"panel's last week (panel.n_weeks = {n_weeks})"
                 )
+        if self.data is not None and self.estimation is None:
+            raise ValueError(
+                "data needs an [estimation] section: a run on your own panel fits its "
+                "estimators (and names the panel's columns)"
+            )
         if self.estimation is not None:
-            if self.estimation.weights is not None:
+            if self.estimation.weights is not None and self.data is None:
                 raise ValueError(
                     f"estimation.weights = {self.estimation.weights!r}: a simulated panel has "
-                    "no sampling weights (the key is for `goodwill fit` on your own panel)"
+                    "no sampling weights (the key is for your own panel: [data] or "
+                    "`goodwill fit`)"
                 )
+            periods = n_weeks if self.data is None else None  # data: checked once read
             for name in self.estimation.estimators:
                 self.estimation.options(name).check_design(
-                    self.estimation.cumulative, n_weeks, f"estimation.{name}"
+                    self.estimation.cumulative, periods, f"estimation.{name}"
                 )
         if self.projection is not None:
             if self.estimation is None:

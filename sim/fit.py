@@ -39,8 +39,9 @@ def panel_columns(settings: EstimationSettings) -> list[str]:
     return list(dict.fromkeys(columns))
 
 
-def read_panel(path: str | Path, settings: EstimationSettings) -> pd.DataFrame:
-    """Read the columns the configured estimators need from a Parquet panel.
+def check_panel_file(path: str | Path, settings: EstimationSettings) -> int:
+    """Check that a Parquet panel has the columns the configured estimators need, reading its
+    schema only; its number of rows.
 
     Raises
     ------
@@ -51,17 +52,29 @@ def read_panel(path: str | Path, settings: EstimationSettings) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: panel file not found")
     try:
-        available = pq.read_schema(path).names
+        metadata = pq.read_metadata(path)
     except Exception as exc:  # pyarrow raises several types for a non-Parquet file
         raise ValueError(f"{path}: not a Parquet file ({exc})") from None
-    wanted = panel_columns(settings)
-    missing = [c for c in wanted if c not in available]
+    available = metadata.schema.names
+    missing = [c for c in panel_columns(settings) if c not in available]
     if missing:
         raise ValueError(
             f"{path}: column(s) {', '.join(map(repr, missing))} not in the panel "
             f"(columns: {', '.join(available)})"
         )
-    return pd.read_parquet(path, columns=wanted)
+    return metadata.num_rows
+
+
+def read_panel(path: str | Path, settings: EstimationSettings) -> pd.DataFrame:
+    """Read the columns the configured estimators need from a Parquet panel.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        If the file is missing, is not Parquet, or lacks a column (named in the message).
+    """
+    check_panel_file(path, settings)
+    return pd.read_parquet(path, columns=panel_columns(settings))
 
 
 Fits = dict[str, dict[str, EventStudyResults]]

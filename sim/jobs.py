@@ -26,13 +26,14 @@ from sim.decision_jobs import (
 from sim.estimation_settings import EstimationSettings, override_estimation
 from sim.figures import write_run_figures
 from sim.fit import (
+    check_panel_file,
     describe_fit,
     fit_estimators,
     read_panel,
     write_estimates,
 )
 from sim.job_result import JobResult, wrote
-from sim.main_job import RunResult, optima, run_simulated, write_decision
+from sim.main_job import RunResult, optima, run_on_data, run_simulated, write_decision
 from sim.output_paths import output_path
 from sim.owned_directory import OwnedDirectory
 from sim.panel import (
@@ -67,7 +68,8 @@ __all__ = [
 
 
 def validate(config_path: str | Path) -> JobResult:
-    """Check a config and describe the panel it simulates (``goodwill validate``)."""
+    """Check a config and describe the panel it simulates, or the columns and rows of the
+    panel of its ``[data]`` (its schema is read, not its data) (``goodwill validate``)."""
     config = load_config(config_path)
     panel = config.panel
     study = ""
@@ -76,9 +78,13 @@ def validate(config_path: str | Path) -> JobResult:
             f"; a study of {len(config.study.scenarios)} scenarios x "
             f"{config.study.replications} replications"
         )
+    if config.data is None:
+        source = f"{panel.n_consumers:,} consumers x {panel.n_weeks} weeks"
+    else:
+        rows = check_panel_file(config.data.panel, config.estimation)
+        source = f"data.panel {config.data.panel}: {rows:,} rows with the columns it needs"
     return JobResult(
-        f"{config_path}: valid ({panel.n_consumers:,} consumers x {panel.n_weeks} weeks, "
-        f"seed {config.seed}{study}); {describe_memory(config)}"
+        f"{config_path}: valid ({source}, seed {config.seed}{study}); {describe_memory(config)}"
     )
 
 
@@ -304,12 +310,14 @@ def report(run_dir: str | Path, allow_incomplete: bool = False) -> JobResult:
 
 
 def run(config: Config | str | Path, progress: bool = True, *, adopt: bool = False) -> RunResult:
-    """Run the main job of a config: simulate the panel and write the run directory.
+    """Run the main job of a config: simulate the panel (or read ``[data] panel``, your own),
+    fit, project, draw and write the run directory.
 
     The run directory (``output.directory``) is claimed and locked before anything is
     computed (:class:`sim.rundir.RunDirectory`): another process writing it, or a non-empty
     directory that is not goodwill's, is refused at once, and so is a config whose run would
-    not fit in the memory available (:func:`sim.resources.check_memory`).
+    not fit in the memory available (:func:`sim.resources.check_memory`; with ``[data]``, the
+    projection's part: the panel's size is its file's).
 
     Parameters
     ----------
@@ -334,4 +342,6 @@ def run(config: Config | str | Path, progress: bool = True, *, adopt: bool = Fal
         config = load_config(config)
     check_memory(config)
     with RunDirectory(config.output.directory, adopt=adopt) as directory:
-        return run_simulated(config, directory, progress)
+        if config.data is None:
+            return run_simulated(config, directory, progress)
+        return run_on_data(config, directory, progress)

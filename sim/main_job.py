@@ -1,7 +1,8 @@
 """The main job, ``goodwill run``, in a claimed run directory: a simulated panel and its truth,
-the configured estimators, the goodwill projection and the decision analysis, the figures and
-the manifest, written last (:mod:`sim.rundir`). :func:`sim.jobs.run` claims the directory and
-calls :func:`run_simulated`.
+or, with ``[data]``, the user's own panel and no truth; the configured estimators, the goodwill
+projection and the decision analysis, the figures and the manifest, written last
+(:mod:`sim.rundir`). :func:`sim.jobs.run` claims the directory and calls :func:`run_simulated`
+or :func:`run_on_data`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sim.costs import describe_projection, optimal_intensity
 from sim.figures import write_run_figures
 from sim.fit import Fits, describe_fit, fit_estimators, multipliers_table, write_estimates
 from sim.job_result import JobResult
+from sim.own_panel import describe_own_panel, own_panel_record, read_own_panel
 from sim.panel import (
     describe_panel,
     horizon_multipliers,
@@ -50,8 +52,8 @@ class RunResult(JobResult):
         Figure files written into ``figures/``.
     summary : str
         Human-readable summary (also in ``summary.txt``).
-    truth : SpendTruth
-        The simulated truth.
+    truth : SpendTruth or None
+        The simulated truth; None for a run on one's own panel (``[data]``).
     estimates : dict or None
         The fitted estimators by estimand ("intensity", "value"), then name
         (:data:`sim.fit.Fits`), when the config has ``[estimation]``.
@@ -62,7 +64,7 @@ class RunResult(JobResult):
     directory: Path
     figures: tuple[Path, ...]
     summary: str
-    truth: SpendTruth
+    truth: SpendTruth | None
     estimates: Fits | None = None
     projection: xr.Dataset | None = None
 
@@ -107,6 +109,47 @@ def run_simulated(config: Config, directory: RunDirectory, progress: bool) -> Ru
         run_summary,
         described,
         truth,
+        results,
+        projection,
+        timings,
+        begun,
+    )
+
+
+def run_on_data(config: Config, directory: RunDirectory, progress: bool) -> RunResult:
+    """The main job on ``[data] panel``, in a claimed run directory: the files of
+    :func:`run_simulated` but the panel and the truth (``panel.parquet``,
+    ``consumers.parquet``, ``truth_event_time.csv``), with the trajectories' counterfactual
+    and every truth column absent; the manifest records the panel's file."""
+    timings: dict[str, float] = {}
+    started = begun = time.perf_counter()
+    settings, path = config.estimation, config.data.panel
+    panel = read_own_panel(path, settings)
+    timings["read_s"] = time.perf_counter() - started
+    summary = describe_own_panel(panel, settings, path)
+    results, trends, fit_summary = _estimate(panel, config, None, timings)
+    summary += fit_summary
+    run_summary = summary
+
+    directory.begin("run")
+    written = time.perf_counter()
+    trajectories = spend_trajectories(panel, settings.outcome, settings.time, settings.cohort)
+    directory.write("spend_trajectories.csv", trajectories)
+    attrs = {"seed": config.seed, "goodwill_version": package_version(), "panel": str(path)}
+    write_estimates(directory, results, settings, None, attrs)
+    if trends is not None:
+        directory.write("trend_sensitivity.csv", trends)
+    timings["write_s"] = time.perf_counter() - written
+    projection, projection_summary = _project(config, results, directory, timings, progress)
+    summary += projection_summary
+    described = {"data": own_panel_record(panel, settings, path)}
+    return _finish(
+        config,
+        directory,
+        summary,
+        run_summary,
+        described,
+        None,
         results,
         projection,
         timings,

@@ -1,6 +1,7 @@
 """Up-front memory estimate of a run: refuse at once what cannot fit in the machine's memory.
 
-A run holds the simulated panel and the estimators' designs (``[panel]``, ``[estimation]``),
+A run holds the simulated panel and the estimators' designs (``[panel]``, ``[estimation]``; not
+estimated for a panel of one's own, ``[data]``, whose size is its file's),
 then the goodwill projection's arrays by opening, intensity, draw and week (``[projection]``)
 and the decision analysis's bootstrap (``[decision]``). :func:`memory_estimate` gives the
 peak bytes of each part from the config alone; :func:`check_memory` compares their sum with the
@@ -106,11 +107,12 @@ def _terms(config: Config) -> dict[str, dict[str, int]]:
     panel = config.panel
     rows = panel.n_consumers * panel.n_weeks
     chunk_rows = min(panel.chunk_size, panel.n_consumers) * panel.n_weeks
+    simulated = {
+        "panel.n_consumers": FIXED_BYTES + int(rows * _bytes_per_row(panel.n_weeks)),
+        "panel.chunk_size": chunk_rows * CHUNK_BYTES_PER_ROW,
+    }
     terms = {
-        "panel": {
-            "panel.n_consumers": FIXED_BYTES + int(rows * _bytes_per_row(panel.n_weeks)),
-            "panel.chunk_size": chunk_rows * CHUNK_BYTES_PER_ROW,
-        },
+        "panel": simulated if config.data is None else {},  # data: the file's own size
         "projection": {},
         "decision": {},
         "study": _study_terms(config),
@@ -252,7 +254,9 @@ def describe_memory(config: Config, available: int | None = None) -> str:
     """
     estimate = memory_estimate(config)
     available = available_memory() if available is None else available
-    shown = [part for part in estimate if estimate[part] or part == "panel"]
+    shown = [
+        part for part in estimate if estimate[part] or (part == "panel" and config.data is None)
+    ]
     text = f"memory: about {_parts(estimate, tuple(shown))}"
     return text + ("" if available is None else f" (available {_gb(available)})")
 

@@ -19,6 +19,7 @@ from sim.figures.response_path_figure import response_path_figure
 from sim.figures.run_figures import (
     CAPTIONS,
     draw_run_figures,
+    figure_caption,
     save_figure,
     write_run_figures,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "default_fan_intensities",
     "draw_run_figures",
     "event_study_figure",
+    "figure_caption",
     "frontier_figure",
     "goodwill_fan_figure",
     "response_path_figure",

@@ -36,8 +36,8 @@ CAPTIONS = {
     "event_study": "Event study of weekly spend around a consumer's first counterfeit "
     "purchase: each estimator's effects with pointwise 95% confidence intervals (thin bars) "
     "and, where the estimator has one, the 95% uniform band (wide bars); hollow markers are "
-    "reference periods, fixed at zero; the dashed line is the simulated truth. The legend "
-    "gives each estimator's cumulative multiplier with its 95% CI.",
+    "reference periods, fixed at zero. The legend gives each estimator's cumulative "
+    "multiplier with its 95% CI.",
     "trend_sensitivity": "Sensitivity to violations of parallel trends (Rambachan and Roth "
     "2023, HonestDiD): confidence intervals (95% by default) of the target that stay valid "
     "when the post-treatment violation may differ from the pre-treatment one by up to M "
@@ -46,8 +46,7 @@ CAPTIONS = {
     "interval, which assumes parallel trends exactly. The dashed line marks the breakdown "
     "value, the smallest M whose interval includes zero.",
     "spend_trajectories": "Mean weekly spend of counterfeit buyers by weeks since their first "
-    "counterfeit, their simulated spend had they not met it, and never-treated consumers in "
-    "the same calendar weeks. The shaded area is the spend lost.",
+    "counterfeit, and of never-treated consumers in the same calendar weeks.",
     "response_path": "The per-yuan response path the projection uses: the fitted estimates "
     "and the median, 50% and 90% bands of the Monte-Carlo draws from their sampling "
     "distribution.",
@@ -65,7 +64,29 @@ CAPTIONS = {
     "platform stop): total index (bars) and first-order index (dots) with their intervals, "
     "over the [decision] ranges.",
 }
-"""Caption of each figure kind, in the order a run draws them."""
+"""Caption of each figure kind, in the order a run draws them (:func:`figure_caption` adds what
+only a simulated run draws)."""
+
+SIMULATED_PARTS = {
+    "event_study": ("truth", "The dashed line is the simulated truth."),
+    "spend_trajectories": (
+        "counterfactual",
+        "The dashed line is the same buyers' simulated spend had they not met the fake; the "
+        "shaded area is the spend lost.",
+    ),
+}
+"""Figure kind -> (the artist's gid, the sentence the caption adds when it is drawn)."""
+
+
+def figure_caption(kind: str, figure: Figure) -> str:
+    """A figure's caption: :data:`CAPTIONS`'s, and what the figure draws of the simulated
+    truth (absent from a run on one's own panel)."""
+    caption = CAPTIONS.get(kind, kind)
+    if kind in SIMULATED_PARTS:
+        gid, sentence = SIMULATED_PARTS[kind]
+        if figure.findobj(lambda artist: artist.get_gid() == gid):
+            caption += " " + sentence
+    return caption
 
 
 def draw_run_figures(

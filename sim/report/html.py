@@ -30,7 +30,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from matplotlib.figure import Figure
 
 from sim.estimators import label
-from sim.figures import CAPTIONS, draw_run_figures
+from sim.figures import draw_run_figures, figure_caption
 from sim.formatting import estimate_decimals, format_interval, format_number
 from sim.report.decision_tables import breakeven_html, sensitivity_html
 from sim.report.latex import latex_tables
@@ -235,7 +235,7 @@ def embed_figure(kind: str, figure: Figure) -> EmbeddedFigure:
     width, height = figure.get_size_inches() * SCREEN_PX_PER_INCH
     return EmbeddedFigure(
         kind=kind,
-        caption=CAPTIONS.get(kind, kind),
+        caption=figure_caption(kind, figure),
         src="data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"),
         width=round(width),
         height=round(height),
@@ -361,7 +361,7 @@ def write_report(
         A run directory (``goodwill run``) or a directory of estimates (``goodwill fit
         --out``).
     figures : dict of str to matplotlib.figure.Figure, optional
-        Figures by kind (captions from ``sim.figures.CAPTIONS``), in report order; default
+        Figures by kind (captions from ``sim.figures.figure_caption``), in report order; default
         :func:`sim.figures.draw_run_figures` of the directory.
     owner : RunDirectory, optional
         The run directory, claimed by the caller (``goodwill report`` holds it to rewrite

@@ -29,6 +29,7 @@ import sim.store
 from sim.cli import main
 from sim.estimators import label
 from sim.figures import CAPTIONS
+from sim.figures.run_figures import SIMULATED_PARTS
 from sim.formatting import estimate_decimals, format_interval, format_number
 from sim.report import FIGURE_DPI, latex_tables, write_report
 from sim.report.outputs import read_run
@@ -148,8 +149,10 @@ def test_embeds_every_figure_as_a_png_of_its_size(reported, page):
         png.load()  # decodes every pixel
         assert png.format == "PNG"
         assert abs(png.width - width) <= 1 and abs(png.height - height) <= 1, kind
-        assert image["alt"] == CAPTIONS[kind]
-        assert caption.endswith(CAPTIONS[kind])
+        assert image["alt"].startswith(CAPTIONS[kind])
+        assert caption.endswith(image["alt"])
+        simulated = SIMULATED_PARTS.get(kind, ("", ""))[1]  # the run is simulated
+        assert image["alt"].endswith(simulated), kind
 
 
 def test_is_self_contained(reported, page):
