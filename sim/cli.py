@@ -261,7 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
         "PANEL.ingest.json: rows and yuan in, used and dropped by kind of bad row. Settings "
         "come from the [ingest] section of --config (or its defaults), then the options below.",
     )
-    ingest.add_argument("transactions", type=Path, help="order log, .parquet or .csv")
+    ingest.add_argument(
+        "transactions", type=Path, help="order log (.parquet, .csv, or a directory of .parquet)"
+    )
     ingest.add_argument("--out", type=Path, required=True, help="output Parquet panel")
     ingest.add_argument("--config", type=Path, help="TOML config with an [ingest] section")
     ingest.add_argument("--start", metavar="DATE", help="first day of the window (YYYY-MM-DD)")

@@ -149,7 +149,8 @@ def ingest_log(
     Parameters
     ----------
     path : str or pathlib.Path
-        The order log, ``.parquet``/``.pq`` or ``.csv``, one row per order.
+        The order log, ``.parquet``/``.pq`` or ``.csv``, one row per order, or a directory of
+        Parquet files read as one log (every ``.parquet``/``.pq`` under it, in path order).
     settings : IngestSettings
         Columns, window (``start`` and ``n_weeks`` must be set), time zone, bad-row policy
         and batch size.
@@ -208,8 +209,11 @@ def ingest_log(
         good_rows = {key: values[good] for key, values in read.items()}
         good_rows["consumer_id"] = _consumer_ids(table.column(columns.consumer_id), good)
         aggregates.add(good_rows)
+    files = ()
+    if log.path.is_dir():
+        files = tuple((str(file.relative_to(log.path)), rows) for file, rows in log.files)
     if settings.bad_rows == "reject" and any(tally.count for tally in tallies.values()):
-        raise IngestRejected(rejection(str(path), tallies))
+        raise IngestRejected(rejection(str(path), tallies, files))
     window = {
         "start": window_start.isoformat(),
         "n_weeks": n_weeks,
@@ -231,6 +235,7 @@ def ingest_log(
         panel_rows=len(panel),
         consumers=int(panel["consumer_id"].nunique()),
         treated=len(aggregates.fakes[0]) if aggregates.fakes else 0,
+        files=files,
     )
     return panel, report
 

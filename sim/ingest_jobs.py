@@ -38,7 +38,7 @@ def ingest(
     Parameters
     ----------
     transactions : str or pathlib.Path
-        The order log (``.parquet``, ``.pq`` or ``.csv``).
+        The order log (``.parquet``, ``.pq`` or ``.csv``), or a directory of Parquet files.
     out : str or pathlib.Path
         The panel's Parquet file; the report goes beside it (:func:`report_path`).
     config_path : str or pathlib.Path, optional

@@ -43,7 +43,21 @@ class BadRows:
         self.examples += rows[: EXAMPLES - len(self.examples)].tolist()
 
 
-def rejection(source: str, bad_rows: dict[str, BadRows]) -> str:
+LogFiles = tuple[tuple[str, int], ...]
+"""A directory log's files, in the order read, with their rows; empty for a single file."""
+
+
+def row_location(row: int, files: LogFiles) -> str:
+    """A row number as the report shows it; in a directory log, also the file and its row."""
+    first = 1
+    for name, rows in files:
+        if row < first + rows:
+            return f"{row} ({name} row {row - first + 1})"
+        first += rows
+    return str(row)
+
+
+def rejection(source: str, bad_rows: dict[str, BadRows], files: LogFiles = ()) -> str:
     """The one-line error of a log with bad rows under ``bad_rows = 'reject'``: the kind of
     its first bad row, that kind's count and the row, and how many other bad rows."""
     first = {kind: tally.examples[0] for kind, tally in bad_rows.items() if tally.examples}
@@ -53,8 +67,8 @@ def rejection(source: str, bad_rows: dict[str, BadRows]) -> str:
     also = f"; {others:,} other bad rows" if others else ""
     return (
         f"{source}: {count:,} rows with {BAD_ROW_KINDS[kind]} ({kind}, first: row "
-        f"{first[kind]}){also}; rejected (ingest.bad_rows = 'reject'; 'drop' drops and reports "
-        "them)"
+        f"{row_location(first[kind], files)}){also}; rejected (ingest.bad_rows = 'reject'; "
+        "'drop' drops and reports them)"
     )
 
 
@@ -80,6 +94,9 @@ class IngestReport:
         Every kind of :data:`BAD_ROW_KINDS`, in that order, even when none.
     panel_rows, consumers, treated : int
         The panel's rows, consumers, and consumers with a counterfeit order.
+    files : tuple of (str, int)
+        For a directory log, its files (paths relative to it) in the order read and their
+        rows; rows are numbered across them. Empty for a single file.
     """
 
     source: str
@@ -94,6 +111,7 @@ class IngestReport:
     panel_rows: int
     consumers: int
     treated: int
+    files: LogFiles = ()
 
     @property
     def rows_dropped(self) -> int:
@@ -112,9 +130,17 @@ class IngestReport:
 
     def to_dict(self) -> dict[str, object]:
         """The report as JSON-ready data (the ``PANEL.ingest.json`` file)."""
+        files = {
+            "files": [
+                {"path": name, "first_row": 1 + sum(r for _, r in self.files[:i]), "rows": rows}
+                for i, (name, rows) in enumerate(self.files)
+            ]
+        }
         return {
             "source": self.source,
-            "row_numbers": "1-based data rows of the input (a CSV header is not a row)",
+            "row_numbers": "1-based data rows of the input (a CSV header is not a row)"
+            + (", across the files in this order" if self.files else ""),
+            **(files if self.files else {}),
             "policy": self.policy,
             "window": self.window,
             "rows": {
@@ -155,7 +181,7 @@ class IngestReport:
         ]
         for kind, tally in self.bad_rows.items():
             if tally.count:
-                rows = ", ".join(map(str, tally.examples))
+                rows = ", ".join(row_location(row, self.files) for row in tally.examples)
                 lines.append(
                     f"  {kind}: {tally.count:,} rows, {tally.amount:,.2f} yuan (rows {rows})"
                 )
