@@ -417,16 +417,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line_warning(
-    message: Warning | str,
-    category: type[Warning],
-    filename: str,
-    lineno: int,
-    file: TextIO | None = None,
-    line: str | None = None,
-) -> None:
-    """Show a warning (a dropped collinear regressor, singletons, ...) as one line."""
-    print(f"goodwill: warning: {' '.join(str(message).split())}", file=sys.stderr)
+class _OneLineWarnings:
+    """Shows each distinct warning (a dropped collinear regressor, singletons, ...) once, as
+    one line: a run fits each estimator once per estimand, and would repeat them."""
+
+    def __init__(self) -> None:
+        self.shown: set[str] = set()
+
+    def __call__(
+        self,
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        text = " ".join(str(message).split())
+        if text not in self.shown:
+            self.shown.add(text)
+            print(f"goodwill: warning: {text}", file=sys.stderr)
 
 
 RESUMABLE = ("run", "project", "study")
@@ -458,7 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always")
-            warnings.showwarning = _one_line_warning
+            warnings.showwarning = _OneLineWarnings()
             print(args.handler(args).message)
     except (KeyboardInterrupt, _Terminated) as stop:
         resume = ""

@@ -189,3 +189,24 @@ def test_breakeven_prints_the_intervals(write_config, capsys):
     out = capsys.readouterr().out
     assert "Break-even of intensity 2:" in out and "response multiplier -3.570" in out
     assert out.count("take_rate") == 2  # one row per opening
+
+
+def test_each_distinct_warning_is_one_line_once(monkeypatch, capsys):
+    import warnings
+
+    from sim import jobs
+
+    def noisy(config):
+        for _ in range(2):  # as a run fits each estimator once per estimand
+            warnings.warn("dropped 3 singleton\nobservation(s)", UserWarning, stacklevel=1)
+            warnings.warn("dropped 4 singleton observation(s)", UserWarning, stacklevel=1)
+        return jobs.JobResult("done")
+
+    monkeypatch.setattr(jobs, "validate", noisy)
+    assert main(["validate", "C"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "goodwill: warning: dropped 3 singleton observation(s)",
+        "goodwill: warning: dropped 4 singleton observation(s)",
+    ]
+    assert main(["validate", "C"]) == 0  # a second command shows them again
+    assert len(capsys.readouterr().err.splitlines()) == 2
