@@ -190,9 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fit the two-way fixed-effects event study (and, with --estimators, the "
         "heterogeneity-robust DiD estimators) to a panel. Settings come from "
         "the [estimation] section of --config (or its defaults, the simulated panel's column "
-        "names), then the options below.",
+        "names), then the options below. A directory of Parquet partitions (each holding "
+        "whole units) is fitted out of core, where [estimation.out_of_core] says.",
     )
-    fit.add_argument("panel", type=Path, help="Parquet panel, one row per unit and period")
+    fit.add_argument(
+        "panel", type=Path, help="Parquet panel (one row per unit and period) or a directory"
+    )
     fit.add_argument("--config", type=Path, help="TOML config with an [estimation] section")
     fit.add_argument(
         "--estimators",

@@ -29,6 +29,7 @@ from sim.estimators import (
     estimators_help,
     move_flat_keys,
 )
+from sim.out_of_core_settings import OutOfCoreSettings
 from sim.trend_sensitivity import TrendSensitivitySettings, check_trend_sensitivity
 from sim.validation_messages import describe_validation_error
 
@@ -70,6 +71,12 @@ class _EstimationKeys(Parameters):
         "parallel trends (sim.trend_sensitivity); off without the section",
     )
 
+    out_of_core: OutOfCoreSettings | None = Field(
+        None,
+        description="where `goodwill fit` fits a directory of Parquet partitions out of core "
+        "(default: a LocalCluster of 2 workers)",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _flat_keys(cls, data: object) -> object:
@@ -97,10 +104,11 @@ class _EstimationKeys(Parameters):
 
     @model_serializer(mode="wrap")
     def _without_absent_keys(self, handler: SerializerFunctionWrapHandler) -> dict:
-        """The keys, without ``sensitivity`` and ``weights`` when absent: a run's
-        ``config.json`` and netCDF attributes stay as they were before those keys existed."""
+        """The keys, without ``sensitivity``, ``weights`` and ``out_of_core`` when absent: a
+        run's ``config.json`` and netCDF attributes stay as they were before those keys
+        existed."""
         data = handler(self)
-        for key in ("sensitivity", "weights"):
+        for key in ("sensitivity", "weights", "out_of_core"):
             if getattr(self, key) is None:
                 data.pop(key, None)
         return data

@@ -17,6 +17,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Literal
 
 import pandas as pd
@@ -32,11 +33,14 @@ from models import (
 from models.exceptions import GoodwillDeprecationWarning
 from sim.estimator_options import (
     CallawaySantAnnaOptions,
+    ClusteredOptions,
     EstimatorOptions,
     ImputationOptions,
     SunAbrahamOptions,
     TwfeOptions,
 )
+from sim.out_of_core import fit_partitioned
+from sim.out_of_core_settings import OutOfCoreSettings
 
 Estimand = Literal["intensity", "value"]
 """The truth a fit's effects target, as a weighting of ``models.consumer.truth``: with a dose
@@ -84,6 +88,12 @@ class PanelColumns:
 FitAdapter = Callable[[pd.DataFrame, PanelColumns, EstimatorOptions, int], EventStudyResults]
 """Fits an estimator: (panel, shared columns, its options, seed) -> effects by event time."""
 
+PartitionedAdapter = Callable[
+    [Path, PanelColumns, EstimatorOptions, OutOfCoreSettings], EventStudyResults
+]
+"""Fits an estimator out of core: (a directory of Parquet partitions, shared columns, its
+options, where to run) -> effects by event time, as its :data:`FitAdapter` would."""
+
 
 @dataclass(frozen=True)
 class Estimator:
@@ -106,6 +116,8 @@ class Estimator:
         column, if any); :meth:`fit_estimands` fits it once for each estimand.
     colour, marker : str
         An Okabe-Ito colour name (``sim.figures.style.OKABE_ITO``) and a matplotlib marker.
+    fit_partitioned : PartitionedAdapter or None
+        Fits it to a directory of Parquet partitions out of core; None if it cannot yet.
     """
 
     name: str
@@ -116,6 +128,7 @@ class Estimator:
     fit: FitAdapter
     colour: str
     marker: str
+    fit_partitioned: PartitionedAdapter | None = None
 
     def fit_estimands(
         self,
@@ -154,6 +167,44 @@ def _fit_twfe(
         bin_endpoints=options.bin_endpoints,
     )
     return study.fit(vcov=options.vcov_spec, **options.fit_options(seed))
+
+
+def _fit_twfe_partitioned(
+    path: Path, columns: PanelColumns, options: TwfeOptions, where: OutOfCoreSettings
+) -> EventStudyResults:
+    _refuse_out_of_core("twfe", columns, options)
+    return fit_partitioned(
+        path,
+        outcome=columns.outcome,
+        unit=columns.unit,
+        time=columns.time,
+        cohort=columns.cohort,
+        window=options.window,
+        ref=options.ref,
+        intensity=columns.intensity,
+        bin_endpoints=options.bin_endpoints,
+        vcov=options.vcov,
+        ssc=options.ssc.small_sample(),
+        executor=where.executor,
+        scheduler=where.scheduler,
+        n_workers=where.n_workers,
+    )
+
+
+def _refuse_out_of_core(name: str, columns: PanelColumns, options: ClusteredOptions) -> None:
+    """Refuse the options an out-of-core fit does not offer, naming the key."""
+    refused = {
+        "estimation.weights": columns.weights is not None,
+        f"estimation.{name}.clusters": options.clusters is not None,
+        f"estimation.{name}.jackknife": options.jackknife,
+        f"estimation.{name}.pretrend = 'bootstrap'": options.pretrend == "bootstrap",
+    }
+    given = [key for key, used in refused.items() if used]
+    if given:
+        raise ValueError(
+            f"{', '.join(given)}: not offered out of core (a directory of partitions is fitted "
+            "with CRV1 by the unit, HC1 or iid, unweighted)"
+        )
 
 
 def _fit_callaway_santanna(
@@ -205,6 +256,7 @@ ESTIMATORS: Mapping[str, Estimator] = {
             fit=_fit_twfe,
             colour="blue",
             marker="o",
+            fit_partitioned=_fit_twfe_partitioned,
         ),
         Estimator(
             name="callaway_santanna",

@@ -27,6 +27,7 @@ import xarray as xr
 from models import EventStudyResults, SpendTruth, compare
 from sim.estimation_settings import EstimationSettings
 from sim.estimators import ESTIMATORS, estimands
+from sim.out_of_core_settings import OutOfCoreSettings
 from sim.rundir import RunDirectory
 
 
@@ -49,6 +50,11 @@ def check_panel_file(path: str | Path, settings: EstimationSettings) -> int:
         If the file is missing, is not Parquet, or lacks a column (named in the message).
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(
+            f"{path}: a directory, not a Parquet file (`goodwill fit DIR` fits a directory of "
+            "partitions out of core)"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"{path}: panel file not found")
     try:
@@ -110,6 +116,43 @@ def fit_estimators(panel: pd.DataFrame, settings: EstimationSettings, seed: int 
         estimand: {name: fits[estimand] for name, fits in by_estimator.items()}
         for estimand in estimands(settings.intensity)
     }
+
+
+def fit_partitioned_estimators(path: str | Path, settings: EstimationSettings) -> Fits:
+    """Fit every configured estimator out of core to a directory of Parquet partitions
+    (:func:`sim.fit_partitioned`), where ``[estimation.out_of_core]`` says.
+
+    Only the "intensity" estimand is fitted: the value-weighted one divides by mean doses that
+    need the panel in memory.
+
+    Raises
+    ------
+    ValueError
+        If an estimator cannot be fitted out of core yet, or an option is not offered out of
+        core (named), or the sensitivity analysis asks for the value-weighted estimand.
+    """
+    unable = [n for n in settings.estimators if ESTIMATORS[n].fit_partitioned is None]
+    if unable:
+        able = [name for name, entry in ESTIMATORS.items() if entry.fit_partitioned is not None]
+        raise ValueError(
+            f"{path}: a directory of Parquet partitions is fitted out of core, which "
+            f"{', '.join(unable)} cannot do yet (estimation.estimators: out of core "
+            f"{', '.join(able)})"
+        )
+    sensitivity = settings.sensitivity
+    if sensitivity is not None and sensitivity.estimand == "value":
+        raise ValueError(
+            "estimation.sensitivity.estimand = 'value': out of core only the 'intensity' "
+            "estimand is fitted"
+        )
+    where = settings.out_of_core or OutOfCoreSettings()
+    fits = {
+        name: ESTIMATORS[name].fit_partitioned(
+            Path(path), settings.columns, settings.options(name), where
+        )
+        for name in settings.estimators
+    }
+    return {"intensity": fits}
 
 
 def true_effects(truth: SpendTruth, settings: EstimationSettings, estimand: str) -> pd.Series:
@@ -301,7 +344,7 @@ def estimates_dataset(
     by estimator (the same for every estimand). ``sim.rundir.select_estimand`` picks one
     estimand.
     """
-    names = list(estimands(settings.intensity))
+    names = list(results)  # in estimand order; "intensity" alone out of core
     parts = [_estimand_dataset(results[e], settings, e, truth) for e in names]
     dataset = xr.concat(parts, dim=pd.Index(names, name="estimand"), join="outer")
     fits = list(results["intensity"].values())

@@ -29,6 +29,7 @@ from sim.fit import (
     check_panel_file,
     describe_fit,
     fit_estimators,
+    fit_partitioned_estimators,
     read_panel,
     write_estimates,
 )
@@ -123,7 +124,9 @@ def fit_panel(
     Parameters
     ----------
     panel_path : str or pathlib.Path
-        The panel, one row per unit and period.
+        The panel, one row per unit and period: a Parquet file, or a directory of Parquet
+        partitions (each holding whole units), fitted out of core where
+        ``[estimation.out_of_core]`` says (:func:`sim.fit.fit_partitioned_estimators`).
     config_path : str or pathlib.Path, optional
         A config whose ``[estimation]`` gives the settings (default: the defaults).
     shared, options : dict, optional
@@ -157,9 +160,18 @@ def _fit_panel(
     directory: RunDirectory | None,
 ) -> JobResult:
     started = time.perf_counter()
-    results = fit_estimators(read_panel(panel_path, settings), settings, seed=seed)
+    partitioned = Path(panel_path).is_dir()
+    if partitioned:
+        results = fit_partitioned_estimators(panel_path, settings)
+    else:
+        results = fit_estimators(read_panel(panel_path, settings), settings, seed=seed)
     lines = [compare(fits).summary().as_text() for fits in results.values()]
     lines.append(describe_fit(results, settings))
+    if partitioned and settings.intensity is not None:
+        lines.append(
+            "fitted out of core: the intensity-weighted estimand only (the value-weighted one "
+            "needs the panel in memory)"
+        )
     trends = fitted_trend_sensitivity(results, settings)
     if trends is not None:
         lines.append(describe_trend_sensitivity(trends))

@@ -172,6 +172,7 @@ def test_weights_are_allowed_on_one_s_own_panel(ingested, tmp_path):
     ("change", "message"),
     [
         ("missing", "panel file not found"),
+        ("directory", "a directory, not a Parquet file (`goodwill fit DIR` fits"),
         ("column", "column(s) 'fake_value' not in the panel"),
         ("window", "estimation.twfe.window = [-4, 12] reaches beyond the event times a 8-week"),
     ],
@@ -179,6 +180,8 @@ def test_weights_are_allowed_on_one_s_own_panel(ingested, tmp_path):
 def test_bad_panels_are_one_line_and_exit_2(ingested, tmp_path, capsys, change, message):
     panel = pd.read_parquet(ingested)
     path = tmp_path / "bad.parquet"
+    if change == "directory":
+        path.mkdir()
     if change == "column":
         panel.drop(columns="fake_value").to_parquet(path)
     elif change == "window":
