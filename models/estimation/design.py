@@ -22,11 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.sparse import coo_matrix, csr_matrix
 
 from models.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, FixedEffects
+
+if TYPE_CHECKING:
+    from models.estimation.sparse_unbalanced_design import UnbalancedIndicatorDesign
 
 _ROW_CHUNK = 262_144
 _SPARSE_DENSITY = 0.1
@@ -193,13 +197,21 @@ class IndicatorDesign:
         *,
         tol: float = DEFAULT_TOL,
         maxiter: int = DEFAULT_MAXITER,
-    ) -> IndicatorDesign | DenseDesign:
-        """The exact sparse design on a balanced two-way panel, else a dense one.
+    ) -> IndicatorDesign | UnbalancedIndicatorDesign | DenseDesign:
+        """The exact sparse design on a balanced two-way panel; on other panels whose fixed
+        effects are one large one and small others (weighted or not), the exact
+        :class:`~models.estimation.sparse_unbalanced_design.UnbalancedIndicatorDesign`; else a
+        dense one.
 
         ``value`` is read only where ``column >= 0``.
         """
+        # Imported here: that module builds on this one's helpers.
+        from models.estimation.sparse_unbalanced_design import UnbalancedIndicatorDesign
+
         if fe.balanced_two_way:
             return cls(tuple(names), column, value, fe)
+        if UnbalancedIndicatorDesign.applies(fe):
+            return UnbalancedIndicatorDesign.absorb(names, column, value, fe)
         return DenseDesign.absorb(
             names,
             _dense_indicators(column, value, len(names)),

@@ -1,0 +1,307 @@
+"""Event-time indicators on an unbalanced or weighted panel with small extra fixed effects.
+
+:class:`~models.estimation.design.IndicatorDesign` is exact on balanced, unweighted two-way
+panels. This module covers the case :mod:`models.estimation.absorb` solves directly: one large
+fixed effect (the unit) and small others (period, segment x period, ... with at most
+``SMALL_LEVELS`` levels in total), balanced or not, weighted or not. Each row of X has at most
+one non-zero entry (its event-time bin, equal to 1 or to the intensity), and the n x k matrix of
+within-transformed regressors is never built.
+
+With W the weights, M1 the (weighted) within transformation of the large effect, D the dummies of
+the small effects and M the within transformation of all of them (Frisch-Waugh-Lovell,
+``M x = M1 x - M1 D (D'W M1 D)^+ D'W M1 x``):
+
+* ``F = D'W M1 X = D'W X - D'W P1 X`` (small levels x k) and ``B = (D'W M1 D)^+ F``: X's unit
+  means are zero except in the few treated units, so both are sparse sums;
+* ``M X = M1 (X - D B)``: row i of ``D B`` depends only on the combination of small levels of
+  row i (a few hundred combinations), and the unit means of ``X - D B`` are those of X minus
+  those of ``D B``;
+* ``X~'X~ = X'W M X = X'W X - sum_g W_g m_g m_g' - F'B`` with m_g the weighted means of X in the
+  treated unit g and W_g its weight;
+* with X~ and y~ multiplied by the square root of the weights, ``X~'y~ = X' W^(1/2) y~``, and a
+  cluster's score ``s_c = sum_{i in c} X~_i e_i`` is ``A_c - E_c (DB) - R_c U`` with A the
+  clusters' sums of X W^(1/2) e, E their sums of W^(1/2) e by combination of small levels, R
+  their sums by unit and U the units' means of ``X - D B``. The residuals sum to zero (weighted)
+  within every unit, so the last term vanishes when the clusters hold whole units.
+
+Every reduction is a few ``bincount`` calls and sparse products over the n rows plus dense
+algebra on tables of treated units, small levels or clusters; the heteroskedastic meat builds X~
+in chunks of rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy.sparse import csr_matrix
+
+from models.estimation.absorb import FixedEffects, combine_codes
+from models.estimation.design import _ROW_CHUNK, _cross_product, _dense_indicators
+
+
+@dataclass(frozen=True)
+class UnbalancedIndicatorDesign:
+    """Indicator regressors absorbed by one large fixed effect and small others, exactly.
+
+    Build with :meth:`absorb` (or through
+    :meth:`models.estimation.design.IndicatorDesign.absorb`, which picks this design when the
+    panel is not a balanced, unweighted two-way one but the fixed effects are solved directly).
+
+    Parameters
+    ----------
+    names : tuple of str
+        Regressor names, one per column.
+    column : numpy.ndarray of integers, shape (n,)
+        The column of each row's non-zero entry, or -1 for a row of zeros.
+    value : numpy.ndarray, shape (n,)
+        The entry's value (1 for indicators, the intensity for per-unit-of-dose indicators).
+    fe : FixedEffects
+        The absorbed fixed effects, with the weights if any.
+    active : numpy.ndarray of intp
+        The rows with a non-zero entry.
+    level_row : numpy.ndarray of intp, shape (levels of the large effect,)
+        Each large level's row in ``level_means`` (the last, of zeros, for untreated levels).
+    level_means : numpy.ndarray, shape (treated levels + 1, k)
+        Weighted means of X in each treated level of the large effect, then a row of zeros.
+    combination : numpy.ndarray of integers, shape (n,)
+        Each row's combination of small levels, ``0..C-1``.
+    shift : numpy.ndarray, shape (C, k)
+        Row ``c`` of ``D B`` for every row of combination ``c``.
+    gram_matrix : numpy.ndarray, shape (k, k)
+        X~'X~.
+    raw_sumsq : numpy.ndarray, shape (k,)
+        Weighted sum of squares of each regressor before demeaning (collinearity scale).
+
+    Examples
+    --------
+    >>> unit = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+    >>> week = np.array([0, 1, 2, 0, 2, 0, 1, 2])
+    >>> fe = FixedEffects.from_codes(["unit", "week"], [unit, week])
+    >>> column = np.array([-1, 0, 1, -1, -1, -1, -1, -1])
+    >>> design = UnbalancedIndicatorDesign.absorb(["k0", "k1"], column, np.ones(8), fe)
+    >>> design.gram().round(4).tolist()
+    [[0.4167, -0.3333], [-0.3333, 0.4167]]
+    """
+
+    names: tuple[str, ...]
+    column: np.ndarray
+    value: np.ndarray
+    fe: FixedEffects
+    active: np.ndarray
+    level_row: np.ndarray
+    level_means: np.ndarray
+    combination: np.ndarray
+    shift: np.ndarray
+    gram_matrix: np.ndarray
+    raw_sumsq: np.ndarray
+
+    @staticmethod
+    def applies(fe: FixedEffects) -> bool:
+        """Whether ``fe`` is absorbed by the direct solve (and is not a balanced, unweighted
+        two-way panel, which :class:`~models.estimation.design.IndicatorDesign` covers)."""
+        return not fe.balanced_two_way and fe._small_effects is not None
+
+    @classmethod
+    def absorb(
+        cls,
+        names: Sequence[str],
+        column: np.ndarray,
+        value: np.ndarray,
+        fe: FixedEffects,
+    ) -> UnbalancedIndicatorDesign:
+        """The exact design from the sums of X over treated units and small levels.
+
+        ``value`` is read only where ``column >= 0``; ``fe`` must satisfy :meth:`applies`.
+        """
+        pieces = fe._small_effects
+        large = fe._index_codes[pieces.large]
+        k = len(names)
+        weights = fe.weights
+        active = np.flatnonzero(column >= 0)
+        active_column = column[active].astype(np.intp)
+        active_value = value[active]
+        weighted_value = active_value if weights is None else active_value * weights[active]
+        # Weighted unit sums of X are zero except in treated units: a compact table of those,
+        # with a final row of zeros that every other unit points to.
+        treated, compact = np.unique(large[active], return_inverse=True)
+        level_row = np.full(fe.sizes[pieces.large], treated.size, dtype=np.intp)
+        level_row[treated] = np.arange(treated.size)
+        level_sums = np.bincount(
+            compact * k + active_column, weights=weighted_value, minlength=(treated.size + 1) * k
+        ).reshape(-1, k)
+        level_weight = fe._group_weights[pieces.large][treated]
+        level_means = level_sums / np.append(level_weight, 1.0)[:, None]
+        raw_sumsq = np.bincount(active_column, weights=weighted_value * active_value, minlength=k)
+        # F = D'W X - D'W P1 X, one block of rows per small effect.
+        treated_rows = np.flatnonzero(level_row[large] < treated.size)
+        treated_weights = (
+            np.ones(treated_rows.size) if weights is None else weights[treated_rows]
+        )
+        blocks = []
+        for j in pieces.small:
+            codes, size = fe._index_codes[j], fe.sizes[j]
+            direct = np.bincount(
+                codes[active] * k + active_column, weights=weighted_value, minlength=size * k
+            ).reshape(size, k)
+            by_level = csr_matrix(
+                (treated_weights, (codes[treated_rows], level_row[large[treated_rows]])),
+                shape=(size, treated.size),
+            )
+            blocks.append(direct - by_level @ level_means[:-1])
+        f = np.vstack(blocks)
+        b = pieces.inverse @ f
+        gram = (
+            np.diag(raw_sumsq)
+            - _cross_product(level_sums[:-1] / np.sqrt(level_weight)[:, None])
+            - f.T @ b
+        )
+        combination, shift = _combinations(fe, b)
+        return cls(
+            names=tuple(names),
+            column=column,
+            value=value,
+            fe=fe,
+            active=active,
+            level_row=level_row,
+            level_means=level_means,
+            combination=combination,
+            shift=shift,
+            gram_matrix=(gram + gram.T) / 2,
+            raw_sumsq=raw_sumsq,
+        )
+
+    def select(self, keep: np.ndarray) -> UnbalancedIndicatorDesign:
+        """The design restricted to the columns where ``keep`` is True (every table is linear
+        in the columns of X, so its columns are kept as they are)."""
+        renumber = np.where(keep, np.cumsum(keep) - 1, -1)
+        column = np.where(self.column >= 0, renumber[self.column], -1)
+        return replace(
+            self,
+            names=tuple(n for n, k in zip(self.names, keep, strict=True) if k),
+            column=column,
+            active=np.flatnonzero(column >= 0),
+            level_means=self.level_means[:, keep],
+            shift=self.shift[:, keep],
+            gram_matrix=self.gram_matrix[np.ix_(keep, keep)],
+            raw_sumsq=self.raw_sumsq[keep],
+        )
+
+    def gram(self) -> np.ndarray:
+        """X~'X~."""
+        return self.gram_matrix
+
+    def cross(self, y: np.ndarray) -> np.ndarray:
+        """X~'y = X' W^(1/2) y for a within-transformed, square-root-weighted outcome y."""
+        active = self.active
+        weighted = self._root_weighted(y, active)
+        return np.bincount(
+            self.column[active], weights=self.value[active] * weighted, minlength=len(self.names)
+        )
+
+    def residuals(self, y: np.ndarray, beta: np.ndarray) -> np.ndarray:
+        """y - X~ beta, computed in the memory of ``y`` (which it overwrites).
+
+        ``M X beta = X beta - (D B beta) - u[unit]``, u the units' means of ``X beta - D B beta``.
+        """
+        large = self.fe._small_effects.large
+        shifted = (self.shift @ beta)[self.combination]
+        unit_part = (self.level_means @ beta)[self.level_row] - self.fe.group_means(shifted, large)
+        fitted = np.negative(shifted, out=shifted)
+        fitted -= unit_part[self.fe._index_codes[large]]
+        active = self.active
+        fitted[active] += self.value[active] * beta[self.column[active]]
+        if self.fe.weights is not None:
+            fitted *= np.sqrt(self.fe.weights)
+        y -= fitted
+        return y
+
+    def cluster_meat(self, e: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+        """Sum over clusters of s_g s_g', s_g the sum of X~_i e_i within cluster g."""
+        scores = self.cluster_scores(e, codes, n_groups)
+        return scores.T @ scores
+
+    def cluster_scores(self, e: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+        """Sums of X~_i e_i within each cluster, shape (n_groups, k) (module docstring)."""
+        k = len(self.names)
+        active = self.active
+        codes = codes.astype(np.intp, copy=False)
+        root_e = self._root_weighted(e, slice(None))
+        scores = np.bincount(
+            codes[active] * k + self.column[active],
+            weights=self.value[active] * root_e[active],
+            minlength=n_groups * k,
+        ).reshape(n_groups, k)
+        by_combination = csr_matrix(
+            (root_e, (codes, self.combination)), shape=(n_groups, self.shift.shape[0])
+        )
+        scores -= by_combination @ self.shift
+        large = self.fe._small_effects.large
+        if not self.fe.is_nested(large, codes):
+            unit = self.fe._index_codes[large]
+            by_unit = csr_matrix((root_e, (codes, unit)), shape=(n_groups, self.fe.sizes[large]))
+            scores -= by_unit @ self._unit_means()
+        return scores
+
+    def hetero_meat(self, e: np.ndarray) -> np.ndarray:
+        """Sum over observations of e_i^2 X~_i X~_i', building X~ in chunks of rows."""
+        k = len(self.names)
+        unit = self.fe._index_codes[self.fe._small_effects.large]
+        unit_means = self._unit_means()
+        root_e = self._root_weighted(e, slice(None))
+        meat = np.zeros((k, k))
+        for start in range(0, e.size, _ROW_CHUNK):
+            rows = slice(start, start + _ROW_CHUNK)
+            block = _dense_indicators(self.column[rows], self.value[rows], k)
+            block -= self.shift[self.combination[rows]]
+            block -= unit_means[unit[rows]]
+            block *= root_e[rows, None]
+            meat += block.T @ block
+        return meat
+
+    def _unit_means(self) -> np.ndarray:
+        """Weighted means of ``X - D B`` in every level of the large effect (levels x k)."""
+        large = self.fe._small_effects.large
+        unit = self.fe._index_codes[large]
+        weights = np.ones(unit.size) if self.fe.weights is None else self.fe.weights
+        by_combination = csr_matrix(
+            (weights, (unit, self.combination)),
+            shape=(self.fe.sizes[large], self.shift.shape[0]),
+        )
+        shifted = (by_combination @ self.shift) / self.fe._group_weights[large][:, None]
+        return self.level_means[self.level_row] - shifted
+
+    def _root_weighted(self, x: np.ndarray, rows: np.ndarray | slice) -> np.ndarray:
+        """``x[rows]`` times the square root of the weights of those rows (x itself if none)."""
+        if self.fe.weights is None:
+            return x[rows]
+        return x[rows] * np.sqrt(self.fe.weights[rows])
+
+
+def _combinations(fe: FixedEffects, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's combination of small levels, and ``D B`` for each combination.
+
+    Parameters
+    ----------
+    fe : FixedEffects
+        Fixed effects with a direct solve.
+    b : numpy.ndarray, shape (small levels, k)
+        ``B``, its rows in the order of the small effects' levels.
+
+    Returns
+    -------
+    combination : numpy.ndarray of integers, shape (n,)
+    shift : numpy.ndarray, shape (combinations, k)
+    """
+    pieces = fe._small_effects
+    first, *others = pieces.small
+    combination, n_combinations = fe.codes[first], fe.sizes[first]
+    for j in others:
+        combination, n_combinations = combine_codes(combination, fe.codes[j], fe.sizes[j])
+    example = np.empty(n_combinations, dtype=np.intp)
+    example[combination] = np.arange(combination.size)  # any row of each combination
+    shift = np.zeros((n_combinations, b.shape[1]))
+    for a, j in enumerate(pieces.small):
+        shift += b[pieces.offsets[a] + fe.codes[j][example]]
+    return combination.astype(np.intp, copy=False), shift
