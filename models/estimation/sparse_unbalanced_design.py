@@ -37,8 +37,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from models.estimation.absorb import FixedEffects, combine_codes
+from models.estimation.absorb import FixedEffects
 from models.estimation.design import _ROW_CHUNK, _cross_product, _dense_indicators
+from models.estimation.direct_solve import SmallEffects
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,9 @@ class UnbalancedIndicatorDesign:
         Each large level's row in ``level_means`` (the last, of zeros, for untreated levels).
     level_means : numpy.ndarray, shape (treated levels + 1, k)
         Weighted means of X in each treated level of the large effect, then a row of zeros.
-    combination : numpy.ndarray of integers, shape (n,)
-        Each row's combination of small levels, ``0..C-1``.
     shift : numpy.ndarray, shape (C, k)
-        Row ``c`` of ``D B`` for every row of combination ``c``.
+        Row ``c`` of ``D B`` for every row of combination ``c`` of small levels
+        (:attr:`models.estimation.direct_solve.SmallEffects.combination`).
     gram_matrix : numpy.ndarray, shape (k, k)
         X~'X~.
     raw_sumsq : numpy.ndarray, shape (k,)
@@ -92,7 +92,6 @@ class UnbalancedIndicatorDesign:
     active: np.ndarray
     level_row: np.ndarray
     level_means: np.ndarray
-    combination: np.ndarray
     shift: np.ndarray
     gram_matrix: np.ndarray
     raw_sumsq: np.ndarray
@@ -136,9 +135,7 @@ class UnbalancedIndicatorDesign:
         raw_sumsq = np.bincount(active_column, weights=weighted_value * active_value, minlength=k)
         # F = D'W X - D'W P1 X, one block of rows per small effect.
         treated_rows = np.flatnonzero(level_row[large] < treated.size)
-        treated_weights = (
-            np.ones(treated_rows.size) if weights is None else weights[treated_rows]
-        )
+        treated_weights = np.ones(treated_rows.size) if weights is None else weights[treated_rows]
         blocks = []
         for j in pieces.small:
             codes, size = fe._index_codes[j], fe.sizes[j]
@@ -157,7 +154,6 @@ class UnbalancedIndicatorDesign:
             - _cross_product(level_sums[:-1] / np.sqrt(level_weight)[:, None])
             - f.T @ b
         )
-        combination, shift = _combinations(fe, b)
         return cls(
             names=tuple(names),
             column=column,
@@ -166,8 +162,7 @@ class UnbalancedIndicatorDesign:
             active=active,
             level_row=level_row,
             level_means=level_means,
-            combination=combination,
-            shift=shift,
+            shift=pieces.per_combination(b),
             gram_matrix=(gram + gram.T) / 2,
             raw_sumsq=raw_sumsq,
         )
@@ -205,8 +200,8 @@ class UnbalancedIndicatorDesign:
 
         ``M X beta = X beta - (D B beta) - u[unit]``, u the units' means of ``X beta - D B beta``.
         """
-        large = self.fe._small_effects.large
-        shifted = (self.shift @ beta)[self.combination]
+        large = self._pieces.large
+        shifted = (self.shift @ beta)[self._pieces.combination]
         unit_part = (self.level_means @ beta)[self.level_row] - self.fe.group_means(shifted, large)
         fitted = np.negative(shifted, out=shifted)
         fitted -= unit_part[self.fe._index_codes[large]]
@@ -234,10 +229,10 @@ class UnbalancedIndicatorDesign:
             minlength=n_groups * k,
         ).reshape(n_groups, k)
         by_combination = csr_matrix(
-            (root_e, (codes, self.combination)), shape=(n_groups, self.shift.shape[0])
+            (root_e, (codes, self._pieces.combination)), shape=(n_groups, self.shift.shape[0])
         )
         scores -= by_combination @ self.shift
-        large = self.fe._small_effects.large
+        large = self._pieces.large
         if not self.fe.is_nested(large, codes):
             unit = self.fe._index_codes[large]
             by_unit = csr_matrix((root_e, (codes, unit)), shape=(n_groups, self.fe.sizes[large]))
@@ -247,14 +242,14 @@ class UnbalancedIndicatorDesign:
     def hetero_meat(self, e: np.ndarray) -> np.ndarray:
         """Sum over observations of e_i^2 X~_i X~_i', building X~ in chunks of rows."""
         k = len(self.names)
-        unit = self.fe._index_codes[self.fe._small_effects.large]
+        unit = self.fe._index_codes[self._pieces.large]
         unit_means = self._unit_means()
         root_e = self._root_weighted(e, slice(None))
         meat = np.zeros((k, k))
         for start in range(0, e.size, _ROW_CHUNK):
             rows = slice(start, start + _ROW_CHUNK)
             block = _dense_indicators(self.column[rows], self.value[rows], k)
-            block -= self.shift[self.combination[rows]]
+            block -= self.shift[self._pieces.combination[rows]]
             block -= unit_means[unit[rows]]
             block *= root_e[rows, None]
             meat += block.T @ block
@@ -262,46 +257,23 @@ class UnbalancedIndicatorDesign:
 
     def _unit_means(self) -> np.ndarray:
         """Weighted means of ``X - D B`` in every level of the large effect (levels x k)."""
-        large = self.fe._small_effects.large
+        large = self._pieces.large
         unit = self.fe._index_codes[large]
         weights = np.ones(unit.size) if self.fe.weights is None else self.fe.weights
         by_combination = csr_matrix(
-            (weights, (unit, self.combination)),
+            (weights, (unit, self._pieces.combination)),
             shape=(self.fe.sizes[large], self.shift.shape[0]),
         )
         shifted = (by_combination @ self.shift) / self.fe._group_weights[large][:, None]
         return self.level_means[self.level_row] - shifted
+
+    @property
+    def _pieces(self) -> SmallEffects:
+        """The direct solve's pieces of the fixed effects."""
+        return self.fe._small_effects
 
     def _root_weighted(self, x: np.ndarray, rows: np.ndarray | slice) -> np.ndarray:
         """``x[rows]`` times the square root of the weights of those rows (x itself if none)."""
         if self.fe.weights is None:
             return x[rows]
         return x[rows] * np.sqrt(self.fe.weights[rows])
-
-
-def _combinations(fe: FixedEffects, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's combination of small levels, and ``D B`` for each combination.
-
-    Parameters
-    ----------
-    fe : FixedEffects
-        Fixed effects with a direct solve.
-    b : numpy.ndarray, shape (small levels, k)
-        ``B``, its rows in the order of the small effects' levels.
-
-    Returns
-    -------
-    combination : numpy.ndarray of integers, shape (n,)
-    shift : numpy.ndarray, shape (combinations, k)
-    """
-    pieces = fe._small_effects
-    first, *others = pieces.small
-    combination, n_combinations = fe.codes[first], fe.sizes[first]
-    for j in others:
-        combination, n_combinations = combine_codes(combination, fe.codes[j], fe.sizes[j])
-    example = np.empty(n_combinations, dtype=np.intp)
-    example[combination] = np.arange(combination.size)  # any row of each combination
-    shift = np.zeros((n_combinations, b.shape[1]))
-    for a, j in enumerate(pieces.small):
-        shift += b[pieces.offsets[a] + fe.codes[j][example]]
-    return combination.astype(np.intp, copy=False), shift
