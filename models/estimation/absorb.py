@@ -124,13 +124,17 @@ def singleton_mask(codes: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndar
         True for observations to keep.
     """
     keep = np.ones(codes[0].size, dtype=bool)
+    every_row = True  # keep is all True: count without selecting rows
     while True:
         dropped = 0
         for fe_codes, size in zip(codes, sizes, strict=True):
-            counts = np.bincount(fe_codes[keep], minlength=size)
+            counts = np.bincount(fe_codes if every_row else fe_codes[keep], minlength=size)
+            if not (counts == 1).any():
+                continue
             alone = keep & (counts[fe_codes] == 1)
             dropped += int(alone.sum())
             keep &= ~alone
+            every_row = every_row and dropped == 0
         if dropped == 0:
             return keep
 
@@ -238,7 +242,7 @@ class FixedEffects:
         """Number (or total weight) of observations in each level of each fixed effect."""
         return tuple(
             np.bincount(c, weights=self.weights, minlength=g).astype(float)
-            for c, g in zip(self.codes, self.sizes, strict=True)
+            for c, g in zip(self._index_codes, self.sizes, strict=True)
         )
 
     @cached_property
@@ -365,14 +369,10 @@ class FixedEffects:
         small = [j for j in range(len(self.codes)) if j != large]
         if sum(self.sizes[j] for j in small) > SMALL_LEVELS:
             return None
-        combination = self.codes[small[0]], self.sizes[small[0]]
-        for j in small[1:]:
-            combination = combine_codes(combination[0], self.codes[j], self.sizes[j])
         return small_effects(
             self._index_codes,
             self.sizes,
             large,
-            combination,
             self.weights,
             self._group_weights[large],
             self._segment_starts[large],

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse import csr_matrix
 
-_BLOCK_CELLS = 4_000_000
-"""Entries of one block of the large levels' weights by combination (about 32 MB)."""
+_BLOCK_CELLS = 1_000_000
+"""Entries of one block of the large levels' weights by combination (8 MB)."""
 
 
 @dataclass(frozen=True)
@@ -67,22 +67,13 @@ class SmallEffects:
     @property
     def incidence(self) -> csr_matrix:
         """Q, combinations x small levels, one 1 per small effect in each row: ``D = Q[c(i)]``."""
-        n_combinations, n_effects = self.levels.shape
-        return csr_matrix(
-            (
-                np.ones(self.levels.size),
-                self.levels.ravel(),
-                np.arange(0, n_combinations * n_effects + 1, n_effects),
-            ),
-            shape=(n_combinations, self.inverse.shape[0]),
-        )
+        return _incidence(self.levels, self.inverse.shape[0])
 
 
 def small_effects(
     codes: Sequence[np.ndarray],
     sizes: Sequence[int],
     large: int,
-    combination: tuple[np.ndarray, int],
     weights: np.ndarray | None,
     large_weights: np.ndarray,
     large_starts: np.ndarray | None,
@@ -95,8 +86,6 @@ def small_effects(
         Codes (intp) and number of levels of every fixed effect.
     large : int
         Position of the large fixed effect.
-    combination : (numpy.ndarray, int)
-        Each row's combination of the small effects' levels, ``0..C-1``, and C.
     weights : numpy.ndarray or None
         Observation weights.
     large_weights : numpy.ndarray
@@ -110,14 +99,11 @@ def small_effects(
     """
     small = tuple(j for j in range(len(codes)) if j != large)
     offsets = np.concatenate([[0], np.cumsum([sizes[j] for j in small])])
-    rows_combination, n_combinations = combination
-    rows_combination = rows_combination.astype(np.intp, copy=False)
-    example = np.empty(n_combinations, dtype=np.intp)
-    example[rows_combination] = np.arange(rows_combination.size)  # any row of each one
-    levels = np.column_stack([codes[j][example] + offsets[a] for a, j in enumerate(small)])
+    rows_combination, levels = _combinations([codes[j] for j in small], [sizes[j] for j in small])
+    n_combinations = levels.shape[0]
+    levels += offsets[:-1]
     n_levels = int(offsets[-1])
-    pieces = SmallEffects(large, small, np.empty((n_levels, 0)), rows_combination, levels)
-    incidence = pieces.incidence
+    incidence = _incidence(levels, n_levels)
     combination_weights = np.bincount(rows_combination, weights=weights, minlength=n_combinations)
     gram = (incidence.T @ incidence.multiply(combination_weights[:, None])).toarray()
     if n_combinations <= n_levels:  # the blocks by combination are the narrower ones
@@ -135,6 +121,40 @@ def small_effects(
     keep = values > 1e-10 * values.max(initial=0.0)  # relative: weights' scale is free
     inverse = (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
     return SmallEffects(large, small, inverse, rows_combination, levels)
+
+
+def _incidence(levels: np.ndarray, n_levels: int) -> csr_matrix:
+    """The combinations x levels matrix with a 1 at each combination's level in each effect."""
+    n_combinations, n_effects = levels.shape
+    return csr_matrix(
+        (
+            np.ones(levels.size),
+            levels.ravel(),
+            np.arange(0, n_combinations * n_effects + 1, n_effects),
+        ),
+        shape=(n_combinations, n_levels),
+    )
+
+
+def _combinations(
+    codes: Sequence[np.ndarray], sizes: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's combination of levels of the effects ``codes`` (intp, every level present),
+    numbered ``0..C-1``, and the level in each effect of every combination (C x effects)."""
+    combination = codes[0]
+    levels = np.arange(sizes[0])[:, None]
+    for effect, size in zip(codes[1:], sizes[1:], strict=True):
+        pairs = combination * size + effect
+        n_pairs = levels.shape[0] * size
+        if n_pairs <= 4 * pairs.size + 1024:  # a lookup table of the pairs that occur
+            present = np.flatnonzero(np.bincount(pairs, minlength=n_pairs))
+            lookup = np.empty(n_pairs, dtype=np.intp)
+            lookup[present] = np.arange(present.size)
+            combination = lookup[pairs]
+        else:
+            present, combination = np.unique(pairs, return_inverse=True)
+        levels = np.column_stack([levels[present // size], present % size])
+    return combination, levels
 
 
 def _large_level_products(

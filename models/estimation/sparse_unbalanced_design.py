@@ -221,6 +221,8 @@ class UnbalancedIndicatorDesign:
         """Sums of X~_i e_i within each cluster, shape (n_groups, k) (module docstring)."""
         k = len(self.names)
         active = self.active
+        large = self._pieces.large
+        whole_units = self.fe.is_nested(large, codes)  # before a copy loses the codes' identity
         codes = codes.astype(np.intp, copy=False)
         root_e = self._root_weighted(e, slice(None))
         scores = np.bincount(
@@ -228,14 +230,11 @@ class UnbalancedIndicatorDesign:
             weights=self.value[active] * root_e[active],
             minlength=n_groups * k,
         ).reshape(n_groups, k)
-        by_combination = csr_matrix(
-            (root_e, (codes, self._pieces.combination)), shape=(n_groups, self.shift.shape[0])
-        )
-        scores -= by_combination @ self.shift
-        large = self._pieces.large
-        if not self.fe.is_nested(large, codes):
+        combination = self._pieces.combination
+        scores -= _sums_by(root_e, codes, n_groups, combination, self.shift.shape[0]) @ self.shift
+        if not whole_units:
             unit = self.fe._index_codes[large]
-            by_unit = csr_matrix((root_e, (codes, unit)), shape=(n_groups, self.fe.sizes[large]))
+            by_unit = _sums_by(root_e, codes, n_groups, unit, self.fe.sizes[large])
             scores -= by_unit @ self._unit_means()
         return scores
 
@@ -260,9 +259,8 @@ class UnbalancedIndicatorDesign:
         large = self._pieces.large
         unit = self.fe._index_codes[large]
         weights = np.ones(unit.size) if self.fe.weights is None else self.fe.weights
-        by_combination = csr_matrix(
-            (weights, (unit, self._pieces.combination)),
-            shape=(self.fe.sizes[large], self.shift.shape[0]),
+        by_combination = _sums_by(
+            weights, unit, self.fe.sizes[large], self._pieces.combination, self.shift.shape[0]
         )
         shifted = (by_combination @ self.shift) / self.fe._group_weights[large][:, None]
         return self.level_means[self.level_row] - shifted
@@ -277,3 +275,18 @@ class UnbalancedIndicatorDesign:
         if self.fe.weights is None:
             return x[rows]
         return x[rows] * np.sqrt(self.fe.weights[rows])
+
+
+def _sums_by(
+    values: np.ndarray, rows: np.ndarray, n_rows: int, columns: np.ndarray, n_columns: int
+) -> csr_matrix:
+    """The sparse n_rows x n_columns matrix of the sums of ``values`` by (row, column) codes.
+
+    When the observations are sorted by ``rows`` (a panel stored unit by unit), the matrix is
+    built without sorting them, repeated entries left to be summed by the products.
+    """
+    if rows.size and bool((rows[1:] >= rows[:-1]).all()):
+        pointers = np.zeros(n_rows + 1, dtype=np.intp)
+        np.cumsum(np.bincount(rows, minlength=n_rows), out=pointers[1:])
+        return csr_matrix((values, columns, pointers), shape=(n_rows, n_columns))
+    return csr_matrix((values, (rows, columns)), shape=(n_rows, n_columns))
