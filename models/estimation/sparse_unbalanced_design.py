@@ -133,21 +133,23 @@ class UnbalancedIndicatorDesign:
         level_weight = fe._group_weights[pieces.large][treated]
         level_means = level_sums / np.append(level_weight, 1.0)[:, None]
         raw_sumsq = np.bincount(active_column, weights=weighted_value * active_value, minlength=k)
-        # F = D'W X - D'W P1 X, one block of rows per small effect.
+        # F = D'W X - D'W P1 X, summed by combination of small levels, then by level.
+        combination = pieces.combination
+        direct = np.bincount(
+            combination[active] * k + active_column,
+            weights=weighted_value,
+            minlength=pieces.n_combinations * k,
+        ).reshape(-1, k)
         treated_rows = np.flatnonzero(level_row[large] < treated.size)
         treated_weights = np.ones(treated_rows.size) if weights is None else weights[treated_rows]
-        blocks = []
-        for j in pieces.small:
-            codes, size = fe._index_codes[j], fe.sizes[j]
-            direct = np.bincount(
-                codes[active] * k + active_column, weights=weighted_value, minlength=size * k
-            ).reshape(size, k)
-            by_level = csr_matrix(
-                (treated_weights, (codes[treated_rows], level_row[large[treated_rows]])),
-                shape=(size, treated.size),
-            )
-            blocks.append(direct - by_level @ level_means[:-1])
-        f = np.vstack(blocks)
+        by_level = _sums_by(
+            treated_weights,
+            level_row[large[treated_rows]],
+            treated.size,
+            combination[treated_rows],
+            pieces.n_combinations,
+        )
+        f = pieces.incidence.T @ (direct - by_level.T @ level_means[:-1])
         b = pieces.inverse @ f
         gram = (
             np.diag(raw_sumsq)

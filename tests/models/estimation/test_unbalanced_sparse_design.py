@@ -189,3 +189,17 @@ def test_sun_abraham_on_an_unbalanced_panel_equals_the_dense_path(
     np.testing.assert_allclose(
         saturated.bse.to_numpy(), dense_saturated.bse.to_numpy(), rtol=SAME_RTOL
     )
+
+
+@pytest.mark.parametrize("vcov", [{"CRV1": UNIT}, {"CRV1": "region"}, {"CRV1": TIME}, "HC1"])
+def test_a_panel_stored_unit_by_unit_equals_the_dense_path(panel, monkeypatch, vcov):
+    """Rows sorted by unit: the cluster sums are built without sorting (CRV1 by the unit), and
+    clusters that cut across units (weeks) need the units' means of X - D B."""
+    ordered = panel.sort_values([UNIT, TIME], kind="stable")
+    args = (ordered, FIXED_EFFECTS["three"], DOSE, "w", vcov)
+    with monkeypatch.context() as patch:
+        patch.setattr(DenseDesign, "absorb", _refuse_dense)
+        res = _fit(*args)
+    dense = _dense_fit(monkeypatch, *args)
+    np.testing.assert_allclose(res.params.to_numpy(), dense.params.to_numpy(), rtol=SAME_RTOL)
+    np.testing.assert_allclose(res.bse.to_numpy(), dense.bse.to_numpy(), rtol=SAME_RTOL)
