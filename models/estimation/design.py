@@ -15,7 +15,11 @@ each row has at most one non-zero regressor (its event-time bin, equal to 1 or t
 intensity). On a balanced two-way panel it never materialises X~: with unit sums U, period
 sums S and total s of X (N units, T periods),
 ``X~'X~ = X'X - U'U/T - S'S/N + s s'/(NT)`` and ``X~_i = X_i - U_unit(i)/T - S_period(i)/N +
-s/(NT)``, which turns every reduction above into a few ``bincount`` calls.
+s/(NT)``, which turns every reduction above into a few ``bincount`` calls. On other panels whose
+fixed effects are one large one and small others (rows missing, weights, segment x week),
+:meth:`IndicatorDesign.absorb` returns the equally sparse
+:class:`~models.estimation.sparse_unbalanced_design.UnbalancedIndicatorDesign`; beyond that, a
+:class:`DenseDesign`.
 """
 
 from __future__ import annotations
@@ -140,8 +144,8 @@ class IndicatorDesign:
     value : numpy.ndarray, shape (n,)
         The entry's value (1 for indicators, the intensity for per-unit-of-dose indicators).
     fe : FixedEffects
-        A balanced, unweighted two-way set (unit first): use :meth:`absorb`, which falls back to a
-        :class:`DenseDesign` for every other case.
+        A balanced, unweighted two-way set (unit first): use :meth:`absorb`, which picks another
+        design for every other case.
     """
 
     names: tuple[str, ...]

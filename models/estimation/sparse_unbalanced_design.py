@@ -27,6 +27,11 @@ the small effects and M the within transformation of all of them (Frisch-Waugh-L
 Every reduction is a few ``bincount`` calls and sparse products over the n rows plus dense
 algebra on tables of treated units, small levels or clusters; the heteroskedastic meat builds X~
 in chunks of rows.
+
+Not covered here, as before: the CR3 jackknife and the wild bootstrap pre-trend test, which need
+the balanced design's units x periods structure (they are refused with a message), covariates
+(SunAbraham's dense design), and fixed effects without a direct solve (several large ones, or a
+single one), which take the dense design.
 """
 
 from __future__ import annotations
@@ -82,7 +87,7 @@ class UnbalancedIndicatorDesign:
     >>> column = np.array([-1, 0, 1, -1, -1, -1, -1, -1])
     >>> design = UnbalancedIndicatorDesign.absorb(["k0", "k1"], column, np.ones(8), fe)
     >>> design.gram().round(4).tolist()
-    [[0.4167, -0.3333], [-0.3333, 0.4167]]
+    [[0.3333, -0.1667], [-0.1667, 0.4167]]
     """
 
     names: tuple[str, ...]
@@ -273,7 +278,8 @@ class UnbalancedIndicatorDesign:
         return self.fe._small_effects
 
     def _root_weighted(self, x: np.ndarray, rows: np.ndarray | slice) -> np.ndarray:
-        """``x[rows]`` times the square root of the weights of those rows (x itself if none)."""
+        """``x[rows]`` times the square root of the weights of those rows (``x[rows]`` itself
+        without weights)."""
         if self.fe.weights is None:
             return x[rows]
         return x[rows] * np.sqrt(self.fe.weights[rows])
