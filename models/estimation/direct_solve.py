@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import csr_matrix
+from threadpoolctl import threadpool_limits
 
 _BLOCK_CELLS = 1_000_000
 """Entries of one block of the large levels' weights by combination (8 MB)."""
@@ -97,6 +98,21 @@ def small_effects(
     -------
     SmallEffects
     """
+    # Thin and tiny products: a second BLAS thread gains little and, on a busy machine, loses
+    # much (it spins, taking a core from the counting between products).
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _small_effects(codes, sizes, large, weights, large_weights, large_starts)
+
+
+def _small_effects(
+    codes: Sequence[np.ndarray],
+    sizes: Sequence[int],
+    large: int,
+    weights: np.ndarray | None,
+    large_weights: np.ndarray,
+    large_starts: np.ndarray | None,
+) -> SmallEffects:
+    """:func:`small_effects` with the BLAS threads set by the caller."""
     small = tuple(j for j in range(len(codes)) if j != large)
     offsets = np.concatenate([[0], np.cumsum([sizes[j] for j in small])])
     rows_combination, levels = _combinations([codes[j] for j in small], [sizes[j] for j in small])
@@ -175,23 +191,21 @@ def _large_level_products(
     products = np.zeros((width, width))
     for low in range(0, n_large, block):
         high = min(low + block, n_large)
-        if large_starts is not None:  # rows sorted by the large effect: the block is a slice
+        if large_starts is not None:  # rows sorted by the large effect: a slice
             end = large_starts[high] if high < n_large else n_obs
             rows = slice(large_starts[low], end)
         else:
             rows = np.flatnonzero((large_codes >= low) & (large_codes < high))
         local = (large_codes[rows] - low) * width
         row_weights = None if weights is None else weights[rows]
-        counts = (
-            sum(
-                np.bincount(
-                    local + (codes[rows] + offset),
-                    weights=row_weights,
-                    minlength=(high - low) * width,
-                )
-                for codes, offset in columns
-            ).reshape(high - low, width)
-            * root_inverse[low:high, None]
-        )  # integers if unweighted
+        counts = sum(
+            np.bincount(
+                local + (codes[rows] + offset),
+                weights=row_weights,
+                minlength=(high - low) * width,
+            )
+            for codes, offset in columns
+        ).reshape(high - low, width)  # integers if unweighted
+        counts = counts * root_inverse[low:high, None]
         products += counts.T @ counts  # numpy calls the symmetric rank-k update
     return products

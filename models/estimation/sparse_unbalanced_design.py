@@ -41,6 +41,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.sparse import csr_matrix
+from threadpoolctl import threadpool_limits
 
 from models.estimation.absorb import FixedEffects
 from models.estimation.design import _ROW_CHUNK, _cross_product, _dense_indicators
@@ -222,7 +223,8 @@ class UnbalancedIndicatorDesign:
     def cluster_meat(self, e: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
         """Sum over clusters of s_g s_g', s_g the sum of X~_i e_i within cluster g."""
         scores = self.cluster_scores(e, codes, n_groups)
-        return scores.T @ scores
+        with threadpool_limits(limits=1, user_api="blas"):  # thin: see direct_solve
+            return scores.T @ scores
 
     def cluster_scores(self, e: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
         """Sums of X~_i e_i within each cluster, shape (n_groups, k) (module docstring)."""
