@@ -10,7 +10,11 @@ memory after loading them is reported too). Two cases:
   clustered by consumer. Target (issue 3): >= 30x faster than pyfixest, peak <= 2 GiB, the
   same numbers.
 * ``three-fe``: an unbalanced panel (10% of rows dropped at random) with a third fixed effect,
-  segment x week, and the same indicators. Target: no slower than pyfixest.
+  segment x week, and the same indicators (the sparse design of
+  ``models.estimation.sparse_unbalanced_design``). Target: >= 20x faster than pyfixest, peak
+  <= 2 GiB above the loaded panel, the same numbers.
+
+The same numbers: coefficients within 1e-8 and standard errors within 1e-6 (relative).
 
 Times: goodwill runs in ``--repeats`` fresh processes, fitting three times in each; "first" is
 the median over processes of the first fit, which pays for fresh memory pages from the
@@ -36,8 +40,10 @@ import pandas as pd
 from harness import GIB, baseline_panel, in_fresh_process, peak_rss, report, use_checkout
 
 WINDOW, REF = (-4, 12), -1
-TARGET_RATIO = 30.0
+TARGET_RATIO = {"two-way": 30.0, "three-fe": 20.0}
 TARGET_BYTES = 2 * GIB
+"""Peak memory: of the whole process for two-way, above the loaded panel for three-fe."""
+COEF_RTOL, SE_RTOL = 1e-8, 1e-6
 COLUMNS = ["consumer_id", "week", "spend", "fake_week", "fake_value", "segment"]
 
 
@@ -115,16 +121,21 @@ def describe(case: str, runs: list[dict], theirs: dict) -> None:
         f"(panel loaded: {theirs['loaded'] / gib:.2f} GiB)"
     )
     print(f"  speed-up: {peer / first:.1f}x (first call), {peer / warm:.1f}x (warm)")
+    coefficient_gap = np.max(np.abs(params / peer_params - 1))
+    se_gap = np.max(np.abs(bse / peer_bse - 1))
     print(
         f"  max |coefficient difference| {np.max(np.abs(params - peer_params)):.2e} "
-        f"(relative {np.max(np.abs(params / peer_params - 1)):.2e}); "
-        f"max relative SE difference {np.max(np.abs(bse / peer_bse - 1)):.2e}"
+        f"(relative {coefficient_gap:.2e}); max relative SE difference {se_gap:.2e}"
     )
-    if case == "two-way":
-        verdict = peer / first >= TARGET_RATIO and peak <= TARGET_BYTES
-        print(f"  target >= {TARGET_RATIO:.0f}x and <= 2 GiB: {'met' if verdict else 'MISSED'}")
-    else:
-        print(f"  target no slower than pyfixest: {'met' if first <= peer else 'MISSED'}")
+    ratio = TARGET_RATIO[case]
+    memory = peak if case == "two-way" else peak - ours["loaded"]
+    same = coefficient_gap <= COEF_RTOL and se_gap <= SE_RTOL
+    verdict = peer / first >= ratio and memory <= TARGET_BYTES and same
+    above = "" if case == "two-way" else " above the panel"
+    print(
+        f"  target >= {ratio:.0f}x, <= 2 GiB{above}, the same numbers: "
+        f"{'met' if verdict else 'MISSED'}"
+    )
 
 
 def main() -> None:

@@ -15,8 +15,9 @@ Two ways to compute the projection:
   consumer + week + segment x week, balanced or not, weighted or not), the projection is
   solved directly: with D1 the large effect's dummies, M1 its within transformation and D the
   small effects' dummies, ``M x = M1 x - M1 D (D' M1 D)^+ D' M1 x`` (Frisch-Waugh-Lovell),
-  where ``D' M1 D`` is a small matrix built once from counts. Two group-mean passes of the
-  large effect and one of each small effect replace dozens of sweeps.
+  where ``D' M1 D`` is a small matrix built once from counts
+  (:mod:`models.estimation.direct_solve`). Two group-mean passes of the large effect and one
+  pass over the rows' combinations of small levels replace dozens of sweeps.
 * **Alternating projections** (method of alternating projections, MAP) for everything else:
   subtract the group means of each fixed effect in turn until nothing changes, accelerated
   by Irons-Tuck extrapolation every third sweep (Irons and Tuck, 1969; the scheme fixest uses,
@@ -45,22 +46,13 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from models.estimation.direct_solve import SmallEffects, small_effects
 from models.exceptions import ConvergenceWarning
 
 DEFAULT_TOL = 1e-8
 DEFAULT_MAXITER = 10_000
 SMALL_LEVELS = 1_000
 """Most levels, summed over all fixed effects but the largest, for the exact direct solve."""
-
-
-@dataclass(frozen=True)
-class _SmallEffects:
-    """What the direct solve needs: which effect is large, and (D' M1 D)^+ of the others."""
-
-    large: int
-    small: tuple[int, ...]
-    offsets: np.ndarray
-    inverse: np.ndarray
 
 
 def encode(values: np.ndarray | pd.Series) -> tuple[np.ndarray, int]:
@@ -132,13 +124,17 @@ def singleton_mask(codes: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndar
         True for observations to keep.
     """
     keep = np.ones(codes[0].size, dtype=bool)
+    every_row = True  # keep is all True: count without selecting rows
     while True:
         dropped = 0
         for fe_codes, size in zip(codes, sizes, strict=True):
-            counts = np.bincount(fe_codes[keep], minlength=size)
+            counts = np.bincount(fe_codes if every_row else fe_codes[keep], minlength=size)
+            if not (counts == 1).any():
+                continue
             alone = keep & (counts[fe_codes] == 1)
             dropped += int(alone.sum())
             keep &= ~alone
+            every_row = every_row and dropped == 0
         if dropped == 0:
             return keep
 
@@ -246,7 +242,7 @@ class FixedEffects:
         """Number (or total weight) of observations in each level of each fixed effect."""
         return tuple(
             np.bincount(c, weights=self.weights, minlength=g).astype(float)
-            for c, g in zip(self.codes, self.sizes, strict=True)
+            for c, g in zip(self._index_codes, self.sizes, strict=True)
         )
 
     @cached_property
@@ -286,8 +282,10 @@ class FixedEffects:
         Sums over runs (``np.add.reduceat``) are about three times faster than ``bincount``.
         """
         starts = []
-        for fe_codes, size in zip(self.codes, self.sizes, strict=True):
-            ordered = fe_codes.size > 0 and bool((fe_codes[1:] >= fe_codes[:-1]).all())
+        for fe_codes, size in zip(self._index_codes, self.sizes, strict=True):
+            spaced = fe_codes[::4096]  # most unsorted codes are told apart on a sample
+            ordered = bool((spaced[1:] >= spaced[:-1]).all())
+            ordered = ordered and fe_codes.size > 0 and bool((fe_codes[1:] >= fe_codes[:-1]).all())
             if ordered:
                 counts = np.bincount(fe_codes, minlength=size)
                 starts.append(np.concatenate([[0], np.cumsum(counts)[:-1]]))
@@ -365,64 +363,22 @@ class FixedEffects:
         return self._alternating_projections(x, tol, maxiter)
 
     @cached_property
-    def _small_effects(self) -> _SmallEffects | None:
+    def _small_effects(self) -> SmallEffects | None:
         """The direct solve's pieces, when the fixed effects besides the largest are small."""
         if len(self.codes) < 2:
             return None
         large = int(np.argmax(self.sizes))
         small = [j for j in range(len(self.codes)) if j != large]
-        offsets = np.concatenate([[0], np.cumsum([self.sizes[j] for j in small])])
-        n_small = int(offsets[-1])
-        if n_small > SMALL_LEVELS:
+        if sum(self.sizes[j] for j in small) > SMALL_LEVELS:
             return None
-        w = np.ones(self.n_obs) if self.weights is None else self.weights
-        # D'WD: counts (total weights) of each pair of small levels.
-        cross = np.zeros((n_small, n_small))
-        for a, first in enumerate(small):
-            for b, second in enumerate(small):
-                pairs = np.bincount(
-                    self.codes[first].astype(np.int64) * self.sizes[second] + self.codes[second],
-                    weights=w,
-                    minlength=self.sizes[first] * self.sizes[second],
-                ).reshape(self.sizes[first], self.sizes[second])
-                cross[offsets[a] : offsets[a + 1], offsets[b] : offsets[b + 1]] = pairs
-        gram = cross - self._large_level_products(large, small, offsets, w)
-        values, vectors = np.linalg.eigh((gram + gram.T) / 2)
-        keep = values > 1e-10 * values.max(initial=0.0)  # relative: weights' scale is free
-        inverse = (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
-        return _SmallEffects(large, tuple(small), offsets, inverse)
-
-    def _large_level_products(
-        self, large: int, small: list[int], offsets: np.ndarray, w: np.ndarray
-    ) -> np.ndarray:
-        """D'W P1 D = sum over large levels g of C_g C_g' / W_g, C_g[s] the weight of level g's
-        rows in small level s; built in blocks of large levels as small dense matrices."""
-        n_small = int(offsets[-1])
-        large_codes = self.codes[large]
-        n_large = self.sizes[large]
-        inverse_weight = 1.0 / self._group_weights[large]
-        block = max(1, 4_000_000 // n_small)  # about 32 MB per block of C
-        products = np.zeros((n_small, n_small))
-        ordered = self._segment_starts[large] is not None
-        for low in range(0, n_large, block):
-            high = min(low + block, n_large)
-            if ordered:  # rows sorted by the large effect: the block is a slice
-                starts = self._segment_starts[large]
-                end = starts[high] if high < n_large else self.n_obs
-                rows = slice(starts[low], end)
-            else:
-                rows = np.flatnonzero((large_codes >= low) & (large_codes < high))
-            local = large_codes[rows].astype(np.int64) - low
-            counts = np.zeros((high - low) * n_small)
-            for a, j in enumerate(small):
-                counts += np.bincount(
-                    local * n_small + (self.codes[j][rows] + offsets[a]),
-                    weights=w[rows],
-                    minlength=(high - low) * n_small,
-                )
-            counts = counts.reshape(high - low, n_small)
-            products += counts.T @ (counts * inverse_weight[low:high, None])
-        return products
+        return small_effects(
+            self._index_codes,
+            self.sizes,
+            large,
+            self.weights,
+            self._group_weights[large],
+            self._segment_starts[large],
+        )
 
     def _direct(
         self, x: np.ndarray, out: np.ndarray, work: tuple[np.ndarray, np.ndarray]
@@ -435,17 +391,8 @@ class FixedEffects:
         np.take(self.group_means(x, pieces.large), large_codes, out=scratch, mode="clip")
         within = np.subtract(x, scratch, out=out)  # out may be x itself
         weighted = within if self.weights is None else within * self.weights
-        totals = np.concatenate(
-            [
-                np.bincount(self._index_codes[j], weights=weighted, minlength=self.sizes[j])
-                for j in pieces.small
-            ]
-        )
-        solution = pieces.inverse @ totals
-        fitted[:] = 0.0
-        for a, j in enumerate(pieces.small):
-            part = solution[pieces.offsets[a] : pieces.offsets[a + 1]]
-            fitted += np.take(part, self._index_codes[j], out=scratch, mode="clip")
+        solution = pieces.inverse @ pieces.totals(weighted)
+        np.take(pieces.per_combination(solution), pieces.combination, out=fitted, mode="clip")
         within -= fitted
         fitted_means = self.group_means(fitted, pieces.large)
         within += np.take(fitted_means, large_codes, out=scratch, mode="clip")

@@ -15,18 +15,26 @@ each row has at most one non-zero regressor (its event-time bin, equal to 1 or t
 intensity). On a balanced two-way panel it never materialises X~: with unit sums U, period
 sums S and total s of X (N units, T periods),
 ``X~'X~ = X'X - U'U/T - S'S/N + s s'/(NT)`` and ``X~_i = X_i - U_unit(i)/T - S_period(i)/N +
-s/(NT)``, which turns every reduction above into a few ``bincount`` calls.
+s/(NT)``, which turns every reduction above into a few ``bincount`` calls. On other panels whose
+fixed effects are one large one and small others (rows missing, weights, segment x week),
+:meth:`IndicatorDesign.absorb` returns the equally sparse
+:class:`~models.estimation.sparse_unbalanced_design.UnbalancedIndicatorDesign`; beyond that, a
+:class:`DenseDesign`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.sparse import coo_matrix, csr_matrix
 
 from models.estimation.absorb import DEFAULT_MAXITER, DEFAULT_TOL, FixedEffects
+
+if TYPE_CHECKING:
+    from models.estimation.sparse_unbalanced_design import UnbalancedIndicatorDesign
 
 _ROW_CHUNK = 262_144
 _SPARSE_DENSITY = 0.1
@@ -136,8 +144,8 @@ class IndicatorDesign:
     value : numpy.ndarray, shape (n,)
         The entry's value (1 for indicators, the intensity for per-unit-of-dose indicators).
     fe : FixedEffects
-        A balanced, unweighted two-way set (unit first): use :meth:`absorb`, which falls back to a
-        :class:`DenseDesign` for every other case.
+        A balanced, unweighted two-way set (unit first): use :meth:`absorb`, which picks another
+        design for every other case.
     """
 
     names: tuple[str, ...]
@@ -193,13 +201,21 @@ class IndicatorDesign:
         *,
         tol: float = DEFAULT_TOL,
         maxiter: int = DEFAULT_MAXITER,
-    ) -> IndicatorDesign | DenseDesign:
-        """The exact sparse design on a balanced two-way panel, else a dense one.
+    ) -> IndicatorDesign | UnbalancedIndicatorDesign | DenseDesign:
+        """The exact sparse design on a balanced two-way panel; on other panels whose fixed
+        effects are one large one and small others (weighted or not), the exact
+        :class:`~models.estimation.sparse_unbalanced_design.UnbalancedIndicatorDesign`; else a
+        dense one.
 
         ``value`` is read only where ``column >= 0``.
         """
+        # Imported here: that module builds on this one's helpers.
+        from models.estimation.sparse_unbalanced_design import UnbalancedIndicatorDesign
+
         if fe.balanced_two_way:
             return cls(tuple(names), column, value, fe)
+        if UnbalancedIndicatorDesign.applies(fe):
+            return UnbalancedIndicatorDesign.absorb(names, column, value, fe)
         return DenseDesign.absorb(
             names,
             _dense_indicators(column, value, len(names)),

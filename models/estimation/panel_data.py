@@ -429,10 +429,12 @@ def _require_unique_rows(df: pd.DataFrame, fe: FixedEffects) -> None:
     """Raise if a (unit, period) pair has more than one row."""
     if fe.grid:
         return
-    cells, n_cells = combine_codes(fe.codes[0], fe.codes[1], fe.sizes[1])
-    if n_cells == cells.size:
+    cells = fe.codes[0].astype(np.int64) * fe.sizes[1] + fe.codes[1]
+    seen = np.zeros(fe.sizes[0] * fe.sizes[1], dtype=bool)
+    seen[cells] = True
+    if np.count_nonzero(seen) == cells.size:  # as many distinct cells as rows
         return
-    counts = np.bincount(cells, minlength=n_cells)
+    counts = np.bincount(cells)
     first = int(np.argmax(counts[cells] > 1))
     unit, time = fe.names
     raise ValueError(

@@ -10,6 +10,7 @@ import pytest
 import models.estimation.design
 from models.estimation.absorb import FixedEffects
 from models.estimation.design import DenseDesign, IndicatorDesign
+from models.estimation.sparse_unbalanced_design import UnbalancedIndicatorDesign
 
 N_UNITS, N_PERIODS = 14, 9
 EVENT_TIMES = (-3, -2, 0, 1, 2, 3, 4)  # the window -3..4 without the reference period -1
@@ -20,7 +21,8 @@ TOL, MAXITER = 1e-12, 10_000
 SPARSE_LAYOUTS = ["grid", "shuffled"]
 """Balanced two-way panels: stored unit by unit (the grid) or in a random row order."""
 DENSE_LAYOUTS = ["unbalanced", "weighted"]
-"""Panels where IndicatorDesign.absorb falls back to a DenseDesign: rows dropped, or weights."""
+"""Panels where IndicatorDesign.absorb takes the UnbalancedIndicatorDesign (the direct solve of
+the fixed effects; a DenseDesign beyond it): rows dropped, or weights."""
 CASES = [
     pytest.param((layout, valued), id=f"{layout}-{'values' if valued else 'ones'}")
     for layout in SPARSE_LAYOUTS + DENSE_LAYOUTS
@@ -127,7 +129,7 @@ def case(request) -> Case:
 
 def test_absorb_keeps_the_indicators_sparse_on_balanced_unweighted_panels_only(case):
     sparse = case.layout in SPARSE_LAYOUTS
-    assert isinstance(case.indicator, IndicatorDesign if sparse else DenseDesign)
+    assert isinstance(case.indicator, IndicatorDesign if sparse else UnbalancedIndicatorDesign)
     assert case.fe.balanced_two_way == sparse
     assert case.fe.grid == (case.layout == "grid")
     for design in case.designs:
