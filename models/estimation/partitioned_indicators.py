@@ -47,8 +47,10 @@ HC1_BLOCK = 2**21
 
 @dataclass(frozen=True)
 class IndicatorRows:
-    """A partition's estimation sample: units, local periods and columns, y~ and the weights."""
+    """A partition's estimation sample: units, local periods and columns, y~ and the weights;
+    ``kept`` marks the partition's rows in it."""
 
+    kept: np.ndarray
     unit_codes: np.ndarray
     unit_weight: np.ndarray
     periods: np.ndarray
@@ -108,6 +110,7 @@ def indicator_rows(
     key = key[keep]
     keys = np.unique(key[key >= 0])
     return IndicatorRows(
+        kept=keep,
         unit_codes=codes,
         unit_weight=unit_weight,
         periods=periods,
@@ -238,6 +241,7 @@ def solve_indicators(
     time: str,
     collin_tol: float,
     treated_units: EffectiveTreated | None = None,
+    singletons_dropped: bool = True,
 ) -> Solution:
     """Combine pass 1 over partitions (in the given order) and solve.
 
@@ -247,7 +251,8 @@ def solve_indicators(
     Raises
     ------
     ValueError
-        If a period has a single row or every column is collinear.
+        If a period has a single row once singleton units are dropped (with
+        ``singletons_dropped``) or every column is collinear.
     """
     periods = np.unique(np.concatenate([m.periods for m in moments]))
     k, n_periods = keys.size, periods.size
@@ -260,7 +265,7 @@ def solve_indicators(
         cross[np.ix_(index, index)] += m.cross
         period_rows[at] += m.period_rows
         raw_sumsq[at_key] += m.raw_sumsq
-    if (period_rows == 1).any():
+    if singletons_dropped and (period_rows == 1).any():
         lonely = periods[np.argmax(period_rows == 1)]
         raise ValueError(
             f"column {time!r}: period {lonely:g} has a single row once singleton units are "
