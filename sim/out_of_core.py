@@ -107,9 +107,10 @@ def _moments(file: Path, spec: EventSpec) -> Moments:
     return partition_moments(_read(file, spec), spec)
 
 
-def _scores(file: Path, spec: EventSpec, solution: Solution) -> Scores:
-    """Event study, pass 2 task: read a partition again and return its score sums."""
-    return partition_scores(_read(file, spec), spec, solution)
+def _scores(file: Path, spec: EventSpec, solution: Solution, hetero: bool) -> Scores:
+    """Event study, pass 2 task: read a partition again and return its score sums (and HC1
+    meat if ``hetero``)."""
+    return partition_scores(_read(file, spec), spec, solution, hetero)
 
 
 def _structure(file: Path, spec: SunAbrahamSpec) -> Structure:
@@ -227,7 +228,8 @@ def fit_partitioned(
     with _runner(executor, scheduler, n_workers) as run:
         moments = run(_moments, files, spec=spec)
         solution = solve_moments(moments, spec, labels, collin_tol)
-        scores = run(_scores, files, spec=spec, solution=solution)
+        hetero = request.kind == "HC1"
+        scores = run(_scores, files, spec=spec, solution=solution, hetero=hetero)
     return partitioned_results(spec, solution, scores, request)
 
 

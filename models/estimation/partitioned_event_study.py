@@ -167,8 +167,11 @@ def solve_moments(
     )
 
 
-def partition_scores(df: pd.DataFrame, spec: EventSpec, solution: Solution) -> Scores:
+def partition_scores(
+    df: pd.DataFrame, spec: EventSpec, solution: Solution, hetero: bool = True
+) -> Scores:
     """Pass 2 on one partition: unit scores of the two-way residuals, summed as outer products,
-    and the HC1 meat (:func:`~models.estimation.partitioned_indicators.indicator_scores`)."""
+    and the HC1 meat if ``hetero``
+    (:func:`~models.estimation.partitioned_indicators.indicator_scores`)."""
     rows, _ = _sample(df, spec)
-    return indicator_scores(rows, solution)
+    return indicator_scores(rows, solution, hetero)
