@@ -20,7 +20,8 @@ Pass 1 (:func:`indicator_moments`) returns these on the partition's own columns 
 D~ out of X~ through ``Gamma = (D~'WD~)^-1 D~'WX~``, drops collinear columns as
 :func:`~models.estimation.ols.fit_within` does, and solves. Pass 2 (:func:`indicator_scores`)
 computes the two-way residuals e; as e sums to zero (weighted) within each unit, a unit's score
-is ``s_u = sum_i w_i e_i (X_i - Gamma[t_i])``: it returns ``sum_u s_u s_u'`` (CRV1 by unit),
+is ``s_u = sum_i w_i e_i (X_i - Gamma[t_i])``: it returns ``sum_u s_u s_u'`` (CRV1 by unit,
+expanded into sparse products so that no units x k table is built),
 ``sum_i w_i^2 e_i^2 X~~_i X~~_i'`` (HC1, ``X~~ = X~ - D~ Gamma`` built a block of rows at a
 time) and ``sum_i w_i e_i^2`` (iid).
 
@@ -340,12 +341,17 @@ def indicator_scores(rows: IndicatorRows, solution: Solution, hetero: bool = Tru
     fitted[active] += rows.value[active] * solution.beta[column[active]]
     e = rows.y - rows.unit_demeaned(fitted)
     we = rows.weights * e
-    scores = rows.by_unit(we[active] * rows.value[active], column[active], k, active).toarray()
-    scores -= rows.by_unit(we, rows.period_codes, rows.periods.size) @ gamma
+    # s_u = a_u - E_u Gamma (a: sum of w e X by unit, sparse; E: w e by unit and period), so
+    # sum_u s_u s_u' = A'A - A'E Gamma - (A'E Gamma)' + Gamma' E'E Gamma: never units x k dense.
+    a = rows.by_unit(we[active] * rows.value[active], column[active], k, active)
+    by_period = rows.by_unit(we, rows.period_codes, rows.periods.size)
+    mixed = (a.T @ by_period).toarray() @ gamma
+    cluster = (a.T @ a).toarray() - mixed - mixed.T
+    cluster += gamma.T @ (by_period.T @ by_period).toarray() @ gamma
     meat = np.zeros((k, k))
     if hetero:
         meat = _hetero_meat(rows, column, active, gamma, we * we)
-    return Scores(scores.T @ scores, meat, float(we @ e))
+    return Scores(cluster, meat, float(we @ e))
 
 
 def _hetero_meat(
