@@ -6,10 +6,10 @@ design whose columns are the event times of the window (without the reference), 
 row's event time clipped to the window (``bin_endpoints``) or the row dropped outside it. The
 algebra, shared with the out-of-core Sun-Abraham fit, is
 :mod:`models.estimation.partitioned_indicators`: pass 1 (:func:`partition_moments`) returns each
-partition's cross-products of the unit-demeaned [X~, D~, y~] ((k + T + 1)^2 on its periods) and
-the checks' tallies; :func:`solve_moments` checks the tallies (units in one partition, cohorts,
-the reference) and solves; pass 2 (:func:`partition_scores`) returns the unit scores' outer
-products (CRV1 by unit), the HC1 meat and e'e (iid).
+partition's cross-products of the unit-demeaned [X~, D~, y~] ((k + T + 1)^2 on its columns and
+periods) and the checks' tallies; :func:`solve_moments` checks the tallies (units in one
+partition, cohorts, the reference) and solves; pass 2 (:func:`partition_scores`) returns the unit
+scores' outer products (CRV1 by unit), the HC1 meat (if asked for) and e'e (iid).
 :func:`~models.estimation.partitioned_inference.partitioned_results` turns them into
 :class:`~models.Results` with goodwill's (fixest's) small-sample factors.
 """
@@ -35,16 +35,6 @@ from models.estimation.partitioned_indicators import (
     solve_indicators,
 )
 from models.estimation.partitioned_panel import check_units, effective_treated, read_partition
-
-__all__ = [
-    "EventSpec",
-    "Moments",
-    "Scores",
-    "Solution",
-    "partition_moments",
-    "partition_scores",
-    "solve_moments",
-]
 
 
 @dataclass(frozen=True)
