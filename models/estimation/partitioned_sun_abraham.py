@@ -240,7 +240,7 @@ def plan_fit(structures: list[Structure], spec: SunAbrahamSpec, labels: list[str
             int(units[np.isin(units[:, 0], always), 1].sum()),
             int(pairs[np.isin(pairs[:, 0], always), 2].sum()),
             spec.cohort,
-            stacklevel=3,
+            stacklevel=4,
         )
     indicated = ruled[np.isfinite(ruled) & ~np.isin(ruled, always)]
     if not indicated.size:

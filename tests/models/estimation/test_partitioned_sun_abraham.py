@@ -155,6 +155,22 @@ def test_cohort_rules_warn_as_in_memory():
     assert_matches(got, expected)
 
 
+def test_a_partition_emptied_by_the_cohort_rules_adds_nothing(panels):
+    """A partition holding only always-treated units (dropped) contributes no row."""
+    df = panels["balanced"]
+    spec = SunAbrahamSpec(**COLUMNS)
+    parts = [df[df["fake_week"] == 1], df[df["fake_week"] != 1]]
+    plan = plan_fit([partition_structure(part, spec) for part in parts], spec, ["a", "b"])
+    moments = [partition_moments(part, plan) for part in parts]
+    assert moments[0].n_rows == 0
+    solution = solve_moments(moments, plan)
+    scores = [partition_scores(part, plan, solution) for part in parts]
+    request = parse_vcov("CRV1", ["consumer_id"], ("CRV1",), "test", None)
+    assert_matches(
+        sun_abraham_results(plan, solution, scores, request), SunAbraham(df, **COLUMNS).fit()
+    )
+
+
 def test_a_unit_in_two_partitions_is_refused_by_name(panels):
     df = panels["balanced"]
     spec = SunAbrahamSpec(**COLUMNS)
