@@ -140,7 +140,11 @@ def _runner(
     with dask_client(scheduler, n_workers) as client:
 
         def run(task: Callable[..., Any], files: list[Path], **shared: Any) -> list[Any]:
-            sent = {name: client.scatter(value, broadcast=True) for name, value in shared.items()}
+            # hash=False: a fresh key per pass, never one the previous pass is still releasing
+            sent = {
+                name: client.scatter(value, broadcast=True, hash=False)
+                for name, value in shared.items()
+            }
             return client.gather(client.map(task, files, pure=False, **sent))
 
         yield run
