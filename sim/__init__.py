@@ -11,7 +11,7 @@ from sim.config import Config, ConfigError, load_config
 from sim.costs import optimal_intensity, projection_summary
 from sim.ingest import ingest_log
 from sim.jobs import run
-from sim.out_of_core import fit_partitioned
+from sim.out_of_core import fit_partitioned, fit_partitioned_sun_abraham
 from sim.panel import simulate_panel
 from sim.projection import project_goodwill
 from sim.study import plan_study, simulate_study
@@ -33,6 +33,7 @@ __all__ = [
     "ConfigError",
     "diagnose",
     "fit_partitioned",
+    "fit_partitioned_sun_abraham",
     "ingest_log",
     "load_config",
     "optimal_intensity",

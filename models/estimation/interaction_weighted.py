@@ -35,6 +35,13 @@ class Cells:
     names: tuple[str, ...]
 
 
+def cell_names(event_time: np.ndarray, cohort: np.ndarray) -> tuple[str, ...]:
+    """The saturated regression's coefficient names, ``event_time::e:cohort::g``."""
+    return tuple(
+        f"event_time::{e}:cohort::{g:.0f}" for e, g in zip(event_time, cohort, strict=True)
+    )
+
+
 def interaction_weighted(
     saturated: Results,
     cells: Cells,

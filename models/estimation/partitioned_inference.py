@@ -1,6 +1,8 @@
-"""The variance and results of the out-of-core event study: the combined passes of
-:mod:`models.estimation.partitioned_event_study` into :meth:`models.EventStudy.fit`'s
-:class:`~models.Results`, with goodwill's (fixest's) small-sample factors.
+"""The variance and results of the out-of-core fits: the combined passes of
+:mod:`models.estimation.partitioned_indicators` into estimates with their covariance
+(:func:`partitioned_estimates`, shared by the event study and Sun-Abraham) and into
+:meth:`models.EventStudy.fit`'s :class:`~models.Results`, with goodwill's (fixest's)
+small-sample factors.
 
 With n rows, k coefficients, N units and T periods: iid is ``e'e / (n - K) (X~~'X~~)^-1`` and
 HC1 ``n / (n - K)`` times the sandwich, K = k + N + T - 1; CRV1 by unit is
@@ -12,18 +14,24 @@ in-memory fit (:mod:`models.estimation.small_sample`).
 from __future__ import annotations
 
 from models.estimation.inference import Estimates
-from models.estimation.partitioned_event_study import EventSpec, Scores, Solution
+from models.estimation.partitioned_event_study import EventSpec
+from models.estimation.partitioned_indicators import Scores, Solution
 from models.estimation.results import EventTimes, RegressionStatistics, Results
 from models.estimation.vcov import Covariance, VcovRequest
 
 
-def partitioned_results(
-    spec: EventSpec, solution: Solution, scores: list[Scores], request: VcovRequest
-) -> Results:
-    """The :class:`~models.Results` of :class:`~models.EventStudy` from the combined passes.
+def partitioned_estimates(
+    solution: Solution,
+    scores: list[Scores],
+    request: VcovRequest,
+    fixed_effects: tuple[str, str],
+) -> tuple[Estimates, RegressionStatistics]:
+    """The coefficients with their covariance, and the regression statistics, from the combined
+    passes.
 
     ``request`` is iid, HC1 or CRV1 clustered by the unit (from
-    :func:`models.estimation.vcov.parse_vcov`).
+    :func:`models.estimation.vcov.parse_vcov`); ``fixed_effects`` names the unit and period
+    columns.
     """
     n, k = solution.n_rows, solution.beta.size
     n_units, n_periods = solution.n_units, solution.periods.size
@@ -61,11 +69,20 @@ def partitioned_results(
         df_resid=int(df_resid),
         rss=rss,
         tss_within=solution.tss_within,
-        fixed_effects=(spec.unit, spec.time),
+        fixed_effects=fixed_effects,
         fixed_effect_sizes=(n_units, n_periods),
         collinear=solution.collinear,
         n_singletons=solution.n_singletons,
     )
+    return Estimates(solution.names, solution.beta, covariance, n), statistics
+
+
+def partitioned_results(
+    spec: EventSpec, solution: Solution, scores: list[Scores], request: VcovRequest
+) -> Results:
+    """The :class:`~models.Results` of :class:`~models.EventStudy` from the combined passes
+    (``request`` as for :func:`partitioned_estimates`)."""
+    estimates, statistics = partitioned_estimates(solution, scores, request, (spec.unit, spec.time))
     event_of = dict(
         zip((f"event_time::{e}" for e in spec.event_times), spec.event_times, strict=True)
     )
@@ -79,7 +96,7 @@ def partitioned_results(
     return Results(
         "EventStudy",
         spec.outcome,
-        Estimates(solution.names, solution.beta, covariance, n),
+        estimates,
         statistics,
         event,
         notes=(("Fit", f"out of core, {len(scores)} partitions"),),

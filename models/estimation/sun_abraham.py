@@ -75,6 +75,7 @@ from models.estimation.effective_treated import EffectiveTreated, warn_few_effec
 from models.estimation.interaction_weighted import (
     Cells,
     SunAbrahamResults,
+    cell_names,
     interaction_weighted,
 )
 from models.estimation.ols import DEFAULT_COLLIN_TOL, fit_within, singletons_kept
@@ -241,16 +242,19 @@ class SunAbraham:
         warn_few_effective(data.effective_treated, "SunAbraham", self.intensity)
         fe, unit_codes, period_codes = data.fe, data.unit_codes, data.period_codes
         period_values, cohorts = data.periods, data.cohorts
-        cohorts, last = _control_group(cohorts, self.control, self.cohort)
+        cohorts, last = control_group(cohorts, self.control, self.cohort)
         period_kept = period_values < (np.inf if last is None else last)
         rows = np.flatnonzero(np.isfinite(cohorts)[unit_codes])
         rows = rows[period_kept[period_codes[rows]]]
-        cohorts, always = _fixest_cohorts(
+        cohorts, always = fixest_cohorts(
             cohorts, unit_codes[rows], period_values[period_codes[rows]]
         )
         unit_kept = ~np.isin(cohorts, always)
         if always.size:
-            self._warn_always_treated(always, unit_kept, np.isin(cohorts[unit_codes[rows]], always))
+            dropped_rows = np.isin(cohorts[unit_codes[rows]], always)
+            warn_always_treated(
+                always, int((~unit_kept).sum()), int(dropped_rows.sum()), self.cohort, stacklevel=4
+            )
         sample = None
         if not (unit_kept.all() and period_kept.all()):
             sample = unit_kept[unit_codes] & period_kept[period_codes]
@@ -294,18 +298,6 @@ class SunAbraham:
             cells=cells,
             n_singletons=0 if keep is None else int(keep.size - keep.sum()),
             effective_treated=data.effective_treated,
-        )
-
-    def _warn_always_treated(
-        self, always: np.ndarray, unit_kept: np.ndarray, dropped_rows: np.ndarray
-    ) -> None:
-        """Warn that the units of cohorts with no pre-treatment period are dropped."""
-        warnings.warn(
-            f"dropped {int((~unit_kept).sum()):,} unit(s) ({int(dropped_rows.sum()):,} rows) "
-            f"of cohort(s) {', '.join(f'{g:g}' for g in always)} in column {self.cohort!r}: "
-            "treated from their first observed period on, they have no pre-treatment period",
-            AlwaysTreatedWarning,
-            stacklevel=4,
         )
 
     def _design(self, tol: float, maxiter: int) -> IndicatorDesign | DenseDesign:
@@ -414,7 +406,22 @@ class SunAbraham:
         )
 
 
-def _control_group(
+def warn_always_treated(
+    always: np.ndarray, n_units: int, n_rows: int, column: str, stacklevel: int
+) -> None:
+    """Warn that the ``n_units`` units (``n_rows`` rows) of the cohorts ``always``, with no
+    pre-treatment period, are dropped (``stacklevel`` as for :func:`warnings.warn`, counted
+    from here)."""
+    warnings.warn(
+        f"dropped {n_units:,} unit(s) ({n_rows:,} rows) of cohort(s) "
+        f"{', '.join(f'{g:g}' for g in always)} in column {column!r}: treated from their first "
+        "observed period on, they have no pre-treatment period",
+        AlwaysTreatedWarning,
+        stacklevel=stacklevel,
+    )
+
+
+def control_group(
     cohorts: np.ndarray, control: str, column: str
 ) -> tuple[np.ndarray, float | None]:
     """Units' cohorts with the control units at +inf, and the last cohort for ``"last"``."""
@@ -434,7 +441,7 @@ def _control_group(
     return np.where(cohorts == last, np.inf, cohorts), last
 
 
-def _fixest_cohorts(
+def fixest_cohorts(
     cohorts: np.ndarray, row_units: np.ndarray, row_periods: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """fixest's ``sunab`` rules, from the treated units' rows in the sample.
@@ -477,9 +484,6 @@ def _cells(
     column[position[indicated]] = column_of_row
     cell_event_time = keys // cohorts.size + lowest
     cell_cohort = cohorts[keys % cohorts.size]
-    names = tuple(
-        f"event_time::{e}:cohort::{g:.0f}"
-        for e, g in zip(cell_event_time, cell_cohort, strict=True)
-    )
+    names = cell_names(cell_event_time, cell_cohort)
     weight = np.bincount(column_of_row, weights=mass[indicated], minlength=keys.size)
     return column, Cells(cell_cohort, cell_event_time, weight, names)
