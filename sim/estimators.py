@@ -39,7 +39,7 @@ from sim.estimator_options import (
     SunAbrahamOptions,
     TwfeOptions,
 )
-from sim.out_of_core import fit_partitioned
+from sim.out_of_core import fit_partitioned, fit_partitioned_sun_abraham
 from sim.out_of_core_settings import OutOfCoreSettings
 
 Estimand = Literal["intensity", "value"]
@@ -191,19 +191,38 @@ def _fit_twfe_partitioned(
     )
 
 
-def _refuse_out_of_core(name: str, columns: PanelColumns, options: ClusteredOptions) -> None:
+def _fit_sun_abraham_partitioned(
+    path: Path, columns: PanelColumns, options: SunAbrahamOptions, where: OutOfCoreSettings
+) -> EventStudyResults:
+    _refuse_out_of_core("sun_abraham", columns, options, weighted=True)
+    return fit_partitioned_sun_abraham(
+        path,
+        **columns.as_kwargs(),
+        control=options.control,
+        vcov=options.vcov,
+        ssc=options.ssc.small_sample(),
+        executor=where.executor,
+        scheduler=where.scheduler,
+        n_workers=where.n_workers,
+    )
+
+
+def _refuse_out_of_core(
+    name: str, columns: PanelColumns, options: ClusteredOptions, weighted: bool = False
+) -> None:
     """Refuse the options an out-of-core fit does not offer, naming the key."""
     refused = {
-        "estimation.weights": columns.weights is not None,
+        "estimation.weights": columns.weights is not None and not weighted,
         f"estimation.{name}.clusters": options.clusters is not None,
         f"estimation.{name}.jackknife": options.jackknife,
         f"estimation.{name}.pretrend = 'bootstrap'": options.pretrend == "bootstrap",
     }
     given = [key for key, used in refused.items() if used]
     if given:
+        offered = "sampling weights" if weighted else "unweighted"
         raise ValueError(
-            f"{', '.join(given)}: not offered out of core (a directory of partitions is fitted "
-            "with CRV1 by the unit, HC1 or iid, unweighted)"
+            f"{', '.join(given)}: not offered out of core ({name} fits a directory of "
+            f"partitions with CRV1 by the unit, HC1 or iid; {offered})"
         )
 
 
@@ -277,6 +296,7 @@ ESTIMATORS: Mapping[str, Estimator] = {
             fit=_fit_sun_abraham,
             colour="green",
             marker="^",
+            fit_partitioned=_fit_sun_abraham_partitioned,
         ),
         Estimator(
             name="imputation",

@@ -39,27 +39,47 @@ def config(tmp_path, text: str) -> str:
     return str(path)
 
 
-def fitted(path, config_path, out):
+def fitted(path, config_path, out, **shared):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # few effective treated units on a small panel
-        fit_panel(path, config_path, out=out)
+        fit_panel(path, config_path, shared=shared, out=out)
     return pd.read_csv(out / "estimates.csv")
+
+
+SERIAL = '[estimation.out_of_core]\nexecutor = "serial"\n'
 
 
 @pytest.mark.parametrize("vcov", ["CRV1", "HC1", "iid"])
 def test_partitions_give_the_in_memory_fit(panels, tmp_path, vcov):
     whole, directory = panels
-    settings = config(
-        tmp_path,
-        f'[estimation.twfe]\nvcov = "{vcov}"\n[estimation.out_of_core]\nexecutor = "serial"\n',
-    )
+    sections = f'[estimation.twfe]\nvcov = "{vcov}"\n[estimation.sun_abraham]\nvcov = "{vcov}"\n'
+    estimators = 'estimators = ["twfe", "sun_abraham"]\n'
+    settings = config(tmp_path, estimators + sections + SERIAL)
     in_memory = fitted(whole, settings, tmp_path / "memory")
     out_of_core = fitted(directory, settings, tmp_path / "partitions")
     assert set(out_of_core["estimand"]) == {"intensity"}
+    assert set(out_of_core["estimator"]) == {"twfe", "sun_abraham"}
     expected = in_memory[in_memory["estimand"] == "intensity"].reset_index(drop=True)
     np.testing.assert_allclose(out_of_core[COLUMNS], expected[COLUMNS], rtol=1e-8, atol=1e-10)
     multipliers = pd.read_csv(tmp_path / "partitions" / "multipliers.csv")
-    assert multipliers["estimand"].tolist() == ["intensity"]
+    assert multipliers["estimand"].tolist() == ["intensity", "intensity"]
+
+
+def test_sun_abraham_takes_sampling_weights_out_of_core(panels, tmp_path):
+    whole, directory = panels
+    weighted = tmp_path / "weighted"
+    weighted.mkdir()
+    for part in [whole, *sorted(directory.iterdir())]:
+        frame = pd.read_parquet(part)
+        target = tmp_path / "whole.parquet" if part == whole else weighted / part.name
+        frame.assign(w=1.0 + frame["consumer_id"] % 3).to_parquet(target)
+    settings = config(tmp_path, 'estimators = ["sun_abraham"]\n' + SERIAL)
+    in_memory = fitted(tmp_path / "whole.parquet", settings, tmp_path / "memory", weights="w")
+    out_of_core = fitted(weighted, settings, tmp_path / "partitions", weights="w")
+    unweighted = fitted(weighted, settings, tmp_path / "unweighted")
+    expected = in_memory[in_memory["estimand"] == "intensity"].reset_index(drop=True)
+    np.testing.assert_allclose(out_of_core[COLUMNS], expected[COLUMNS], rtol=1e-8, atol=1e-10)
+    assert not np.allclose(out_of_core["estimate"], unweighted["estimate"])  # weights matter
 
 
 def test_the_command_runs_on_a_local_cluster(panels, tmp_path, capsys):
