@@ -242,7 +242,7 @@ class FixedEffects:
         """Number (or total weight) of observations in each level of each fixed effect."""
         return tuple(
             np.bincount(c, weights=self.weights, minlength=g).astype(float)
-            for c, g in zip(self._index_codes, self.sizes, strict=True)
+            for c, g in zip(self.index_codes, self.sizes, strict=True)
         )
 
     @cached_property
@@ -270,7 +270,7 @@ class FixedEffects:
         return bool((cluster_of_level[fe_codes] == clusters).all())
 
     @cached_property
-    def _index_codes(self) -> tuple[np.ndarray, ...]:
+    def index_codes(self) -> tuple[np.ndarray, ...]:
         """The codes as intp, the type numpy indexes and counts with without converting them
         on every call (the iterative and direct solvers index with them many times)."""
         return tuple(c.astype(np.intp, copy=False) for c in self.codes)
@@ -282,7 +282,7 @@ class FixedEffects:
         Sums over runs (``np.add.reduceat``) are about three times faster than ``bincount``.
         """
         starts = []
-        for fe_codes, size in zip(self._index_codes, self.sizes, strict=True):
+        for fe_codes, size in zip(self.index_codes, self.sizes, strict=True):
             spaced = fe_codes[::4096]  # most unsorted codes are told apart on a sample
             ordered = bool((spaced[1:] >= spaced[:-1]).all())
             ordered = ordered and fe_codes.size > 0 and bool((fe_codes[1:] >= fe_codes[:-1]).all())
@@ -301,7 +301,7 @@ class FixedEffects:
             sums = np.add.reduceat(weighted, starts)
         else:
             sums = np.bincount(
-                self._index_codes[which], weights=weighted, minlength=self.sizes[which]
+                self.index_codes[which], weights=weighted, minlength=self.sizes[which]
             )
         return sums / self._group_weights[which]
 
@@ -372,7 +372,7 @@ class FixedEffects:
         if sum(self.sizes[j] for j in small) > SMALL_LEVELS:
             return None
         return small_effects(
-            self._index_codes,
+            self.index_codes,
             self.sizes,
             large,
             self.weights,
@@ -386,7 +386,7 @@ class FixedEffects:
         """Exact projection with one large fixed effect and small others (module docstring),
         written into ``out``; ``work`` holds two scratch vectors of the same length."""
         pieces = self._small_effects
-        large_codes = self._index_codes[pieces.large]
+        large_codes = self.index_codes[pieces.large]
         fitted, scratch = work
         np.take(self.group_means(x, pieces.large), large_codes, out=scratch, mode="clip")
         within = np.subtract(x, scratch, out=out)  # out may be x itself
@@ -401,7 +401,7 @@ class FixedEffects:
     def _sweep(self, x: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> None:
         """One pass of the projections into ``out``: subtract each effect's means in turn."""
         out[:] = x
-        for which, fe_codes in enumerate(self._index_codes):
+        for which, fe_codes in enumerate(self.index_codes):
             np.take(self.group_means(out, which), fe_codes, out=scratch, mode="clip")
             out -= scratch
 
