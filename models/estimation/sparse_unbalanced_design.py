@@ -146,7 +146,9 @@ class UnbalancedIndicatorDesign:
             weights=weighted_value,
             minlength=pieces.n_combinations * k,
         ).reshape(-1, k)
-        treated_rows = np.flatnonzero(level_row[large] < treated.size)
+        is_treated = np.zeros(level_row.size, dtype=bool)
+        is_treated[treated] = True
+        treated_rows = np.flatnonzero(is_treated[large])
         treated_weights = np.ones(treated_rows.size) if weights is None else weights[treated_rows]
         by_level = _sums_by(
             treated_weights,
