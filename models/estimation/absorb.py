@@ -110,13 +110,19 @@ def combine_codes(
     return encode(first.astype(np.int64) * second_levels + second)
 
 
-def singleton_mask(codes: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndarray:
+def singleton_mask(
+    codes: Sequence[np.ndarray],
+    sizes: Sequence[int],
+    counts: Sequence[np.ndarray] | None = None,
+) -> np.ndarray:
     """Observations that survive iterated removal of fixed-effect singletons.
 
     Parameters
     ----------
     codes, sizes : sequences
         Codes and number of levels of each fixed effect.
+    counts : sequence of numpy.ndarray, optional
+        Number of observations in each level of each fixed effect, when already counted.
 
     Returns
     -------
@@ -127,11 +133,16 @@ def singleton_mask(codes: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndar
     every_row = True  # keep is all True: count without selecting rows
     while True:
         dropped = 0
-        for fe_codes, size in zip(codes, sizes, strict=True):
-            counts = np.bincount(fe_codes if every_row else fe_codes[keep], minlength=size)
-            if not (counts == 1).any():
+        for which, (fe_codes, size) in enumerate(zip(codes, sizes, strict=True)):
+            if every_row and counts is not None:
+                level_counts = counts[which]
+            else:
+                level_counts = np.bincount(
+                    fe_codes if every_row else fe_codes[keep], minlength=size
+                )
+            if not (level_counts == 1).any():
                 continue
-            alone = keep & (counts[fe_codes] == 1)
+            alone = keep & (level_counts[fe_codes] == 1)
             dropped += int(alone.sum())
             keep &= ~alone
             every_row = every_row and dropped == 0
@@ -238,8 +249,17 @@ class FixedEffects:
         return bool(seen.all())
 
     @cached_property
+    def level_counts(self) -> tuple[np.ndarray, ...]:
+        """Number of observations in each level of each fixed effect (int64)."""
+        return tuple(
+            np.bincount(c, minlength=g) for c, g in zip(self.index_codes, self.sizes, strict=True)
+        )
+
+    @cached_property
     def _group_weights(self) -> tuple[np.ndarray, ...]:
         """Number (or total weight) of observations in each level of each fixed effect."""
+        if self.weights is None:
+            return tuple(counts.astype(float) for counts in self.level_counts)
         return tuple(
             np.bincount(c, weights=self.weights, minlength=g).astype(float)
             for c, g in zip(self.index_codes, self.sizes, strict=True)
@@ -282,13 +302,12 @@ class FixedEffects:
         Sums over runs (``np.add.reduceat``) are about three times faster than ``bincount``.
         """
         starts = []
-        for fe_codes, size in zip(self.index_codes, self.sizes, strict=True):
+        for which, fe_codes in enumerate(self.index_codes):
             spaced = fe_codes[::4096]  # most unsorted codes are told apart on a sample
             ordered = bool((spaced[1:] >= spaced[:-1]).all())
             ordered = ordered and fe_codes.size > 0 and bool((fe_codes[1:] >= fe_codes[:-1]).all())
             if ordered:
-                counts = np.bincount(fe_codes, minlength=size)
-                starts.append(np.concatenate([[0], np.cumsum(counts)[:-1]]))
+                starts.append(np.concatenate([[0], np.cumsum(self.level_counts[which])[:-1]]))
             else:
                 starts.append(None)
         return tuple(starts)
