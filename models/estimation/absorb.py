@@ -110,13 +110,19 @@ def combine_codes(
     return encode(first.astype(np.int64) * second_levels + second)
 
 
-def singleton_mask(codes: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndarray:
+def singleton_mask(
+    codes: Sequence[np.ndarray],
+    sizes: Sequence[int],
+    counts: Sequence[np.ndarray] | None = None,
+) -> np.ndarray:
     """Observations that survive iterated removal of fixed-effect singletons.
 
     Parameters
     ----------
     codes, sizes : sequences
         Codes and number of levels of each fixed effect.
+    counts : sequence of numpy.ndarray, optional
+        Number of observations in each level of each fixed effect, when already counted.
 
     Returns
     -------
@@ -127,11 +133,16 @@ def singleton_mask(codes: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndar
     every_row = True  # keep is all True: count without selecting rows
     while True:
         dropped = 0
-        for fe_codes, size in zip(codes, sizes, strict=True):
-            counts = np.bincount(fe_codes if every_row else fe_codes[keep], minlength=size)
-            if not (counts == 1).any():
+        for which, (fe_codes, size) in enumerate(zip(codes, sizes, strict=True)):
+            if every_row and counts is not None:
+                level_counts = counts[which]
+            else:
+                level_counts = np.bincount(
+                    fe_codes if every_row else fe_codes[keep], minlength=size
+                )
+            if not (level_counts == 1).any():
                 continue
-            alone = keep & (counts[fe_codes] == 1)
+            alone = keep & (level_counts[fe_codes] == 1)
             dropped += int(alone.sum())
             keep &= ~alone
             every_row = every_row and dropped == 0
@@ -238,11 +249,20 @@ class FixedEffects:
         return bool(seen.all())
 
     @cached_property
+    def level_counts(self) -> tuple[np.ndarray, ...]:
+        """Number of observations in each level of each fixed effect (int64)."""
+        return tuple(
+            np.bincount(c, minlength=g) for c, g in zip(self.index_codes, self.sizes, strict=True)
+        )
+
+    @cached_property
     def _group_weights(self) -> tuple[np.ndarray, ...]:
         """Number (or total weight) of observations in each level of each fixed effect."""
+        if self.weights is None:
+            return tuple(counts.astype(float) for counts in self.level_counts)
         return tuple(
             np.bincount(c, weights=self.weights, minlength=g).astype(float)
-            for c, g in zip(self._index_codes, self.sizes, strict=True)
+            for c, g in zip(self.index_codes, self.sizes, strict=True)
         )
 
     @cached_property
@@ -270,7 +290,7 @@ class FixedEffects:
         return bool((cluster_of_level[fe_codes] == clusters).all())
 
     @cached_property
-    def _index_codes(self) -> tuple[np.ndarray, ...]:
+    def index_codes(self) -> tuple[np.ndarray, ...]:
         """The codes as intp, the type numpy indexes and counts with without converting them
         on every call (the iterative and direct solvers index with them many times)."""
         return tuple(c.astype(np.intp, copy=False) for c in self.codes)
@@ -282,13 +302,12 @@ class FixedEffects:
         Sums over runs (``np.add.reduceat``) are about three times faster than ``bincount``.
         """
         starts = []
-        for fe_codes, size in zip(self._index_codes, self.sizes, strict=True):
+        for which, fe_codes in enumerate(self.index_codes):
             spaced = fe_codes[::4096]  # most unsorted codes are told apart on a sample
             ordered = bool((spaced[1:] >= spaced[:-1]).all())
             ordered = ordered and fe_codes.size > 0 and bool((fe_codes[1:] >= fe_codes[:-1]).all())
             if ordered:
-                counts = np.bincount(fe_codes, minlength=size)
-                starts.append(np.concatenate([[0], np.cumsum(counts)[:-1]]))
+                starts.append(np.concatenate([[0], np.cumsum(self.level_counts[which])[:-1]]))
             else:
                 starts.append(None)
         return tuple(starts)
@@ -301,7 +320,7 @@ class FixedEffects:
             sums = np.add.reduceat(weighted, starts)
         else:
             sums = np.bincount(
-                self._index_codes[which], weights=weighted, minlength=self.sizes[which]
+                self.index_codes[which], weights=weighted, minlength=self.sizes[which]
             )
         return sums / self._group_weights[which]
 
@@ -372,7 +391,7 @@ class FixedEffects:
         if sum(self.sizes[j] for j in small) > SMALL_LEVELS:
             return None
         return small_effects(
-            self._index_codes,
+            self.index_codes,
             self.sizes,
             large,
             self.weights,
@@ -386,7 +405,7 @@ class FixedEffects:
         """Exact projection with one large fixed effect and small others (module docstring),
         written into ``out``; ``work`` holds two scratch vectors of the same length."""
         pieces = self._small_effects
-        large_codes = self._index_codes[pieces.large]
+        large_codes = self.index_codes[pieces.large]
         fitted, scratch = work
         np.take(self.group_means(x, pieces.large), large_codes, out=scratch, mode="clip")
         within = np.subtract(x, scratch, out=out)  # out may be x itself
@@ -401,7 +420,7 @@ class FixedEffects:
     def _sweep(self, x: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> None:
         """One pass of the projections into ``out``: subtract each effect's means in turn."""
         out[:] = x
-        for which, fe_codes in enumerate(self._index_codes):
+        for which, fe_codes in enumerate(self.index_codes):
             np.take(self.group_means(out, which), fe_codes, out=scratch, mode="clip")
             out -= scratch
 

@@ -160,17 +160,34 @@ def _combinations(
     combination = codes[0]
     levels = np.arange(sizes[0])[:, None]
     for effect, size in zip(codes[1:], sizes[1:], strict=True):
-        pairs = combination * size + effect
-        n_pairs = levels.shape[0] * size
-        if n_pairs <= 4 * pairs.size + 1024:  # a lookup table of the pairs that occur
-            present = np.flatnonzero(np.bincount(pairs, minlength=n_pairs))
-            lookup = np.empty(n_pairs, dtype=np.intp)
-            lookup[present] = np.arange(present.size)
-            combination = lookup[pairs]
-        else:
-            present, combination = np.unique(pairs, return_inverse=True)
+        combination, present = _pairs(combination, levels.shape[0], effect, size)
         levels = np.column_stack([levels[present // size], present % size])
     return combination, levels
+
+
+def _pairs(
+    first: np.ndarray, n_first: int, second: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's pair of levels of two effects (intp codes, ``size`` levels of the second, all
+    present), numbered in sorted order of the pairs ``first * size + second`` that occur, and
+    those pairs."""
+    first_of = np.zeros(size, dtype=np.intp)
+    first_of[second] = first
+    if np.array_equal(np.take(first_of, second), first):  # one pair by level of the second
+        present = first_of * size + np.arange(size)
+        order = np.argsort(present)
+        rank = np.empty(size, dtype=np.intp)
+        rank[order] = np.arange(size)
+        return np.take(rank, second), present[order]
+    pairs = first * size + second
+    n_pairs = n_first * size
+    if n_pairs <= 4 * pairs.size + 1024:  # a lookup table of the pairs that occur
+        present = np.flatnonzero(np.bincount(pairs, minlength=n_pairs))
+        lookup = np.empty(n_pairs, dtype=np.intp)
+        lookup[present] = np.arange(present.size)
+        return lookup[pairs], present
+    present, combination = np.unique(pairs, return_inverse=True)
+    return combination, present
 
 
 def _large_level_products(

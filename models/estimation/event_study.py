@@ -235,9 +235,14 @@ class EventStudy:
         """The absorbed fixed effects on the rows where ``sample`` is True (all if None)."""
         if sample is None and self.fixed_effects == self._panel.fe.names:
             return self._panel.fe
-        codes = [self._codes(name, sample)[0] for name in self.fixed_effects]
-        n_obs = len(self.df) if sample is None else int(sample.sum())
-        return FixedEffects.from_codes(self.fixed_effects, codes, n_obs=n_obs)
+        # Codes from _codes are 0..G-1 with every level present: no need to renumber them.
+        encoded = [self._codes(name, sample) for name in self.fixed_effects]
+        return FixedEffects(
+            names=self.fixed_effects,
+            codes=tuple(codes for codes, _ in encoded),
+            sizes=tuple(size for _, size in encoded),
+            n_obs=len(self.df) if sample is None else int(sample.sum()),
+        )
 
     @property
     def event_times(self) -> tuple[int, ...]:

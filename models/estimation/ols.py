@@ -215,7 +215,7 @@ def singletons_kept(fe: FixedEffects) -> np.ndarray | None:
     """
     if not fe.codes or fe.balanced_two_way:  # a balanced panel has no singleton
         return None
-    keep = singleton_mask(fe.codes, fe.sizes)
+    keep = singleton_mask(fe.index_codes, fe.sizes, fe.level_counts)  # intp: no copies
     n_dropped = int(keep.size - keep.sum())
     if n_dropped == 0:
         return None

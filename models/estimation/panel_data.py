@@ -461,6 +461,8 @@ def _unit_values(
         unit_codes = fe.codes[0]
         result[unit_codes] = values
         row_value = result[unit_codes]
+        if np.array_equal(row_value.view(np.int64), values.view(np.int64)):
+            return result  # bit for bit one value per unit (NaN too): nothing varies
         varying_row = (row_value != values) & ~(np.isnan(row_value) & np.isnan(values))
         varying_unit = np.zeros(n_units, dtype=bool)
         varying_unit[unit_codes[varying_row]] = True

@@ -121,7 +121,7 @@ class UnbalancedIndicatorDesign:
         ``value`` is read only where ``column >= 0``; ``fe`` must satisfy :meth:`applies`.
         """
         pieces = fe._small_effects
-        large = fe._index_codes[pieces.large]
+        large = fe.index_codes[pieces.large]
         k = len(names)
         weights = fe.weights
         active = np.flatnonzero(column >= 0)
@@ -146,7 +146,9 @@ class UnbalancedIndicatorDesign:
             weights=weighted_value,
             minlength=pieces.n_combinations * k,
         ).reshape(-1, k)
-        treated_rows = np.flatnonzero(level_row[large] < treated.size)
+        is_treated = np.zeros(level_row.size, dtype=bool)
+        is_treated[treated] = True
+        treated_rows = np.flatnonzero(is_treated[large])
         treated_weights = np.ones(treated_rows.size) if weights is None else weights[treated_rows]
         by_level = _sums_by(
             treated_weights,
@@ -212,7 +214,7 @@ class UnbalancedIndicatorDesign:
         shifted = (self.shift @ beta)[self._pieces.combination]
         unit_part = (self.level_means @ beta)[self.level_row] - self.fe.group_means(shifted, large)
         fitted = np.negative(shifted, out=shifted)
-        fitted -= unit_part[self.fe._index_codes[large]]
+        fitted -= unit_part[self.fe.index_codes[large]]
         active = self.active
         fitted[active] += self.value[active] * beta[self.column[active]]
         if self.fe.weights is not None:
@@ -232,6 +234,8 @@ class UnbalancedIndicatorDesign:
         active = self.active
         large = self._pieces.large
         whole_units = self.fe.is_nested(large, codes)  # before a copy loses the codes' identity
+        if codes is self.fe.codes[large]:  # clustered by the large effect: its intp codes
+            codes = self.fe.index_codes[large]
         codes = codes.astype(np.intp, copy=False)
         root_e = self._root_weighted(e, slice(None))
         scores = np.bincount(
@@ -242,7 +246,7 @@ class UnbalancedIndicatorDesign:
         combination = self._pieces.combination
         scores -= _sums_by(root_e, codes, n_groups, combination, self.shift.shape[0]) @ self.shift
         if not whole_units:
-            unit = self.fe._index_codes[large]
+            unit = self.fe.index_codes[large]
             by_unit = _sums_by(root_e, codes, n_groups, unit, self.fe.sizes[large])
             scores -= by_unit @ self._unit_means()
         return scores
@@ -250,7 +254,7 @@ class UnbalancedIndicatorDesign:
     def hetero_meat(self, e: np.ndarray) -> np.ndarray:
         """Sum over observations of e_i^2 X~_i X~_i', building X~ in chunks of rows."""
         k = len(self.names)
-        unit = self.fe._index_codes[self._pieces.large]
+        unit = self.fe.index_codes[self._pieces.large]
         unit_means = self._unit_means()
         root_e = self._root_weighted(e, slice(None))
         meat = np.zeros((k, k))
@@ -266,7 +270,7 @@ class UnbalancedIndicatorDesign:
     def _unit_means(self) -> np.ndarray:
         """Weighted means of ``X - D B`` in every level of the large effect (levels x k)."""
         large = self._pieces.large
-        unit = self.fe._index_codes[large]
+        unit = self.fe.index_codes[large]
         weights = np.ones(unit.size) if self.fe.weights is None else self.fe.weights
         by_combination = _sums_by(
             weights, unit, self.fe.sizes[large], self._pieces.combination, self.shift.shape[0]
