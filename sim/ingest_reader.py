@@ -103,9 +103,8 @@ class OrderLog:
         """The files' reader: a CSV's configured columns as text, so that one bad value is a
         bad row rather than a failed read."""
         if self.kind == "parquet":
-            target = (
-                None  # the first file's types: text may be string in one file, large in another
-            )
+            # The first file's types: text may be string in one file and large_string in another.
+            target = None
             for file, _ in self.files:
                 # pre_buffer (the default) would keep every row group read until it closes
                 reader = pq.ParquetFile(file, pre_buffer=False)
