@@ -61,7 +61,7 @@ def check_panel_file(path: str | Path, settings: EstimationSettings) -> int:
         metadata = pq.read_metadata(path)
     except Exception as exc:  # pyarrow raises several types for a non-Parquet file
         raise ValueError(f"{path}: not a Parquet file ({exc})") from None
-    available = metadata.schema.names
+    available = metadata.schema.to_arrow_schema().names  # the names read_parquet takes
     missing = [c for c in panel_columns(settings) if c not in available]
     if missing:
         raise ValueError(
