@@ -35,6 +35,7 @@ from sim.estimators import (
     STUDY_ESTIMATOR,
     EstimatorName,
 )
+from sim.executor_settings import SchedulerAddress, WorkerCount, check_scheduler
 from sim.ingest_settings import IngestSettings
 from sim.output_paths import output_path
 from sim.study_settings import StudySettings, check_study
@@ -151,12 +152,8 @@ class ProjectionSettings(Parameters):
     executor: Literal["serial", "dask"] = Field(
         "serial", description="serial, or dask.distributed (pip install goodwill[dask])"
     )
-    scheduler: str | None = Field(
-        None, min_length=1, description="dask scheduler address; default: a LocalCluster"
-    )
-    n_workers: StrictInt = Field(
-        2, ge=1, le=256, description="worker processes of the LocalCluster (each a process)"
-    )
+    scheduler: SchedulerAddress = None
+    n_workers: WorkerCount = 2
     market: EnforcementModel = EnforcementModel()
     platform: GoodwillModel = GoodwillModel()
     priors: dict[str, StrictFloat] = Field(
@@ -181,8 +178,7 @@ class ProjectionSettings(Parameters):
                 )
             if not sd >= 0:
                 raise ValueError(f"priors.{name} = {sd}: expected a log-scale sd >= 0")
-        if self.scheduler is not None and self.executor != "dask":
-            raise ValueError("scheduler is only used with executor = 'dask'")
+        check_scheduler(self.executor, self.scheduler)
         uncertainty = self.market_uncertainty
         if uncertainty.draws == "posterior" and self.n_draws > uncertainty.samples:
             raise ValueError(

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, StrictInt, model_validator
+from pydantic import Field, model_validator
 
 from models.parameters import Parameters
+from sim.executor_settings import SchedulerAddress, WorkerCount, check_scheduler
 
 
 class OutOfCoreSettings(Parameters):
@@ -21,15 +22,10 @@ class OutOfCoreSettings(Parameters):
     executor: Literal["dask", "serial"] = Field(
         "dask", description="dask.distributed (one task per partition), or serial"
     )
-    scheduler: str | None = Field(
-        None, min_length=1, description="dask scheduler address; default: a LocalCluster"
-    )
-    n_workers: StrictInt = Field(
-        2, ge=1, le=256, description="worker processes of the LocalCluster (each a process)"
-    )
+    scheduler: SchedulerAddress = None
+    n_workers: WorkerCount = 2
 
     @model_validator(mode="after")
     def _scheduler_needs_dask(self) -> OutOfCoreSettings:
-        if self.scheduler is not None and self.executor != "dask":
-            raise ValueError("scheduler is only used with executor = 'dask'")
+        check_scheduler(self.executor, self.scheduler)
         return self

@@ -20,6 +20,7 @@ from models import ConsumerSpendModel
 from models.parameters import Parameters
 from sim.config_files import merge_tables
 from sim.estimators import ESTIMATORS, EstimatorName, EstimatorOptions
+from sim.executor_settings import SchedulerAddress, WorkerCount, check_scheduler
 from sim.validation_messages import describe_validation_error
 
 if TYPE_CHECKING:
@@ -89,12 +90,8 @@ class StudySettings(Parameters):
     executor: Literal["serial", "dask"] = Field(
         "serial", description="serial, or dask.distributed (pip install goodwill[dask])"
     )
-    scheduler: str | None = Field(
-        None, min_length=1, description="dask scheduler address; default: a LocalCluster"
-    )
-    n_workers: StrictInt = Field(
-        2, ge=1, le=256, description="worker processes of the LocalCluster (each a process)"
-    )
+    scheduler: SchedulerAddress = None
+    n_workers: WorkerCount = 2
 
     @model_validator(mode="after")
     def _check(self) -> StudySettings:
@@ -118,8 +115,7 @@ class StudySettings(Parameters):
                         f"estimators: {name!r} is neither a registered estimator nor a "
                         f"[study.variants] name (known: {known})"
                     )
-        if self.scheduler is not None and self.executor != "dask":
-            raise ValueError("scheduler is only used with executor = 'dask'")
+        check_scheduler(self.executor, self.scheduler)
         return self
 
     def estimator_names(self, configured: list[str]) -> list[str]:

@@ -71,6 +71,9 @@ class SmallEffects:
         return _incidence(self.levels, self.inverse.shape[0])
 
 
+# Thin and tiny products: a second BLAS thread gains little and, on a busy machine, loses much
+# (it spins, taking a core from the counting between products).
+@threadpool_limits.wrap(limits=1, user_api="blas")
 def small_effects(
     codes: Sequence[np.ndarray],
     sizes: Sequence[int],
@@ -98,21 +101,6 @@ def small_effects(
     -------
     SmallEffects
     """
-    # Thin and tiny products: a second BLAS thread gains little and, on a busy machine, loses
-    # much (it spins, taking a core from the counting between products).
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _small_effects(codes, sizes, large, weights, large_weights, large_starts)
-
-
-def _small_effects(
-    codes: Sequence[np.ndarray],
-    sizes: Sequence[int],
-    large: int,
-    weights: np.ndarray | None,
-    large_weights: np.ndarray,
-    large_starts: np.ndarray | None,
-) -> SmallEffects:
-    """:func:`small_effects` with the BLAS threads set by the caller."""
     small = tuple(j for j in range(len(codes)) if j != large)
     offsets = np.concatenate([[0], np.cumsum([sizes[j] for j in small])])
     rows_combination, levels = _combinations([codes[j] for j in small], [sizes[j] for j in small])
